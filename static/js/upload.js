@@ -1,0 +1,91 @@
+// Drag-and-drop and file-picker uploads: one request per file, each with its own progress bar.
+// The server answers with the library row (inserted at once) or a message saying what is wrong.
+(function () {
+  "use strict";
+  const form = document.getElementById("upload-form");
+  if (!form) return;
+  const input = document.getElementById("upload-input");
+  const list = document.getElementById("uploads");
+  const maxBytes = Number(form.dataset.maxBytes) * 1024 * 1024;
+  const csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
+
+  function item(file) {
+    const li = document.createElement("li");
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = file.name;
+    const bar = document.createElement("span");
+    bar.className = "bar";
+    bar.setAttribute("role", "progressbar");
+    const fill = document.createElement("span");
+    fill.style.width = "0%";
+    bar.appendChild(fill);
+    const note = document.createElement("span");
+    note.className = "stage";
+    note.textContent = "waiting";
+    li.append(name, bar, note);
+    list.prepend(li);
+    return { li, fill, note };
+  }
+
+  function insertRow(html) {
+    const template = document.createElement("template");
+    template.innerHTML = html.trim();
+    const row = template.content.firstElementChild;
+    if (!row) return;
+    const existing = document.getElementById(row.id);
+    if (existing) existing.replaceWith(row);
+    else document.getElementById("track-rows").prepend(row);
+    const empty = document.querySelector("#track-list .empty");
+    if (empty) empty.remove();
+    if (window.htmx) window.htmx.process(row);
+  }
+
+  function send(file) {
+    const ui = item(file);
+    if (file.size > maxBytes) {
+      ui.note.innerHTML = "";
+      const err = document.createElement("span");
+      err.className = "upload-error";
+      err.textContent = "Too large: the limit is " + form.dataset.maxBytes + " MB.";
+      ui.note.appendChild(err);
+      return;
+    }
+    const data = new FormData();
+    data.append("file", file);
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", form.action);
+    xhr.setRequestHeader("X-CSRFToken", csrf);
+    xhr.setRequestHeader("X-Requested-With", "XMLHttpRequest");
+    xhr.upload.onprogress = function (e) {
+      if (!e.lengthComputable) return;
+      const pct = Math.round((e.loaded / e.total) * 100);
+      ui.fill.style.width = pct + "%";
+      ui.note.textContent = pct < 100 ? "uploading " + pct + "%" : "checking the audio…";
+    };
+    xhr.onload = function () {
+      ui.fill.style.width = "100%";
+      if (xhr.status === 201) {
+        ui.note.textContent = "uploaded, analysis queued";
+        insertRow(xhr.responseText);
+      } else if (xhr.status === 400) {
+        ui.note.innerHTML = xhr.responseText;  // a server-rendered, escaped partial
+      } else {
+        ui.note.textContent = "failed (" + xhr.status + ")";
+      }
+    };
+    xhr.onerror = function () { ui.note.textContent = "network error"; };
+    xhr.send(data);
+  }
+
+  function sendAll(files) { Array.from(files).forEach(send); }
+
+  input.addEventListener("change", function () { sendAll(input.files); input.value = ""; });
+  ["dragenter", "dragover"].forEach(function (t) {
+    form.addEventListener(t, function (e) { e.preventDefault(); form.classList.add("over"); });
+  });
+  ["dragleave", "drop"].forEach(function (t) {
+    form.addEventListener(t, function (e) { e.preventDefault(); form.classList.remove("over"); });
+  });
+  form.addEventListener("drop", function (e) { sendAll(e.dataTransfer.files); });
+})();

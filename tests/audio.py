@@ -1,0 +1,70 @@
+"""Small audio with known answers, synthesized by the tests themselves (never committed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import soundfile as sf
+
+PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+
+def _tone(freq: float, n: int, sr: int) -> np.ndarray:
+    t = np.arange(n) / sr
+    # A few harmonics with falling weights: piano-ish, so chroma sees the pitch class, not just a sine.
+    return sum(np.sin(2 * np.pi * freq * k * t) / k**1.5 for k in range(1, 5))
+
+
+def song(tonic: str = "C", mode: str = "major", bpm: float = 120.0, seconds: float = 8.0,
+         sr: int = 22050) -> np.ndarray:
+    """A click on every beat over a I-IV-V-I progression (one chord a bar) in the given key."""
+    n = int(seconds * sr)
+    y = np.zeros(n)
+    root = 48 + PITCH_CLASSES.index(tonic)  # MIDI note in octave 3
+    third = 3 if mode == "minor" else 4
+    bar = round(4 * 60 / bpm * sr)
+    degrees = [0, 5, 7, 0]
+    for i, start in enumerate(range(0, n, bar)):
+        d = degrees[i % 4]
+        chord_third = 4 if (mode == "minor" and d == 7) else third  # harmonic minor: major V
+        seg = min(bar, n - start)
+        env = np.exp(-np.arange(seg) / (sr * 1.5))
+        for interval in (0, chord_third, 7, 12):
+            midi = root + d + interval
+            y[start:start + seg] += 0.08 * env * _tone(440 * 2 ** ((midi - 69) / 12), seg, sr)
+        # The tonic in the bass under every chord.
+        y[start:start + seg] += 0.05 * env * _tone(440 * 2 ** ((root - 12 - 69) / 12), seg, sr)
+    click = np.sin(2 * np.pi * 1500 * np.arange(int(0.02 * sr)) / sr) * np.hanning(int(0.02 * sr))
+    beat = 60 / bpm
+    for k in range(int(seconds / beat) + 1):
+        start = round(k * beat * sr)
+        if start + click.size <= n:
+            y[start:start + click.size] += (0.9 if k % 4 == 0 else 0.6) * click
+    return (y / max(1e-9, np.abs(y).max()) * 0.8).astype(np.float32)
+
+
+def write_wav(path: Path, y: np.ndarray, sr: int = 22050) -> Path:
+    sf.write(str(path), y, sr, subtype="PCM_16")
+    return path
+
+
+def write_encoded(path: Path, y: np.ndarray, sr: int = 22050, fmt: str = "mp3", codec: str = "libmp3lame",
+                  channels: int = 1) -> Path:
+    """Encode with PyAV's bundled FFmpeg (mp3, flac, m4a/aac, ...)."""
+    layout = "stereo" if channels == 2 else "mono"
+    data = np.tile(y, (channels, 1)).astype(np.float32)
+    with av.open(str(path), "w", format=fmt) as container:
+        stream = container.add_stream(codec, rate=sr, layout=layout)
+        frame_size = stream.codec_context.frame_size or 1152
+        for start in range(0, data.shape[1], frame_size):
+            chunk = np.ascontiguousarray(data[:, start:start + frame_size])
+            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
+            frame.sample_rate = sr
+            frame.pts = start
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path

@@ -1,0 +1,120 @@
+"""Websockets with Channels' WebsocketCommunicator against the real ASGI app, session auth and Redis layer."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from soundforge.asgi import application
+from tests.conftest import worker_env
+from tracks import events
+from tracks.models import Job, Track
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def headers(client: Client | None) -> list[tuple[bytes, bytes]]:
+    h = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
+    if client is not None:
+        h.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
+    return h
+
+
+async def connect(path: str, client: Client | None) -> tuple[WebsocketCommunicator, bool, int | None]:
+    ws = WebsocketCommunicator(application, path, headers=headers(client))
+    connected, code = await ws.connect()
+    return ws, connected, code
+
+
+@sync_to_async
+def make_track(client: Client, path: Path) -> Track:
+    response = client.post("/tracks/upload/", {"file": SimpleUploadedFile(path.name, path.read_bytes())},
+                           HTTP_X_REQUESTED_WITH="XMLHttpRequest")
+    assert response.status_code == 201
+    return Track.objects.select_related("owner").latest("created")
+
+
+async def receive_until(ws: WebsocketCommunicator, predicate: Callable[[str], bool], timeout: float = 60) -> list[str]:
+    seen: list[str] = []
+    async with asyncio.timeout(timeout):
+        while True:
+            html = await ws.receive_from(timeout=timeout)
+            seen.append(html)
+            if predicate(html):
+                return seen
+
+
+async def test_it_rejects_anonymous_sockets() -> None:
+    for path in ("/ws/library/", "/ws/tracks/00000000-0000-0000-0000-000000000000/"):
+        ws, connected, _ = await connect(path, None)
+        assert not connected
+        await ws.disconnect()
+
+
+async def test_it_checks_ownership(alice_client: Client, charlie_client: Client, c_major_wav: Path) -> None:
+    track = await make_track(alice_client, c_major_wav)
+    ws, connected, _ = await connect(f"/ws/tracks/{track.uuid}/", charlie_client)
+    assert not connected
+    await ws.disconnect()
+
+
+async def test_it_sends_the_current_state_on_connect(alice_client: Client, c_major_wav: Path) -> None:
+    track = await make_track(alice_client, c_major_wav)
+    ws, connected, _ = await connect(f"/ws/tracks/{track.uuid}/", alice_client)
+    assert connected
+    first = await ws.receive_from()
+    assert f'id="job-panel-{track.uuid}"' in first
+    assert f'id="analysis-panel-{track.uuid}"' in first
+    assert "Queued" in first
+    library, connected, _ = await connect("/ws/library/", alice_client)
+    assert connected
+    assert f'id="track-{track.uuid}"' in await library.receive_from()
+    await ws.disconnect()
+    await library.disconnect()
+
+
+async def test_pushes_reach_the_owner_and_never_a_stranger(alice_client: Client, charlie_client: Client,
+                                                            c_major_wav: Path) -> None:
+    track = await make_track(alice_client, c_major_wav)
+    alice_library, _, _ = await connect("/ws/library/", alice_client)
+    charlie_library, _, _ = await connect("/ws/library/", charlie_client)
+    await alice_library.receive_from()
+    await charlie_library.receive_from()
+    await sync_to_async(Job.objects.filter(track=track).update)(status="running", progress=0.42, stage="key")
+    await sync_to_async(events.track_changed)(track)
+    pushed = await alice_library.receive_from()
+    assert f'id="track-{track.uuid}"' in pushed and "42%" in pushed
+    assert await charlie_library.receive_nothing(timeout=0.5)
+    await alice_library.disconnect()
+    await charlie_library.disconnect()
+
+
+async def test_a_job_streams_progress_and_results_to_the_page(alice_client: Client, c_major_wav: Path) -> None:
+    """Upload, then a real `manage.py rqworker --burst` process runs the port while the page's socket listens."""
+    track = await make_track(alice_client, c_major_wav)
+    ws, connected, _ = await connect(f"/ws/tracks/{track.uuid}/", alice_client)
+    assert connected
+    await ws.receive_from()
+    env = await sync_to_async(worker_env)()
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "manage.py"), "rqworker", "analysis", "--burst", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )
+    seen = await receive_until(ws, lambda html: "C major" in html, timeout=120)
+    assert await asyncio.wait_for(worker.wait(), 30) == 0
+    job = await sync_to_async(Job.objects.get)(track=track)
+    assert job.status == "succeeded"
+    assert any("Running" in html for html in seen)
+    percents = [int(html.split("aria-valuenow=\"")[1].split('"')[0]) for html in seen if "aria-valuenow" in html]
+    assert percents == sorted(percents) and len(percents) >= 2
+    assert "<polygon" in seen[-1] and "BPM" in seen[-1]
+    await ws.disconnect()

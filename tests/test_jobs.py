@@ -1,0 +1,99 @@
+"""Analysis jobs through a real RQ worker on a real Redis, running the real port."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
+from django.test import Client
+
+from tracks import jobs, media
+from tracks.models import AnalysisResult, Job, Track
+
+
+def upload(client: Client, path: Path) -> Track:
+    response = client.post("/tracks/upload/", {"file": SimpleUploadedFile(path.name, path.read_bytes())},
+                           HTTP_X_REQUESTED_WITH="XMLHttpRequest")
+    assert response.status_code == 201, response.content
+    return Track.objects.latest("created")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_analyses_an_upload(alice_client: Client, c_major_wav: Path, run_worker: Callable[[str], bool]) -> None:
+    track = upload(alice_client, c_major_wav)
+    assert run_worker("analysis")
+    job = Job.objects.get(track=track)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert job.progress == 1.0
+    assert job.started is not None and job.finished >= job.started
+    result = AnalysisResult.objects.get(track=track)
+    assert result.job == job
+    assert result.tempo == pytest.approx(120.0, abs=1.5)
+    assert result.key_label == "C major"
+    assert result.analyzer_version == "1"
+    page = alice_client.get(f"/tracks/{track.uuid}/").content.decode()
+    assert "C major" in page
+    assert "<polygon" in page  # the waveform and energy pictures
+    library = alice_client.get("/").content.decode()
+    assert f"{result.tempo:.1f}" in library
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_records_a_clear_error_when_the_port_fails(alice_client: Client, c_major_wav: Path,
+                                                        run_worker: Callable[[str], bool]) -> None:
+    track = upload(alice_client, c_major_wav)
+    # The stored file goes bad between upload and analysis: the port's decode error reaches the row.
+    media.track_path(track).write_bytes(b"garbage" * 100)
+    run_worker("analysis")
+    job = Job.objects.get(track=track)
+    assert job.status == Job.Status.FAILED
+    assert "could not decode the audio" in job.error or "no decodable audio" in job.error
+    assert not AnalysisResult.objects.exists()
+    page = alice_client.get(f"/tracks/{track.uuid}/").content.decode()
+    assert job.error.split(":")[0] in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_leaves_a_job_that_is_already_taken(alice_client: Client, c_major_wav: Path,
+                                               run_worker: Callable[[str], bool]) -> None:
+    track = upload(alice_client, c_major_wav)
+    Job.objects.filter(track=track).update(status=Job.Status.CANCELLED)
+    run_worker("analysis")
+    assert Job.objects.get(track=track).status == Job.Status.CANCELLED
+    assert not AnalysisResult.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_re_running_queues_a_new_job_but_never_two_at_once(alice_client: Client, c_major_wav: Path,
+                                                           run_worker: Callable[[str], bool]) -> None:
+    track = upload(alice_client, c_major_wav)
+    alice_client.post(f"/tracks/{track.uuid}/analyse/")  # one is queued already: nothing new
+    assert Job.objects.filter(track=track).count() == 1
+    run_worker("analysis")
+    response = alice_client.post(f"/tracks/{track.uuid}/analyse/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert f'id="job-panel-{track.uuid}"' in response.content.decode()
+    assert Job.objects.filter(track=track).count() == 2
+    run_worker("analysis")
+    assert AnalysisResult.objects.filter(track=track).count() == 2
+    assert track.latest_job("analysis").status == Job.Status.SUCCEEDED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deleted_track_stops_its_job(alice_client: Client, c_major_wav: Path,
+                                       run_worker: Callable[[str], bool]) -> None:
+    track = upload(alice_client, c_major_wav)
+    Job.objects.filter(track=track).delete()
+    with transaction.atomic():
+        job = jobs.enqueue_analysis(track)
+    track_dir = media.track_path(track).parent
+    response = alice_client.post(f"/tracks/{track.uuid}/delete/")
+    assert response.status_code == 302
+    assert not Track.objects.filter(pk=track.pk).exists()
+    assert not Job.objects.filter(pk=job.pk).exists()
+    assert not track_dir.exists()
+    run_worker("analysis")  # finds its row gone and does nothing
+    assert not AnalysisResult.objects.exists()

@@ -1,0 +1,176 @@
+"""ports/runner.py against real misbehaving scripts: hangs, crashes, garbage, floods."""
+
+from __future__ import annotations
+
+import signal
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tracks.ports.runner import PortError, Progress, run_port
+
+
+def script(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "port.py"
+    path.write_text("import json, os, sys, time, signal\n" + textwrap.dedent(body))
+    return path
+
+
+def alive(pid: int) -> bool:
+    """Running, not merely a zombie waiting for a reaper that this sandbox may not have."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def wait_dead(pid: int, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_it_returns_the_json_object(tmp_path: Path) -> None:
+    port = script(tmp_path, 'print(json.dumps({"tempo": 120.5, "args": sys.argv[1:]}))')
+    result = run_port(port, ["a b", "--x"], timeout=10)
+    assert result.data == {"tempo": 120.5, "args": ["a b", "--x"]}
+    assert result.seconds > 0
+
+
+def test_it_reports_progress_lines_in_order_and_keeps_other_stderr(tmp_path: Path) -> None:
+    port = script(tmp_path, """
+        for i in range(5):
+            sys.stderr.write(json.dumps({"progress": i / 4, "stage": f"step{i}", "eta": 4 - i}) + "\\n")
+            sys.stderr.flush()
+        sys.stderr.write("a plain warning line\\n")
+        print(json.dumps({"ok": True}))
+    """)
+    seen: list[Progress] = []
+    result = run_port(port, [], timeout=10, on_progress=seen.append)
+    assert [p.fraction for p in seen] == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert [p.stage for p in seen][-1] == "step4"
+    assert seen[0].extra == {"eta": 4}
+    assert "a plain warning line" in result.stderr_tail
+    assert "progress" not in result.stderr_tail
+
+
+def test_it_kills_a_hanging_port_and_its_children(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    port = script(tmp_path, f"""
+        import subprocess
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        open({str(pid_file)!r}, "w").write(str(child.pid))
+        time.sleep(60)
+    """)
+    started = time.monotonic()
+    with pytest.raises(PortError) as err:
+        run_port(port, [], timeout=1.5)
+    assert err.value.kind == "timeout"
+    assert "timed out after 1.5 s" in err.value.message
+    assert time.monotonic() - started < 10
+    assert wait_dead(int(pid_file.read_text()))
+
+
+def test_it_names_the_signal_of_a_crash(tmp_path: Path) -> None:
+    port = script(tmp_path, """
+        sys.stderr.write("about to crash\\n"); sys.stderr.flush()
+        os.kill(os.getpid(), signal.SIGSEGV)
+    """)
+    with pytest.raises(PortError) as err:
+        run_port(port, [], timeout=10)
+    assert err.value.kind == "crashed"
+    assert "SIGSEGV" in err.value.message
+    assert "about to crash" in err.value.stderr_tail
+
+
+def test_it_rejects_garbage_on_stdout(tmp_path: Path) -> None:
+    port = script(tmp_path, 'print("hello, this is not json")')
+    with pytest.raises(PortError) as err:
+        run_port(port, [], timeout=10)
+    assert err.value.kind == "bad_output"
+    assert "hello, this is not json" in err.value.message
+
+
+def test_it_rejects_json_that_is_not_an_object(tmp_path: Path) -> None:
+    port = script(tmp_path, 'print("[1, 2, 3]")')
+    with pytest.raises(PortError) as err:
+        run_port(port, [], timeout=10)
+    assert err.value.kind == "bad_output"
+
+
+def test_it_passes_on_the_ports_own_error(tmp_path: Path) -> None:
+    port = script(tmp_path, """
+        print(json.dumps({"error": "decode_error", "message": "could not decode the audio"}))
+        sys.exit(1)
+    """)
+    with pytest.raises(PortError) as err:
+        run_port(port, [], timeout=10)
+    assert (err.value.kind, err.value.message) == ("decode_error", "could not decode the audio")
+
+
+def test_it_reports_a_bare_non_zero_exit_with_the_stderr_tail(tmp_path: Path) -> None:
+    port = script(tmp_path, 'sys.stderr.write("Traceback: boom\\n"); sys.exit(3)')
+    with pytest.raises(PortError) as err:
+        run_port(port, [], timeout=10)
+    assert err.value.kind == "exited"
+    assert "status 3" in err.value.message
+    assert "Traceback: boom" in err.value.stderr_tail
+
+
+def test_it_stops_a_port_over_its_memory_limit(tmp_path: Path) -> None:
+    port = script(tmp_path, """
+        blocks = []
+        for _ in range(100):
+            blocks.append(bytearray(20 * 1024 * 1024))
+            time.sleep(0.05)
+        print(json.dumps({"ok": True}))
+    """)
+    with pytest.raises(PortError) as err:
+        run_port(port, [], timeout=30, memory_limit_mb=200)
+    assert err.value.kind == "memory_limit"
+    assert "limit of 200 MB" in err.value.message
+
+
+def test_it_cancels_when_asked(tmp_path: Path) -> None:
+    port = script(tmp_path, "time.sleep(60)")
+    started = time.monotonic()
+    with pytest.raises(PortError) as err:
+        run_port(port, [], timeout=60, should_cancel=lambda: time.monotonic() - started > 0.5)
+    assert err.value.kind == "cancelled"
+    assert time.monotonic() - started < 10
+
+
+def test_it_reports_a_port_that_cannot_start(tmp_path: Path) -> None:
+    with pytest.raises(PortError) as err:
+        run_port(tmp_path / "port.py", [], timeout=5, python=str(tmp_path / "no-such-python"))
+    assert err.value.kind == "not_started"
+
+
+def test_a_killed_job_process_takes_its_port_with_it(tmp_path: Path) -> None:
+    """The runner's caller (an RQ work horse) dies: the kernel kills the port too (PR_SET_PDEATHSIG)."""
+    pid_file = tmp_path / "port.pid"
+    port = script(tmp_path, f"open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(60)")
+    caller = tmp_path / "caller.py"
+    caller.write_text(textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+        from tracks.ports.runner import run_port
+        run_port({str(port)!r}, [], timeout=60)
+    """))
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, str(caller)])
+    deadline = time.monotonic() + 10
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    port_pid = int(pid_file.read_text())
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert wait_dead(port_pid), "the port outlived its killed caller"

@@ -1,0 +1,173 @@
+"""Uploads: accepted formats are judged by content; bad input gets a clear message and leaves nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client, override_settings
+
+from tests import audio
+from tracks.models import Job, Track
+
+XHR = {"HTTP_X_REQUESTED_WITH": "XMLHttpRequest"}
+
+
+def media_files() -> list[Path]:
+    root = Path(settings.MEDIA_ROOT)
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def post(client: Client, name: str, data: bytes):
+    return client.post("/tracks/upload/", {"file": SimpleUploadedFile(name, data)}, **XHR)
+
+
+def wav_bytes(tmp_path: Path, seconds: float = 2.0) -> bytes:
+    return audio.write_wav(tmp_path / "x.wav", audio.song(seconds=seconds)).read_bytes()
+
+
+def riff(sample_rate: int = 22050, channels: int = 1, bits: int = 16, payload: bytes = b"",
+         claimed: int | None = None) -> bytes:
+    claimed = len(payload) if claimed is None else claimed
+    align = channels * bits // 8
+    fmt = struct.pack("<HHIIHH", 1, channels, sample_rate, (sample_rate * align) % 2**32, align, bits)
+    return (b"RIFF" + struct.pack("<I", min(36 + claimed, 2**32 - 1)) + b"WAVE" + b"fmt " + struct.pack("<I", 16)
+            + fmt + b"data" + struct.pack("<I", claimed) + payload)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("fmt", "codec", "ext", "expected"),
+    [
+        ("wav", "pcm_s16le", "wav", "wav"),
+        ("mp3", "libmp3lame", "mp3", "mp3"),
+        ("flac", "flac", "flac", "flac"),
+        ("ipod", "aac", "m4a", "m4a"),
+        ("ipod", "alac", "m4a", "m4a"),
+        ("ogg", "flac", "ogg", "ogg"),
+    ],
+)
+def test_it_accepts_each_format_by_content(alice_client: Client, tmp_path: Path, fmt: str, codec: str, ext: str,
+                                           expected: str) -> None:
+    path = audio.write_encoded(tmp_path / f"song.{ext}", audio.song(seconds=2.0), fmt=fmt, codec=codec)
+    # A misleading extension changes nothing: the content decides.
+    response = post(alice_client, "My Song.bin", path.read_bytes())
+    assert response.status_code == 201, response.content
+    track = Track.objects.get()
+    assert track.format == expected
+    assert track.title == "My Song"
+    assert track.original_name == "My Song.bin"
+    assert track.duration == pytest.approx(2.0, abs=0.1)
+    assert track.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert track.size == path.stat().st_size
+    assert track.file == f"tracks/{track.uuid}/original.{expected}"
+    assert media_files() == [Path(settings.MEDIA_ROOT) / track.file]
+    assert f'id="track-{track.uuid}"' in response.content.decode()
+    job = Job.objects.get(track=track)
+    assert (job.kind, job.status) == ("analysis", "queued")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_queues_the_analysis_on_commit(alice_client: Client, tmp_path: Path) -> None:
+    import django_rq
+
+    post(alice_client, "a.wav", wav_bytes(tmp_path))
+    job = Job.objects.get()
+    queue = django_rq.get_queue("analysis")
+    assert queue.job_ids == [job.rq_id] == [str(job.uuid)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_stores_the_file_under_a_server_chosen_name(alice_client: Client, tmp_path: Path) -> None:
+    hostile = '../../etc/"quoted" naïve ünïcødé 曲 ' + "x" * 300 + ".wav"
+    response = post(alice_client, hostile, wav_bytes(tmp_path))
+    assert response.status_code == 201
+    track = Track.objects.get()
+    stored = media_files()
+    assert stored == [Path(settings.MEDIA_ROOT) / "tracks" / str(track.uuid) / "original.wav"]
+    assert ".." not in track.title and "/" not in track.title
+    assert track.title.startswith('"quoted" naïve ünïcødé 曲 x')
+    assert len(track.title) <= 200
+    assert len(track.original_name) <= 255
+    page = alice_client.get(f"/tracks/{track.uuid}/").content.decode()
+    assert "&quot;quoted&quot;" in page  # escaped, not injected
+
+
+def truncated_mp3(tmp_path: Path) -> bytes:
+    data = audio.write_encoded(tmp_path / "t.mp3", audio.song(seconds=6.0)).read_bytes()
+    return data[: len(data) // 2]
+
+
+def truncated_flac(tmp_path: Path) -> bytes:
+    data = audio.write_encoded(tmp_path / "t.flac", audio.song(seconds=6.0), fmt="flac", codec="flac").read_bytes()
+    return data[: len(data) // 2]
+
+
+def pcm(seconds: float) -> bytes:
+    return (np.random.default_rng(0).normal(0, 3000, int(22050 * seconds))).astype("<i2").tobytes()
+
+
+BAD_INPUTS = {
+    "empty": (lambda tmp: b"", "The file is empty."),
+    "text renamed .mp3": (lambda tmp: b"Verse 1: these are lyrics, not audio.\n" * 200, "not an audio file"),
+    "truncated mp3": (truncated_mp3, "truncated"),
+    "truncated flac": (truncated_flac, "truncated"),
+    "wav claiming more data than it has": (lambda tmp: riff(payload=pcm(2.0), claimed=22050 * 2 * 60), "truncated"),
+    "wav with a zero sample rate": (lambda tmp: riff(sample_rate=0, payload=pcm(2.0)), "not an audio file"),
+    "wav with 200 channels": (lambda tmp: riff(channels=200, payload=pcm(2.0)), "impossible channel count"),
+    "wav with a header and no samples": (lambda tmp: riff(payload=b""), "no audio"),
+    "wav shorter than a second": (lambda tmp: riff(payload=pcm(0.2)), "too short"),
+    "png image": (lambda tmp: b"\x89PNG\r\n\x1a\n" + b"\x00" * 2000, "no audio in it"),
+}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_it_rejects_bad_audio_and_leaves_nothing(alice_client: Client, tmp_path: Path, case: str) -> None:
+    make, message = BAD_INPUTS[case]
+    response = post(alice_client, "song.mp3", make(tmp_path))
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert message in body
+    assert "Traceback" not in body
+    assert Track.objects.count() == 0
+    assert Job.objects.count() == 0
+    assert media_files() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_rejects_a_file_over_the_size_limit(alice_client: Client, tmp_path: Path) -> None:
+    with override_settings(MAX_UPLOAD_MB=1):
+        response = post(alice_client, "big.wav", wav_bytes(tmp_path, seconds=30.0))  # ~1.3 MB
+    assert response.status_code == 400
+    assert "the limit is 1 MB" in response.content.decode()
+    assert Track.objects.count() == 0 and media_files() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_rejects_audio_over_the_duration_limit(alice_client: Client, tmp_path: Path) -> None:
+    with override_settings(MAX_DURATION_S=60):
+        response = post(alice_client, "long.wav", riff(payload=pcm(61.0)))
+    assert response.status_code == 400
+    assert "the limit is 1 minutes" in response.content.decode()
+    assert Track.objects.count() == 0 and media_files() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_plain_form_post_redirects_with_a_message(alice_client: Client) -> None:
+    response = alice_client.post("/tracks/upload/", {"file": SimpleUploadedFile("e.mp3", b"")}, follow=True)
+    assert response.redirect_chain == [("/", 302)]
+    assert "The file is empty." in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_it_needs_a_logged_in_user(client: Client, tmp_path: Path) -> None:
+    response = post(client, "a.wav", wav_bytes(tmp_path))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
+    assert Track.objects.count() == 0

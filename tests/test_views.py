@@ -1,0 +1,110 @@
+"""Accounts, pages and the access rule: every page needs a login; strangers cannot see a track."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from tests.conftest import PASSWORD
+from tracks.models import Track
+
+
+@pytest.fixture
+def track(alice_client: Client, c_major_wav: Path) -> Track:
+    response = alice_client.post("/tracks/upload/", {"file": SimpleUploadedFile("song.wav", c_major_wav.read_bytes())},
+                                 HTTP_X_REQUESTED_WITH="XMLHttpRequest")
+    assert response.status_code == 201
+    return Track.objects.get()
+
+
+@pytest.mark.django_db
+def test_sign_up_logs_in_and_lands_in_the_library(client: Client) -> None:
+    response = client.post("/signup/", {"email": "Dana@Example.com", "password1": PASSWORD, "password2": PASSWORD})
+    assert response.status_code == 302 and response["Location"] == "/"
+    user = get_user_model().objects.get()
+    assert user.username == user.email == "dana@example.com"
+    assert "Your library" in client.get("/").content.decode()
+
+
+@pytest.mark.django_db
+def test_sign_up_rejects_weak_mismatched_and_duplicate(client: Client, alice) -> None:
+    weak = client.post("/signup/", {"email": "e@example.com", "password1": "123", "password2": "123"})
+    assert "too short" in weak.content.decode()
+    differ = client.post("/signup/", {"email": "e@example.com", "password1": PASSWORD, "password2": PASSWORD + "x"})
+    assert "The two passwords differ." in differ.content.decode()
+    dup = client.post("/signup/", {"email": "ALICE@example.com", "password1": PASSWORD, "password2": PASSWORD})
+    assert "already exists" in dup.content.decode()
+    assert get_user_model().objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_log_in_and_out(client: Client, alice) -> None:
+    bad = client.post("/login/", {"username": "alice@example.com", "password": "wrong"})
+    assert bad.status_code == 200 and "correct" in bad.content.decode()
+    good = client.post("/login/", {"username": "Alice@Example.com", "password": PASSWORD})
+    assert good.status_code == 302
+    assert client.get("/").status_code == 200
+    assert client.get("/logout/").status_code == 405  # log out is a POST (CSRF-protected)
+    client.post("/logout/")
+    assert client.get("/").status_code == 302
+
+
+def test_csrf_is_enforced(alice) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    assert client.post("/tracks/upload/", {"file": SimpleUploadedFile("a.mp3", b"x")}).status_code == 403
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/", "/tracks/{uuid}/", "/tracks/{uuid}/audio/"])
+def test_pages_need_a_login(client: Client, track: Track, path: str) -> None:
+    response = client.get(path.format(uuid=track.uuid))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/?next=")
+
+
+@pytest.mark.django_db
+def test_login_signup_and_static_files_are_open(client: Client) -> None:
+    assert client.get("/login/").status_code == 200
+    assert client.get("/signup/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_owner_sees_the_track_and_its_file(alice_client: Client, track: Track, c_major_wav: Path) -> None:
+    page = alice_client.get(f"/tracks/{track.uuid}/")
+    assert page.status_code == 200
+    assert f"/ws/tracks/{track.uuid}/" in page.content.decode()
+    audio = alice_client.get(f"/tracks/{track.uuid}/audio/")
+    assert audio.status_code == 200
+    assert audio["Content-Type"] == "audio/wav"
+    assert b"".join(audio.streaming_content) == c_major_wav.read_bytes()
+    download = alice_client.get(f"/tracks/{track.uuid}/audio/?download=1")
+    assert 'attachment; filename="song.wav"' in download["Content-Disposition"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/tracks/{uuid}/"),
+        ("get", "/tracks/{uuid}/audio/"),
+        ("post", "/tracks/{uuid}/analyse/"),
+        ("post", "/tracks/{uuid}/delete/"),
+    ],
+)
+def test_a_stranger_gets_404_everywhere(charlie_client: Client, track: Track, method: str, path: str) -> None:
+    response = getattr(charlie_client, method)(path.format(uuid=track.uuid))
+    assert response.status_code == 404
+    assert Track.objects.filter(pk=track.pk).exists()
+    assert track.jobs.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_stranger_does_not_see_the_track_in_their_library(charlie_client: Client, track: Track) -> None:
+    page = charlie_client.get("/").content.decode()
+    assert str(track.uuid) not in page
+    assert "No songs yet" in page

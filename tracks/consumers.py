@@ -1,0 +1,51 @@
+"""Websocket consumers: authenticate from the session, ask access.py, join groups, forward fragments.
+
+One socket per page. On connect the socket is sent the current fragments, so a page never misses what
+happened between rendering and connecting (or while it was reconnecting).
+"""
+
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from . import access, events
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_NOT_FOUND = 4404
+
+
+class LiveConsumer(AsyncWebsocketConsumer):
+    """/ws/library/ joins the user's library group; /ws/tracks/<uuid>/ joins that track's group."""
+
+    group: str | None = None
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        track_uuid = self.scope["url_route"]["kwargs"].get("track_uuid")
+        if track_uuid is None:
+            self.group = events.library_group(user.pk)
+            initial = await database_sync_to_async(events.render_library_list)(user.pk)
+        else:
+            track = await database_sync_to_async(access.find_viewable)(user, track_uuid)
+            if track is None:
+                await self.close(code=CLOSE_NOT_FOUND)
+                return
+            self.group = events.track_group(track.uuid)
+            initial = await database_sync_to_async(events.render_track_panels)(track)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send(text_data=initial)
+
+    async def disconnect(self, code: int) -> None:
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """Pages only listen; anything they send is ignored."""
+
+    async def fragment(self, event: dict[str, str]) -> None:
+        await self.send(text_data=event["html"])

@@ -1,0 +1,99 @@
+"""`manage.py serve`: Redis (embedded if none answers), daphne and the RQ workers under one supervisor.
+
+Ctrl-C (or SIGTERM) stops everything: children run in their own sessions so the terminal's signal reaches
+only this process, which then stops them in order and waits for them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from tracks.services import EmbeddedRedis, redis_answers
+
+STOP_GRACE_S = 8.0
+
+
+class Command(BaseCommand):
+    help = "Run the web server and the RQ workers (and an embedded Redis when REDIS_URL does not answer)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("SOUNDFORGE_HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("SOUNDFORGE_PORT", "8000")))
+        parser.add_argument("--analysis-workers", type=int, default=settings.ANALYSIS_WORKERS)
+        parser.add_argument("--processing-workers", type=int, default=settings.PROCESSING_WORKERS)
+
+    def handle(self, *args, **options) -> None:
+        embedded = None
+        url = os.environ.get("REDIS_URL")
+        if url and redis_answers(url):
+            self.stdout.write(f"Using Redis at {url}")
+        else:
+            if url:
+                self.stderr.write(f"REDIS_URL {url} does not answer; starting an embedded Redis instead")
+            embedded = EmbeddedRedis(settings.VAR_DIR / "redis", persist=True)
+            url = embedded.start()
+            self.stdout.write(f"Started embedded Redis at {url} (data in {settings.VAR_DIR / 'redis'})")
+        env = {**os.environ, "REDIS_URL": url, "DJANGO_SETTINGS_MODULE": "soundforge.settings"}
+        manage = str(settings.BASE_DIR / "manage.py")
+        specs = {"web": [sys.executable, "-m", "daphne", "-b", options["host"], "-p", str(options["port"]),
+                         "soundforge.asgi:application"]}
+        for queue, count in (("analysis", options["analysis_workers"]), ("processing", options["processing_workers"])):
+            for i in range(1, count + 1):
+                specs[f"{queue}-worker-{i}"] = [sys.executable, manage, "rqworker", queue]
+
+        stopping = False
+
+        def request_stop(signum: int, frame: object) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
+
+        def start(name: str) -> subprocess.Popen[bytes]:
+            return subprocess.Popen(specs[name], env=env, cwd=settings.BASE_DIR, start_new_session=True)
+
+        children = {name: start(name) for name in specs}
+        self.stdout.write(self.style.SUCCESS(
+            f"SoundForge is running at http://{options['host']}:{options['port']}/ "
+            f"({options['analysis_workers']} analysis and {options['processing_workers']} processing workers). "
+            "Press Ctrl-C to stop."
+        ))
+        exit_code = 0
+        try:
+            while not stopping:
+                time.sleep(0.5)
+                for name, proc in list(children.items()):
+                    if proc.poll() is None:
+                        continue
+                    if name == "web":
+                        self.stderr.write(f"the web server exited with status {proc.returncode}; stopping")
+                        exit_code = 1
+                        stopping = True
+                        break
+                    self.stderr.write(f"{name} exited with status {proc.returncode}; restarting it")
+                    children[name] = start(name)
+        finally:
+            self.stdout.write("Stopping…")
+            for proc in children.values():
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGTERM)
+            deadline = time.monotonic() + STOP_GRACE_S
+            for proc in children.values():
+                try:
+                    proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+            if embedded:
+                embedded.stop()
+            self.stdout.write("Stopped.")
+        if exit_code:
+            sys.exit(exit_code)

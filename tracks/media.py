@@ -1,0 +1,222 @@
+"""Audio files: probing uploads by their content, storing them under server-chosen paths, serving them.
+
+An upload becomes a Track only if PyAV (FFmpeg, bundled in its wheel) can decode the whole of it as one of
+the accepted formats; otherwise the uploader gets a specific message and nothing is left behind: no row,
+no file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import mimetypes
+import re
+import shutil
+import unicodedata
+import uuid
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.http import FileResponse
+
+from .models import Track
+
+logger = logging.getLogger(__name__)
+
+MIN_DURATION_S = 1.0
+ACCEPTED_LABEL = "MP3, WAV, FLAC, OGG (Vorbis/Opus), M4A (AAC/ALAC) or AAC"
+# FFmpeg demuxer name -> (our format, file extension). Decided by content, never by the upload's name.
+CONTAINERS = {
+    "mp3": "mp3",
+    "wav": "wav",
+    "flac": "flac",
+    "ogg": "ogg",
+    "mov,mp4,m4a,3gp,3g2,mj2": "m4a",
+    "aac": "aac",
+}
+CONTENT_TYPES = {
+    "mp3": "audio/mpeg",
+    "wav": "audio/wav",
+    "flac": "audio/flac",
+    "ogg": "audio/ogg",
+    "opus": "audio/ogg",
+    "m4a": "audio/mp4",
+    "aac": "audio/aac",
+}
+
+
+class AudioRejected(ValueError):
+    """The upload is not audio we can use; the message is shown to the uploader as it is."""
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    format: str
+    codec: str
+    duration: float
+    sample_rate: int
+    channels: int
+
+
+def _declared_duration(path: Path, container: av.container.InputContainer, stream: av.AudioStream,
+                       fmt: str) -> float | None:
+    if fmt == "wav":
+        # FFmpeg quietly trims a WAV's data size to the file's; the header's own claim shows a lie.
+        try:
+            with wave.open(str(path)) as w:
+                if w.getframerate() > 0:
+                    return w.getnframes() / w.getframerate()
+        except (wave.Error, EOFError):
+            pass
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return container.duration / av.time_base
+    return None
+
+
+def probe(path: Path, max_duration: float) -> AudioInfo:
+    """Decode the whole file to prove it is usable audio; raise AudioRejected with the reason if not."""
+    try:
+        container = av.open(str(path))
+    except av.error.FFmpegError:
+        raise AudioRejected(f"This is not an audio file we can read. Upload {ACCEPTED_LABEL}.") from None
+    with container:
+        fmt = CONTAINERS.get(container.format.name)
+        if not container.streams.audio:
+            raise AudioRejected("The file has no audio in it.")
+        if fmt is None:
+            raise AudioRejected(
+                f"{container.format.long_name or container.format.name} files are not accepted. "
+                f"Upload {ACCEPTED_LABEL}."
+            )
+        stream = container.streams.audio[0]
+        codec = stream.codec_context.name
+        if fmt == "ogg" and codec == "opus":
+            fmt = "opus"
+        rate, channels = stream.rate or 0, stream.channels or 0
+        if not 8000 <= rate <= 384000:
+            raise AudioRejected(f"The file's header claims an impossible sample rate ({rate} Hz).")
+        if not 1 <= channels <= 32:
+            raise AudioRejected(f"The file's header claims an impossible channel count ({channels}).")
+        declared = _declared_duration(path, container, stream, fmt)
+        if declared and declared > max_duration + 1:
+            raise AudioRejected(_too_long(declared, max_duration))
+
+        samples = packets = bad = 0
+        try:
+            for packet in container.demux(stream):
+                packets += 1
+                try:
+                    samples += sum(frame.samples for frame in packet.decode())
+                except av.error.InvalidDataError:
+                    bad += 1
+        except av.error.FFmpegError as exc:
+            raise AudioRejected(f"The audio is damaged and cannot be decoded ({exc.strerror}).") from None
+
+    decoded = samples / rate
+    if samples == 0:
+        raise AudioRejected("The file holds no audio that can be decoded.")
+    if bad > max(2, packets // 50):
+        raise AudioRejected(f"The audio is damaged: {bad} of its {packets} packets cannot be decoded.")
+    if declared and decoded < declared - max(1.0, 0.02 * declared):
+        raise AudioRejected(
+            f"The file is truncated: it declares {declared:.1f} s of audio but holds only {decoded:.1f} s."
+        )
+    if decoded > max_duration:
+        raise AudioRejected(_too_long(decoded, max_duration))
+    if decoded < MIN_DURATION_S:
+        raise AudioRejected(f"The audio is too short to analyse ({decoded:.2f} s; at least {MIN_DURATION_S:g} s).")
+    return AudioInfo(format=fmt, codec=codec, duration=decoded, sample_rate=rate, channels=channels)
+
+
+def _too_long(seconds: float, limit: float) -> str:
+    return f"The audio is {seconds / 60:.1f} minutes long; the limit is {limit / 60:g} minutes."
+
+
+def title_from_name(name: str) -> str:
+    """A display title from an uploaded file name: no directories, no extension, no control characters."""
+    base = re.split(r"[\\/]", name)[-1]
+    stem = base.rsplit(".", 1)[0] if "." in base.strip(".") else base
+    stem = "".join(ch for ch in unicodedata.normalize("NFC", stem) if unicodedata.category(ch)[0] != "C")
+    stem = re.sub(r"\s+", " ", stem.replace("_", " ")).strip(" .")
+    return stem[:200] or "Untitled"
+
+
+def track_dir(track_uuid: uuid.UUID) -> Path:
+    return Path(settings.MEDIA_ROOT) / "tracks" / str(track_uuid)
+
+
+def track_path(track: Track) -> Path:
+    return Path(settings.MEDIA_ROOT) / track.file
+
+
+def store_upload(upload: UploadedFile, owner: object) -> Track:
+    """Turn an upload into a Track with a queued analysis, or raise AudioRejected leaving nothing behind."""
+    max_bytes = settings.MAX_UPLOAD_MB * 1024 * 1024
+    if upload.size == 0:
+        raise AudioRejected("The file is empty.")
+    if upload.size > max_bytes:
+        raise AudioRejected(
+            f"The file is {upload.size / 2**20:.0f} MB; the limit is {settings.MAX_UPLOAD_MB} MB."
+        )
+    track_uuid = uuid.uuid4()
+    folder = track_dir(track_uuid)
+    folder.mkdir(parents=True)
+    try:
+        staged = folder / "upload.part"  # no extension: FFmpeg must judge the content alone
+        digest = hashlib.sha256()
+        with open(staged, "wb") as out:
+            for chunk in upload.chunks():
+                digest.update(chunk)
+                out.write(chunk)
+        info = probe(staged, settings.MAX_DURATION_S)
+        final = folder / f"original.{info.format}"
+        staged.rename(final)
+        original_name = upload.name or "upload"
+        with transaction.atomic():
+            track = Track.objects.create(
+                uuid=track_uuid,
+                owner=owner,
+                title=title_from_name(original_name),
+                original_name=original_name[:255],
+                file=str(final.relative_to(settings.MEDIA_ROOT)),
+                format=info.format,
+                codec=info.codec,
+                duration=info.duration,
+                sample_rate=info.sample_rate,
+                channels=info.channels,
+                size=upload.size,
+                sha256=digest.hexdigest(),
+            )
+            from .jobs import enqueue_analysis
+
+            enqueue_analysis(track)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    logger.info("stored track %s (%s, %.1f s)", track.uuid, info.format, info.duration)
+    return track
+
+
+def delete_files(track: Track) -> None:
+    shutil.rmtree(track_dir(track.uuid), ignore_errors=True)
+
+
+def audio_response(track: Track, as_attachment: bool = False) -> FileResponse:
+    """The track's original file. Call only after access.py has said yes."""
+    path = track_path(track)
+    content_type = CONTENT_TYPES.get(track.format) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    ext = path.suffix
+    return FileResponse(
+        open(path, "rb"),
+        content_type=content_type,
+        as_attachment=as_attachment,
+        filename=f"{track.title}{ext}",
+    )
+

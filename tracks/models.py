@@ -1,0 +1,148 @@
+"""Tracks, the jobs that work on them, and what the jobs found. State transitions are model methods."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Track(models.Model):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tracks")
+    title = models.CharField(max_length=200)
+    original_name = models.CharField(max_length=255)
+    # Relative to MEDIA_ROOT, chosen by the server (tracks/<uuid>/original.<ext>), never the user's name.
+    file = models.CharField(max_length=255)
+    format = models.CharField(max_length=16)
+    codec = models.CharField(max_length=32)
+    duration = models.FloatField()
+    sample_rate = models.PositiveIntegerField()
+    channels = models.PositiveSmallIntegerField()
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64, db_index=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def dom_id(self) -> str:
+        return f"track-{self.uuid}"
+
+    def latest_job(self, kind: str) -> Job | None:
+        return self.jobs.filter(kind=kind).order_by("-created", "-id").first()
+
+    def latest_analysis(self) -> AnalysisResult | None:
+        return self.analyses.order_by("-created", "-id").first()
+
+
+class Job(models.Model):
+    class Kind(models.TextChoices):
+        ANALYSIS = "analysis", "Analysis"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="jobs")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = models.FloatField(default=0.0)
+    stage = models.CharField(max_length=64, blank=True)
+    error = models.TextField(blank=True)
+    # The RQ job id is ours (str(uuid)), chosen before enqueueing, so the row never needs it written back.
+    rq_id = models.CharField(max_length=64, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.status} ({self.track_id})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self.rq_id:
+            self.rq_id = str(self.uuid)
+        super().save(*args, **kwargs)
+
+    @property
+    def dom_id(self) -> str:
+        return f"job-{self.uuid}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def percent(self) -> int:
+        return round(self.progress * 100)
+
+    def claim(self) -> bool:
+        """QUEUED -> RUNNING, atomically: False when another worker got it or it was cancelled."""
+        now = timezone.now()
+        claimed = Job.objects.filter(pk=self.pk, status=self.Status.QUEUED).update(
+            status=self.Status.RUNNING, started=now, stage="starting", progress=0.0
+        )
+        if claimed:
+            self.status, self.started, self.stage, self.progress = self.Status.RUNNING, now, "starting", 0.0
+        return bool(claimed)
+
+    def set_progress(self, fraction: float, stage: str) -> None:
+        # Progress never goes backwards on the page, whatever order lines arrive in.
+        self.progress = max(self.progress, min(1.0, fraction))
+        self.stage = stage[:64]
+        Job.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(progress=self.progress, stage=self.stage)
+
+    def succeed(self) -> None:
+        self._finish(self.Status.SUCCEEDED, progress=1.0, stage="done")
+
+    def fail(self, error: str) -> None:
+        self._finish(self.Status.FAILED, error=error[:2000], stage="failed")
+
+    def _finish(self, status: str, **fields: Any) -> None:
+        self.status = status
+        self.finished = timezone.now()
+        for name, value in fields.items():
+            setattr(self, name, value)
+        # An update, not save(): the row may have gone with its track, and then there is nothing to record.
+        Job.objects.filter(pk=self.pk).update(status=status, finished=self.finished, **fields)
+
+
+class AnalysisResult(models.Model):
+    track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="analyses")
+    job = models.OneToOneField(Job, on_delete=models.SET_NULL, null=True, blank=True, related_name="result")
+    data = models.JSONField()
+    analyzer_version = models.CharField(max_length=16)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"analysis of {self.track_id}"
+
+    @property
+    def tempo(self) -> float | None:
+        return self.data.get("tempo")
+
+    @property
+    def key_label(self) -> str:
+        key = self.data.get("key") or {}
+        if not key:
+            return ""
+        return f"{key['key']} {'minor' if key.get('mode') == 'minor' else 'major'}"

@@ -1,0 +1,258 @@
+"""The librosa port: analyse one audio file and print one JSON object (ADR-002).
+
+    python tracks/ports/analyzer.py song.mp3 --features tempo,key,energy,spectral,mfcc,chroma --output json
+
+Exit 0 with the analysis on stdout, or non-zero with ``{"error": type, "message": text}`` on stdout, where
+type is one of ``invalid_arguments``, ``file_not_found``, ``decode_error``, ``analysis_failed``. Progress goes
+to stderr as JSON lines ``{"progress": 0..1, "stage": name}``. Imports no Django.
+
+The audio is decoded once (PyAV, resampled to mono at --sample-rate) and one STFT feeds every feature but
+chroma, which uses a constant-Q transform because key finding needs its pitch resolution.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any, NoReturn
+
+import numpy as np
+
+ANALYZER_VERSION = "1"
+FEATURES = ("tempo", "key", "energy", "spectral", "mfcc", "chroma", "waveform")
+N_FFT = 2048
+HOP = 512
+CURVE_HZ = 2.0
+WAVEFORM_POINTS = 1000
+PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+# Krumhansl & Kessler's probe-tone profiles (1982), index 0 = tonic.
+MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+
+
+class PortFailure(Exception):
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise PortFailure("invalid_arguments", message)
+
+
+def progress(fraction: float, stage: str) -> None:
+    sys.stderr.write(json.dumps({"progress": round(fraction, 3), "stage": stage}) + "\n")
+    sys.stderr.flush()
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = _Parser(prog="analyzer.py", description="Analyse an audio file with librosa.")
+    parser.add_argument("audio_path")
+    parser.add_argument("--features", default="all", help=f"comma list of {', '.join(FEATURES)}, or all")
+    parser.add_argument("--output", default="json", choices=["json"])
+    parser.add_argument("--sample-rate", type=int, default=22050)
+    args = parser.parse_args(argv)
+    names = [f.strip() for f in args.features.split(",") if f.strip()]
+    if names == ["all"]:
+        names = list(FEATURES)
+    unknown = sorted(set(names) - set(FEATURES))
+    if unknown or not names:
+        raise PortFailure(
+            "invalid_arguments",
+            f"unknown feature(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(FEATURES)}, all",
+        )
+    if not 4000 <= args.sample_rate <= 192000:
+        raise PortFailure("invalid_arguments", "--sample-rate must be between 4000 and 192000")
+    args.features = [f for f in FEATURES if f in names]
+    return args
+
+
+def decode(path: str, sr: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """The whole file as mono float32 at ``sr``, plus what the container says about itself."""
+    import av
+
+    if not os.path.isfile(path):
+        raise PortFailure("file_not_found", f"no such file: {path}")
+    try:
+        with av.open(path) as container:
+            if not container.streams.audio:
+                raise PortFailure("decode_error", "the file has no audio stream")
+            stream = container.streams.audio[0]
+            info = {"source_sample_rate": stream.rate, "channels": stream.channels}
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=sr)
+            chunks = []
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().reshape(-1))
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(-1))
+    except av.error.FFmpegError as exc:
+        raise PortFailure("decode_error", f"could not decode the audio: {exc}") from exc
+    y = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+    if y.size < sr // 10:
+        raise PortFailure("decode_error", "the file holds no decodable audio")
+    return np.ascontiguousarray(y, dtype=np.float32), info
+
+
+def _stats(values: np.ndarray) -> dict[str, float]:
+    return {"mean": _r(np.mean(values)), "std": _r(np.std(values))}
+
+
+def _r(value: Any, digits: int = 5) -> float:
+    return round(float(value), digits)
+
+
+def _curve(frames: np.ndarray, sr: int, hz: float = CURVE_HZ) -> np.ndarray:
+    """Average frame-rate values (last axis) into blocks of 1/hz seconds."""
+    per_block = max(1, round(sr / HOP / hz))
+    n_blocks = max(1, int(np.ceil(frames.shape[-1] / per_block)))
+    padded = np.pad(frames, [(0, 0)] * (frames.ndim - 1) + [(0, n_blocks * per_block - frames.shape[-1])],
+                    mode="edge")
+    return padded.reshape(*frames.shape[:-1], n_blocks, per_block).mean(axis=-1)
+
+
+def estimate_key(chroma_mean: np.ndarray) -> dict[str, Any]:
+    """Krumhansl-Schmuckler: correlate the mean chroma with the 24 rotated key profiles."""
+    scores = []
+    for mode, profile in (("major", MAJOR_PROFILE), ("minor", MINOR_PROFILE)):
+        for tonic in range(12):
+            r = np.corrcoef(chroma_mean, np.roll(profile, tonic))[0, 1]
+            scores.append((0.0 if np.isnan(r) else float(r), PITCH_CLASSES[tonic], mode))
+    scores.sort(reverse=True)
+    best, second = scores[0][0], scores[1][0]
+    # Confident only when the best key both fits well and stands clear of the runner-up.
+    confidence = float(np.clip(best, 0, 1) * np.clip((best - second) / 0.1, 0, 1))
+    return {
+        "key": scores[0][1],
+        "mode": scores[0][2],
+        "confidence": _r(confidence, 3),
+        "candidates": [{"key": k, "mode": m, "score": _r(s, 3)} for s, k, m in scores[:3]],
+    }
+
+
+def analyse(y: np.ndarray, sr: int, features: list[str]) -> dict[str, Any]:
+    import librosa
+
+    out: dict[str, Any] = {}
+    steps = len(features) + 1
+    done = 0
+
+    def step(stage: str) -> None:
+        nonlocal done
+        done += 1
+        progress(0.1 + 0.9 * done / steps, stage)
+
+    S = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP))
+    power = S**2
+    mel_db = None
+    if {"tempo", "mfcc"} & set(features):
+        mel_db = librosa.power_to_db(librosa.feature.melspectrogram(S=power, sr=sr))
+    step("spectrogram")
+
+    for name in features:
+        if name == "tempo":
+            onset_env = librosa.onset.onset_strength(S=mel_db, sr=sr)
+            tempo, beats = librosa.beat.beat_track(onset_envelope=onset_env, sr=sr, hop_length=HOP, units="time")
+            beats = np.asarray(beats, dtype=float)
+            bpm = float(np.atleast_1d(tempo)[0])
+            if beats.size >= 4:
+                # beat_track's tempo is quantised to its tempogram bins; the slope of a straight line
+                # through the beat times is the beat period the tracker actually followed.
+                period = np.polyfit(np.arange(beats.size), beats, 1)[0]
+                if period > 0:
+                    bpm = 60.0 / period
+            out["tempo"] = _r(bpm, 2)
+            out["beats"] = [_r(b, 3) for b in beats]
+        elif name == "key":
+            chroma = _chroma(librosa, y, sr, out)
+            out["key"] = estimate_key(chroma.mean(axis=1))
+        elif name == "chroma":
+            chroma = _chroma(librosa, y, sr, out)
+            out["chroma"] = {
+                "pitch_classes": list(PITCH_CLASSES),
+                "mean": [_r(v, 4) for v in chroma.mean(axis=1)],
+                "curve_hz": CURVE_HZ,
+                "curve": [[_r(v, 3) for v in row] for row in _curve(chroma, sr).T],
+            }
+        elif name == "energy":
+            rms = librosa.feature.rms(S=S, frame_length=N_FFT)[0]
+            lo, hi = np.percentile(rms, [5, 95])
+            out["energy"] = {
+                "rms_mean": _r(rms.mean()),
+                "rms_max": _r(rms.max()),
+                "rms_std": _r(rms.std()),
+                "dynamic_range_db": _r(20 * np.log10(max(hi, 1e-9) / max(lo, 1e-9)), 2),
+                "curve_hz": CURVE_HZ,
+                "curve": [_r(v) for v in _curve(rms, sr)],
+            }
+        elif name == "spectral":
+            contrast = librosa.feature.spectral_contrast(S=S, sr=sr)
+            out["spectral"] = {
+                "centroid": _stats(librosa.feature.spectral_centroid(S=S, sr=sr)),
+                "rolloff": _stats(librosa.feature.spectral_rolloff(S=S, sr=sr)),
+                "bandwidth": _stats(librosa.feature.spectral_bandwidth(S=S, sr=sr)),
+                "flatness": _stats(librosa.feature.spectral_flatness(S=S)),
+                "contrast": [_r(v, 3) for v in contrast.mean(axis=1)],
+            }
+        elif name == "mfcc":
+            mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=13)
+            out["mfcc"] = {"mean": [_r(v, 3) for v in mfcc.mean(axis=1)], "var": [_r(v, 3) for v in mfcc.var(axis=1)]}
+        elif name == "waveform":
+            out["waveform"] = waveform_peaks(y)
+        step(name)
+    out.pop("_chroma", None)
+    return out
+
+
+def _chroma(librosa: Any, y: np.ndarray, sr: int, cache: dict[str, Any]) -> np.ndarray:
+    if "_chroma" not in cache:
+        cache["_chroma"] = librosa.feature.chroma_cqt(y=y, sr=sr, hop_length=HOP)
+    return cache["_chroma"]
+
+
+def waveform_peaks(y: np.ndarray, points: int = WAVEFORM_POINTS) -> dict[str, Any]:
+    points = max(1, min(points, y.size))
+    edges = np.linspace(0, y.size, points + 1).astype(int)
+    lo = np.minimum.reduceat(y, edges[:-1])
+    hi = np.maximum.reduceat(y, edges[:-1])
+    return {"points": points, "min": [_r(v, 4) for v in lo], "max": [_r(v, 4) for v in hi]}
+
+
+def main(argv: list[str]) -> int:
+    started = time.monotonic()
+    try:
+        args = parse_args(argv)
+        progress(0.0, "decoding")
+        y, info = decode(args.audio_path, args.sample_rate)
+        progress(0.1, "decoded")
+        try:
+            result = analyse(y, args.sample_rate, args.features)
+        except MemoryError:
+            raise PortFailure("analysis_failed", "ran out of memory while analysing") from None
+        except Exception as exc:  # librosa and numpy raise many kinds; the job needs one clear message
+            raise PortFailure("analysis_failed", f"{type(exc).__name__}: {exc}") from exc
+    except PortFailure as failure:
+        sys.stdout.write(json.dumps({"error": failure.kind, "message": failure.message}) + "\n")
+        sys.stdout.flush()
+        return 2 if failure.kind == "invalid_arguments" else 1
+    result = {
+        "analyzer_version": ANALYZER_VERSION,
+        "features": args.features,
+        "duration": _r(y.size / args.sample_rate, 3),
+        "sample_rate": args.sample_rate,
+        **info,
+        **result,
+        "seconds": _r(time.monotonic() - started, 3),
+    }
+    sys.stdout.write(json.dumps(result) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

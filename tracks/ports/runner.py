@@ -1,0 +1,250 @@
+"""Runs a port: one subprocess per job, speaking ADR-002's protocol.
+
+A port prints exactly one JSON object on stdout and exits 0, or prints ``{"error": ..., "message": ...}`` and
+exits non-zero. Progress arrives as JSON lines on stderr (``{"progress": 0.4, "stage": "key"}``). Whatever
+the port does — hang, crash, flood memory, print garbage — the caller gets a :class:`PortResult` or a
+:class:`PortError` with a message a person can read, and the port's whole process group is gone.
+
+This module imports no Django so that it can be used (and tested) on its own.
+"""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import ctypes.util
+import json
+import logging
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+PORTS_DIR = Path(__file__).resolve().parent
+STDERR_TAIL_LINES = 40
+POLL_S = 0.1
+PR_SET_PDEATHSIG = 1
+_libc = None
+if sys.platform == "linux":
+    try:
+        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        _libc = None
+KILL_GRACE_S = 2.0
+
+
+@dataclass(frozen=True)
+class Progress:
+    fraction: float
+    stage: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PortResult:
+    data: dict[str, Any]
+    seconds: float
+    stderr_tail: str
+
+
+class PortError(Exception):
+    """A port failed. ``kind`` is the port's own error type or one of the runner's:
+    ``timeout``, ``memory_limit``, ``crashed``, ``exited``, ``bad_output``, ``cancelled``, ``not_started``."""
+
+    def __init__(self, kind: str, message: str, stderr_tail: str = "") -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.stderr_tail = stderr_tail
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: on Linux, have the kernel KILL the port if the job process dies first,
+    so a worker killed mid-job never leaves an orphan port running."""
+    if _libc is not None:
+        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def port_path(name: str) -> Path:
+    return PORTS_DIR / f"{name}.py"
+
+
+def _rss_bytes(pid: int) -> int:
+    """Resident memory of a process, from /proc (0 when it is gone or /proc is not there)."""
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """TERM the port's process group, then KILL whatever is left after a grace period."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=KILL_GRACE_S)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        # Again even when the leader is gone: children it left behind in the group go too.
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def _read_stderr(stream: Any, progress: queue.Queue[Progress], tail: collections.deque[str]) -> None:
+    for raw in iter(stream.readline, b""):
+        line = raw.decode("utf-8", "replace").rstrip("\n")
+        parsed = None
+        if line.startswith("{"):
+            try:
+                parsed = json.loads(line)
+            except ValueError:
+                parsed = None
+        if isinstance(parsed, dict) and isinstance(parsed.get("progress"), int | float):
+            fraction = min(1.0, max(0.0, float(parsed.pop("progress"))))
+            stage = str(parsed.pop("stage", ""))
+            progress.put(Progress(fraction, stage, parsed))
+        else:
+            tail.append(line)
+    stream.close()
+
+
+def _read_all(stream: Any, sink: list[bytes]) -> None:
+    sink.append(stream.read())
+    stream.close()
+
+
+def run_port(
+    script: Path | str,
+    args: Sequence[str],
+    *,
+    timeout: float,
+    memory_limit_mb: int | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+    python: str | None = None,
+    env: dict[str, str] | None = None,
+) -> PortResult:
+    """Run ``python script *args`` as a port and return its parsed JSON, or raise :class:`PortError`.
+
+    ``on_progress`` and ``should_cancel`` are called from the calling thread, so they may use the
+    database; ``should_cancel`` is asked about twice a second.
+    """
+    cmd = [python or sys.executable, str(script), *args]
+    started = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group, so a kill reaches its children too
+            preexec_fn=_die_with_parent if _libc is not None else None,
+            env={**os.environ, **(env or {})},
+        )
+    except OSError as exc:
+        raise PortError("not_started", f"could not start {Path(script).name}: {exc}") from exc
+
+    progress: queue.Queue[Progress] = queue.Queue()
+    tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+    stdout: list[bytes] = []
+    readers = [
+        threading.Thread(target=_read_stderr, args=(proc.stderr, progress, tail), daemon=True),
+        threading.Thread(target=_read_all, args=(proc.stdout, stdout), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+
+    limit_bytes = memory_limit_mb * 1024 * 1024 if memory_limit_mb else None
+    deadline = started + timeout
+    next_cancel_check = 0.0
+    failure: PortError | None = None
+    try:
+        while True:
+            try:
+                proc.wait(timeout=POLL_S)
+                finished = True
+            except subprocess.TimeoutExpired:
+                finished = False
+            _drain(progress, on_progress)
+            if finished:
+                break
+            now = time.monotonic()
+            if now > deadline:
+                failure = PortError("timeout", f"timed out after {timeout:g} s and was stopped")
+                break
+            if limit_bytes and (rss := _rss_bytes(proc.pid)) > limit_bytes:
+                failure = PortError(
+                    "memory_limit",
+                    f"used {rss / 2**20:.0f} MB, over the limit of {memory_limit_mb} MB, and was stopped",
+                )
+                break
+            if should_cancel and now >= next_cancel_check:
+                next_cancel_check = now + 0.5
+                if should_cancel():
+                    failure = PortError("cancelled", "cancelled")
+                    break
+    finally:
+        # Always reap the whole group: on failure, on success (stray children), and if a callback raised.
+        _kill_group(proc)
+        for reader in readers:
+            reader.join(timeout=5)
+    _drain(progress, on_progress)
+
+    seconds = time.monotonic() - started
+    stderr_tail = "\n".join(tail)
+    if failure is not None:
+        failure.stderr_tail = stderr_tail
+        raise failure
+    return _parse_outcome(Path(script).name, proc.returncode, b"".join(stdout), stderr_tail, seconds)
+
+
+def _drain(progress: queue.Queue[Progress], on_progress: Callable[[Progress], None] | None) -> None:
+    while True:
+        try:
+            item = progress.get_nowait()
+        except queue.Empty:
+            return
+        if on_progress:
+            on_progress(item)
+
+
+def _parse_outcome(name: str, returncode: int, out: bytes, stderr_tail: str, seconds: float) -> PortResult:
+    if returncode < 0:
+        try:
+            signame = signal.Signals(-returncode).name
+        except ValueError:
+            signame = f"signal {-returncode}"
+        raise PortError("crashed", f"{name} crashed ({signame})", stderr_tail)
+
+    try:
+        data = json.loads(out.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        data = None
+
+    if returncode != 0:
+        if isinstance(data, dict) and isinstance(data.get("error"), str):
+            message = str(data.get("message") or data["error"])
+            raise PortError(data["error"], message, stderr_tail)
+        raise PortError("exited", f"{name} exited with status {returncode}", stderr_tail)
+
+    if not isinstance(data, dict):
+        snippet = out[:120].decode("utf-8", "replace").strip() or "nothing"
+        raise PortError("bad_output", f"{name} printed {snippet!r} instead of one JSON object", stderr_tail)
+    if "error" in data:
+        raise PortError(str(data["error"]), str(data.get("message") or data["error"]), stderr_tail)
+    return PortResult(data=data, seconds=seconds, stderr_tail=stderr_tail)

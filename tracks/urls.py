@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from django.contrib.auth.views import LogoutView
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("signup/", views.signup, name="signup"),
+    path("login/", views.SoundForgeLoginView.as_view(), name="login"),
+    path("logout/", LogoutView.as_view(), name="logout"),
+    path("", views.library, name="library"),
+    path("tracks/upload/", views.upload, name="upload"),
+    path("tracks/<uuid:track_uuid>/", views.track_detail, name="track"),
+    path("tracks/<uuid:track_uuid>/audio/", views.track_audio, name="track-audio"),
+    path("tracks/<uuid:track_uuid>/analyse/", views.track_analyse, name="track-analyse"),
+    path("tracks/<uuid:track_uuid>/delete/", views.track_delete, name="track-delete"),
+]

@@ -1,0 +1,108 @@
+"""Small views: access -> form -> model method or enqueue -> partial or redirect."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.views import LoginView
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from . import access, events, jobs, media
+from .forms import LoginForm, SignupForm, UploadForm
+
+
+@login_not_required
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("/")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("/")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+class SoundForgeLoginView(LoginView):
+    form_class = LoginForm
+    redirect_authenticated_user = True
+
+
+@require_GET
+def library(request: HttpRequest) -> HttpResponse:
+    tracks = access.viewable_tracks(request.user)
+    return render(request, "tracks/library.html", {
+        "rows": [events.track_context(t) for t in tracks],
+        "max_upload_mb": settings.MAX_UPLOAD_MB,
+        "max_minutes": settings.MAX_DURATION_S // 60,
+    })
+
+
+@require_POST
+def upload(request: HttpRequest) -> HttpResponse:
+    form = UploadForm(request.POST, request.FILES)
+    is_xhr = request.headers.get("X-Requested-With") == "XMLHttpRequest"
+    error = None
+    track = None
+    if not form.is_valid():
+        error = form.errors["file"][0]
+    else:
+        try:
+            track = media.store_upload(form.cleaned_data["file"], request.user)
+        except media.AudioRejected as exc:
+            error = str(exc)
+    if track is not None:
+        transaction.on_commit(lambda: events.library_changed(request.user.pk))
+    if is_xhr:
+        if error:
+            return render(request, "tracks/upload_error.html", {"error": error}, status=400)
+        return render(request, "tracks/library.html#track-row", events.track_context(track), status=201)
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, f"Uploaded “{track.title}”; analysis is queued.")
+    return redirect("/")
+
+
+@require_GET
+def track_detail(request: HttpRequest, track_uuid: str) -> HttpResponse:
+    track = access.get_viewable(request.user, track_uuid)
+    context = events.track_context(track)
+    context["can_edit"] = access.can_edit(request.user, track)
+    return render(request, "tracks/track_detail.html", context)
+
+
+@require_GET
+def track_audio(request: HttpRequest, track_uuid: str) -> HttpResponse:
+    track = access.get_viewable(request.user, track_uuid)
+    return media.audio_response(track, as_attachment=request.GET.get("download") == "1")
+
+
+@require_POST
+def track_analyse(request: HttpRequest, track_uuid: str) -> HttpResponse:
+    track = access.get_editable(request.user, track_uuid)
+    job = track.latest_job("analysis")
+    if job is None or not job.is_active:
+        with transaction.atomic():
+            jobs.enqueue_analysis(track)
+    if request.htmx:
+        return render(request, "tracks/track_detail.html#job-panel", events.track_context(track))
+    return redirect(f"/tracks/{track.uuid}/")
+
+
+@require_POST
+def track_delete(request: HttpRequest, track_uuid: str) -> HttpResponse:
+    track = access.get_editable(request.user, track_uuid)
+    title = track.title
+    with transaction.atomic():
+        # Running jobs see their row vanish and stop their port (jobs.run_and_record's should_cancel).
+        track.delete()
+        transaction.on_commit(lambda: media.delete_files(track))
+        transaction.on_commit(lambda: events.library_changed(request.user.pk))
+    messages.success(request, f"Deleted “{title}”.")
+    return redirect("/")
