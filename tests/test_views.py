@@ -87,6 +87,21 @@ def test_the_owner_sees_the_track_and_its_file(alice_client: Client, track: Trac
 
 
 @pytest.mark.django_db
+def test_the_audio_supports_ranges_for_seeking(alice_client: Client, track: Track, c_major_wav: Path) -> None:
+    data = c_major_wav.read_bytes()
+    part = alice_client.get(f"/tracks/{track.uuid}/audio/", HTTP_RANGE="bytes=100-199")
+    assert part.status_code == 206
+    assert part["Content-Range"] == f"bytes 100-199/{len(data)}"
+    assert b"".join(part.streaming_content) == data[100:200]
+    tail = alice_client.get(f"/tracks/{track.uuid}/audio/", HTTP_RANGE="bytes=-10")
+    assert b"".join(tail.streaming_content) == data[-10:]
+    open_ended = alice_client.get(f"/tracks/{track.uuid}/audio/", HTTP_RANGE=f"bytes={len(data) - 5}-")
+    assert b"".join(open_ended.streaming_content) == data[-5:]
+    beyond = alice_client.get(f"/tracks/{track.uuid}/audio/", HTTP_RANGE=f"bytes={len(data)}-")
+    assert beyond.status_code == 416
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("method", "path"),
     [

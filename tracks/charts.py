@@ -11,7 +11,7 @@ from typing import Any
 WIDTH = 1000
 WAVE_HEIGHT = 120
 CURVE_HEIGHT = 80
-BAR_HEIGHT = 100
+BAR_HEIGHT = 260
 MAX_HEAT_COLUMNS = 200
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
@@ -57,8 +57,8 @@ def chroma(data: dict[str, Any]) -> dict[str, Any] | None:
     key = (data.get("key") or {}).get("key")
     bar_w = WIDTH / 12
     bars = [
-        {"x": _fmt(i * bar_w + 4), "w": _fmt(bar_w - 8), "h": _fmt(v / peak * (BAR_HEIGHT - 16)),
-         "y": _fmt(BAR_HEIGHT - 16 - v / peak * (BAR_HEIGHT - 16)), "label": pc, "lx": _fmt(i * bar_w + bar_w / 2),
+        {"x": _fmt(i * bar_w + 4), "w": _fmt(bar_w - 8), "h": _fmt(v / peak * (BAR_HEIGHT - 40)),
+         "y": _fmt(BAR_HEIGHT - 36 - v / peak * (BAR_HEIGHT - 40)), "label": pc, "lx": _fmt(i * bar_w + bar_w / 2),
          "tonic": pc == key}
         for i, (pc, v) in enumerate(zip(PITCH_CLASSES, mean, strict=True))
     ]
@@ -82,14 +82,14 @@ def mfcc(data: dict[str, Any]) -> dict[str, Any] | None:
     # Coefficient 0 is loudness and dwarfs the rest; the timbre shape is in 1..12.
     coeffs = block["mean"][1:]
     peak = max(1e-9, max(abs(v) for v in coeffs))
-    mid = BAR_HEIGHT / 2
+    mid = (BAR_HEIGHT - 36) / 2
     bar_w = WIDTH / len(coeffs)
     bars = []
     for i, v in enumerate(coeffs):
         h = abs(v) / peak * (mid - 4)
         bars.append({"x": _fmt(i * bar_w + 6), "w": _fmt(bar_w - 12), "y": _fmt(mid - h if v >= 0 else mid),
                      "h": _fmt(h), "neg": v < 0, "label": i + 1, "lx": _fmt(i * bar_w + bar_w / 2)})
-    return {"bars": bars, "mid": mid, "height": BAR_HEIGHT + 14}
+    return {"bars": bars, "mid": mid, "height": BAR_HEIGHT}
 
 
 def for_analysis(data: dict[str, Any]) -> dict[str, Any]:

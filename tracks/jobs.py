@@ -14,7 +14,6 @@ from typing import Any
 
 import django_rq
 from django.conf import settings
-from django.db import transaction
 
 from . import events, media
 from .models import AnalysisResult, Job, Track
@@ -27,12 +26,12 @@ PUSH_INTERVAL_S = 0.25
 
 
 def enqueue_analysis(track: Track) -> Job:
-    """Queue an analysis of the track once the surrounding transaction commits."""
+    """Queue an analysis of the track once the surrounding transaction commits. The caller says what to
+    push to the pages (a new track changes the library list, a re-run only the track)."""
     job = Job.objects.create(track=track, kind=Job.Kind.ANALYSIS)
     django_rq.get_queue("analysis").enqueue(
         analyse_track, job.pk, job_id=job.rq_id, job_timeout=settings.ANALYSIS_TIMEOUT_S + 60
     )
-    transaction.on_commit(lambda: events.track_changed(track))
     return job
 
 

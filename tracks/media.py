@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import mimetypes
 import re
 import shutil
 import unicodedata
 import uuid
 import wave
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,7 @@ import av
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
 from .models import Track
 
@@ -208,15 +208,46 @@ def delete_files(track: Track) -> None:
     shutil.rmtree(track_dir(track.uuid), ignore_errors=True)
 
 
-def audio_response(track: Track, as_attachment: bool = False) -> FileResponse:
-    """The track's original file. Call only after access.py has said yes."""
-    path = track_path(track)
-    content_type = CONTENT_TYPES.get(track.format) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    ext = path.suffix
-    return FileResponse(
-        open(path, "rb"),
-        content_type=content_type,
-        as_attachment=as_attachment,
-        filename=f"{track.title}{ext}",
-    )
+RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+RANGE_CHUNK = 64 * 1024
 
+
+def _read_range(path: Path, start: int, length: int) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        f.seek(start)
+        while length > 0:
+            chunk = f.read(min(RANGE_CHUNK, length))
+            if not chunk:
+                return
+            length -= len(chunk)
+            yield chunk
+
+
+def audio_response(track: Track, range_header: str = "", as_attachment: bool = False) -> HttpResponseBase:
+    """The track's original file, with single-range requests (players seek with them).
+
+    Call only after access.py has said yes."""
+    path = track_path(track)
+    content_type = CONTENT_TYPES.get(track.format) or "application/octet-stream"
+    filename = f"{track.title}{path.suffix}"
+    size = path.stat().st_size
+    match = RANGE_RE.match(range_header.strip()) if range_header and not as_attachment else None
+    if match and (match[1] or match[2]):
+        if match[1]:
+            start = int(match[1])
+            end = min(int(match[2]), size - 1) if match[2] else size - 1
+        else:  # the last N bytes
+            start, end = max(0, size - int(match[2])), size - 1
+        if start >= size or start > end:
+            response = HttpResponse(status=416)
+            response["Content-Range"] = f"bytes */{size}"
+            return response
+        response = StreamingHttpResponse(_read_range(path, start, end - start + 1), status=206,
+                                         content_type=content_type)
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+        response["Content-Length"] = str(end - start + 1)
+    else:
+        response = FileResponse(open(path, "rb"), content_type=content_type,
+                                as_attachment=as_attachment, filename=filename)
+    response["Accept-Ranges"] = "bytes"
+    return response

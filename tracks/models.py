@@ -89,6 +89,12 @@ class Job(models.Model):
         return self.status in self.ACTIVE
 
     @property
+    def seconds(self) -> float | None:
+        if self.started and self.finished:
+            return (self.finished - self.started).total_seconds()
+        return None
+
+    @property
     def percent(self) -> int:
         return round(self.progress * 100)
 

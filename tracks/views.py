@@ -80,7 +80,9 @@ def track_detail(request: HttpRequest, track_uuid: str) -> HttpResponse:
 @require_GET
 def track_audio(request: HttpRequest, track_uuid: str) -> HttpResponse:
     track = access.get_viewable(request.user, track_uuid)
-    return media.audio_response(track, as_attachment=request.GET.get("download") == "1")
+    return media.audio_response(
+        track, range_header=request.headers.get("Range", ""), as_attachment=request.GET.get("download") == "1"
+    )
 
 
 @require_POST
@@ -90,6 +92,7 @@ def track_analyse(request: HttpRequest, track_uuid: str) -> HttpResponse:
     if job is None or not job.is_active:
         with transaction.atomic():
             jobs.enqueue_analysis(track)
+            transaction.on_commit(lambda: events.track_changed(track))
     if request.htmx:
         return render(request, "tracks/track_detail.html#job-panel", events.track_context(track))
     return redirect(f"/tracks/{track.uuid}/")

@@ -27,6 +27,15 @@ N_FFT = 2048
 HOP = 512
 CURVE_HZ = 2.0
 WAVEFORM_POINTS = 1000
+STAGES = {
+    "tempo": "tempo and beats",
+    "key": "key",
+    "energy": "energy",
+    "spectral": "spectral features",
+    "mfcc": "MFCC",
+    "chroma": "chroma",
+    "waveform": "waveform",
+}
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 # Krumhansl & Kessler's probe-tone profiles (1982), index 0 = tonic.
 MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
@@ -142,17 +151,19 @@ def analyse(y: np.ndarray, sr: int, features: list[str]) -> dict[str, Any]:
     steps = len(features) + 1
     done = 0
 
-    def step(stage: str) -> None:
+    def step(next_stage: str) -> None:
+        """One more step done; say what comes next (the stage a person sees is what is happening now)."""
         nonlocal done
         done += 1
-        progress(0.1 + 0.9 * done / steps, stage)
+        progress(0.1 + 0.9 * done / steps, next_stage)
 
+    progress(0.1, "spectrogram")
     S = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP))
     power = S**2
     mel_db = None
     if {"tempo", "mfcc"} & set(features):
         mel_db = librosa.power_to_db(librosa.feature.melspectrogram(S=power, sr=sr))
-    step("spectrogram")
+    step(STAGES[features[0]])
 
     for name in features:
         if name == "tempo":
@@ -204,7 +215,8 @@ def analyse(y: np.ndarray, sr: int, features: list[str]) -> dict[str, Any]:
             out["mfcc"] = {"mean": [_r(v, 3) for v in mfcc.mean(axis=1)], "var": [_r(v, 3) for v in mfcc.var(axis=1)]}
         elif name == "waveform":
             out["waveform"] = waveform_peaks(y)
-        step(name)
+        later = features[features.index(name) + 1:]
+        step(STAGES[later[0]] if later else "done")
     out.pop("_chroma", None)
     return out
 
@@ -229,7 +241,6 @@ def main(argv: list[str]) -> int:
         args = parse_args(argv)
         progress(0.0, "decoding")
         y, info = decode(args.audio_path, args.sample_rate)
-        progress(0.1, "decoded")
         try:
             result = analyse(y, args.sample_rate, args.features)
         except MemoryError:

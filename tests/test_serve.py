@@ -1,0 +1,59 @@
+"""`manage.py serve` (what `make run` ends in): starts Redis, daphne and the workers; Ctrl-C stops them all."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from tracks.services import free_port, redis_answers
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_it_serves_and_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "SOUNDFORGE_VAR_DIR": str(tmp_path / "var"), "SOUNDFORGE_MEDIA_ROOT": str(tmp_path / "m")}
+    env.pop("REDIS_URL", None)  # none configured: it must start its own
+    env.pop("DATABASE_URL", None)
+    # As `make run` does before serving: the pages need the collected, hashed static files.
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), "collectstatic", "--noinput", "-v", "0"],
+                   env=env, check=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "serve", "--port", str(port), "--analysis-workers", "1",
+         "--processing-workers", "1"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 60
+        status = None
+        while time.monotonic() < deadline and status is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=2) as response:
+                    status = response.status
+            except urllib.error.HTTPError as exc:
+                status = exc.code
+            except OSError:
+                time.sleep(0.3)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+        lines = out.splitlines()
+    assert status == 200, out
+    assert proc.returncode == 0, out
+    assert any(f"SoundForge is running at http://127.0.0.1:{port}/" in line for line in lines)
+    redis_url = next(m[1] for line in lines if (m := re.search(r"embedded Redis at (\S+)", line)))
+    assert not redis_answers(redis_url)
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=2)
+        raise AssertionError("the web server is still answering")
+    except OSError:
+        pass
+    assert lines[-1] == "Stopped."
