@@ -174,7 +174,12 @@ PROCESSING_WORKERS = env_int("SOUNDFORGE_PROCESSING_WORKERS", 2, minimum=1)
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "soundforge:channels"},
+        "CONFIG": {
+            # redis-py 8 reads with a 5 s socket timeout by default, which races the layer's 5 s blocking
+            # BZPOPMIN and tears every idle socket down (django/channels_redis#422); read a while longer.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+            "prefix": "soundforge:channels",
+        },
     }
 }
 

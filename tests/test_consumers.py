@@ -98,6 +98,18 @@ async def test_pushes_reach_the_owner_and_never_a_stranger(alice_client: Client,
     await charlie_library.disconnect()
 
 
+async def test_an_idle_socket_stays_open_and_still_receives(alice_client: Client, c_major_wav: Path) -> None:
+    """Longer than the channel layer's 5 s blocking read: the consumer must not die of a Redis read timeout."""
+    track = await make_track(alice_client, c_major_wav)
+    ws, connected, _ = await connect(f"/ws/tracks/{track.uuid}/", alice_client)
+    assert connected
+    await ws.receive_from()
+    assert await ws.receive_nothing(timeout=11, interval=0.5)
+    await sync_to_async(events.track_changed)(track)
+    assert f'id="job-panel-{track.uuid}"' in await ws.receive_from(timeout=5)
+    await ws.disconnect()
+
+
 async def test_a_job_streams_progress_and_results_to_the_page(alice_client: Client, c_major_wav: Path) -> None:
     """Upload, then a real `manage.py rqworker --burst` process runs the port while the page's socket listens."""
     track = await make_track(alice_client, c_major_wav)
@@ -109,8 +121,13 @@ async def test_a_job_streams_progress_and_results_to_the_page(alice_client: Clie
         sys.executable, str(ROOT / "manage.py"), "rqworker", "analysis", "--burst", env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )
-    seen = await receive_until(ws, lambda html: "C major" in html, timeout=120)
-    assert await asyncio.wait_for(worker.wait(), 30) == 0
+    try:
+        seen = await receive_until(ws, lambda html: "C major" in html, timeout=120)
+        assert await asyncio.wait_for(worker.wait(), 30) == 0
+    finally:
+        if worker.returncode is None:
+            worker.kill()
+            await worker.wait()
     job = await sync_to_async(Job.objects.get)(track=track)
     assert job.status == "succeeded"
     assert any("Running" in html for html in seen)
