@@ -28,15 +28,16 @@ def library_group(user_id: int) -> str:
     return f"library-{user_id}"
 
 
-def track_context(track: Track) -> dict[str, Any]:
-    """Everything a track's partials show: its latest analysis job and result, and their pictures."""
+def track_context(track: Track, detail: bool = False) -> dict[str, Any]:
+    """What a track's partials show: its latest analysis job and result; with ``detail``, the whole
+    analysis and its pictures (the track page), else only its headline figures (library rows)."""
     job = track.latest_job(Job.Kind.ANALYSIS)
-    analysis = track.latest_analysis()
+    analysis = track.latest_analysis(with_data=detail)
     return {
         "track": track,
         "job": job,
         "analysis": analysis,
-        "charts": charts.for_analysis(analysis.data) if analysis else None,
+        "charts": charts.for_analysis(analysis.data) if detail and analysis else None,
     }
 
 
@@ -46,14 +47,12 @@ def render_library_row(track: Track) -> str:
 
 def render_library_list(user_id: int) -> str:
     tracks = Track.objects.filter(owner_id=user_id)
-    return render_to_string(
-        "tracks/library.html#track-list", {"rows": [track_context(t) for t in tracks]}
-    )
+    return render_to_string("tracks/library.html#track-list", {"rows": [track_context(t) for t in tracks]})
 
 
 def render_track_panels(track: Track) -> str:
     """The live parts of a track page: the job panel and the analysis panel."""
-    context = track_context(track)
+    context = track_context(track, detail=True)
     return render_to_string("tracks/track_detail.html#job-panel", context) + render_to_string(
         "tracks/track_detail.html#analysis-panel", context
     )

@@ -97,15 +97,10 @@ def analyse_track(job_pk: int) -> None:
     events.track_changed(job.track)
     path = media.track_path(job.track)
 
-    def record(data: dict[str, Any]) -> None:
-        AnalysisResult.objects.create(
-            track=job.track, job=job, data=data, analyzer_version=str(data.get("analyzer_version", ""))
-        )
-
     run_and_record(
         job,
         "analyzer",
         [os.fspath(path), "--features", ANALYSIS_FEATURES, "--output", "json"],
         timeout=settings.ANALYSIS_TIMEOUT_S,
-        on_success=record,
+        on_success=lambda data: AnalysisResult.record(job, data),
     )

@@ -39,8 +39,9 @@ class Track(models.Model):
     def latest_job(self, kind: str) -> Job | None:
         return self.jobs.filter(kind=kind).order_by("-created", "-id").first()
 
-    def latest_analysis(self) -> AnalysisResult | None:
-        return self.analyses.order_by("-created", "-id").first()
+    def latest_analysis(self, with_data: bool = True) -> AnalysisResult | None:
+        analyses = self.analyses.order_by("-created", "-id")
+        return (analyses if with_data else analyses.defer("data")).first()
 
 
 class Job(models.Model):
@@ -134,6 +135,9 @@ class AnalysisResult(models.Model):
     job = models.OneToOneField(Job, on_delete=models.SET_NULL, null=True, blank=True, related_name="result")
     data = models.JSONField()
     analyzer_version = models.CharField(max_length=16)
+    # Copied out of ``data`` so that lists (and later sorting and filtering) never load the whole JSON.
+    tempo = models.FloatField(null=True, blank=True)
+    key_label = models.CharField(max_length=16, blank=True)
     created = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -142,13 +146,14 @@ class AnalysisResult(models.Model):
     def __str__(self) -> str:
         return f"analysis of {self.track_id}"
 
-    @property
-    def tempo(self) -> float | None:
-        return self.data.get("tempo")
-
-    @property
-    def key_label(self) -> str:
-        key = self.data.get("key") or {}
-        if not key:
-            return ""
-        return f"{key['key']} {'minor' if key.get('mode') == 'minor' else 'major'}"
+    @classmethod
+    def record(cls, job: Job, data: dict[str, Any]) -> AnalysisResult:
+        key = data.get("key") or {}
+        return cls.objects.create(
+            track_id=job.track_id,
+            job=job,
+            data=data,
+            analyzer_version=str(data.get("analyzer_version", "")),
+            tempo=data.get("tempo"),
+            key_label=f"{key['key']} {key.get('mode', 'major')}" if key.get("key") else "",
+        )

@@ -72,7 +72,7 @@ def upload(request: HttpRequest) -> HttpResponse:
 @require_GET
 def track_detail(request: HttpRequest, track_uuid: str) -> HttpResponse:
     track = access.get_viewable(request.user, track_uuid)
-    context = events.track_context(track)
+    context = events.track_context(track, detail=True)
     context["can_edit"] = access.can_edit(request.user, track)
     return render(request, "tracks/track_detail.html", context)
 
