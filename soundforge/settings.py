@@ -157,7 +157,11 @@ X_FRAME_OPTIONS = "DENY"
 MAX_UPLOAD_MB = env_int("SOUNDFORGE_MAX_UPLOAD_MB", 200, minimum=1)
 MAX_DURATION_S = env_int("SOUNDFORGE_MAX_DURATION_S", 30 * 60, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
-FILE_UPLOAD_TEMP_DIR = None
+FILE_UPLOAD_HANDLERS = [
+    "tracks.media.UploadLimitHandler",  # stops an oversized upload before it is stored
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # Redis: `manage.py serve` and the test suite start an embedded server when REDIS_URL is not answering
 # and hand its URL to every process through this same variable.

@@ -154,8 +154,25 @@ def test_it_rejects_a_file_over_the_size_limit(alice_client: Client, tmp_path: P
     with override_settings(MAX_UPLOAD_MB=1):
         response = post(alice_client, "big.wav", wav_bytes(tmp_path, seconds=30.0))  # ~1.3 MB
     assert response.status_code == 400
-    assert "the limit is 1 MB" in response.content.decode()
+    assert "larger than the limit of 1 MB" in response.content.decode()
     assert Track.objects.count() == 0 and media_files() == []
+
+
+def test_an_oversized_upload_is_dropped_while_it_streams(settings) -> None:
+    from django.core.files.uploadhandler import SkipFile
+    from django.test import RequestFactory
+
+    from tracks.media import UploadLimitHandler
+
+    settings.MAX_UPLOAD_MB = 1
+    request = RequestFactory().post("/tracks/upload/")
+    handler = UploadLimitHandler(request)
+    chunk = b"x" * (512 * 1024)
+    assert handler.receive_data_chunk(chunk, 0) == chunk
+    assert handler.receive_data_chunk(chunk, len(chunk)) == chunk
+    with pytest.raises(SkipFile):
+        handler.receive_data_chunk(chunk, 2 * len(chunk))
+    assert request.upload_too_large
 
 
 @pytest.mark.django_db(transaction=True)

@@ -21,6 +21,7 @@ from pathlib import Path
 import av
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.db import transaction
 from django.http import FileResponse, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
@@ -148,6 +149,25 @@ def title_from_name(name: str) -> str:
     return stem[:200] or "Untitled"
 
 
+def too_large_message() -> str:
+    return f"The file is larger than the limit of {settings.MAX_UPLOAD_MB} MB."
+
+
+class UploadLimitHandler(FileUploadHandler):
+    """First in FILE_UPLOAD_HANDLERS: drops an upload the moment it passes MAX_UPLOAD_MB, so an oversized file
+    is never written out whole; the view then finds ``request.upload_too_large`` set."""
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
+        if start + len(raw_data) > settings.MAX_UPLOAD_MB * 1024 * 1024:
+            if self.request is not None:
+                self.request.upload_too_large = True
+            raise SkipFile
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        return None
+
+
 def track_dir(track_uuid: uuid.UUID) -> Path:
     return Path(settings.MEDIA_ROOT) / "tracks" / str(track_uuid)
 
@@ -162,9 +182,7 @@ def store_upload(upload: UploadedFile, owner: object) -> Track:
     if upload.size == 0:
         raise AudioRejected("The file is empty.")
     if upload.size > max_bytes:
-        raise AudioRejected(
-            f"The file is {upload.size / 2**20:.0f} MB; the limit is {settings.MAX_UPLOAD_MB} MB."
-        )
+        raise AudioRejected(too_large_message())
     track_uuid = uuid.uuid4()
     folder = track_dir(track_uuid)
     folder.mkdir(parents=True)

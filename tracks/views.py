@@ -49,7 +49,9 @@ def upload(request: HttpRequest) -> HttpResponse:
     is_xhr = request.headers.get("X-Requested-With") == "XMLHttpRequest"
     error = None
     track = None
-    if not form.is_valid():
+    if getattr(request, "upload_too_large", False):
+        error = media.too_large_message()
+    elif not form.is_valid():
         error = form.errors["file"][0]
     else:
         try:
