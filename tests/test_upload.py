@@ -197,3 +197,16 @@ def test_it_needs_a_logged_in_user(client: Client, tmp_path: Path) -> None:
     assert response.status_code == 302
     assert response["Location"].startswith("/login/")
     assert Track.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nothing_stays_when_queueing_the_analysis_fails(alice, tmp_path: Path) -> None:
+    from tracks import media
+
+    def broken_queue(track: Track) -> None:
+        raise ConnectionError("redis is down")
+
+    with pytest.raises(ConnectionError):
+        media.store_upload(SimpleUploadedFile("a.wav", wav_bytes(tmp_path)), alice, then=broken_queue)
+    assert Track.objects.count() == 0
+    assert media_files() == []

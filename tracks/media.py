@@ -14,7 +14,7 @@ import shutil
 import unicodedata
 import uuid
 import wave
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,8 +176,11 @@ def track_path(track: Track) -> Path:
     return Path(settings.MEDIA_ROOT) / track.file
 
 
-def store_upload(upload: UploadedFile, owner: object) -> Track:
-    """Turn an upload into a Track with a queued analysis, or raise AudioRejected leaving nothing behind."""
+def store_upload(upload: UploadedFile, owner: object, then: Callable[[Track], object]) -> Track:
+    """Turn an upload into a Track, or raise AudioRejected leaving nothing behind.
+
+    ``then`` runs in the same transaction as the row's creation (it queues the analysis), so if it fails
+    the row and the files go too."""
     max_bytes = settings.MAX_UPLOAD_MB * 1024 * 1024
     if upload.size == 0:
         raise AudioRejected("The file is empty.")
@@ -212,9 +215,7 @@ def store_upload(upload: UploadedFile, owner: object) -> Track:
                 size=upload.size,
                 sha256=digest.hexdigest(),
             )
-            from .jobs import enqueue_analysis
-
-            enqueue_analysis(track)
+            then(track)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise

@@ -55,11 +55,11 @@ def upload(request: HttpRequest) -> HttpResponse:
         error = form.errors["file"][0]
     else:
         try:
-            track = media.store_upload(form.cleaned_data["file"], request.user)
+            track = media.store_upload(form.cleaned_data["file"], request.user, then=jobs.enqueue_analysis)
         except media.AudioRejected as exc:
             error = str(exc)
     if track is not None:
-        transaction.on_commit(lambda: events.library_changed(request.user.pk))
+        events.library_changed(request.user.pk)
     if is_xhr:
         if error:
             return render(request, "tracks/upload_error.html", {"error": error}, status=400)
