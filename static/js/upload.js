@@ -21,7 +21,7 @@
     fill.style.width = "0%";
     bar.appendChild(fill);
     const note = document.createElement("span");
-    note.className = "stage";
+    note.className = "note";
     note.textContent = "waiting";
     li.append(name, bar, note);
     list.prepend(li);
@@ -44,6 +44,7 @@
   function send(file) {
     const ui = item(file);
     if (file.size > maxBytes) {
+      ui.li.classList.add("failed");
       ui.note.innerHTML = "";
       const err = document.createElement("span");
       err.className = "upload-error";
@@ -69,12 +70,14 @@
         ui.note.textContent = "uploaded, analysis queued";
         insertRow(xhr.responseText);
       } else if (xhr.status === 400) {
+        ui.li.classList.add("failed");
         ui.note.innerHTML = xhr.responseText;  // a server-rendered, escaped partial
       } else {
+        ui.li.classList.add("failed");
         ui.note.textContent = "failed (" + xhr.status + ")";
       }
     };
-    xhr.onerror = function () { ui.note.textContent = "network error"; };
+    xhr.onerror = function () { ui.li.classList.add("failed"); ui.note.textContent = "network error"; };
     xhr.send(data);
   }
 
