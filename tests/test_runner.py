@@ -127,7 +127,7 @@ def test_it_stops_a_port_over_its_memory_limit(tmp_path: Path) -> None:
     port = script(tmp_path, """
         blocks = []
         for _ in range(100):
-            blocks.append(bytearray(20 * 1024 * 1024))
+            blocks.append(b"\x01" * (20 * 1024 * 1024))  # touched pages, so they count as resident
             time.sleep(0.05)
         print(json.dumps({"ok": True}))
     """)
