@@ -149,6 +149,10 @@ def title_from_name(name: str) -> str:
     return stem[:200] or "Untitled"
 
 
+def max_upload_bytes() -> int:
+    return settings.MAX_UPLOAD_MB * 1024 * 1024
+
+
 def too_large_message() -> str:
     return f"The file is larger than the limit of {settings.MAX_UPLOAD_MB} MB."
 
@@ -158,7 +162,7 @@ class UploadLimitHandler(FileUploadHandler):
     is never written out whole; the view then finds ``request.upload_too_large`` set."""
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
-        if start + len(raw_data) > settings.MAX_UPLOAD_MB * 1024 * 1024:
+        if start + len(raw_data) > max_upload_bytes():
             if self.request is not None:
                 self.request.upload_too_large = True
             raise SkipFile
@@ -181,10 +185,9 @@ def store_upload(upload: UploadedFile, owner: object, then: Callable[[Track], ob
 
     ``then`` runs in the same transaction as the row's creation (it queues the analysis), so if it fails
     the row and the files go too."""
-    max_bytes = settings.MAX_UPLOAD_MB * 1024 * 1024
     if upload.size == 0:
         raise AudioRejected("The file is empty.")
-    if upload.size > max_bytes:
+    if upload.size > max_upload_bytes():
         raise AudioRejected(too_large_message())
     track_uuid = uuid.uuid4()
     folder = track_dir(track_uuid)
