@@ -114,6 +114,7 @@ def test_the_audio_supports_ranges_for_seeking(alice_client: Client, track: Trac
 def test_a_stranger_gets_404_everywhere(charlie_client: Client, track: Track, method: str, path: str) -> None:
     response = getattr(charlie_client, method)(path.format(uuid=track.uuid))
     assert response.status_code == 404
+    assert "not yours to see" in response.content.decode()
     assert Track.objects.filter(pk=track.pk).exists()
     assert track.jobs.count() == 1
 
