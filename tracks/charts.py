@@ -12,8 +12,8 @@ WIDTH = 1000
 WAVE_HEIGHT = 120
 CURVE_HEIGHT = 80
 BAR_HEIGHT = 260
+LABEL_BAND = 36  # room under the bars for their labels
 MAX_HEAT_COLUMNS = 200
-PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 
 def _fmt(v: float) -> str:
@@ -56,11 +56,13 @@ def chroma(data: dict[str, Any]) -> dict[str, Any] | None:
     peak = max(1e-9, max(mean))
     key = (data.get("key") or {}).get("key")
     bar_w = WIDTH / 12
+    base = BAR_HEIGHT - LABEL_BAND
+    tallest = base - 4
     bars = [
-        {"x": _fmt(i * bar_w + 4), "w": _fmt(bar_w - 8), "h": _fmt(v / peak * (BAR_HEIGHT - 40)),
-         "y": _fmt(BAR_HEIGHT - 36 - v / peak * (BAR_HEIGHT - 40)), "label": pc, "lx": _fmt(i * bar_w + bar_w / 2),
-         "tonic": pc == key}
-        for i, (pc, v) in enumerate(zip(PITCH_CLASSES, mean, strict=True))
+        {"x": _fmt(i * bar_w + 4), "w": _fmt(bar_w - 8), "h": _fmt(v / peak * tallest),
+         "y": _fmt(base - v / peak * tallest), "label": pc, "lx": _fmt(i * bar_w + bar_w / 2), "tonic": pc == key}
+        # The analyzer names its pitch classes alongside the values.
+        for i, (pc, v) in enumerate(zip(block["pitch_classes"], mean, strict=True))
     ]
     curve = block.get("curve") or []
     step = max(1, -(-len(curve) // MAX_HEAT_COLUMNS))
@@ -82,7 +84,7 @@ def mfcc(data: dict[str, Any]) -> dict[str, Any] | None:
     # Coefficient 0 is loudness and dwarfs the rest; the timbre shape is in 1..12.
     coeffs = block["mean"][1:]
     peak = max(1e-9, max(abs(v) for v in coeffs))
-    mid = (BAR_HEIGHT - 36) / 2
+    mid = (BAR_HEIGHT - LABEL_BAND) / 2
     bar_w = WIDTH / len(coeffs)
     bars = []
     for i, v in enumerate(coeffs):
