@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests import audio
-
-PORT = Path(__file__).resolve().parent.parent / "tracks" / "ports" / "analyzer.py"
+from tests import audio, portcli
 
 
 def run(*args: str, env: dict[str, str]) -> tuple[int, dict, list[dict]]:
-    proc = subprocess.run([sys.executable, str(PORT), *args], capture_output=True, text=True, env=env, timeout=300)
-    progress = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith('{"progress"')]
-    return proc.returncode, json.loads(proc.stdout), progress
+    return portcli.run("analyzer", *args, env=env)
 
 
 def test_it_finds_tempo_key_and_beats(c_major_wav: Path, port_env: dict[str, str]) -> None:

@@ -13,13 +13,13 @@ chroma, which uses a constant-Q transform because key finding needs its pitch re
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
+from port_protocol import Parser, PortFailure, progress, r, run, waveform_peaks
 
 ANALYZER_VERSION = "1"
 FEATURES = ("tempo", "key", "energy", "spectral", "mfcc", "chroma", "waveform")
@@ -42,25 +42,8 @@ MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 
 MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 
 
-class PortFailure(Exception):
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise PortFailure("invalid_arguments", message)
-
-
-def progress(fraction: float, stage: str) -> None:
-    sys.stderr.write(json.dumps({"progress": round(fraction, 3), "stage": stage}) + "\n")
-    sys.stderr.flush()
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = _Parser(prog="analyzer.py", description="Analyse an audio file with librosa.")
+    parser = Parser(prog="analyzer.py", description="Analyse an audio file with librosa.")
     parser.add_argument("audio_path")
     parser.add_argument("--features", default="all", help=f"comma list of {', '.join(FEATURES)}, or all")
     parser.add_argument("--output", default="json", choices=["json"])
@@ -109,11 +92,8 @@ def decode(path: str, sr: int) -> tuple[np.ndarray, dict[str, Any]]:
 
 
 def _stats(values: np.ndarray) -> dict[str, float]:
-    return {"mean": _r(np.mean(values)), "std": _r(np.std(values))}
+    return {"mean": r(np.mean(values)), "std": r(np.std(values))}
 
-
-def _r(value: Any, digits: int = 5) -> float:
-    return round(float(value), digits)
 
 
 def _curve(frames: np.ndarray, sr: int, hz: float = CURVE_HZ) -> np.ndarray:
@@ -130,8 +110,8 @@ def estimate_key(chroma_mean: np.ndarray) -> dict[str, Any]:
     scores = []
     for mode, profile in (("major", MAJOR_PROFILE), ("minor", MINOR_PROFILE)):
         for tonic in range(12):
-            r = np.corrcoef(chroma_mean, np.roll(profile, tonic))[0, 1]
-            scores.append((0.0 if np.isnan(r) else float(r), PITCH_CLASSES[tonic], mode))
+            corr = np.corrcoef(chroma_mean, np.roll(profile, tonic))[0, 1]
+            scores.append((0.0 if np.isnan(corr) else float(corr), PITCH_CLASSES[tonic], mode))
     scores.sort(reverse=True)
     best, second = scores[0][0], scores[1][0]
     # Confident only when the best key both fits well and stands clear of the runner-up.
@@ -139,8 +119,8 @@ def estimate_key(chroma_mean: np.ndarray) -> dict[str, Any]:
     return {
         "key": scores[0][1],
         "mode": scores[0][2],
-        "confidence": _r(confidence, 3),
-        "candidates": [{"key": k, "mode": m, "score": _r(s, 3)} for s, k, m in scores[:3]],
+        "confidence": r(confidence, 3),
+        "candidates": [{"key": k, "mode": m, "score": r(s, 3)} for s, k, m in scores[:3]],
     }
 
 
@@ -177,8 +157,8 @@ def analyse(y: np.ndarray, sr: int, features: list[str]) -> dict[str, Any]:
                 period = np.polyfit(np.arange(beats.size), beats, 1)[0]
                 if period > 0:
                     bpm = 60.0 / period
-            out["tempo"] = _r(bpm, 2)
-            out["beats"] = [_r(b, 3) for b in beats]
+            out["tempo"] = r(bpm, 2)
+            out["beats"] = [r(b, 3) for b in beats]
         elif name == "key":
             chroma = _chroma(librosa, y, sr, out)
             out["key"] = estimate_key(chroma.mean(axis=1))
@@ -186,20 +166,20 @@ def analyse(y: np.ndarray, sr: int, features: list[str]) -> dict[str, Any]:
             chroma = _chroma(librosa, y, sr, out)
             out["chroma"] = {
                 "pitch_classes": list(PITCH_CLASSES),
-                "mean": [_r(v, 4) for v in chroma.mean(axis=1)],
+                "mean": [r(v, 4) for v in chroma.mean(axis=1)],
                 "curve_hz": CURVE_HZ,
-                "curve": [[_r(v, 3) for v in row] for row in _curve(chroma, sr).T],
+                "curve": [[r(v, 3) for v in row] for row in _curve(chroma, sr).T],
             }
         elif name == "energy":
             rms = librosa.feature.rms(S=S, frame_length=N_FFT)[0]
             lo, hi = np.percentile(rms, [5, 95])
             out["energy"] = {
-                "rms_mean": _r(rms.mean()),
-                "rms_max": _r(rms.max()),
-                "rms_std": _r(rms.std()),
-                "dynamic_range_db": _r(20 * np.log10(max(hi, 1e-9) / max(lo, 1e-9)), 2),
+                "rms_mean": r(rms.mean()),
+                "rms_max": r(rms.max()),
+                "rms_std": r(rms.std()),
+                "dynamic_range_db": r(20 * np.log10(max(hi, 1e-9) / max(lo, 1e-9)), 2),
                 "curve_hz": CURVE_HZ,
-                "curve": [_r(v) for v in _curve(rms, sr)],
+                "curve": [r(v) for v in _curve(rms, sr)],
             }
         elif name == "spectral":
             contrast = librosa.feature.spectral_contrast(S=S, sr=sr)
@@ -208,13 +188,13 @@ def analyse(y: np.ndarray, sr: int, features: list[str]) -> dict[str, Any]:
                 "rolloff": _stats(librosa.feature.spectral_rolloff(S=S, sr=sr)),
                 "bandwidth": _stats(librosa.feature.spectral_bandwidth(S=S, sr=sr)),
                 "flatness": _stats(librosa.feature.spectral_flatness(S=S)),
-                "contrast": [_r(v, 3) for v in contrast.mean(axis=1)],
+                "contrast": [r(v, 3) for v in contrast.mean(axis=1)],
             }
         elif name == "mfcc":
             mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=13)
-            out["mfcc"] = {"mean": [_r(v, 3) for v in mfcc.mean(axis=1)], "var": [_r(v, 3) for v in mfcc.var(axis=1)]}
+            out["mfcc"] = {"mean": [r(v, 3) for v in mfcc.mean(axis=1)], "var": [r(v, 3) for v in mfcc.var(axis=1)]}
         elif name == "waveform":
-            out["waveform"] = waveform_peaks(y)
+            out["waveform"] = waveform_peaks(y, WAVEFORM_POINTS)
         later = features[features.index(name) + 1:]
         step(STAGES[later[0]] if later else "done")
     out.pop("_chroma", None)
@@ -227,43 +207,22 @@ def _chroma(librosa: Any, y: np.ndarray, sr: int, cache: dict[str, Any]) -> np.n
     return cache["_chroma"]
 
 
-def waveform_peaks(y: np.ndarray, points: int = WAVEFORM_POINTS) -> dict[str, Any]:
-    points = max(1, min(points, y.size))
-    edges = np.linspace(0, y.size, points + 1).astype(int)
-    lo = np.minimum.reduceat(y, edges[:-1])
-    hi = np.maximum.reduceat(y, edges[:-1])
-    return {"points": points, "min": [_r(v, 4) for v in lo], "max": [_r(v, 4) for v in hi]}
-
-
-def main(argv: list[str]) -> int:
+def main(argv: list[str]) -> dict[str, Any]:
     started = time.monotonic()
-    try:
-        args = parse_args(argv)
-        progress(0.0, "decoding")
-        y, info = decode(args.audio_path, args.sample_rate)
-        try:
-            result = analyse(y, args.sample_rate, args.features)
-        except MemoryError:
-            raise PortFailure("analysis_failed", "ran out of memory while analysing") from None
-        except Exception as exc:  # librosa and numpy raise many kinds; the job needs one clear message
-            raise PortFailure("analysis_failed", f"{type(exc).__name__}: {exc}") from exc
-    except PortFailure as failure:
-        sys.stdout.write(json.dumps({"error": failure.kind, "message": failure.message}) + "\n")
-        sys.stdout.flush()
-        return 2 if failure.kind == "invalid_arguments" else 1
-    result = {
+    args = parse_args(argv)
+    progress(0.0, "decoding")
+    y, info = decode(args.audio_path, args.sample_rate)
+    result = analyse(y, args.sample_rate, args.features)
+    return {
         "analyzer_version": ANALYZER_VERSION,
         "features": args.features,
-        "duration": _r(y.size / args.sample_rate, 3),
+        "duration": r(y.size / args.sample_rate, 3),
         "sample_rate": args.sample_rate,
         **info,
         **result,
-        "seconds": _r(time.monotonic() - started, 3),
+        "seconds": r(time.monotonic() - started, 3),
     }
-    sys.stdout.write(json.dumps(result) + "\n")
-    sys.stdout.flush()
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(run(main, sys.argv[1:], "analysis_failed"))

@@ -1,0 +1,82 @@
+"""What every port shares: ADR-002's error object and exit codes, progress lines, argument errors, peaks.
+
+Ports run as scripts (``python tracks/ports/<port>.py``), so they import this module by its bare name from
+their own folder. Standard library and numpy only; imports no Django.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+import numpy as np
+
+_stderr_lock = threading.Lock()
+
+
+class PortFailure(Exception):
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+class Parser(argparse.ArgumentParser):
+    """Argument errors become an ``invalid_arguments`` failure instead of argparse's usage text and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise PortFailure("invalid_arguments", message)
+
+
+def progress(fraction: float, stage: str, **extra: Any) -> None:
+    line = json.dumps({"progress": round(fraction, 4), "stage": stage, **extra})
+    with _stderr_lock:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
+def r(value: Any, digits: int = 5) -> float:
+    return round(float(value), digits)
+
+
+def waveform_peaks(y: np.ndarray, points: int) -> dict[str, Any]:
+    """Min and max of ``points`` equal slices of a mono signal, for drawing."""
+    points = max(1, min(points, y.size))
+    edges = np.linspace(0, y.size, points + 1).astype(int)
+    lo = np.minimum.reduceat(y, edges[:-1])
+    hi = np.maximum.reduceat(y, edges[:-1])
+    return {"points": points, "min": [r(v, 4) for v in lo], "max": [r(v, 4) for v in hi]}
+
+
+def run(main: Callable[[list[str]], dict[str, Any]], argv: list[str], failure_kind: str) -> int:
+    """Run a port's ``main``: its result on stdout and exit 0, or the error object and a non-zero exit.
+
+    Anything ``main`` raises that is not a :class:`PortFailure` is reported as ``failure_kind`` with the
+    exception's type and text, because the job needs one clear message rather than a traceback.
+    """
+    # Libraries print (torch hub's "Downloading: ..."); stdout is kept for the one JSON object.
+    sys.stdout.flush()
+    real_stdout = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    try:
+        try:
+            result = main(argv)
+        except PortFailure:
+            raise
+        except MemoryError:
+            raise PortFailure(failure_kind, "ran out of memory") from None
+        except Exception as exc:
+            raise PortFailure(failure_kind, f"{type(exc).__name__}: {exc}") from exc
+    except PortFailure as failure:
+        real_stdout.write(json.dumps({"error": failure.kind, "message": failure.message}) + "\n")
+        real_stdout.flush()
+        return 2 if failure.kind == "invalid_arguments" else 1
+    real_stdout.write(json.dumps(result) + "\n")
+    real_stdout.flush()
+    return 0
