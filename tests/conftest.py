@@ -13,12 +13,13 @@ from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import django_rq  # noqa: E402
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.test import Client  # noqa: E402
 from rq.worker import SimpleWorker  # noqa: E402
 
-from tests import audio  # noqa: E402
+from tests import audio, demucs_models  # noqa: E402
 
 PASSWORD = "a-long-enough-test-password"
 
@@ -118,3 +119,20 @@ def worker_env() -> dict[str, str]:
 @pytest.fixture(scope="session")
 def port_env() -> dict[str, str]:
     return {**os.environ, "NUMBA_CACHE_DIR": os.environ["NUMBA_CACHE_DIR"]}
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A local demucs repo: tiny random-weight ``htdemucs`` (four stems) and ``htdemucs_6s`` (six)."""
+    repo = tmp_path_factory.mktemp("models")
+    demucs_models.save_random_model(repo, "htdemucs", "tiny")
+    demucs_models.save_random_model(repo, "htdemucs_6s", "tiny", sources=demucs_models.SIX, seed=1)
+    return repo
+
+
+@pytest.fixture(scope="session")
+def stereo_song_wav(audio_dir: Path) -> Path:
+    """10 s, stereo, 44.1 kHz (Demucs's own rate): a song on the left, the same a fifth up on the right."""
+    left = audio.song("A", "minor", 100.0, 10.0, sr=44100)
+    right = audio.song("E", "minor", 100.0, 10.0, sr=44100)
+    return audio.write_wav(audio_dir / "stereo-44k.wav", np.stack([left, right], axis=1), 44100)

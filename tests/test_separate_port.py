@@ -1,0 +1,131 @@
+"""The separation port as a real subprocess: demucs's own loading and separating code on a tiny random-weight
+HTDemucs from a local repo, and the dsp engine, on synthesized audio."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests import audio, portcli
+
+
+def run(*args: str, env: dict[str, str]) -> tuple[int, dict, list[dict]]:
+    return portcli.run("demucs_separate", *args, env=env)
+
+
+def test_it_splits_into_four_stems_at_the_input_rate_and_length(
+    tmp_path: Path, models_dir: Path, port_env: dict[str, str]
+) -> None:
+    mono = audio.write_wav(tmp_path / "in.wav", audio.song("D", "major", 110.0, 6.0, sr=22050), 22050)
+    code, out, progress = run(str(mono), "--output-dir", str(tmp_path / "out"), "--models-dir", str(models_dir),
+                              env=port_env)
+    assert code == 0, out
+    assert set(out["stems"]) == {"drums", "bass", "other", "vocals"}
+    assert (out["model"], out["device"], out["sample_rate"]) == ("htdemucs", "cpu", 22050)
+    for path in out["stems"].values():
+        info = sf.info(path)
+        assert (info.samplerate, info.frames, info.channels) == (22050, 6 * 22050, 2)
+    assert out["stem_info"]["drums"]["peaks"]["points"] > 100
+    fractions = [p["progress"] for p in progress]
+    assert fractions == sorted(fractions)
+    assert fractions[0] == 0.0 and fractions[-1] == 1.0
+    assert any(p.get("eta") is not None for p in progress if p["stage"] == "separating")
+
+
+def test_it_gives_what_apply_model_gives_on_the_whole_file(
+    tmp_path: Path, models_dir: Path, stereo_song_wav: Path, port_env: dict[str, str]
+) -> None:
+    """Streaming changes nothing: same segments, weights and shifts as demucs on the whole file in memory."""
+    import torch
+    from demucs.apply import apply_model
+    from demucs.pretrained import get_model
+
+    code, out, _ = run(str(stereo_song_wav), "--output-dir", str(tmp_path), "--models-dir", str(models_dir),
+                       "--seed", "5", "--bit-depth", "32", "--segment", "1.5", env=port_env)
+    assert code == 0, out
+    model = get_model("htdemucs", repo=models_dir)
+    wav = torch.from_numpy(sf.read(stereo_song_wav, dtype="float32")[0].T.copy())
+    ref = wav.mean(0)
+    scale = ref.std() + 1e-8
+    random.seed(5)
+    whole = apply_model(model, ((wav - ref.mean()) / scale)[None], shifts=1, segment=1.5)[0] * scale + ref.mean()
+    for k, name in enumerate(model.sources):
+        mine = sf.read(out["stems"][name], dtype="float32")[0].T
+        assert np.abs(mine - whole[k].numpy()).max() < 1e-5, name
+
+
+def test_it_writes_six_stems_from_a_six_source_model_as_mp3(
+    tmp_path: Path, models_dir: Path, stereo_song_wav: Path, port_env: dict[str, str]
+) -> None:
+    code, out, _ = run(str(stereo_song_wav), "--output-dir", str(tmp_path), "--models-dir", str(models_dir),
+                       "--model", "htdemucs_6s", "--format", "mp3", "--bitrate", "192", env=port_env)
+    assert code == 0, out
+    assert set(out["stems"]) == {"drums", "bass", "other", "vocals", "guitar", "piano"}
+    import av
+
+    with av.open(out["stems"]["piano"]) as container:
+        stream = container.streams.audio[0]
+        assert (container.format.name, stream.rate) == ("mp3", 44100)
+        assert float(container.duration / 1e6) == pytest.approx(10.0, abs=0.1)
+
+
+def test_the_dsp_engine_needs_no_weights_and_its_stems_sum_to_the_mix(
+    tmp_path: Path, stereo_song_wav: Path, port_env: dict[str, str]
+) -> None:
+    code, out, progress = run(str(stereo_song_wav), "--output-dir", str(tmp_path), "--model", "dsp",
+                              "--bit-depth", "24", "--models-dir", str(tmp_path / "none"), env=port_env)
+    assert code == 0, out
+    mix = sf.read(stereo_song_wav, dtype="float64")[0]
+    stems = {name: sf.read(path, dtype="float64")[0] for name, path in out["stems"].items()}
+    assert set(stems) == {"drums", "bass", "other", "vocals"}
+    assert np.abs(sum(stems.values()) - mix).max() < 4 / 2**23 + 1 / 2**15  # 24-bit stems of a 16-bit mix
+    # It does separate: the drums stem holds the clicks, not the chords.
+    assert 0.01 < np.sqrt(np.mean(stems["drums"] ** 2)) / np.sqrt(np.mean(mix**2)) < 0.9
+    assert progress[-1]["progress"] == 1.0
+
+
+def test_missing_weights_fail_fast_and_say_what_to_put_where(tmp_path: Path, stereo_song_wav: Path,
+                                                            port_env: dict[str, str]) -> None:
+    (tmp_path / "models").mkdir()
+    started = time.monotonic()
+    code, out, _ = run(str(stereo_song_wav), "--output-dir", str(tmp_path / "out"), "--models-dir",
+                       str(tmp_path / "models"), "--model", "htdemucs_ft", env=port_env)
+    assert time.monotonic() - started < 3
+    assert code == 1
+    assert out["error"] == "model_unavailable"
+    assert "htdemucs_ft.yaml" in out["message"] and str(tmp_path / "models") in out["message"]
+
+    started = time.monotonic()
+    code, out, _ = run(str(stereo_song_wav), "--output-dir", str(tmp_path / "out"),
+                       env={**port_env, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path), "TORCH_HOME": str(tmp_path)})
+    assert time.monotonic() - started < 3
+    assert (code, out["error"]) == (1, "model_unavailable")
+    assert "SOUNDFORGE_MODELS_DIR" in out["message"]
+    assert not list((tmp_path / "out").glob("*.wav"))
+
+
+def test_a_corrupt_weights_file_fails_clearly(tmp_path: Path, models_dir: Path, stereo_song_wav: Path,
+                                               port_env: dict[str, str]) -> None:
+    repo = tmp_path / "models"
+    repo.mkdir()
+    (repo / "htdemucs.yaml").write_text((models_dir / "htdemucs.yaml").read_text())
+    weights = next(models_dir.glob("tiny0000-*.th"))
+    (repo / weights.name).write_bytes(weights.read_bytes()[:5000])
+    code, out, _ = run(str(stereo_song_wav), "--output-dir", str(tmp_path / "out"), "--models-dir", str(repo),
+                       env=port_env)
+    assert (code, out["error"]) == (1, "model_unavailable")
+    assert "checksum" in out["message"].lower()
+
+
+def test_it_rejects_what_is_not_audio(tmp_path: Path, port_env: dict[str, str]) -> None:
+    bogus = tmp_path / "song.mp3"
+    bogus.write_text("not audio")
+    code, out, _ = run(str(bogus), "--output-dir", str(tmp_path / "out"), "--model", "dsp", env=port_env)
+    assert (code, out["error"]) == (1, "decode_error")
+    code, out, _ = run(str(bogus), "--output-dir", str(tmp_path / "out"), "--shifts", "99", env=port_env)
+    assert (code, out["error"]) == (2, "invalid_arguments")
