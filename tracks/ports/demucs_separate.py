@@ -293,12 +293,15 @@ class Lane:
 def separate_demucs(args: Any, info: Any, model: Any, device: str, writers: dict[str, StemWriter],
                     on_chunk: Any) -> None:
     import torch
-    from demucs.apply import BagOfModels, TensorChunk, apply_model
+    from demucs.apply import BagOfModels, TensorChunk
 
     if args.seed is not None:
         random.seed(args.seed)
         torch.manual_seed(args.seed)
     sub_models = list(model.models) if isinstance(model, BagOfModels) else [model]
+    weights = model.weights if isinstance(model, BagOfModels) else [[1.0] * len(model.sources)]
+    for sub_model in sub_models:
+        sub_model.to(device).eval()
     segment_s = args.segment if args.segment is not None else min(float(m.segment) for m in sub_models)
     rate = model.samplerate
     segment = int(rate * segment_s)
@@ -339,14 +342,37 @@ def separate_demucs(args: Any, info: Any, model: Any, device: str, writers: dict
         chunk_len = min(segment, lane.length - offset)
         lo = offset + lane.delay - context
         local = torch.from_numpy(window.get(lo, offset + lane.delay + chunk_len + context))
-        chunk = TensorChunk(local[None], context, chunk_len)
-        out = apply_model(model, chunk, shifts=0, split=False, segment=args.segment, device=device,
-                          callback=lambda d: on_chunk() if d.get("state") == "end" else None)
+        out = run_bag(sub_models, weights, TensorChunk(local[None], context, chunk_len), args.segment, device,
+                      on_chunk)
         lane.add(offset, out[0].cpu().numpy())
         window.trim(min(ln.offsets[ln.next] + ln.delay - context for ln in lanes if not ln.done)
                     if not all(ln.done for ln in lanes) else length)
         flush(final=False)
     flush(final=True)
+
+
+def run_bag(models: list[Any], weights: list[list[float]], chunk: Any, segment: float | None, device: str,
+            on_model: Any) -> Any:
+    """One segment through every model of the bag, weighted per source: ``apply_model(split=False)``'s work
+    without moving each model to the device again for every segment (a tenth of a second each on a big one).
+    """
+    import torch
+    from demucs.utils import center_trim
+
+    total: Any = 0.0
+    for model, model_weights in zip(models, weights, strict=True):
+        if _is_htdemucs(model) and segment is not None:
+            valid = int(segment * model.samplerate)
+        elif hasattr(model, "valid_length"):
+            valid = model.valid_length(chunk.length)
+        else:
+            valid = chunk.length
+        with torch.no_grad():
+            out = center_trim(model(chunk.padded(valid).to(device)), chunk.length)
+        total = total + out * torch.tensor(model_weights, device=out.device)[None, :, None, None]
+        on_model()
+    sums = torch.tensor(weights).sum(dim=0).to(total.device)
+    return total / sums[None, :, None, None]
 
 
 def _is_htdemucs(model: Any) -> bool:
