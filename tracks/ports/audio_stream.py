@@ -77,19 +77,23 @@ def frames(path: str, rate: int | None = None) -> Iterator[np.ndarray]:
         container.close()
 
 
-def scan(path: str, rate: int) -> Scan:
-    """One decode pass: native length, and mean/std of the mix at ``rate`` (Demucs normalises by them)."""
+def scan(path: str, rate: int | None = None) -> Scan:
+    """Native length, and mean/std of the mix at ``rate`` (default native; Demucs normalises by them).
+
+    One decode pass when ``rate`` is the native rate, a second one only to count native frames otherwise.
+    """
     container = _open(path)
     with container:
         stream = container.streams.audio[0]
         sample_rate, channels = stream.rate, stream.channels
-    native = sum(block.shape[1] for block in frames(path))
+    rate = rate or sample_rate
     count, total, squares = 0, 0.0, 0.0
     for block in frames(path, rate):
         ref = block.mean(axis=0, dtype=np.float64)
         count += ref.size
         total += float(ref.sum())
         squares += float(np.dot(ref, ref))
+    native = count if rate == sample_rate else sum(block.shape[1] for block in frames(path))
     if native < sample_rate // 10 or count < 2:
         raise PortFailure("decode_error", "the file holds no decodable audio")
     mean = total / count

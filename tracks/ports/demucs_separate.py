@@ -71,10 +71,9 @@ class Heartbeat:
     chunk's end before it is done, so what is reported only ever rises.
     """
 
-    def __init__(self, total: int, stage: str, start: float = 0.0, span: float = 1.0) -> None:
+    def __init__(self, total: int, stage: str) -> None:
         self.total = max(1, total)
         self.stage = stage
-        self._start, self._span = start, span
         self._done = 0
         self._began = self._last_done_at = time.monotonic()
         self._reported = 0.0
@@ -112,7 +111,7 @@ class Heartbeat:
             self._reported = fraction
             elapsed = time.monotonic() - self._began
         eta = elapsed * (1 - fraction) / fraction if fraction > 0.01 else None
-        progress(self._start + self._span * fraction, self.stage, eta=None if eta is None else round(eta, 1))
+        progress(fraction, self.stage, eta=None if eta is None else round(eta, 1))
 
 
 # -- models ------------------------------------------------------------------------------------------------
@@ -250,18 +249,16 @@ class Lane:
     the file, and its length is ``length - delay``: exactly the shifted TensorChunk apply_model builds.
     """
 
-    def __init__(self, delay: int, length: int, segment: int, stride: int, weight: Any, sources: int) -> None:
+    def __init__(self, delay: int, length: int, stride: int, weight: Any, sources: int) -> None:
         self.delay = delay
         self.length = length - delay
-        self.segment = segment
-        self.stride = stride
         self.offsets = list(range(0, self.length, stride))
         self.next = 0  # index into offsets
         self._weight = weight
         self._base = 0  # lane position of _out[..., 0]
         self._out = np.zeros((sources, 2, 0), dtype=np.float32)
         self._sum = np.zeros(0, dtype=np.float32)
-        self.ready = np.zeros((sources, 2, 0), dtype=np.float32)  # finished output, file frames from `emitted`
+        self.ready = np.zeros((sources, 2, 0), dtype=np.float32)  # finished output not yet written
 
     @property
     def done(self) -> bool:
@@ -293,35 +290,29 @@ class Lane:
 def separate_demucs(args: Any, info: Any, model: Any, device: str, writers: dict[str, StemWriter],
                     on_chunk: Any) -> None:
     import torch
-    from demucs.apply import BagOfModels, TensorChunk
+    from demucs.apply import TensorChunk
 
     if args.seed is not None:
         random.seed(args.seed)
         torch.manual_seed(args.seed)
-    sub_models = list(model.models) if isinstance(model, BagOfModels) else [model]
-    weights = model.weights if isinstance(model, BagOfModels) else [[1.0] * len(model.sources)]
+    sub_models, weights, segment, stride = plan(args, model)
     for sub_model in sub_models:
         sub_model.to(device).eval()
-    segment_s = args.segment if args.segment is not None else min(float(m.segment) for m in sub_models)
     rate = model.samplerate
-    segment = int(rate * segment_s)
-    stride = int((1 - args.overlap) * segment)
     weight = torch.cat([torch.arange(1, segment // 2 + 1), torch.arange(segment - segment // 2, 0, -1)])
     weight = (weight / weight.max()).numpy().astype(np.float32)
     length = info.rate_frames
     max_shift = int(0.5 * rate)
     delays = [random.randint(0, max_shift) - max_shift for _ in range(args.shifts)] if args.shifts else [0]
-    lanes = [Lane(d, length, segment, stride, weight, len(model.sources)) for d in delays]
+    lanes = [Lane(d, length, stride, weight, len(model.sources)) for d in delays]
     # Context either side of a segment: apply_model pads a short segment from its neighbours.
     context = segment + max((m.valid_length(segment) - segment if hasattr(m, "valid_length") and
                              not _is_htdemucs(m) else 0) for m in sub_models) + 1024
     scale = info.std + 1e-8
     window = Window(_normalised(frames(args.audio_path, rate), info.mean, scale), length)
     back = {name: Resampler(rate, info.sample_rate) for name in writers}
-    emitted = 0
 
     def flush(final: bool) -> None:
-        nonlocal emitted
         n = min(lane.ready.shape[-1] for lane in lanes)
         if not n and not final:
             return
@@ -334,10 +325,9 @@ def separate_demucs(args: Any, info: Any, model: Any, device: str, writers: dict
             if final and n:
                 block = np.concatenate([block, back[name].push(None)], axis=1)
             writers[name].write(block)
-        emitted += n
 
-    while not all(lane.done for lane in lanes):
-        lane = min((lane for lane in lanes if not lane.done), key=lambda lane: lane.offsets[lane.next])
+    while active := [lane for lane in lanes if not lane.done]:
+        lane = min(active, key=lambda lane: lane.offsets[lane.next])
         offset = lane.offsets[lane.next]
         chunk_len = min(segment, lane.length - offset)
         lo = offset + lane.delay - context
@@ -345,8 +335,7 @@ def separate_demucs(args: Any, info: Any, model: Any, device: str, writers: dict
         out = run_bag(sub_models, weights, TensorChunk(local[None], context, chunk_len), args.segment, device,
                       on_chunk)
         lane.add(offset, out[0].cpu().numpy())
-        window.trim(min(ln.offsets[ln.next] + ln.delay - context for ln in lanes if not ln.done)
-                    if not all(ln.done for ln in lanes) else length)
+        window.trim(min((ln.offsets[ln.next] + ln.delay - context for ln in lanes if not ln.done), default=length))
         flush(final=False)
     flush(final=True)
 
@@ -386,13 +375,19 @@ def _normalised(blocks: Any, mean: float, scale: float) -> Any:
         yield (block - mean) / scale
 
 
-def count_chunks(args: Any, info: Any, model: Any) -> int:
+def plan(args: Any, model: Any) -> tuple[list[Any], list[list[float]], int, int]:
+    """The bag's models and per-source weights, and the segment and stride in frames."""
     from demucs.apply import BagOfModels
 
     sub_models = list(model.models) if isinstance(model, BagOfModels) else [model]
+    weights = model.weights if isinstance(model, BagOfModels) else [[1.0] * len(model.sources)]
     segment_s = args.segment if args.segment is not None else min(float(m.segment) for m in sub_models)
     segment = int(model.samplerate * segment_s)
-    stride = int((1 - args.overlap) * segment)
+    return sub_models, weights, segment, int((1 - args.overlap) * segment)
+
+
+def count_chunks(args: Any, info: Any, model: Any) -> int:
+    sub_models, _, _, stride = plan(args, model)
     lanes = max(1, args.shifts)
     # Each lane is up to half a second longer than the file; count its segments from its longest case.
     longest = info.rate_frames + (int(0.5 * model.samplerate) if args.shifts else 0)
@@ -418,7 +413,7 @@ def main(argv: list[str]) -> dict[str, Any]:
         device = pick_device(args.device)
         sources, rate = list(model.sources), model.samplerate
     progress(0.0, "reading")
-    info = scan(args.audio_path, rate or _native_rate(args.audio_path))
+    info = scan(args.audio_path, rate)
     writers = {
         name: StemWriter(os.path.join(args.output_dir, f"{name}.{args.format}"), args.format, info.sample_rate,
                          info.frames, args.bit_depth, args.bitrate, PEAKS)
@@ -450,16 +445,6 @@ def main(argv: list[str]) -> dict[str, Any]:
         "stem_info": {name: {"rms": w["rms"], "peaks": w["peaks"]} for name, w in written.items()},
         "seconds": r(time.monotonic() - started, 3),
     }
-
-
-def _native_rate(path: str) -> int:
-    import av
-
-    try:
-        with av.open(path) as container:
-            return int(container.streams.audio[0].rate)
-    except (av.error.FFmpegError, IndexError) as exc:
-        raise PortFailure("decode_error", f"could not open the audio: {exc}") from exc
 
 
 def _remove(path: str) -> None:
