@@ -192,6 +192,12 @@ PORT_PYTHON = env_str("SOUNDFORGE_PORT_PYTHON", "")  # empty: the interpreter ru
 ANALYSIS_TIMEOUT_S = env_int("SOUNDFORGE_ANALYSIS_TIMEOUT_S", 900, minimum=1)
 PORT_MEMORY_MB = env_int("SOUNDFORGE_PORT_MEMORY_MB", 4096, minimum=64)
 NUMBA_CACHE_DIR = Path(env_str("NUMBA_CACHE_DIR", str(VAR_DIR / "numba-cache")))
+# Separation: a local demucs repo (<name>.yaml bags and <sig>-<sha8>.th weights); empty means demucs's own
+# download on first use. A job may run for a base time plus so much per minute of audio.
+MODELS_DIR = env_str("SOUNDFORGE_MODELS_DIR", "")
+DEFAULT_SEPARATION_MODEL = env_str("SOUNDFORGE_DEFAULT_MODEL", "htdemucs")
+SEPARATION_TIMEOUT_S = env_int("SOUNDFORGE_SEPARATION_TIMEOUT_S", 600, minimum=1)
+SEPARATION_TIMEOUT_PER_MINUTE_S = env_int("SOUNDFORGE_SEPARATION_TIMEOUT_PER_MINUTE_S", 600, minimum=0)
 
 LOGGING = {
     "version": 1,

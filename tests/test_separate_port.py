@@ -129,3 +129,15 @@ def test_it_rejects_what_is_not_audio(tmp_path: Path, port_env: dict[str, str]) 
     assert (code, out["error"]) == (1, "decode_error")
     code, out, _ = run(str(bogus), "--output-dir", str(tmp_path / "out"), "--shifts", "99", env=port_env)
     assert (code, out["error"]) == (2, "invalid_arguments")
+
+
+def test_it_lists_the_models_it_can_load_and_why_not(tmp_path: Path, models_dir: Path,
+                                                      port_env: dict[str, str]) -> None:
+    code, out, _ = run("--list-models", "--models-dir", str(models_dir), env=port_env)
+    assert code == 0, out
+    models = {m["name"]: m for m in out["models"]}
+    assert {n for n, m in models.items() if m["available"]} == {"htdemucs", "htdemucs_6s", "dsp"}
+    assert "htdemucs_ft.yaml" in models["htdemucs_ft"]["reason"]
+    code, out, _ = run("--list-models", "--models-dir", str(tmp_path / "nowhere"), env=port_env)
+    assert code == 0 and [m["name"] for m in out["models"] if m["available"]] == ["dsp"]
+    assert "does not exist" in out["models"][0]["reason"]

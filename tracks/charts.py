@@ -10,6 +10,7 @@ from typing import Any
 
 WIDTH = 1000
 WAVE_HEIGHT = 120
+STEM_HEIGHT = 48
 CURVE_HEIGHT = 80
 BAR_HEIGHT = 260
 LABEL_BAND = 36  # room under the bars for their labels
@@ -25,15 +26,32 @@ def waveform(data: dict[str, Any]) -> dict[str, Any] | None:
     duration = data.get("duration") or 0
     if not wave or not duration:
         return None
-    lo, hi = wave["min"], wave["max"]
-    n = len(hi)
-    peak = max(1e-6, max(max(hi), -min(lo)))
-    mid = WAVE_HEIGHT / 2
-    xs = [i * WIDTH / max(1, n - 1) for i in range(n)]
+    beats = [round(b / duration * WIDTH, 1) for b in data.get("beats") or [] if 0 <= b <= duration]
+    return {"points": peaks_polygon(wave, WAVE_HEIGHT), "beats": beats, "height": WAVE_HEIGHT}
+
+
+def peak_of(peaks: dict[str, Any]) -> float:
+    return max([1e-6, *peaks.get("max", []), *(-v for v in peaks.get("min", []))])
+
+
+def peaks_polygon(peaks: dict[str, Any], height: float, peak: float | None = None) -> str:
+    """The outline of a waveform from its per-slice min and max (the ports' ``waveform_peaks``), scaled
+    so that ``peak`` (by default its own) reaches the top."""
+    lo, hi = peaks.get("min", []), peaks.get("max", [])
+    if not hi:
+        return ""
+    peak = peak or peak_of(peaks)
+    mid = height / 2
+    xs = [i * WIDTH / max(1, len(hi) - 1) for i in range(len(hi))]
     top = [f"{_fmt(x)},{_fmt(mid - h / peak * mid)}" for x, h in zip(xs, hi, strict=True)]
     bottom = [f"{_fmt(x)},{_fmt(mid - v / peak * mid)}" for x, v in zip(reversed(xs), reversed(lo), strict=True)]
-    beats = [round(b / duration * WIDTH, 1) for b in data.get("beats") or [] if 0 <= b <= duration]
-    return {"points": " ".join(top + bottom), "beats": beats, "height": WAVE_HEIGHT}
+    return " ".join(top + bottom)
+
+
+def stem_waves(stems: list[Any]) -> dict[str, str]:
+    """Each stem's outline on one common scale, so a quiet stem looks quiet next to a loud one."""
+    peak = max([peak_of(s.peaks) for s in stems] or [1.0])
+    return {s.name: peaks_polygon(s.peaks, STEM_HEIGHT, peak) for s in stems}
 
 
 def energy(data: dict[str, Any]) -> dict[str, Any] | None:

@@ -30,15 +30,33 @@ def library_group(user_id: int) -> str:
 
 def track_context(track: Track, detail: bool = False) -> dict[str, Any]:
     """What a track's partials show: its latest analysis job and result; with ``detail``, the whole
-    analysis and its pictures (the track page), else only its headline figures (library rows)."""
+    analysis and its pictures and the stems (the track page), else only the headline figures (library rows
+    and progress pushes)."""
     job = track.latest_job(Job.Kind.ANALYSIS)
     analysis = track.latest_analysis(with_data=detail)
-    return {
+    context = {
         "track": track,
         "job": job,
         "analysis": analysis,
         "charts": charts.for_analysis(analysis.data) if detail and analysis else None,
+        "separation_job": track.latest_job(Job.Kind.SEPARATION),
     }
+    if detail:
+        context["stem_sets"] = stem_sets(track)
+    return context
+
+
+def stem_sets(track: Track) -> list[dict[str, Any]]:
+    """The track's separations that have stems, newest first: the first one is the mixer's."""
+    sets: dict[int, dict[str, Any]] = {}
+    for stem in track.stems.select_related("job").order_by("-job__created", "-job_id", "id"):
+        entry = sets.setdefault(stem.job_id, {"job": stem.job, "model": stem.model, "format": stem.format,
+                                               "stems": []})
+        entry["stems"].append(stem)
+    for entry in sets.values():
+        waves = charts.stem_waves(entry["stems"])
+        entry["strips"] = [{"stem": s, "wave": waves[s.name]} for s in entry["stems"]]
+    return list(sets.values())
 
 
 def render_library_row(track: Track) -> str:
@@ -50,12 +68,14 @@ def render_library_list(user_id: int) -> str:
     return render_to_string("tracks/library.html#track-list", {"rows": [track_context(t) for t in tracks]})
 
 
-def render_track_panels(track: Track) -> str:
-    """The live parts of a track page: the job panel and the analysis panel."""
-    context = track_context(track, detail=True)
-    return render_to_string("tracks/track_detail.html#job-panel", context) + render_to_string(
-        "tracks/track_detail.html#analysis-panel", context
-    )
+JOB_PANELS = ("job-panel", "separation-job-panel")
+RESULT_PANELS = ("analysis-panel", "stems-panel")
+
+
+def render_track_panels(track: Track, panels: tuple[str, ...] = JOB_PANELS + RESULT_PANELS) -> str:
+    """The live parts of a track page: the job panels, the analysis and the stems with their mixer."""
+    context = track_context(track, detail=bool(set(panels) & set(RESULT_PANELS)))
+    return "".join(render_to_string(f"tracks/track_detail.html#{panel}", context) for panel in panels)
 
 
 def _send(group: str, html: str) -> None:
@@ -72,6 +92,12 @@ def _send(group: str, html: str) -> None:
 def track_changed(track: Track) -> None:
     """Push a track's current state to its page and its owner's library."""
     _send(track_group(track.uuid), render_track_panels(track))
+    _send(library_group(track.owner_id), render_library_row(track))
+
+
+def jobs_changed(track: Track) -> None:
+    """Push only a track's job panels (progress): results, and the mixer playing on the page, stay put."""
+    _send(track_group(track.uuid), render_track_panels(track, JOB_PANELS))
     _send(library_group(track.owner_id), render_library_row(track))
 
 

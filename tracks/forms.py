@@ -1,4 +1,4 @@
-"""Sign-up, log-in and upload forms."""
+"""Sign-up, log-in, upload, separation and mix forms."""
 
 from __future__ import annotations
 
@@ -54,3 +54,47 @@ class UploadForm(forms.Form):
         "required": "Choose an audio file to upload.",
         "empty": "The file is empty.",
     })
+
+
+MODEL_LABELS = {
+    "htdemucs": "Hybrid Transformer Demucs, 4 stems (recommended)",
+    "htdemucs_ft": "fine-tuned HT Demucs, best quality, about 4x slower",
+    "htdemucs_6s": "6 stems: adds guitar and piano",
+    "hdemucs_mmi": "Hybrid Demucs v3",
+    "mdx_extra": "MDX challenge model bag",
+    "dsp": "built in, needs no weights, lower quality",
+}
+STEM_FORMATS = [("wav", "WAV (16-bit)"), ("flac", "FLAC (lossless, smaller)"), ("mp3", "MP3 (320 kbps)")]
+
+
+class SeparationForm(forms.Form):
+    """Which model and output format; only models the port says it can load here are accepted."""
+
+    model = forms.ChoiceField()
+    format = forms.ChoiceField(choices=STEM_FORMATS, initial="wav")
+
+    def __init__(self, *args: object, models: list[dict], default_model: str = "", **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.models = [{**m, "label": MODEL_LABELS.get(m["name"], "local model")} for m in models]
+        self.unavailable = [m for m in self.models if not m["available"]]
+        self.fields["model"].choices = [(m["name"], m["name"]) for m in models if m["available"]]
+        available = [name for name, _ in self.fields["model"].choices]
+        self.fields["model"].initial = default_model if default_model in available else "dsp"
+
+
+class MixForm(forms.Form):
+    """The mixer's settings as query parameters: ``gain_<stem>`` (0 to 4, linear) and ``pan_<stem>``
+    (-1 left to 1 right) for each stem; a stem not named plays at unity gain, centred."""
+
+    def __init__(self, data: object, stem_names: list[str]) -> None:
+        super().__init__(data)
+        for name in stem_names:
+            self.fields[f"gain_{name}"] = forms.FloatField(required=False, min_value=0.0, max_value=4.0)
+            self.fields[f"pan_{name}"] = forms.FloatField(required=False, min_value=-1.0, max_value=1.0)
+        self.stem_names = stem_names
+
+    def gains(self) -> dict[str, float]:
+        return {n: v for n in self.stem_names if (v := self.cleaned_data.get(f"gain_{n}")) is not None}
+
+    def pans(self) -> dict[str, float]:
+        return {n: v for n in self.stem_names if (v := self.cleaned_data.get(f"pan_{n}")) is not None}

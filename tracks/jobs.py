@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable
 from typing import Any
 
 import django_rq
 from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
 
 from . import events, media
-from .models import AnalysisResult, Job, Track
+from .models import AnalysisResult, Job, Stem, Track
 from .ports import runner
 
 logger = logging.getLogger(__name__)
@@ -35,9 +38,57 @@ def enqueue_analysis(track: Track) -> Job:
     return job
 
 
+def enqueue_separation(track: Track, model: str, fmt: str) -> Job:
+    """Queue a separation on the processing queue once the transaction commits; it may run for a base time
+    plus so much per minute of audio."""
+    job = Job.objects.create(track=track, kind=Job.Kind.SEPARATION, options={"model": model, "format": fmt})
+    django_rq.get_queue("processing").enqueue(
+        separate_track, job.pk, job_id=job.rq_id, job_timeout=separation_timeout(track) + 60
+    )
+    return job
+
+
+def separation_timeout(track: Track) -> float:
+    return settings.SEPARATION_TIMEOUT_S + settings.SEPARATION_TIMEOUT_PER_MINUTE_S * track.duration / 60
+
+
+def cancel(job: Job) -> bool:
+    """Cancel a queued or running job: a queued one never starts, a running one's port is killed by its
+    worker (run_and_record's should_cancel), which also removes what it had written."""
+    if not job.cancel():
+        return False
+    rq_job = django_rq.get_queue("analysis" if job.kind == Job.Kind.ANALYSIS else "processing").fetch_job(job.rq_id)
+    if rq_job is not None and rq_job.get_status(refresh=False) == "queued":
+        rq_job.cancel()
+    return True
+
+
+MODELS_CACHE_S = 30
+
+
+def separation_models() -> list[dict[str, Any]]:
+    """The separation port's models, each with whether it can be had here and why not (asked of the port
+    itself, which knows demucs's repo layout, and remembered for a little while)."""
+
+    def ask() -> list[dict[str, Any]]:
+        try:
+            result = runner.run_port(runner.port_path("demucs_separate"), ["--list-models"], timeout=30,
+                                     python=settings.PORT_PYTHON or None, env=port_env())
+        except runner.PortError as exc:
+            logger.warning("could not list separation models: %s", exc.message)
+            return [{"name": "dsp", "available": True, "reason": "", "source": "built in"}]
+        return result.data["models"]
+
+    return cache.get_or_set(f"separation-models:{settings.MODELS_DIR}", ask, MODELS_CACHE_S)
+
+
 def port_env() -> dict[str, str]:
     settings.NUMBA_CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    return {"NUMBA_CACHE_DIR": str(settings.NUMBA_CACHE_DIR), "PYTHONUNBUFFERED": "1"}
+    return {
+        "NUMBA_CACHE_DIR": str(settings.NUMBA_CACHE_DIR),
+        "PYTHONUNBUFFERED": "1",
+        "SOUNDFORGE_MODELS_DIR": settings.MODELS_DIR,
+    }
 
 
 def run_and_record(job: Job, port: str, args: list[str], timeout: float,
@@ -49,11 +100,12 @@ def run_and_record(job: Job, port: str, args: list[str], timeout: float,
     def on_progress(p: runner.Progress) -> None:
         nonlocal last_push
         stage_changed = p.stage != job.stage
-        job.set_progress(p.fraction, p.stage)
+        eta = p.extra.get("eta")
+        job.set_progress(p.fraction, p.stage, float(eta) if isinstance(eta, int | float) else None)
         now = time.monotonic()
         if stage_changed or now - last_push >= PUSH_INTERVAL_S:
             last_push = now
-            events.track_changed(track)
+            events.jobs_changed(track)
 
     def should_cancel() -> bool:
         # The track was deleted or the job cancelled under us: stop the port rather than finish for nobody.
@@ -70,7 +122,11 @@ def run_and_record(job: Job, port: str, args: list[str], timeout: float,
             python=settings.PORT_PYTHON or None,
             env=port_env(),
         )
-        on_success(result.data)
+        with transaction.atomic():
+            # Recorded only if the job is still ours: a job cancelled or deleted at the last moment keeps
+            # nothing, and a failure to record leaves it running for the except below to fail.
+            if job.succeed():
+                on_success(result.data)
     except runner.PortError as exc:
         if exc.kind == "cancelled":
             logger.info("job %s cancelled", job.uuid)
@@ -82,19 +138,26 @@ def run_and_record(job: Job, port: str, args: list[str], timeout: float,
         job.fail(f"internal error: {type(exc).__name__}")
         raise
     else:
-        job.succeed()
-        logger.info("job %s succeeded in %.1f s", job.uuid, result.seconds)
+        logger.info("job %s finished as %s in %.1f s", job.uuid, job.status, result.seconds)
     finally:
         if Track.objects.filter(pk=track.pk).exists():
             events.track_changed(track)
 
 
-def analyse_track(job_pk: int) -> None:
+def _claim(job_pk: int) -> Job | None:
+    """The job's row, now RUNNING and ours, or None when it is gone, cancelled or another worker's."""
     job = Job.objects.select_related("track").filter(pk=job_pk).first()
     if job is None or not job.claim():
-        logger.info("analysis job %s is gone or already taken", job_pk)
+        logger.info("job %s is gone, cancelled or already taken", job_pk)
+        return None
+    events.jobs_changed(job.track)
+    return job
+
+
+def analyse_track(job_pk: int) -> None:
+    job = _claim(job_pk)
+    if job is None:
         return
-    events.track_changed(job.track)
     path = media.track_path(job.track)
 
     run_and_record(
@@ -104,3 +167,29 @@ def analyse_track(job_pk: int) -> None:
         timeout=settings.ANALYSIS_TIMEOUT_S,
         on_success=lambda data: AnalysisResult.record(job, data),
     )
+
+
+def separate_track(job_pk: int) -> None:
+    job = _claim(job_pk)
+    if job is None:
+        return
+    folder = media.stems_dir(job)
+    model, fmt = job.options.get("model", settings.DEFAULT_SEPARATION_MODEL), job.options.get("format", "wav")
+
+    def record(data: dict[str, Any]) -> None:
+        replaced = Stem.record(job, data, folder)
+        transaction.on_commit(lambda: [media.delete_stem_files(old) for old in replaced])
+
+    try:
+        run_and_record(
+            job,
+            "demucs_separate",
+            [os.fspath(media.track_path(job.track)), "--output-dir", os.fspath(folder), "--model", model,
+             "--format", fmt],
+            timeout=separation_timeout(job.track),
+            on_success=record,
+        )
+    finally:
+        if job.status != Job.Status.SUCCEEDED:
+            # Failed, timed out, killed or cancelled: nothing half-written stays behind.
+            shutil.rmtree(folder, ignore_errors=True)

@@ -8,9 +8,13 @@ no file.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
+import math
+import os
 import re
 import shutil
+import struct
 import unicodedata
 import uuid
 import wave
@@ -19,13 +23,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import av
+import numpy as np
+import soundfile as sf
+import zipstream
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.db import transaction
 from django.http import FileResponse, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.utils.http import content_disposition_header
 
-from .models import Track
+from .models import Job, Stem, Track
 
 logger = logging.getLogger(__name__)
 
@@ -226,6 +234,18 @@ def store_upload(upload: UploadedFile, owner: object, then: Callable[[Track], ob
     return track
 
 
+def stems_dir(job: Job) -> Path:
+    return track_dir(job.track.uuid) / "stems" / str(job.uuid)
+
+
+def stem_path(stem: Stem) -> Path:
+    return Path(settings.MEDIA_ROOT) / stem.file
+
+
+def delete_stem_files(job: Job) -> None:
+    shutil.rmtree(stems_dir(job), ignore_errors=True)
+
+
 def delete_files(track: Track) -> None:
     shutil.rmtree(track_dir(track.uuid), ignore_errors=True)
 
@@ -246,12 +266,22 @@ def _read_range(path: Path, start: int, length: int) -> Iterator[bytes]:
 
 
 def audio_response(track: Track, range_header: str = "", as_attachment: bool = False) -> HttpResponseBase:
-    """The track's original file, with single-range requests (players seek with them).
-
-    Call only after access.py has said yes."""
+    """The track's original file. Call only after access.py has said yes."""
     path = track_path(track)
-    content_type = CONTENT_TYPES.get(track.format) or "application/octet-stream"
-    filename = f"{track.title}{path.suffix}"
+    return file_response(path, CONTENT_TYPES.get(track.format), f"{track.title}{path.suffix}", range_header,
+                         as_attachment)
+
+
+def stem_response(stem: Stem, range_header: str = "", as_attachment: bool = False) -> HttpResponseBase:
+    """One stem's file, named ``<title> - <stem> (<model>).<ext>``. Call only after access.py has said yes."""
+    return file_response(stem_path(stem), CONTENT_TYPES.get(stem.format), stem.download_name, range_header,
+                         as_attachment)
+
+
+def file_response(path: Path, content_type: str | None, filename: str, range_header: str = "",
+                  as_attachment: bool = False) -> HttpResponseBase:
+    """A file with single-range requests (players seek with them)."""
+    content_type = content_type or "application/octet-stream"
     size = path.stat().st_size
     match = RANGE_RE.match(range_header.strip()) if range_header and not as_attachment else None
     if match and (match[1] or match[2]):
@@ -273,3 +303,76 @@ def audio_response(track: Track, range_header: str = "", as_attachment: bool = F
                                 as_attachment=as_attachment, filename=filename)
     response["Accept-Ranges"] = "bytes"
     return response
+
+
+def _attachment(response: HttpResponseBase, filename: str) -> HttpResponseBase:
+    # FileResponse's own header logic: an ASCII fallback plus RFC 5987 filename* for the real name.
+    response.headers["Content-Disposition"] = content_disposition_header(True, filename)
+    return response
+
+
+def stems_zip_response(track: Track, stems: list[Stem]) -> HttpResponseBase:
+    """All stems of one separation as a zip, streamed file by file (stored: audio does not deflate), with
+    its length known up front. Call only after access.py has said yes."""
+    archive = zipstream.ZipStream(compress_type=zipstream.ZIP_STORED, sized=True)
+    for stem in stems:
+        archive.add_path(os.fspath(stem_path(stem)), stem.download_name)
+    response = StreamingHttpResponse(archive, content_type="application/zip")
+    response["Content-Length"] = str(len(archive))
+    model = stems[0].model if stems else "stems"
+    return _attachment(response, f"{track.title} - stems ({model}).zip")
+
+
+MIX_BLOCK = 65536
+
+
+def _pan_gains(pan: float) -> tuple[float, float, float, float]:
+    """Web Audio's StereoPannerNode on a stereo input (equal power), as (ll, rl, lr, rr): left out =
+    ll*L + rl*R, right out = lr*L + rr*R. The download then sounds like the mixer."""
+    if pan <= 0:
+        x = (pan + 1) * math.pi / 2
+        return 1.0, math.cos(x), 0.0, math.sin(x)
+    x = pan * math.pi / 2
+    return math.cos(x), 0.0, math.sin(x), 1.0
+
+
+def _mix_blocks(stems: list[Stem], gains: dict[str, float], pans: dict[str, float],
+                frames: int) -> Iterator[bytes]:
+    files = [sf.SoundFile(stem_path(stem)) for stem in stems]
+    try:
+        done = 0
+        while done < frames:
+            n = min(MIX_BLOCK, frames - done)
+            mix = np.zeros((n, 2), dtype=np.float64)
+            for stem, f in zip(stems, files, strict=True):
+                gain = gains.get(stem.name, 1.0)
+                block = f.read(n, dtype="float64", always_2d=True)  # read even when muted: files stay aligned
+                if block.shape[1] == 1:
+                    block = np.repeat(block, 2, axis=1)
+                ll, rl, lr, rr = _pan_gains(pans.get(stem.name, 0.0))
+                left, right = block[:, 0], block[:, 1]
+                mix[: len(block), 0] += gain * (ll * left + rl * right)
+                mix[: len(block), 1] += gain * (lr * left + rr * right)
+            done += n
+            yield (np.clip(mix, -1.0, 1.0) * 32767).round().astype("<i2").tobytes()
+    finally:
+        for f in files:
+            f.close()
+
+
+def mix_response(track: Track, stems: list[Stem], gains: dict[str, float], pans: dict[str, float]) -> HttpResponseBase:
+    """The stems mixed with the mixer's gains and pans as a 16-bit WAV, rendered while it streams.
+
+    Call only after access.py has said yes."""
+    with sf.SoundFile(stem_path(stems[0])) as first:
+        sample_rate, frames = first.samplerate, first.frames
+    data_size = frames * 4
+    # The canonical 44-byte PCM header, written up front: its sizes are known before any sample is mixed
+    # (the wave module would seek back to patch them, which a stream cannot).
+    header = (b"RIFF" + struct.pack("<I", 36 + data_size) + b"WAVEfmt "
+              + struct.pack("<IHHIIHH", 16, 1, 2, sample_rate, sample_rate * 4, 4, 16)
+              + b"data" + struct.pack("<I", data_size))
+    body = itertools.chain([header], _mix_blocks(stems, gains, pans, frames))
+    response = StreamingHttpResponse(body, content_type="audio/wav")
+    response["Content-Length"] = str(len(header) + data_size)
+    return _attachment(response, f"{track.title} - mix ({stems[0].model}).wav")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -47,6 +48,7 @@ class Track(models.Model):
 class Job(models.Model):
     class Kind(models.TextChoices):
         ANALYSIS = "analysis", "Analysis"
+        SEPARATION = "separation", "Separation"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -64,6 +66,10 @@ class Job(models.Model):
     progress = models.FloatField(default=0.0)
     stage = models.CharField(max_length=64, blank=True)
     error = models.TextField(blank=True)
+    # Seconds left, as the port estimates it; null when it does not know yet.
+    eta = models.FloatField(null=True, blank=True)
+    # What the job was asked for (a separation's model and format), so the worker needs nothing else.
+    options = models.JSONField(default=dict, blank=True)
     # The RQ job id is ours (str(uuid)), chosen before enqueueing, so the row never needs it written back.
     rq_id = models.CharField(max_length=64, blank=True)
     created = models.DateTimeField(default=timezone.now)
@@ -109,25 +115,44 @@ class Job(models.Model):
             self.status, self.started, self.stage, self.progress = self.Status.RUNNING, now, "starting", 0.0
         return bool(claimed)
 
-    def set_progress(self, fraction: float, stage: str) -> None:
+    def set_progress(self, fraction: float, stage: str, eta: float | None = None) -> None:
         # Progress never goes backwards on the page, whatever order lines arrive in.
         self.progress = max(self.progress, min(1.0, fraction))
         self.stage = stage[:64]
-        Job.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(progress=self.progress, stage=self.stage)
+        self.eta = eta
+        Job.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(
+            progress=self.progress, stage=self.stage, eta=eta
+        )
 
-    def succeed(self) -> None:
-        self._finish(self.Status.SUCCEEDED, progress=1.0, stage="done")
+    def cancel(self) -> bool:
+        """QUEUED or RUNNING -> CANCELLED, atomically: False when it had already finished. A running port
+        sees the change and is stopped by the runner (jobs.run_and_record's should_cancel)."""
+        now = timezone.now()
+        cancelled = Job.objects.filter(pk=self.pk, status__in=self.ACTIVE).update(
+            status=self.Status.CANCELLED, finished=now, stage="cancelled", eta=None
+        )
+        if cancelled:
+            self.status, self.finished, self.stage, self.eta = self.Status.CANCELLED, now, "cancelled", None
+        return bool(cancelled)
 
-    def fail(self, error: str) -> None:
-        self._finish(self.Status.FAILED, error=error[:2000], stage="failed")
+    def succeed(self) -> bool:
+        return self._finish(self.Status.SUCCEEDED, progress=1.0, stage="done", eta=None)
 
-    def _finish(self, status: str, **fields: Any) -> None:
-        self.status = status
-        self.finished = timezone.now()
-        for name, value in fields.items():
-            setattr(self, name, value)
+    def fail(self, error: str) -> bool:
+        return self._finish(self.Status.FAILED, error=error[:2000], stage="failed", eta=None)
+
+    def _finish(self, status: str, **fields: Any) -> bool:
         # An update, not save(): the row may have gone with its track, and then there is nothing to record.
-        Job.objects.filter(pk=self.pk).update(status=status, finished=self.finished, **fields)
+        # Only a running job finishes: one cancelled meanwhile stays cancelled.
+        now = timezone.now()
+        finished = Job.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(
+            status=status, finished=now, **fields
+        )
+        if finished:
+            self.status, self.finished = status, now
+            for name, value in fields.items():
+                setattr(self, name, value)
+        return bool(finished)
 
 
 class AnalysisResult(models.Model):
@@ -157,3 +182,64 @@ class AnalysisResult(models.Model):
             tempo=data.get("tempo"),
             key_label=f"{key['key']} {key.get('mode', 'major')}" if key.get("key") else "",
         )
+
+
+class Stem(models.Model):
+    """One stem file of a finished separation; a separation's stems share its job."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="stems")
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="stems")
+    name = models.CharField(max_length=32)
+    model = models.CharField(max_length=64)
+    format = models.CharField(max_length=8)
+    # Relative to MEDIA_ROOT: tracks/<track uuid>/stems/<job uuid>/<name>.<format>.
+    file = models.CharField(max_length=255)
+    duration = models.FloatField()
+    size = models.BigIntegerField()
+    rms = models.FloatField(default=0.0)
+    # Waveform peaks for the mixer ({"points": n, "min": [...], "max": [...]}), from the port.
+    peaks = models.JSONField(default=dict, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["job_id", "id"]
+        constraints = [models.UniqueConstraint(fields=["job", "name"], name="one_stem_per_name_per_job")]
+
+    def __str__(self) -> str:
+        return f"{self.name} of {self.track_id} ({self.model})"
+
+    @property
+    def download_name(self) -> str:
+        return f"{self.track.title} - {self.name} ({self.model}).{self.format}"
+
+    @classmethod
+    def record(cls, job: Job, data: dict[str, Any], folder: Path) -> list[Job]:
+        """Store a separation port's stems (which must lie in ``folder``) and drop the rows of earlier
+        separations of the track with the same model; returns those earlier jobs, whose files may go."""
+        media_root = Path(settings.MEDIA_ROOT).resolve()
+        folder = folder.resolve()
+        info = data.get("stem_info") or {}
+        for name, raw_path in data["stems"].items():
+            path = Path(raw_path).resolve()
+            if path.parent != folder:
+                raise ValueError(f"the port wrote {name} outside its folder: {path}")
+            cls.objects.create(
+                track_id=job.track_id,
+                job=job,
+                name=name,
+                model=str(data["model"]),
+                format=str(data["format"]),
+                file=str(path.relative_to(media_root)),
+                duration=float(data["duration"]),
+                size=path.stat().st_size,
+                rms=float(info.get(name, {}).get("rms", 0.0)),
+                peaks=info.get(name, {}).get("peaks") or {},
+            )
+        replaced = list(
+            Job.objects.filter(track_id=job.track_id, kind=Job.Kind.SEPARATION, stems__model=data["model"])
+            .exclude(pk=job.pk)
+            .distinct()
+        )
+        cls.objects.filter(job__in=replaced).delete()
+        return replaced

@@ -15,4 +15,9 @@ urlpatterns = [
     path("tracks/<uuid:track_uuid>/audio/", views.track_audio, name="track-audio"),
     path("tracks/<uuid:track_uuid>/analyse/", views.track_analyse, name="track-analyse"),
     path("tracks/<uuid:track_uuid>/delete/", views.track_delete, name="track-delete"),
+    path("tracks/<uuid:track_uuid>/separate/", views.track_separate, name="track-separate"),
+    path("tracks/<uuid:track_uuid>/jobs/<uuid:job_uuid>/cancel/", views.job_cancel, name="job-cancel"),
+    path("tracks/<uuid:track_uuid>/stems/<uuid:stem_uuid>/", views.stem_file, name="stem-file"),
+    path("tracks/<uuid:track_uuid>/separations/<uuid:job_uuid>/zip/", views.stems_zip, name="stems-zip"),
+    path("tracks/<uuid:track_uuid>/separations/<uuid:job_uuid>/mix/", views.stems_mix, name="stems-mix"),
 ]

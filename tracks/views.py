@@ -8,12 +8,13 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import LoginView
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from . import access, events, jobs, media
-from .forms import LoginForm, SignupForm, UploadForm
+from .forms import LoginForm, MixForm, SeparationForm, SignupForm, UploadForm
+from .models import Job, Stem, Track
 
 
 @login_not_required
@@ -76,7 +77,13 @@ def track_detail(request: HttpRequest, track_uuid: str) -> HttpResponse:
     track = access.get_viewable(request.user, track_uuid)
     context = events.track_context(track, detail=True)
     context["can_edit"] = access.can_edit(request.user, track)
+    if context["can_edit"]:
+        context["separation_form"] = separation_form(None)
     return render(request, "tracks/track_detail.html", context)
+
+
+def separation_form(data: object) -> SeparationForm:
+    return SeparationForm(data, models=jobs.separation_models(), default_model=settings.DEFAULT_SEPARATION_MODEL)
 
 
 @require_GET
@@ -98,6 +105,68 @@ def track_analyse(request: HttpRequest, track_uuid: str) -> HttpResponse:
     if request.htmx:
         return render(request, "tracks/track_detail.html#job-panel", events.track_context(track))
     return redirect(f"/tracks/{track.uuid}/")
+
+
+@require_POST
+def track_separate(request: HttpRequest, track_uuid: str) -> HttpResponse:
+    track = access.get_editable(request.user, track_uuid)
+    form = separation_form(request.POST)
+    if not form.is_valid():
+        return HttpResponse(" ".join(e for errors in form.errors.values() for e in errors), status=400)
+    job = track.latest_job(Job.Kind.SEPARATION)
+    if job is None or not job.is_active:
+        with transaction.atomic():
+            jobs.enqueue_separation(track, form.cleaned_data["model"], form.cleaned_data["format"])
+            transaction.on_commit(lambda: events.jobs_changed(track))
+    return _job_panel(request, track, "separation-job-panel")
+
+
+@require_POST
+def job_cancel(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpResponse:
+    track = access.get_editable(request.user, track_uuid)
+    job = get_object_or_404(Job, track=track, uuid=job_uuid)
+    if jobs.cancel(job):
+        events.jobs_changed(track)
+    panel = "job-panel" if job.kind == Job.Kind.ANALYSIS else "separation-job-panel"
+    return _job_panel(request, track, panel)
+
+
+def _job_panel(request: HttpRequest, track: Track, panel: str) -> HttpResponse:
+    if request.htmx:
+        return render(request, f"tracks/track_detail.html#{panel}", events.track_context(track))
+    return redirect(f"/tracks/{track.uuid}/")
+
+
+@require_GET
+def stem_file(request: HttpRequest, track_uuid: str, stem_uuid: str) -> HttpResponse:
+    track = access.get_viewable(request.user, track_uuid)
+    stem = get_object_or_404(track.stems.select_related("track"), uuid=stem_uuid)
+    return media.stem_response(stem, range_header=request.headers.get("Range", ""),
+                               as_attachment=request.GET.get("download") == "1")
+
+
+def _viewable_stems(request: HttpRequest, track_uuid: str, job_uuid: str) -> tuple[Track, list[Stem]]:
+    """One separation's stems, through the track's access check; 404 when there are none to see."""
+    track = access.get_viewable(request.user, track_uuid)
+    stems = list(track.stems.select_related("track").filter(job__uuid=job_uuid))
+    if not stems:
+        raise Http404("No such separation")
+    return track, stems
+
+
+@require_GET
+def stems_zip(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpResponse:
+    track, stems = _viewable_stems(request, track_uuid, job_uuid)
+    return media.stems_zip_response(track, stems)
+
+
+@require_GET
+def stems_mix(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpResponse:
+    track, stems = _viewable_stems(request, track_uuid, job_uuid)
+    form = MixForm(request.GET, [s.name for s in stems])
+    if not form.is_valid():
+        return HttpResponse(" ".join(f"{k}: {v[0]}" for k, v in form.errors.items()), status=400)
+    return media.mix_response(track, stems, form.gains(), form.pans())
 
 
 @require_POST

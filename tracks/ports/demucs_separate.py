@@ -39,8 +39,10 @@ HEARTBEAT_S = 1.0
 
 def parse_args(argv: list[str]) -> Any:
     parser = Parser(prog="demucs_separate.py", description="Separate an audio file into stems.")
-    parser.add_argument("audio_path")
-    parser.add_argument("--output-dir", required=True)
+    parser.add_argument("audio_path", nargs="?")
+    parser.add_argument("--output-dir")
+    parser.add_argument("--list-models", action="store_true",
+                        help="print which models can be loaded here (and why not), then exit")
     parser.add_argument("--model", default="htdemucs", help=f"one of {', '.join(MODELS)}, or a local signature")
     parser.add_argument("--models-dir", help="local demucs repo; default: $SOUNDFORGE_MODELS_DIR or download")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -52,6 +54,11 @@ def parse_args(argv: list[str]) -> Any:
     parser.add_argument("--overlap", type=float, default=0.25)
     parser.add_argument("--seed", type=int, help="seed the shift trick, for repeatable output")
     args = parser.parse_args(argv)
+    args.models_dir = args.models_dir or os.environ.get("SOUNDFORGE_MODELS_DIR") or None
+    if args.list_models:
+        return args
+    if args.audio_path is None or args.output_dir is None:
+        raise PortFailure("invalid_arguments", "give an audio path and --output-dir (or --list-models)")
     if not 0 <= args.shifts <= 20:
         raise PortFailure("invalid_arguments", "--shifts must be between 0 and 20")
     if not 0 <= args.overlap < 1:
@@ -60,7 +67,6 @@ def parse_args(argv: list[str]) -> Any:
         raise PortFailure("invalid_arguments", "--segment must be between 0.5 and 600 seconds")
     if not 32 <= args.bitrate <= 320:
         raise PortFailure("invalid_arguments", "--bitrate must be between 32 and 320 kbps")
-    args.models_dir = args.models_dir or os.environ.get("SOUNDFORGE_MODELS_DIR") or None
     return args
 
 
@@ -165,10 +171,9 @@ def offline_and_uncached(name: str) -> bool:
     return bool(missing_weights(name, remote, hub))
 
 
-def load_model(name: str, models_dir: str | None) -> Any:
-    """The demucs model or bag, from the local repo when given, else by demucs's normal download."""
-    from pathlib import Path
-
+def check_available(name: str, models_dir: str | None) -> None:
+    """Raise model_unavailable, saying what to put where, when ``name`` surely cannot be loaded: quick
+    (no torch), so a page can list the models and a job can fail in well under a second."""
     if models_dir is not None:
         if not os.path.isdir(models_dir):
             raise PortFailure("model_unavailable", f"the models folder {models_dir} does not exist")
@@ -186,6 +191,28 @@ def load_model(name: str, models_dir: str | None) -> Any:
             f"model {name!r} is not cached and downloads are off (HF_HUB_OFFLINE). Put its weights in a "
             "folder and point SOUNDFORGE_MODELS_DIR at it.",
         )
+
+
+def list_models(models_dir: str | None) -> dict[str, Any]:
+    """Every model this port knows, whether it can be had here, and if not why; ``dsp`` always can."""
+    found = []
+    for name in MODELS:
+        reason = ""
+        try:
+            if name != "dsp":
+                check_available(name, models_dir)
+        except PortFailure as exc:
+            reason = exc.message
+        where = "built in" if name == "dsp" else "models folder" if models_dir else "download on first use"
+        found.append({"name": name, "available": not reason, "reason": reason, "source": where})
+    return {"models": found, "models_dir": models_dir}
+
+
+def load_model(name: str, models_dir: str | None) -> Any:
+    """The demucs model or bag, from the local repo when given, else by demucs's normal download."""
+    from pathlib import Path
+
+    check_available(name, models_dir)
     if models_dir is None:
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     from demucs.pretrained import get_model
@@ -400,6 +427,8 @@ def count_chunks(args: Any, info: Any, model: Any) -> int:
 def main(argv: list[str]) -> dict[str, Any]:
     started = time.monotonic()
     args = parse_args(argv)
+    if args.list_models:
+        return list_models(args.models_dir)
     if not os.path.isfile(args.audio_path):
         raise PortFailure("file_not_found", f"no such file: {args.audio_path}")
     os.makedirs(args.output_dir, exist_ok=True)

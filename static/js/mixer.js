@@ -1,0 +1,255 @@
+// The stem mixer: every stem of one separation plays in sync through Web Audio (one AudioBufferSourceNode
+// per stem, all started at the same context time), each through its own gain and stereo panner.
+//
+// The page's markup may be swapped by the server's pushes at any time, so the state lives here, in one
+// engine per separation keyed by the mixer's id, and a freshly swapped mixer is bound to its engine again
+// (the music keeps playing and the controls show where they were).
+(function () {
+  "use strict";
+
+  const engines = new Map();
+
+  function clock(seconds) {
+    const s = Math.max(0, Math.floor(seconds));
+    return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+  }
+
+  class Engine {
+    constructor(root) {
+      this.duration = parseFloat(root.dataset.duration) || 0;
+      this.mixUrl = root.dataset.mixUrl;
+      this.stems = Array.from(root.querySelectorAll("[data-stem]")).map((strip) => ({
+        name: strip.dataset.stem, src: strip.dataset.src, gain: 1, pan: 0, mute: false, solo: false,
+        buffer: null, source: null, gainNode: null, panNode: null,
+      }));
+      this.ctx = null;
+      this.loading = null;
+      this.playing = false;
+      this.offset = 0;      // position (s) while paused
+      this.startedAt = 0;   // ctx.currentTime at which position 0 would have played
+      this.root = null;
+    }
+
+    position() {
+      if (!this.playing) return this.offset;
+      return Math.min(this.duration, this.ctx.currentTime - this.startedAt);
+    }
+
+    load() {
+      if (this.loading) return this.loading;
+      this.ctx = new (window.AudioContext || window.webkitAudioContext)();
+      this.status("Loading stems…");
+      this.loading = Promise.all(this.stems.map(async (stem) => {
+        const response = await fetch(stem.src, { credentials: "same-origin" });
+        if (!response.ok) throw new Error(stem.name + ": HTTP " + response.status);
+        stem.buffer = await this.ctx.decodeAudioData(await response.arrayBuffer());
+        stem.gainNode = this.ctx.createGain();
+        stem.panNode = this.ctx.createStereoPanner();
+        stem.gainNode.connect(stem.panNode).connect(this.ctx.destination);
+      })).then(() => {
+        this.duration = Math.max(this.duration, ...this.stems.map((s) => s.buffer.duration));
+        this.apply();
+        this.status("");
+      }).catch((error) => {
+        this.loading = null;
+        this.status("Could not load the stems: " + error.message);
+        throw error;
+      });
+      return this.loading;
+    }
+
+    async play() {
+      await this.load();
+      if (this.ctx.state === "suspended") await this.ctx.resume();
+      if (this.playing) return;
+      if (this.offset >= this.duration) this.offset = 0;
+      const when = this.ctx.currentTime + 0.05;  // a moment ahead, so every source starts on the same sample
+      for (const stem of this.stems) {
+        const source = this.ctx.createBufferSource();
+        source.buffer = stem.buffer;
+        source.connect(stem.gainNode);
+        source.start(when, this.offset);
+        stem.source = source;
+      }
+      this.startedAt = when - this.offset;
+      this.playing = true;
+      this.render();
+      this.tick();
+    }
+
+    pause() {
+      if (!this.playing) return;
+      this.offset = this.position();
+      this.stopSources();
+      this.playing = false;
+      this.render();
+    }
+
+    stopSources() {
+      for (const stem of this.stems) {
+        if (stem.source) { stem.source.stop(); stem.source.disconnect(); stem.source = null; }
+      }
+    }
+
+    seek(seconds) {
+      const wasPlaying = this.playing;
+      if (wasPlaying) { this.stopSources(); this.playing = false; }
+      this.offset = Math.max(0, Math.min(this.duration, seconds));
+      if (wasPlaying) this.play(); else this.render();
+    }
+
+    audible(stem) {
+      const soloing = this.stems.some((s) => s.solo);
+      return !stem.mute && (!soloing || stem.solo);
+    }
+
+    // The gains the listener hears; the same numbers go to the server for "download this mix".
+    apply() {
+      for (const stem of this.stems) {
+        if (!stem.gainNode) continue;
+        stem.gainNode.gain.setTargetAtTime(this.audible(stem) ? stem.gain : 0, this.ctx.currentTime, 0.01);
+        stem.panNode.pan.setTargetAtTime(stem.pan, this.ctx.currentTime, 0.01);
+      }
+      this.render();
+    }
+
+    mixHref() {
+      const query = new URLSearchParams();
+      for (const stem of this.stems) {
+        query.set("gain_" + stem.name, (this.audible(stem) ? stem.gain : 0).toFixed(3));
+        query.set("pan_" + stem.name, stem.pan.toFixed(3));
+      }
+      return this.mixUrl + "?" + query.toString();
+    }
+
+    status(text) {
+      const line = this.root && this.root.querySelector("[data-mixer-status]");
+      if (line) line.textContent = text || line.dataset.help;
+    }
+
+    tick() {
+      if (!this.playing) return;
+      if (this.position() >= this.duration) {
+        this.stopSources();
+        this.playing = false;
+        this.offset = 0;
+        this.render();
+        return;
+      }
+      this.renderPosition();
+      requestAnimationFrame(() => this.tick());
+    }
+
+    renderPosition() {
+      if (!this.root) return;
+      const at = this.position();
+      const time = this.root.querySelector("[data-time]");
+      if (time) time.textContent = clock(at);
+      const seek = this.root.querySelector("[data-seek]");
+      if (seek && document.activeElement !== seek) seek.value = at;
+      const x = this.duration ? (at / this.duration) * 1000 : 0;
+      this.root.querySelectorAll(".playhead").forEach((line) => {
+        line.setAttribute("x1", x); line.setAttribute("x2", x);
+      });
+    }
+
+    render() {
+      if (!this.root) return;
+      const play = this.root.querySelector('[data-action="play"]');
+      if (play) play.textContent = this.playing ? "Pause" : "Play";
+      for (const stem of this.stems) {
+        const strip = this.root.querySelector('[data-stem="' + CSS.escape(stem.name) + '"]');
+        if (!strip) continue;
+        strip.querySelector('[data-action="mute"]').setAttribute("aria-pressed", String(stem.mute));
+        strip.querySelector('[data-action="solo"]').setAttribute("aria-pressed", String(stem.solo));
+        strip.querySelector("[data-gain]").value = stem.gain;
+        strip.querySelector("[data-pan]").value = stem.pan;
+        strip.classList.toggle("silent", !this.audible(stem));
+      }
+      const download = this.root.querySelector("[data-mix-download]");
+      if (download) download.href = this.mixHref();
+      this.renderPosition();
+    }
+
+    // Keyboard: space play/pause, arrows seek 5 s, digits mute (with Shift: solo) stem n, 0 resets.
+    // Space means play/pause even on a focused mixer button (Enter still presses it), as in any DAW.
+    key(event) {
+      const target = event.target;
+      if (target.matches("input[type=text], input[type=email], textarea, select")) return;
+      if (target.closest("form") && !target.closest("[data-mixer]")) return;
+      const digit = /^Digit([0-9])$/.exec(event.code);
+      if (event.code === "Space") {
+        event.preventDefault();
+        this.playing ? this.pause() : this.play();
+      } else if ((event.code === "ArrowLeft" || event.code === "ArrowRight") && !target.matches("input[type=range]")) {
+        event.preventDefault();
+        this.seek(this.position() + (event.code === "ArrowLeft" ? -5 : 5));
+      } else if (digit && digit[1] === "0") {
+        this.stems.forEach((s) => { s.mute = false; s.solo = false; s.gain = 1; s.pan = 0; });
+        this.apply();
+      } else if (digit) {
+        const stem = this.stems[parseInt(digit[1], 10) - 1];
+        if (!stem) return;
+        if (event.shiftKey) stem.solo = !stem.solo; else stem.mute = !stem.mute;
+        this.apply();
+      }
+    }
+
+    bind(root) {
+      this.root = root;
+      const line = root.querySelector("[data-mixer-status]");
+      if (line) line.dataset.help = line.textContent;
+      root.querySelector('[data-action="play"]').addEventListener("click", () => {
+        this.playing ? this.pause() : this.play();
+      });
+      root.querySelector("[data-seek]").addEventListener("input", (e) => this.seek(parseFloat(e.target.value)));
+      for (const stem of this.stems) {
+        const strip = root.querySelector('[data-stem="' + CSS.escape(stem.name) + '"]');
+        if (!strip) continue;
+        strip.querySelector('[data-action="mute"]').addEventListener("click", () => { stem.mute = !stem.mute; this.apply(); });
+        strip.querySelector('[data-action="solo"]').addEventListener("click", () => { stem.solo = !stem.solo; this.apply(); });
+        strip.querySelector("[data-gain]").addEventListener("input", (e) => { stem.gain = parseFloat(e.target.value); this.apply(); });
+        strip.querySelector("[data-pan]").addEventListener("input", (e) => { stem.pan = parseFloat(e.target.value); this.apply(); });
+        strip.querySelector(".stem-wave").addEventListener("click", (e) => {
+          const box = e.currentTarget.getBoundingClientRect();
+          this.seek(((e.clientX - box.left) / box.width) * this.duration);
+        });
+      }
+      this.render();
+    }
+  }
+
+  function bindAll(scope) {
+    const roots = scope.matches && scope.matches("[data-mixer]") ? [scope] : scope.querySelectorAll("[data-mixer]");
+    roots.forEach((root) => {
+      if (root.dataset.bound) return;
+      root.dataset.bound = "1";
+      let engine = engines.get(root.id);
+      if (!engine) { engine = new Engine(root); engines.set(root.id, engine); }
+      engine.bind(root);
+    });
+    // A mixer no longer on the page (a newer separation replaced it) stops playing.
+    for (const [id, engine] of engines) {
+      if (!document.getElementById(id)) {
+        engine.pause();
+        if (engine.ctx) engine.ctx.close();
+        engines.delete(id);
+      }
+    }
+  }
+
+  document.addEventListener("keydown", (event) => {
+    const root = document.querySelector("[data-mixer]");
+    const engine = root && engines.get(root.id);
+    if (engine) engine.key(event);
+  });
+  // A focused button "clicks" on Space's keyup; the keydown already played or paused.
+  document.addEventListener("keyup", (event) => {
+    if (event.code === "Space" && event.target.closest("[data-mixer]") && event.target.matches("button")) {
+      event.preventDefault();
+    }
+  });
+  document.addEventListener("htmx:load", (event) => bindAll(event.detail.elt));
+  document.addEventListener("DOMContentLoaded", () => bindAll(document));
+  window.SoundForgeMixer = { engines };
+})();

@@ -1,0 +1,23 @@
+"""Template filters for times: ``clock`` (3:07) for positions, ``duration_s`` (about 2 min) for estimates."""
+
+from __future__ import annotations
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def clock(seconds: float | None) -> str:
+    total = max(0, round(seconds or 0))
+    return f"{total // 60}:{total % 60:02d}"
+
+
+@register.filter
+def duration_s(seconds: float | None) -> str:
+    total = max(0, round(seconds or 0))
+    if total < 60:
+        return f"{total} s"
+    if total < 3600:
+        return f"{total // 60} min {total % 60:02d} s"
+    return f"{total // 3600} h {total % 3600 // 60:02d} min"
