@@ -4,9 +4,11 @@ Per block of the song, on one STFT of the mix (masks from the channel-averaged m
 channel so the stereo image stays):
 
 - drums: the percussive part of harmonic/percussive separation (median filtering, librosa's HPSS);
-- bass: the harmonics of the lowest salient pitch (a harmonic-sum pitch salience in the bass register),
-  plus the harmonic energy below the lowest note's range;
-- vocals: the harmonics of the predominant pitch in the singing register, followed frame by frame;
+- the harmonic part is factorised (KL NMF) into one harmonic template per semitone, templates adapting to
+  the instruments' timbre, giving which pitches sound in each frame;
+- bass: the lowest sounding pitch (in the bass register), plus the harmonic energy under the lowest note;
+- vocals: the highest sounding pitch (in the singing register): the melody sits on top;
+- both as Wiener-like masks, each voice's share of the modelled spectrum;
 - other: whatever is left, in the time domain, so the four stems sum back to the mix exactly.
 
 Blocks overlap by a margin that is thrown away, so memory does not grow with the length. Lower quality
@@ -24,9 +26,14 @@ from audio_stream import StemWriter, Window, frames
 SOURCES = ("drums", "bass", "other", "vocals")
 BLOCK_S = 30.0
 MARGIN_S = 2.0
-BASS_MIDI = (26.0, 52.0)
-VOCAL_MIDI = (48.0, 86.0)
-HARMONICS = 16
+PITCH_MIDI = (24, 96)  # C1 to C7, one template per semitone
+BASS_MAX_MIDI = 55  # the bass line's lowest note stays at or under G3 ...
+MELODY_MIN_MIDI = 57  # ... and the melody's highest at or over A3
+HARMONICS = 20
+PARTIAL_DECAY = 0.8
+MAX_HZ = 8000.0  # harmonic partials above this are left to "other"
+NMF_ITERATIONS = 60
+ACTIVE_SHARE = 0.25  # a pitch sounds when it carries this share of the frame's strongest pitch
 
 
 def count_blocks(info: Any) -> int:
@@ -47,55 +54,52 @@ def separate(path: str, info: Any, writers: dict[str, StemWriter], on_block: Cal
         on_block()
 
 
-def _salience(mag: np.ndarray, freqs: np.ndarray, midi: np.ndarray) -> np.ndarray:
-    """Harmonic-sum salience of each candidate pitch (rows) in each frame (columns)."""
-    bin_hz = freqs[1]
-    weights = np.zeros((midi.size, freqs.size), dtype=np.float32)
-    f0 = 440.0 * 2.0 ** ((midi - 69.0) / 12.0)
-    for h in range(1, HARMONICS + 1):
-        pos = h * f0 / bin_hz
-        lo = np.floor(pos).astype(int)
-        frac = pos - lo
-        ok = lo + 1 < freqs.size
-        rows = np.nonzero(ok)[0]
-        weights[rows, lo[ok]] += (1 - frac[ok]) * 0.85 ** (h - 1)
-        weights[rows, lo[ok] + 1] += frac[ok] * 0.85 ** (h - 1)
-    return weights @ np.sqrt(mag)
-
-
-def _track(salience: np.ndarray, midi: np.ndarray, lo: float, hi: float, floor: float, top: bool) -> np.ndarray:
-    """A pitch in [lo, hi) per frame (Hz), NaN where nothing there stands out.
-
-    ``top`` follows the highest pitch that is a salience peak at least half as strong as the strongest
-    (the melody sits on top); otherwise the strongest pitch of the register is taken.
-    """
-    import scipy.ndimage
-
-    rows = (midi >= lo) & (midi < hi)
-    sub = salience[rows]
-    frames = np.arange(sub.shape[1])
-    best = sub.argmax(axis=0)
-    strength = sub[best, frames]
-    if top:
-        padded = np.pad(sub, ((1, 1), (0, 0)))
-        peak = (sub >= padded[:-2]) & (sub >= padded[2:]) & (sub >= 0.5 * strength)
-        best = sub.shape[0] - 1 - np.argmax(peak[::-1], axis=0)
-        strength = sub[best, frames]
-    pitch = scipy.ndimage.median_filter(midi[rows][best], size=5, mode="nearest")
-    return np.where(strength > floor, 440.0 * 2.0 ** ((pitch - 69.0) / 12.0), np.nan)
-
-
-def _comb(f0: np.ndarray, freqs: np.ndarray, width: float = 0.8) -> np.ndarray:
-    """Soft mask (bins x frames) near the harmonics of ``f0`` per frame; zero where ``f0`` is NaN."""
-    bin_hz = freqs[1]
-    step = np.where(np.isnan(f0), np.inf, f0 / bin_hz)[None, :]
+def _templates(freqs: np.ndarray, midi: np.ndarray) -> np.ndarray:
+    """One harmonic spectrum per pitch (bins x pitches): decaying partials, widening a little with frequency
+    for vibrato and detuning; each column sums to 1."""
     pos = np.arange(freqs.size, dtype=np.float32)[:, None]
-    harmonic = np.clip(np.round(pos / step), 1, HARMONICS * 2)
-    distance = np.abs(pos - harmonic * step)
-    sigma = width + 0.01 * harmonic * step
-    mask = np.exp(-0.5 * (distance / sigma) ** 2)
-    mask[pos < 0.5 * step] = 0.0  # below the fundamental; every bin where there is no pitch
-    return mask.astype(np.float32)
+    f0_bins = 440.0 * 2.0 ** ((midi - 69.0) / 12.0) / freqs[1]
+    templates = np.zeros((freqs.size, midi.size), dtype=np.float32)
+    for h in range(1, HARMONICS + 1):
+        centre = (h * f0_bins)[None, :]
+        width = 1.0 + 0.003 * centre
+        partial = np.exp(-0.5 * ((pos - centre) / width) ** 2) * (centre < freqs.size - 1)
+        templates += PARTIAL_DECAY ** (h - 1) * partial
+    return templates / (templates.sum(axis=0, keepdims=True) + 1e-9)
+
+
+def _nmf(v: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """KL non-negative matrix factorisation v ~ w @ a with harmonic templates: activations first, then the
+    templates adapt to the instruments' timbre, but only on their own partials (zeros stay zero)."""
+    a = np.full((w.shape[1], v.shape[1]), v.mean() + 1e-6, dtype=np.float32)
+    support = w > 1e-4 * w.max(axis=0, keepdims=True)
+    w = w.copy()
+    for i in range(NMF_ITERATIONS):
+        a *= (w.T @ (v / (w @ a + 1e-9))) / (w.sum(axis=0)[:, None] + 1e-9)
+        if i >= NMF_ITERATIONS // 3:
+            w *= ((v / (w @ a + 1e-9)) @ a.T) / (a.sum(axis=1)[None, :] + 1e-9)
+            w *= support
+            w /= w.sum(axis=0, keepdims=True) + 1e-9
+    return w, a
+
+
+def _voices(w: np.ndarray, a: np.ndarray, midi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which pitch activations (pitches x frames) belong to the bass line and to the melody: per frame, the
+    lowest and the highest pitch that is clearly sounding (with a semitone either side for glides)."""
+    energy = a * w.sum(axis=0)[:, None]
+    sounding = (energy > ACTIVE_SHARE * energy.max(axis=0, keepdims=True)) & (energy > 1e-3 * energy.max())
+    index = np.arange(midi.size)[:, None]
+    lowest = np.where(sounding, index, midi.size).min(axis=0)
+    highest = np.where(sounding, index, -1).max(axis=0)
+    frames = np.arange(a.shape[1])
+    has_bass = (lowest < midi.size) & (midi[np.minimum(lowest, midi.size - 1)] <= BASS_MAX_MIDI)
+    has_melody = (highest >= 0) & (midi[np.maximum(highest, 0)] >= MELODY_MIN_MIDI) & (highest != lowest)
+    bass = np.zeros(a.shape, dtype=bool)
+    melody = np.zeros(a.shape, dtype=bool)
+    for step in (-1, 0, 1):
+        bass[np.clip(lowest + step, 0, midi.size - 1)[has_bass], frames[has_bass]] = True
+        melody[np.clip(highest + step, 0, midi.size - 1)[has_melody], frames[has_melody]] = True
+    return bass, melody
 
 
 def split(x: np.ndarray, sr: int) -> dict[str, np.ndarray]:
@@ -107,18 +111,20 @@ def split(x: np.ndarray, sr: int) -> dict[str, np.ndarray]:
     hop = n_fft // 4
     spec = librosa.stft(x, n_fft=n_fft, hop_length=hop)
     mag = np.abs(spec).mean(axis=0)
-    harm, perc = librosa.decompose.hpss(mag, kernel_size=(31, 31), mask=True, power=2.0)
+    harm, perc = librosa.decompose.hpss(mag, kernel_size=(17, 31), mask=True, power=2.0)
     freqs = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
-    midi = np.arange(BASS_MIDI[0], VOCAL_MIDI[1], 0.5)
-    harmonic = mag * harm
-    salience = _salience(harmonic, freqs, midi)
-    floor = np.median(salience) * 1.5 + 1e-9
-    bass_comb = _comb(_track(salience, midi, *BASS_MIDI, floor, top=False), freqs)
-    vocal_comb = _comb(_track(salience, midi, *VOCAL_MIDI, floor, top=True), freqs)
-    low = (freqs < 440.0 * 2.0 ** ((BASS_MIDI[1] - 69.0) / 12.0))[:, None]
-    bass_comb = np.maximum(bass_comb, low.astype(np.float32))
-    vocal_comb = vocal_comb * (1 - bass_comb)
-    masks = {"drums": perc, "bass": harm * bass_comb, "vocals": harm * vocal_comb}
+    keep = freqs < MAX_HZ
+    midi = np.arange(PITCH_MIDI[0], PITCH_MIDI[1] + 1, 1.0)
+    w, a = _nmf((mag * harm)[keep], _templates(freqs[keep], midi))
+    bass, melody = _voices(w, a, midi)
+    # Wiener-like masks: each voice's share of the modelled harmonic spectrum.
+    modelled = w @ a + 1e-9
+    bass_mask = np.zeros_like(mag)
+    melody_mask = np.zeros_like(mag)
+    bass_mask[keep] = (w @ (a * bass)) / modelled
+    melody_mask[keep] = (w @ (a * melody)) / modelled
+    bass_mask[freqs < 440.0 * 2.0 ** ((PITCH_MIDI[0] - 69.0) / 12.0)] = 1.0  # under the lowest note: bass
+    masks = {"drums": perc, "bass": harm * bass_mask, "vocals": harm * melody_mask}
     stems = {
         name: librosa.istft(spec * mask[None], hop_length=hop, n_fft=n_fft, length=n).astype(np.float32)
         for name, mask in masks.items()
