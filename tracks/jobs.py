@@ -26,13 +26,14 @@ logger = logging.getLogger(__name__)
 
 ANALYSIS_FEATURES = "tempo,key,energy,spectral,mfcc,chroma,waveform"
 PUSH_INTERVAL_S = 0.25
+QUEUES = {Job.Kind.ANALYSIS: "analysis", Job.Kind.SEPARATION: "processing"}
 
 
 def enqueue_analysis(track: Track) -> Job:
     """Queue an analysis of the track once the surrounding transaction commits. The caller says what to
     push to the pages (a new track changes the library list, a re-run only the track)."""
     job = Job.objects.create(track=track, kind=Job.Kind.ANALYSIS)
-    django_rq.get_queue("analysis").enqueue(
+    django_rq.get_queue(QUEUES[job.kind]).enqueue(
         analyse_track, job.pk, job_id=job.rq_id, job_timeout=settings.ANALYSIS_TIMEOUT_S + 60
     )
     return job
@@ -42,7 +43,7 @@ def enqueue_separation(track: Track, model: str, fmt: str) -> Job:
     """Queue a separation on the processing queue once the transaction commits; it may run for a base time
     plus so much per minute of audio."""
     job = Job.objects.create(track=track, kind=Job.Kind.SEPARATION, options={"model": model, "format": fmt})
-    django_rq.get_queue("processing").enqueue(
+    django_rq.get_queue(QUEUES[job.kind]).enqueue(
         separate_track, job.pk, job_id=job.rq_id, job_timeout=separation_timeout(track) + 60
     )
     return job
@@ -57,7 +58,7 @@ def cancel(job: Job) -> bool:
     worker (run_and_record's should_cancel), which also removes what it had written."""
     if not job.cancel():
         return False
-    rq_job = django_rq.get_queue("analysis" if job.kind == Job.Kind.ANALYSIS else "processing").fetch_job(job.rq_id)
+    rq_job = django_rq.get_queue(QUEUES[job.kind]).fetch_job(job.rq_id)
     if rq_job is not None and rq_job.get_status(refresh=False) == "queued":
         rq_job.cancel()
     return True
