@@ -1,4 +1,4 @@
-"""Shared fixtures: alice (owner), bob and charlie (strangers to alice's tracks), audio with known answers,
+"""Shared fixtures: alice (owner), bob (shared with), charlie (stranger), audio with known answers,
 a real Redis (tests/redis_plugin.py) and a real burst RQ worker."""
 
 from __future__ import annotations
@@ -40,6 +40,12 @@ def _isolated_media(settings, tmp_path: Path) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:
+    # The real hasher costs a quarter of a second per user on purpose; tests make hundreds of users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _clean_queues() -> None:
     """Each test starts with empty queues in the suite's own Redis."""
     for name in ("analysis", "processing"):
@@ -53,6 +59,18 @@ def _clean_queues() -> None:
 @pytest.fixture
 def alice(db):
     return get_user_model().objects.create_user("alice@example.com", "alice@example.com", PASSWORD)
+
+
+@pytest.fixture
+def bob(db):
+    return get_user_model().objects.create_user("bob", "bob@example.com", PASSWORD)
+
+
+@pytest.fixture
+def bob_client(bob) -> Client:
+    client = Client()
+    client.force_login(bob)
+    return client
 
 
 @pytest.fixture

@@ -1,52 +1,134 @@
-"""The one place that decides who may see or change a track: views, file downloads and websockets ask here."""
+"""The one place that decides who may do what with a track: views, file downloads, websockets and the
+enqueueing of jobs all ask here.
+
+Who is asking is an :class:`Actor`: the user (maybe anonymous) and the share-link tokens their session
+holds. Their role on a track is one of ``owner``, ``editor`` and ``viewer`` (a :class:`Share`), ``link``
+(a usable :class:`ShareLink`), or none. Strangers cannot tell a hidden track from none: they get 404.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from .models import Track
+from .models import Share, ShareLink, Track
 
 User = AbstractBaseUser | AnonymousUser
+OWNER, EDITOR, VIEWER, LINK = "owner", Share.Role.EDITOR.value, Share.Role.VIEWER.value, "link"
+SESSION_LINKS = "share_links"
+MAX_SESSION_LINKS = 20
+
+
+@dataclass(frozen=True)
+class Actor:
+    user: User
+    link_tokens: tuple[str, ...] = ()
+
+    @property
+    def is_authenticated(self) -> bool:
+        return bool(self.user.is_authenticated)
+
+
+def actor(request: Any) -> Actor:
+    """Who is asking, from an HTTP request or a websocket scope (both carry ``user`` and ``session``)."""
+    user = request["user"] if isinstance(request, dict) else request.user
+    session = request.get("session") if isinstance(request, dict) else request.session
+    tokens = tuple(session.get(SESSION_LINKS, [])) if session is not None else ()
+    return Actor(user=user, link_tokens=tokens)
+
+
+def remember_link(session: Any, link: ShareLink) -> None:
+    tokens = [t for t in session.get(SESSION_LINKS, []) if t != link.token]
+    session[SESSION_LINKS] = [link.token, *tokens][:MAX_SESSION_LINKS]
+
+
+def role(who: Actor, track: Track) -> str | None:
+    if who.is_authenticated:
+        if track.owner_id == who.user.pk:
+            return OWNER
+        shared = Share.objects.filter(track=track, user_id=who.user.pk).values_list("role", flat=True).first()
+        if shared:
+            return shared
+    if who.link_tokens and ShareLink.usable().filter(track=track, token__in=who.link_tokens).exists():
+        return LINK
+    return None
+
+
+def can_view(who: Actor, track: Track) -> bool:
+    return role(who, track) is not None
+
+
+def can_download(who: Actor, track: Track) -> bool:
+    """Files as attachments, zips and mixes; a link holder only when the link allows downloads. (Playing in
+    the page is viewing.)"""
+    found = role(who, track)
+    if found == LINK:
+        return ShareLink.usable().filter(track=track, token__in=who.link_tokens, allow_downloads=True).exists()
+    return found is not None
+
+
+def can_edit(who: Actor, track: Track) -> bool:
+    """Rename, re-run analysis, separate, cancel jobs."""
+    return role(who, track) in (OWNER, EDITOR)
+
+
+def can_manage(who: Actor, track: Track) -> bool:
+    """Share, make links, delete: the owner's alone."""
+    return role(who, track) == OWNER
 
 
 def viewable_tracks(user: User) -> QuerySet[Track]:
+    """A user's library: their own tracks and those shared with them."""
     if not user.is_authenticated:
         return Track.objects.none()
-    return Track.objects.filter(owner=user)
+    return Track.objects.filter(Q(owner=user) | Q(shares__user=user)).distinct()
 
 
-def can_view(user: User, track: Track) -> bool:
-    return user.is_authenticated and track.owner_id == user.pk
+def audience(track: Track) -> Iterable[int]:
+    """The users whose library shows the track: its owner and everyone it is shared with."""
+    return [track.owner_id, *Share.objects.filter(track=track).values_list("user_id", flat=True)]
 
 
-def can_edit(user: User, track: Track) -> bool:
-    return user.is_authenticated and track.owner_id == user.pk
-
-
-def find_viewable(user: User, track_uuid: uuid.UUID | str) -> Track | None:
-    """The track if this user may see it, else None: strangers cannot tell a hidden track from none."""
+def find_viewable(who: Actor, track_uuid: uuid.UUID | str) -> Track | None:
+    """The track if this actor may see it, else None."""
     try:
         track = Track.objects.select_related("owner").get(uuid=track_uuid)
     except (Track.DoesNotExist, ValueError):
         return None
-    return track if can_view(user, track) else None
+    return track if can_view(who, track) else None
 
 
-def get_viewable(user: User, track_uuid: uuid.UUID | str) -> Track:
-    track = find_viewable(user, track_uuid)
+def get_viewable(who: Actor, track_uuid: uuid.UUID | str) -> Track:
+    track = find_viewable(who, track_uuid)
     if track is None:
         raise Http404("No such track")
     return track
 
 
-def get_editable(user: User, track_uuid: uuid.UUID | str) -> Track:
+def get_downloadable(who: Actor, track_uuid: uuid.UUID | str) -> Track:
+    track = get_viewable(who, track_uuid)
+    if not can_download(who, track):
+        raise PermissionDenied("Downloads are not allowed through this link.")
+    return track
+
+
+def get_editable(who: Actor, track_uuid: uuid.UUID | str) -> Track:
     """404 for those who may not see the track; PermissionDenied for those who may only look."""
-    track = get_viewable(user, track_uuid)
-    if not can_edit(user, track):
+    track = get_viewable(who, track_uuid)
+    if not can_edit(who, track):
         raise PermissionDenied("You may view this track but not change it.")
+    return track
+
+
+def get_manageable(who: Actor, track_uuid: uuid.UUID | str) -> Track:
+    track = get_viewable(who, track_uuid)
+    if not can_manage(who, track):
+        raise PermissionDenied("Only the track's owner may do that.")
     return track

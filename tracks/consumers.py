@@ -1,7 +1,8 @@
 """Websocket consumers: authenticate from the session, ask access.py, join groups, forward fragments.
 
 One socket per page. On connect the socket is sent the current fragments, so a page never misses what
-happened between rendering and connecting (or while it was reconnecting).
+happened between rendering and connecting (or while it was reconnecting). When who may see a track
+changes, every socket on its page asks access.py again and those no longer allowed are closed.
 """
 
 from __future__ import annotations
@@ -16,29 +17,35 @@ CLOSE_NOT_FOUND = 4404
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
-    """/ws/library/ joins the user's library group; /ws/tracks/<uuid>/ joins that track's group."""
+    """/ws/library/ joins the user's library group; /ws/tracks/<uuid>/ joins that track's group (for its
+    owner, those it is shared with, and holders of a usable share link)."""
 
     group: str | None = None
+    track_uuid: str | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
-        track_uuid = self.scope["url_route"]["kwargs"].get("track_uuid")
-        if track_uuid is None:
+        self.track_uuid = self.scope["url_route"]["kwargs"].get("track_uuid")
+        if self.track_uuid is None:
+            if user is None or not user.is_authenticated:
+                await self.close(code=CLOSE_UNAUTHENTICATED)
+                return
             self.group = events.library_group(user.pk)
             initial = await database_sync_to_async(events.render_library_list)(user.pk)
         else:
-            track = await database_sync_to_async(access.find_viewable)(user, track_uuid)
+            track = await self._viewable_track()
             if track is None:
-                await self.close(code=CLOSE_NOT_FOUND)
+                await self.close(code=CLOSE_NOT_FOUND if user and user.is_authenticated else CLOSE_UNAUTHENTICATED)
                 return
             self.group = events.track_group(track.uuid)
             initial = await database_sync_to_async(events.render_track_panels)(track)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         await self.send(text_data=initial)
+
+    @database_sync_to_async
+    def _viewable_track(self) -> object | None:
+        return access.find_viewable(access.actor(self.scope), self.track_uuid)
 
     async def disconnect(self, code: int) -> None:
         if self.group:
@@ -49,3 +56,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def fragment(self, event: dict[str, str]) -> None:
         await self.send(text_data=event["html"])
+
+    async def access_check(self, event: dict[str, str]) -> None:
+        if self.track_uuid is not None and await self._viewable_track() is None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            self.group = None
+            await self.close(code=CLOSE_NOT_FOUND)

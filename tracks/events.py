@@ -12,9 +12,10 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.contrib.auth import get_user_model
 from django.template.loader import render_to_string
 
-from . import charts
+from . import access, charts
 from .models import Job, Track
 
 logger = logging.getLogger(__name__)
@@ -63,9 +64,18 @@ def render_library_row(track: Track) -> str:
     return render_to_string("tracks/library.html#track-row", track_context(track))
 
 
+def library_context(user: Any) -> dict[str, Any]:
+    """A user's library: their own tracks, and those shared with them (with whose they are)."""
+    tracks = access.viewable_tracks(user).select_related("owner")
+    return {
+        "rows": [track_context(t) for t in tracks if t.owner_id == user.pk],
+        "shared_rows": [track_context(t) for t in tracks if t.owner_id != user.pk],
+    }
+
+
 def render_library_list(user_id: int) -> str:
-    tracks = Track.objects.filter(owner_id=user_id)
-    return render_to_string("tracks/library.html#track-list", {"rows": [track_context(t) for t in tracks]})
+    user = get_user_model().objects.get(pk=user_id)
+    return render_to_string("tracks/library.html#track-list", library_context(user))
 
 
 JOB_PANELS = ("job-panel", "separation-job-panel")
@@ -79,26 +89,42 @@ def render_track_panels(track: Track, panels: tuple[str, ...] = JOB_PANELS + RES
 
 
 def _send(group: str, html: str) -> None:
+    _group_send(group, {"type": "fragment", "html": html})
+
+
+def _group_send(group: str, message: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(group, {"type": "fragment", "html": html})
+        async_to_sync(layer.group_send)(group, message)
     except Exception:
         # A page missing one update is better than a job failing because Redis blinked.
         logger.exception("could not push to %s", group)
 
 
+def _send_row(track: Track) -> None:
+    row = render_library_row(track)
+    for user_id in access.audience(track):
+        _send(library_group(user_id), row)
+
+
 def track_changed(track: Track) -> None:
-    """Push a track's current state to its page and its owner's library."""
+    """Push a track's current state to its page and to the library of everyone who has it."""
     _send(track_group(track.uuid), render_track_panels(track))
-    _send(library_group(track.owner_id), render_library_row(track))
+    _send_row(track)
 
 
 def jobs_changed(track: Track) -> None:
     """Push only a track's job panels (progress): results, and the mixer playing on the page, stay put."""
     _send(track_group(track.uuid), render_track_panels(track, JOB_PANELS))
-    _send(library_group(track.owner_id), render_library_row(track))
+    _send_row(track)
+
+
+def access_changed(track: Track) -> None:
+    """Who may see the track changed (a share or link revoked, the track deleted): every socket on its page
+    asks access.py again and closes if the answer is now no."""
+    _group_send(track_group(track.uuid), {"type": "access.check"})
 
 
 def library_changed(user_id: int) -> None:

@@ -1,10 +1,14 @@
-"""Sign-up, log-in, upload, separation and mix forms."""
+"""Sign-up, log-in, upload, separation, mix and sharing forms."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.forms import AuthenticationForm
+from django.db import models
+from django.utils import timezone
 
 User = get_user_model()
 EMAIL_WIDGET = {"autocomplete": "email", "autofocus": True}
@@ -98,3 +102,45 @@ class MixForm(forms.Form):
 
     def pans(self) -> dict[str, float]:
         return {n: v for n in self.stem_names if (v := self.cleaned_data.get(f"pan_{n}")) is not None}
+
+
+class ShareForm(forms.Form):
+    """Share with a user by username or email, as viewer or editor."""
+
+    who = forms.CharField(label="Username or email", max_length=254)
+    role = forms.ChoiceField(choices=[("viewer", "Viewer: see, play, download"),
+                                      ("editor", "Editor: also re-run, separate, cancel")], initial="viewer")
+
+    def __init__(self, *args: object, owner: User, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+
+    def clean_who(self) -> str:
+        who = self.cleaned_data["who"].strip()
+        user = User.objects.filter(is_active=True).filter(
+            models.Q(username__iexact=who) | models.Q(email__iexact=who)
+        ).first()
+        if user is None:
+            raise forms.ValidationError("There is no SoundForge user with that name or email.")
+        if user.pk == self.owner.pk:
+            raise forms.ValidationError("That is you: the track is already yours.")
+        self.cleaned_data["user"] = user
+        return who
+
+
+LINK_EXPIRY = [("", "Never"), ("1", "1 day"), ("7", "7 days"), ("30", "30 days")]
+
+
+class LinkForm(forms.Form):
+    """A read-only link, optionally expiring, optionally allowing downloads."""
+
+    expires_in_days = forms.TypedChoiceField(label="Expires", choices=LINK_EXPIRY, coerce=int, empty_value=None,
+                                             required=False)
+    allow_downloads = forms.BooleanField(label="Allow downloads", required=False)
+
+    def link_fields(self) -> dict[str, object]:
+        days = self.cleaned_data.get("expires_in_days")
+        return {
+            "allow_downloads": self.cleaned_data["allow_downloads"],
+            "expires": timezone.now() + timedelta(days=days) if days else None,
+        }

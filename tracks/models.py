@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from pathlib import Path
 from typing import Any
@@ -243,3 +244,59 @@ class Stem(models.Model):
         )
         cls.objects.filter(job__in=replaced).delete()
         return replaced
+
+
+class Share(models.Model):
+    """A track shared with another user: viewers see, play and download; editors also change and run jobs."""
+
+    class Role(models.TextChoices):
+        VIEWER = "viewer", "Viewer"
+        EDITOR = "editor", "Editor"
+
+    track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="shares")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shares")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created", "id"]
+        constraints = [models.UniqueConstraint(fields=["track", "user"], name="one_share_per_user_per_track")]
+
+    def __str__(self) -> str:
+        return f"{self.track_id} shared with {self.user_id} as {self.role}"
+
+
+def new_link_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class ShareLink(models.Model):
+    """A read-only link to a track for anyone who holds it; revoked or expired, it is a plain 404."""
+
+    track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="links")
+    token = models.CharField(max_length=64, unique=True, default=new_link_token, editable=False)
+    allow_downloads = models.BooleanField(default=False)
+    expires = models.DateTimeField(null=True, blank=True)
+    revoked = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"link to {self.track_id}"
+
+    @classmethod
+    def usable(cls) -> models.QuerySet[ShareLink]:
+        now = timezone.now()
+        unexpired = models.Q(expires__isnull=True) | models.Q(expires__gt=now)
+        return cls.objects.filter(unexpired, revoked__isnull=True)
+
+    @property
+    def is_usable(self) -> bool:
+        return self.revoked is None and (self.expires is None or self.expires > timezone.now())
+
+    def revoke(self) -> None:
+        if self.revoked is None:
+            self.revoked = timezone.now()
+            self.save(update_fields=["revoked"])

@@ -20,4 +20,10 @@ urlpatterns = [
     path("tracks/<uuid:track_uuid>/stems/<uuid:stem_uuid>/", views.stem_file, name="stem-file"),
     path("tracks/<uuid:track_uuid>/separations/<uuid:job_uuid>/zip/", views.stems_zip, name="stems-zip"),
     path("tracks/<uuid:track_uuid>/separations/<uuid:job_uuid>/mix/", views.stems_mix, name="stems-mix"),
+    path("tracks/<uuid:track_uuid>/shares/", views.share_add, name="share-add"),
+    path("tracks/<uuid:track_uuid>/shares/<int:share_id>/", views.share_update, name="share-update"),
+    path("tracks/<uuid:track_uuid>/shares/<int:share_id>/revoke/", views.share_revoke, name="share-revoke"),
+    path("tracks/<uuid:track_uuid>/links/", views.link_add, name="link-add"),
+    path("tracks/<uuid:track_uuid>/links/<int:link_id>/revoke/", views.link_revoke, name="link-revoke"),
+    path("s/<str:token>/", views.link_open, name="link-open"),
 ]

@@ -2,19 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
-from django.contrib.auth.views import LoginView
+from django.contrib.auth.views import LoginView, redirect_to_login
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from . import access, events, jobs, media
-from .forms import LoginForm, MixForm, SeparationForm, SignupForm, UploadForm
-from .models import Job, Stem, Track
+from .forms import LinkForm, LoginForm, MixForm, SeparationForm, ShareForm, SignupForm, UploadForm
+from .models import Job, Share, ShareLink, Stem, Track
+
+
+def open_to_links(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A track view that share-link holders may reach without an account (access.py still decides); an
+    anonymous visitor with no link is sent to log in rather than told the track does not exist."""
+
+    @login_not_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except Http404:
+            if not request.user.is_authenticated and not access.actor(request).link_tokens:
+                return redirect_to_login(request.get_full_path())
+            raise
+
+    return wrapper
 
 
 @login_not_required
@@ -36,9 +57,8 @@ class SoundForgeLoginView(LoginView):
 
 @require_GET
 def library(request: HttpRequest) -> HttpResponse:
-    tracks = access.viewable_tracks(request.user)
     return render(request, "tracks/library.html", {
-        "rows": [events.track_context(t) for t in tracks],
+        **events.library_context(request.user),
         "max_upload_mb": settings.MAX_UPLOAD_MB,
         "max_minutes": settings.MAX_DURATION_S // 60,
     })
@@ -72,13 +92,18 @@ def upload(request: HttpRequest) -> HttpResponse:
     return redirect("/")
 
 
+@open_to_links
 @require_GET
 def track_detail(request: HttpRequest, track_uuid: str) -> HttpResponse:
-    track = access.get_viewable(request.user, track_uuid)
+    who = access.actor(request)
+    track = access.get_viewable(who, track_uuid)
     context = events.track_context(track, detail=True)
-    context["can_edit"] = access.can_edit(request.user, track)
+    context.update(role=access.role(who, track), can_edit=access.can_edit(who, track),
+                   can_manage=access.can_manage(who, track), can_download=access.can_download(who, track))
     if context["can_edit"]:
         context["separation_form"] = separation_form(None)
+    if context["can_manage"]:
+        context.update(sharing_context(track))
     return render(request, "tracks/track_detail.html", context)
 
 
@@ -86,17 +111,18 @@ def separation_form(data: object) -> SeparationForm:
     return SeparationForm(data, models=jobs.separation_models(), default_model=settings.DEFAULT_SEPARATION_MODEL)
 
 
+@open_to_links
 @require_GET
 def track_audio(request: HttpRequest, track_uuid: str) -> HttpResponse:
-    track = access.get_viewable(request.user, track_uuid)
-    return media.audio_response(
-        track, range_header=request.headers.get("Range", ""), as_attachment=request.GET.get("download") == "1"
-    )
+    as_attachment = request.GET.get("download") == "1"
+    who = access.actor(request)
+    track = (access.get_downloadable if as_attachment else access.get_viewable)(who, track_uuid)
+    return media.audio_response(track, range_header=request.headers.get("Range", ""), as_attachment=as_attachment)
 
 
 @require_POST
 def track_analyse(request: HttpRequest, track_uuid: str) -> HttpResponse:
-    track = access.get_editable(request.user, track_uuid)
+    track = access.get_editable(access.actor(request), track_uuid)
     job = track.latest_job("analysis")
     if job is None or not job.is_active:
         with transaction.atomic():
@@ -109,10 +135,11 @@ def track_analyse(request: HttpRequest, track_uuid: str) -> HttpResponse:
 
 @require_POST
 def track_separate(request: HttpRequest, track_uuid: str) -> HttpResponse:
-    track = access.get_editable(request.user, track_uuid)
+    track = access.get_editable(access.actor(request), track_uuid)
     form = separation_form(request.POST)
     if not form.is_valid():
-        return HttpResponse(" ".join(e for errors in form.errors.values() for e in errors), status=400)
+        error = " ".join(e for errors in form.errors.values() for e in errors)
+        return _job_panel(request, track, "separation-job-panel", status=400, separation_error=error)
     job = track.latest_job(Job.Kind.SEPARATION)
     if job is None or not job.is_active:
         with transaction.atomic():
@@ -123,7 +150,7 @@ def track_separate(request: HttpRequest, track_uuid: str) -> HttpResponse:
 
 @require_POST
 def job_cancel(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpResponse:
-    track = access.get_editable(request.user, track_uuid)
+    track = access.get_editable(access.actor(request), track_uuid)
     job = get_object_or_404(Job, track=track, uuid=job_uuid)
     if jobs.cancel(job):
         events.jobs_changed(track)
@@ -131,38 +158,45 @@ def job_cancel(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpResp
     return _job_panel(request, track, panel)
 
 
-def _job_panel(request: HttpRequest, track: Track, panel: str) -> HttpResponse:
+def _job_panel(request: HttpRequest, track: Track, panel: str, status: int = 200, **extra: Any) -> HttpResponse:
     if request.htmx:
-        return render(request, f"tracks/track_detail.html#{panel}", events.track_context(track))
+        return render(request, f"tracks/track_detail.html#{panel}", {**events.track_context(track), **extra},
+                      status=status)
+    if status >= 400:
+        return HttpResponse(" ".join(str(v) for v in extra.values()), status=status)
     return redirect(f"/tracks/{track.uuid}/")
 
 
+@open_to_links
 @require_GET
 def stem_file(request: HttpRequest, track_uuid: str, stem_uuid: str) -> HttpResponse:
-    track = access.get_viewable(request.user, track_uuid)
+    as_attachment = request.GET.get("download") == "1"
+    who = access.actor(request)
+    track = (access.get_downloadable if as_attachment else access.get_viewable)(who, track_uuid)
     stem = get_object_or_404(track.stems.select_related("track"), uuid=stem_uuid)
-    return media.stem_response(stem, range_header=request.headers.get("Range", ""),
-                               as_attachment=request.GET.get("download") == "1")
+    return media.stem_response(stem, range_header=request.headers.get("Range", ""), as_attachment=as_attachment)
 
 
-def _viewable_stems(request: HttpRequest, track_uuid: str, job_uuid: str) -> tuple[Track, list[Stem]]:
-    """One separation's stems, through the track's access check; 404 when there are none to see."""
-    track = access.get_viewable(request.user, track_uuid)
+def _downloadable_stems(request: HttpRequest, track_uuid: str, job_uuid: str) -> tuple[Track, list[Stem]]:
+    """One separation's stems, through the track's download check; 404 when there are none to see."""
+    track = access.get_downloadable(access.actor(request), track_uuid)
     stems = list(track.stems.select_related("track").filter(job__uuid=job_uuid))
     if not stems:
         raise Http404("No such separation")
     return track, stems
 
 
+@open_to_links
 @require_GET
 def stems_zip(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpResponse:
-    track, stems = _viewable_stems(request, track_uuid, job_uuid)
+    track, stems = _downloadable_stems(request, track_uuid, job_uuid)
     return media.stems_zip_response(track, stems)
 
 
+@open_to_links
 @require_GET
 def stems_mix(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpResponse:
-    track, stems = _viewable_stems(request, track_uuid, job_uuid)
+    track, stems = _downloadable_stems(request, track_uuid, job_uuid)
     form = MixForm(request.GET, [s.name for s in stems])
     if not form.is_valid():
         return HttpResponse(" ".join(f"{k}: {v[0]}" for k, v in form.errors.items()), status=400)
@@ -171,12 +205,102 @@ def stems_mix(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpRespo
 
 @require_POST
 def track_delete(request: HttpRequest, track_uuid: str) -> HttpResponse:
-    track = access.get_editable(request.user, track_uuid)
+    track = access.get_manageable(access.actor(request), track_uuid)
     title = track.title
+    audience = list(access.audience(track))
     with transaction.atomic():
         # Running jobs see their row vanish and stop their port (jobs.run_and_record's should_cancel).
         track.delete()
         transaction.on_commit(lambda: media.delete_files(track))
-        transaction.on_commit(lambda: events.library_changed(request.user.pk))
+        transaction.on_commit(lambda: [events.library_changed(uid) for uid in audience])
+        transaction.on_commit(lambda: events.access_changed(track))
     messages.success(request, f"Deleted “{title}”.")
     return redirect("/")
+
+
+# -- sharing ---------------------------------------------------------------------------------------------------
+
+
+def sharing_context(track: Track, share_form: ShareForm | None = None, link_form: LinkForm | None = None,
+                    new_link: ShareLink | None = None) -> dict[str, Any]:
+    return {
+        "track": track,
+        "shares": track.shares.select_related("user"),
+        "links": track.links.filter(revoked__isnull=True),
+        "share_form": share_form or ShareForm(owner=track.owner),
+        "link_form": link_form or LinkForm(),
+        "new_link": new_link,
+    }
+
+
+def _sharing_panel(request: HttpRequest, track: Track, status: int = 200, **kwargs: Any) -> HttpResponse:
+    if request.htmx:
+        return render(request, "tracks/track_detail.html#sharing-panel", sharing_context(track, **kwargs),
+                      status=status)
+    return redirect(f"/tracks/{track.uuid}/")
+
+
+@require_POST
+def share_add(request: HttpRequest, track_uuid: str) -> HttpResponse:
+    track = access.get_manageable(access.actor(request), track_uuid)
+    form = ShareForm(request.POST, owner=track.owner)
+    if not form.is_valid():
+        return _sharing_panel(request, track, status=400, share_form=form)
+    share, created = Share.objects.update_or_create(track=track, user=form.cleaned_data["user"],
+                                                    defaults={"role": form.cleaned_data["role"]})
+    events.library_changed(share.user_id)
+    if not created:
+        events.access_changed(track)  # an editor made viewer loses controls on reload; sockets re-check
+    return _sharing_panel(request, track)
+
+
+@require_POST
+def share_update(request: HttpRequest, track_uuid: str, share_id: int) -> HttpResponse:
+    track = access.get_manageable(access.actor(request), track_uuid)
+    share = get_object_or_404(Share, track=track, pk=share_id)
+    new_role = request.POST.get("role")
+    if new_role not in Share.Role.values:
+        return _sharing_panel(request, track, status=400)
+    share.role = new_role
+    share.save(update_fields=["role"])
+    return _sharing_panel(request, track)
+
+
+@require_POST
+def share_revoke(request: HttpRequest, track_uuid: str, share_id: int) -> HttpResponse:
+    track = access.get_manageable(access.actor(request), track_uuid)
+    share = get_object_or_404(Share, track=track, pk=share_id)
+    share.delete()
+    events.library_changed(share.user_id)
+    events.access_changed(track)
+    return _sharing_panel(request, track)
+
+
+@require_POST
+def link_add(request: HttpRequest, track_uuid: str) -> HttpResponse:
+    track = access.get_manageable(access.actor(request), track_uuid)
+    form = LinkForm(request.POST)
+    if not form.is_valid():
+        return _sharing_panel(request, track, status=400, link_form=form)
+    link = ShareLink.objects.create(track=track, **form.link_fields())
+    return _sharing_panel(request, track, new_link=link)
+
+
+@require_POST
+def link_revoke(request: HttpRequest, track_uuid: str, link_id: int) -> HttpResponse:
+    track = access.get_manageable(access.actor(request), track_uuid)
+    link = get_object_or_404(ShareLink, track=track, pk=link_id)
+    link.revoke()
+    events.access_changed(track)
+    return _sharing_panel(request, track)
+
+
+@login_not_required
+@require_GET
+def link_open(request: HttpRequest, token: str) -> HttpResponse:
+    """A share link: remembered in the visitor's session, which then opens the track's page and files."""
+    link = ShareLink.usable().filter(token=token).select_related("track").first()
+    if link is None:
+        raise Http404("No such link")
+    access.remember_link(request.session, link)
+    return redirect(f"/tracks/{link.track.uuid}/")

@@ -1,0 +1,203 @@
+"""Sharing: roles, links, the library's "Shared with me", and one table of who gets what from every route."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import URLPattern, get_resolver
+from django.utils import timezone
+
+from tests.conftest import PASSWORD
+from tests.test_jobs import upload
+from tracks import media
+from tracks.models import Job, Share, ShareLink, Stem, Track
+
+
+@pytest.fixture
+def song(tmp_path: Path, c_major_wav: Path) -> Path:
+    return c_major_wav
+
+
+def separated_track(client: Client, path: Path) -> Track:
+    """A track with a finished separation: two short stems written where the port would write them."""
+    track = upload(client, path)
+    job = Job.objects.create(track=track, kind=Job.Kind.SEPARATION, status=Job.Status.SUCCEEDED,
+                             options={"model": "dsp", "format": "wav"})
+    folder = media.stems_dir(job)
+    folder.mkdir(parents=True)
+    for name in ("drums", "vocals"):
+        path = folder / f"{name}.wav"
+        sf.write(path, np.zeros((22050, 2), dtype="float32"), 22050, subtype="PCM_16")
+        Stem.objects.create(track=track, job=job, name=name, model="dsp", format="wav",
+                            file=str(path.relative_to(media.track_dir(track.uuid).parent.parent)), duration=1.0,
+                            size=path.stat().st_size)
+    return track
+
+
+def link_client(link: ShareLink) -> Client:
+    client = Client()
+    assert client.get(f"/s/{link.token}/").status_code == 302
+    return client
+
+
+def test_the_owner_shares_changes_the_role_and_revokes(alice_client: Client, bob_client: Client, bob,
+                                                         song: Path) -> None:
+    track = upload(alice_client, song)
+    assert bob_client.get(f"/tracks/{track.uuid}/").status_code == 404
+    response = alice_client.post(f"/tracks/{track.uuid}/shares/", {"who": "BOB@example.com", "role": "viewer"},
+                                 HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and "bob@example.com" in response.content.decode()
+    share = Share.objects.get(track=track, user=bob)
+    assert share.role == "viewer"
+    page = bob_client.get(f"/tracks/{track.uuid}/").content.decode()
+    assert "Shared with you by alice@example.com as viewer" in page
+    assert "Re-run analysis" not in page and "Separate into stems" not in page
+    assert "Shared with me" in bob_client.get("/").content.decode()
+    assert bob_client.post(f"/tracks/{track.uuid}/analyse/").status_code == 403
+
+    alice_client.post(f"/tracks/{track.uuid}/shares/{share.pk}/", {"role": "editor"}, HTTP_HX_REQUEST="true")
+    assert "Re-run analysis" in bob_client.get(f"/tracks/{track.uuid}/").content.decode()
+    assert bob_client.post(f"/tracks/{track.uuid}/analyse/").status_code == 302
+    assert bob_client.post(f"/tracks/{track.uuid}/delete/").status_code == 403  # the owner's alone
+
+    alice_client.post(f"/tracks/{track.uuid}/shares/{share.pk}/revoke/", HTTP_HX_REQUEST="true")
+    assert bob_client.get(f"/tracks/{track.uuid}/").status_code == 404
+    assert "Shared with me" not in bob_client.get("/").content.decode()
+
+
+def test_it_refuses_unknown_users_and_the_owner(alice_client: Client, song: Path) -> None:
+    track = upload(alice_client, song)
+    for who, message in (("nobody@example.com", "There is no SoundForge user"), ("alice@example.com", "That is you")):
+        response = alice_client.post(f"/tracks/{track.uuid}/shares/", {"who": who, "role": "viewer"},
+                                     HTTP_HX_REQUEST="true")
+        assert response.status_code == 400 and message in response.content.decode()
+    assert not Share.objects.exists()
+
+
+def test_a_link_shows_the_page_and_nothing_else(alice_client: Client, song: Path) -> None:
+    track = separated_track(alice_client, song)
+    response = alice_client.post(f"/tracks/{track.uuid}/links/", {"expires_in_days": "7"}, HTTP_HX_REQUEST="true")
+    link = ShareLink.objects.get(track=track)
+    assert f"/s/{link.token}/" in response.content.decode()
+    assert len(link.token) >= 40 and link.expires > timezone.now() + timedelta(days=6)
+    guest = Client()
+    assert guest.get(f"/tracks/{track.uuid}/").status_code == 302  # no link yet: log in
+    opened = guest.get(f"/s/{link.token}/")
+    assert opened.status_code == 302 and opened["Location"] == f"/tracks/{track.uuid}/"
+    page = guest.get(f"/tracks/{track.uuid}/").content.decode()
+    assert track.title in page and 'class="strip"' in page and "read-only no-downloads" in page
+    assert "Separate into stems" not in page and "Sharing" not in page
+    stem = track.stems.first()
+    assert guest.get(f"/tracks/{track.uuid}/stems/{stem.uuid}/").status_code == 200  # the mixer plays it
+    assert guest.get(f"/tracks/{track.uuid}/stems/{stem.uuid}/?download=1").status_code == 403
+    assert guest.get(f"/tracks/{track.uuid}/audio/?download=1").status_code == 403
+    assert guest.get("/").status_code == 302
+
+    link.revoke()
+    assert guest.get(f"/tracks/{track.uuid}/").status_code == 404
+    assert Client().get(f"/s/{link.token}/").status_code == 404
+
+
+def test_an_expired_link_is_a_plain_404(alice_client: Client, song: Path) -> None:
+    track = upload(alice_client, song)
+    link = ShareLink.objects.create(track=track, expires=timezone.now() + timedelta(hours=1))
+    guest = link_client(link)
+    ShareLink.objects.filter(pk=link.pk).update(expires=timezone.now() - timedelta(seconds=1))
+    assert guest.get(f"/tracks/{track.uuid}/").status_code == 404
+    assert Client().get(f"/s/{link.token}/").status_code == 404
+    assert Client().get("/s/not-a-token/").status_code == 404
+
+
+# -- the access table ------------------------------------------------------------------------------------------
+
+ACTORS = ("owner", "editor", "viewer", "stranger", "anonymous", "link", "link_downloads", "link_revoked",
+          "link_expired")
+VIEW = {"owner": 200, "editor": 200, "viewer": 200, "stranger": 404, "anonymous": 302, "link": 200,
+        "link_downloads": 200, "link_revoked": 404, "link_expired": 404}
+DOWNLOAD = {**VIEW, "link": 403}
+EDIT = {"owner": 302, "editor": 302, "viewer": 403, "stranger": 404, "anonymous": 302, "link": 302,
+        "link_downloads": 302, "link_revoked": 302, "link_expired": 302}
+MANAGE = {**EDIT, "editor": 403}
+ACCOUNT = {"owner": 200, "editor": 200, "viewer": 200, "stranger": 200, "anonymous": 302, "link": 302,
+           "link_downloads": 302, "link_revoked": 302, "link_expired": 302}
+SIGNED_IN_AWAY = {a: 302 if a in ("owner", "editor", "viewer", "stranger") else 200 for a in ACTORS}
+EVERYONE_REDIRECTED = dict.fromkeys(ACTORS, 302)
+
+# route name -> (method, url template, data, expected status per actor)
+TABLE = {
+    "signup": ("get", "/signup/", {}, SIGNED_IN_AWAY),
+    "login": ("get", "/login/", {}, SIGNED_IN_AWAY),
+    "logout": ("post", "/logout/", {}, EVERYONE_REDIRECTED),
+    "library": ("get", "/", {}, ACCOUNT),
+    "upload": ("post", "/tracks/upload/", {}, {**ACCOUNT, **{a: 302 for a in ACTORS}}),
+    "track": ("get", "/tracks/{track}/", {}, VIEW),
+    "track-audio": ("get", "/tracks/{track}/audio/?download=1", {}, DOWNLOAD),
+    "track-analyse": ("post", "/tracks/{track}/analyse/", {}, EDIT),
+    "track-delete": ("post", "/tracks/{track}/delete/", {}, MANAGE),
+    "track-separate": ("post", "/tracks/{track}/separate/", {"model": "dsp", "format": "wav"}, EDIT),
+    "job-cancel": ("post", "/tracks/{track}/jobs/{job}/cancel/", {}, EDIT),
+    "stem-file": ("get", "/tracks/{track}/stems/{stem}/", {}, VIEW),
+    "stems-zip": ("get", "/tracks/{track}/separations/{job}/zip/", {}, DOWNLOAD),
+    "stems-mix": ("get", "/tracks/{track}/separations/{job}/mix/", {}, DOWNLOAD),
+    "share-add": ("post", "/tracks/{track}/shares/", {"who": "charlie@example.com"}, MANAGE),
+    "share-update": ("post", "/tracks/{track}/shares/{share}/", {"role": "viewer"}, MANAGE),
+    "share-revoke": ("post", "/tracks/{track}/shares/{share}/revoke/", {}, MANAGE),
+    "link-add": ("post", "/tracks/{track}/links/", {}, MANAGE),
+    "link-revoke": ("post", "/tracks/{track}/links/{link}/revoke/", {}, MANAGE),
+    "link-open": ("get", "/s/{link}/", {}, EVERYONE_REDIRECTED),
+}
+# Plain playback of the original and a stem's download follow the same rules as the page and the zip.
+EXTRA = {
+    "track-audio-play": ("get", "/tracks/{track}/audio/", {}, VIEW),
+    "stem-download": ("get", "/tracks/{track}/stems/{stem}/?download=1", {}, DOWNLOAD),
+}
+
+
+def test_every_route_has_a_rule() -> None:
+    names = {p.name for p in get_resolver().url_patterns if isinstance(p, URLPattern) and p.name}
+    names |= {p.name for p in get_resolver("tracks.urls").url_patterns if p.name}
+    missing = {n for n in names if not n.startswith(("admin", "django_rq"))} - set(TABLE)
+    assert not missing, f"routes without an access rule in the table: {missing}"
+
+
+def _client_for(actor: str, track: Track, users: dict[str, object]) -> Client:
+    if actor in users:
+        client = Client()
+        client.force_login(users[actor])
+        return client
+    if actor == "anonymous":
+        return Client()
+    link = ShareLink.objects.create(track=track, allow_downloads=actor == "link_downloads")
+    client = link_client(link)
+    if actor == "link_revoked":
+        link.revoke()
+    elif actor == "link_expired":
+        ShareLink.objects.filter(pk=link.pk).update(expires=timezone.now() - timedelta(minutes=1))
+    return client
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+@pytest.mark.parametrize("route", [*TABLE, *EXTRA])
+def test_the_access_table(route: str, actor: str, alice_client: Client, alice, charlie, song: Path) -> None:
+    make = get_user_model().objects.create_user
+    users = {"owner": alice, "editor": make("erin", "erin@example.com", PASSWORD),
+             "viewer": make("vic", "vic@example.com", PASSWORD), "stranger": charlie}
+    track = separated_track(alice_client, song)
+    Share.objects.create(track=track, user=users["editor"], role="editor")
+    share = Share.objects.create(track=track, user=users["viewer"], role="viewer")
+    running = Job.objects.create(track=track, kind=Job.Kind.ANALYSIS, status=Job.Status.RUNNING)
+    job = track.stems.first().job
+    owners_link = ShareLink.objects.create(track=track)
+    client = _client_for(actor, track, users)
+    method, template, data, expected = {**TABLE, **EXTRA}[route]
+    url = template.format(track=track.uuid, job=running.uuid if route == "job-cancel" else job.uuid,
+                          stem=track.stems.first().uuid, share=share.pk,
+                          link=owners_link.token if route == "link-open" else owners_link.pk)
+    response = getattr(client, method)(url, data)
+    assert response.status_code == expected[actor], (route, actor, url)
