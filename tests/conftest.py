@@ -40,6 +40,15 @@ def _isolated_media(settings, tmp_path: Path) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_channel_layer() -> None:
+    # Each async test runs on its own event loop; the Redis layer's locks belong to the loop that first
+    # waited on them, so every test gets a layer of its own.
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings) -> None:
     # The real hasher costs a quarter of a second per user on purpose; tests make hundreds of users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

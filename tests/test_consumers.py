@@ -53,18 +53,27 @@ async def receive_until(ws: WebsocketCommunicator, predicate: Callable[[str], bo
                 return seen
 
 
+async def open_track_page(track: Track, client: Client) -> WebsocketCommunicator:
+    """A track page's socket, past the current state and the presence push its own arrival causes."""
+    ws, connected, _ = await connect(f"/ws/tracks/{track.uuid}/", client)
+    assert connected
+    assert f'id="job-panel-{track.uuid}"' in await ws.receive_from()
+    await receive_until(ws, lambda html: f'id="presence-{track.uuid}"' in html, timeout=5)
+    return ws
+
+
 async def test_it_rejects_anonymous_sockets() -> None:
     for path in ("/ws/library/", "/ws/tracks/00000000-0000-0000-0000-000000000000/"):
         ws, connected, _ = await connect(path, None)
         assert not connected
-        await ws.disconnect()
+        await ws.disconnect(timeout=5)
 
 
 async def test_it_checks_ownership(alice_client: Client, charlie_client: Client, c_major_wav: Path) -> None:
     track = await make_track(alice_client, c_major_wav)
     ws, connected, _ = await connect(f"/ws/tracks/{track.uuid}/", charlie_client)
     assert not connected
-    await ws.disconnect()
+    await ws.disconnect(timeout=5)
 
 
 async def test_it_sends_the_current_state_on_connect(alice_client: Client, c_major_wav: Path) -> None:
@@ -78,7 +87,7 @@ async def test_it_sends_the_current_state_on_connect(alice_client: Client, c_maj
     library, connected, _ = await connect("/ws/library/", alice_client)
     assert connected
     assert f'id="track-{track.uuid}"' in await library.receive_from()
-    await ws.disconnect()
+    await ws.disconnect(timeout=5)
     await library.disconnect()
 
 
@@ -101,21 +110,17 @@ async def test_pushes_reach_the_owner_and_never_a_stranger(alice_client: Client,
 async def test_an_idle_socket_stays_open_and_still_receives(alice_client: Client, c_major_wav: Path) -> None:
     """Longer than the channel layer's 5 s blocking read: the consumer must not die of a Redis read timeout."""
     track = await make_track(alice_client, c_major_wav)
-    ws, connected, _ = await connect(f"/ws/tracks/{track.uuid}/", alice_client)
-    assert connected
-    await ws.receive_from()
+    ws = await open_track_page(track, alice_client)
     assert await ws.receive_nothing(timeout=11, interval=0.5)
     await sync_to_async(events.track_changed)(track)
     assert f'id="job-panel-{track.uuid}"' in await ws.receive_from(timeout=5)
-    await ws.disconnect()
+    await ws.disconnect(timeout=5)
 
 
 async def test_a_job_streams_progress_and_results_to_the_page(alice_client: Client, c_major_wav: Path) -> None:
     """Upload, then a real `manage.py rqworker --burst` process runs the port while the page's socket listens."""
     track = await make_track(alice_client, c_major_wav)
-    ws, connected, _ = await connect(f"/ws/tracks/{track.uuid}/", alice_client)
-    assert connected
-    await ws.receive_from()
+    ws = await open_track_page(track, alice_client)
     env = await sync_to_async(worker_env)()
     worker = await asyncio.create_subprocess_exec(
         sys.executable, str(ROOT / "manage.py"), "rqworker", "analysis", "--burst", env=env,
@@ -134,4 +139,4 @@ async def test_a_job_streams_progress_and_results_to_the_page(alice_client: Clie
     percents = [int(html.split("aria-valuenow=\"")[1].split('"')[0]) for html in seen if "aria-valuenow" in html]
     assert percents == sorted(percents) and len(percents) >= 2
     assert "<polygon" in seen[-1] and "BPM" in seen[-1]
-    await ws.disconnect()
+    await ws.disconnect(timeout=5)

@@ -16,7 +16,7 @@ from django.utils import timezone
 from tests.conftest import PASSWORD
 from tests.test_jobs import upload
 from tracks import media
-from tracks.models import Job, Share, ShareLink, Stem, Track
+from tracks.models import Activity, Comment, Job, Share, ShareLink, Stem, Track
 
 
 @pytest.fixture
@@ -114,6 +114,41 @@ def test_an_expired_link_is_a_plain_404(alice_client: Client, song: Path) -> Non
     assert Client().get("/s/not-a-token/").status_code == 404
 
 
+def test_timed_comments_by_those_it_is_shared_with(alice_client: Client, bob_client: Client, bob, charlie,
+                                                    song: Path) -> None:
+    track = upload(alice_client, song)
+    Share.objects.create(track=track, user=bob, role="viewer")
+    Share.objects.create(track=track, user=charlie, role="viewer")
+    add = f"/tracks/{track.uuid}/comments/"
+    response = bob_client.post(add, {"at": "2.5", "text": "<script>alert(1)</script> the <b>snare</b>"},
+                               HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert" not in html
+    assert "0:02" in html and 'cx="312.5"' in html  # 2.5 s of 8 s along the timeline
+    comment = Comment.objects.get()
+    assert (comment.author, comment.at) == (bob, 2.5)
+    assert bob_client.post(add, {"at": "9", "text": "after the end"}).status_code == 400
+    assert bob_client.post(add, {"at": "1", "text": "x" * 1001}).status_code == 400
+    assert bob_client.post(add, {"at": "-1", "text": "before"}).status_code == 400
+
+    carol = Client()
+    carol.force_login(charlie)
+    edit, delete = f"{add}{comment.uuid}/", f"{add}{comment.uuid}/delete/"
+    assert carol.post(edit, {"text": "not mine"}).status_code == 403
+    assert carol.post(delete).status_code == 403
+    assert alice_client.post(edit, {"text": "not mine either"}).status_code == 403
+    assert bob_client.post(edit, {"text": "tighter snare"}).status_code == 302
+    comment.refresh_from_db()
+    assert comment.text == "tighter snare" and comment.edited is not None
+    assert alice_client.post(delete).status_code == 302  # the owner moderates
+    assert not Comment.objects.exists()
+    verbs = list(Activity.objects.filter(track=track).values_list("verb", flat=True))
+    assert verbs == ["commented", "uploaded"]
+    page = alice_client.get(f"/tracks/{track.uuid}/").content.decode()
+    assert "bob@example.com</b> commented at 0:02" in page and "uploaded the track" in page
+
+
 # -- the access table ------------------------------------------------------------------------------------------
 
 ACTORS = ("owner", "editor", "viewer", "stranger", "anonymous", "link", "link_downloads", "link_revoked",
@@ -124,6 +159,7 @@ DOWNLOAD = {**VIEW, "link": 403}
 EDIT = {"owner": 302, "editor": 302, "viewer": 403, "stranger": 404, "anonymous": 302, "link": 302,
         "link_downloads": 302, "link_revoked": 302, "link_expired": 302}
 MANAGE = {**EDIT, "editor": 403}
+COMMENT = {**EDIT, "viewer": 302}
 ACCOUNT = {"owner": 200, "editor": 200, "viewer": 200, "stranger": 200, "anonymous": 302, "link": 302,
            "link_downloads": 302, "link_revoked": 302, "link_expired": 302}
 SIGNED_IN_AWAY = {a: 302 if a in ("owner", "editor", "viewer", "stranger") else 200 for a in ACTORS}
@@ -151,6 +187,11 @@ TABLE = {
     "link-add": ("post", "/tracks/{track}/links/", {}, MANAGE),
     "link-revoke": ("post", "/tracks/{track}/links/{link}/revoke/", {}, MANAGE),
     "link-open": ("get", "/s/{link}/", {}, EVERYONE_REDIRECTED),
+    "track-rename": ("post", "/tracks/{track}/rename/", {"title": "New name"}, EDIT),
+    "comment-add": ("post", "/tracks/{track}/comments/", {"at": "1.5", "text": "hi"}, COMMENT),
+    # The comment is the owner's: only its author edits it; the owner and editors may delete it.
+    "comment-edit": ("post", "/tracks/{track}/comments/{comment}/", {"text": "edited"}, MANAGE),
+    "comment-delete": ("post", "/tracks/{track}/comments/{comment}/delete/", {}, EDIT),
 }
 # Plain playback of the original and a stem's download follow the same rules as the page and the zip.
 EXTRA = {
@@ -194,10 +235,11 @@ def test_the_access_table(route: str, actor: str, alice_client: Client, alice, c
     running = Job.objects.create(track=track, kind=Job.Kind.ANALYSIS, status=Job.Status.RUNNING)
     job = track.stems.first().job
     owners_link = ShareLink.objects.create(track=track)
+    comment = Comment.objects.create(track=track, author=alice, at=1.0, text="the owner's")
     client = _client_for(actor, track, users)
     method, template, data, expected = {**TABLE, **EXTRA}[route]
     url = template.format(track=track.uuid, job=running.uuid if route == "job-cancel" else job.uuid,
-                          stem=track.stems.first().uuid, share=share.pk,
+                          stem=track.stems.first().uuid, share=share.pk, comment=comment.uuid,
                           link=owners_link.token if route == "link-open" else owners_link.pk)
     response = getattr(client, method)(url, data)
     assert response.status_code == expected[actor], (route, actor, url)

@@ -9,7 +9,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import Client
 
-from tests.test_consumers import connect, make_track, receive_until
+from tests.test_consumers import connect, make_track, open_track_page, receive_until
 from tracks import events
 from tracks.consumers import CLOSE_NOT_FOUND
 from tracks.models import Job, ShareLink
@@ -30,15 +30,14 @@ async def test_a_share_appears_and_disappears_in_the_recipients_library(
     pushed = await receive_until(library, lambda html: f'id="track-{track.uuid}"' in html, timeout=5)
     assert "Shared with me" in pushed[-1]
 
-    page, connected, _ = await connect(f"/ws/tracks/{track.uuid}/", bob_client)
-    assert connected
-    await page.receive_from()
+    page = await open_track_page(track, bob_client)
     share_id = await sync_to_async(lambda: track.shares.get().pk)()
     await share(f"/tracks/{track.uuid}/shares/{share_id}/revoke/", HTTP_HX_REQUEST="true")
     dropped = await receive_until(library, lambda html: 'id="track-list"' in html, timeout=5)
     assert f"track-{track.uuid}" not in dropped[-1]
     assert (await page.receive_output(timeout=5)) == {"type": "websocket.close", "code": CLOSE_NOT_FOUND}
-    await library.disconnect()
+    await page.disconnect(timeout=5)
+    await library.disconnect(timeout=5)
 
 
 async def test_pushes_reach_viewers_and_link_holders_never_strangers(
@@ -50,23 +49,54 @@ async def test_pushes_reach_viewers_and_link_holders_never_strangers(
     guest = Client()
     assert (await sync_to_async(guest.get)(f"/s/{link.token}/")).status_code == 302
 
-    sockets = {}
-    for name, client in (("bob", bob_client), ("guest", guest)):
-        ws, connected, _ = await connect(f"/ws/tracks/{track.uuid}/", client)
-        assert connected, name
-        await ws.receive_from()
-        sockets[name] = ws
+    sockets = {name: await open_track_page(track, client) for name, client in (("bob", bob_client), ("guest", guest))}
     for client in (charlie_client, None):
-        _, connected, _ = await connect(f"/ws/tracks/{track.uuid}/", client)
+        refused, connected, _ = await connect(f"/ws/tracks/{track.uuid}/", client)
         assert not connected
+        await refused.disconnect(timeout=5)
 
     await sync_to_async(Job.objects.filter(track=track).update)(status="running", progress=0.37, stage="key")
     await sync_to_async(events.jobs_changed)(track)
-    for name, ws in sockets.items():
-        assert "37%" in await ws.receive_from(timeout=5), name
+    for ws in sockets.values():
+        await receive_until(ws, lambda html: "37%" in html, timeout=5)
 
     await sync_to_async(link.revoke)()
     await sync_to_async(events.access_changed)(track)
     assert (await sockets["guest"].receive_output(timeout=5))["type"] == "websocket.close"
-    assert await sockets["bob"].receive_nothing(timeout=0.5)
-    await sockets["bob"].disconnect()
+    # Bob stays, and sees the guest go.
+    await receive_until(sockets["bob"], lambda html: "presence" in html and 'title="a guest' not in html, timeout=5)
+    for ws in sockets.values():
+        await ws.disconnect(timeout=5)
+
+
+async def test_a_comment_reaches_everyone_on_the_page(alice_client: Client, bob_client: Client, bob,
+                                                      c_major_wav: Path) -> None:
+    track = await make_track(alice_client, c_major_wav)
+    await sync_to_async(alice_client.post)(f"/tracks/{track.uuid}/shares/", {"who": "bob", "role": "viewer"})
+    owner_page = await open_track_page(track, alice_client)
+    await sync_to_async(bob_client.post)(f"/tracks/{track.uuid}/comments/", {"at": "3", "text": "louder here"})
+    pushed = await receive_until(owner_page, lambda html: "louder here" in html, timeout=5)
+    assert f'id="comments-panel-{track.uuid}"' in pushed[-1] and "0:03" in pushed[-1]
+    assert "bob@example.com</b> commented" in pushed[-1]  # the activity list came with it
+    await owner_page.disconnect(timeout=5)
+
+
+async def test_everyone_on_the_page_sees_who_else_is_there(alice_client: Client, bob_client: Client, bob,
+                                                           c_major_wav: Path) -> None:
+    track = await make_track(alice_client, c_major_wav)
+    await sync_to_async(alice_client.post)(f"/tracks/{track.uuid}/shares/", {"who": "bob", "role": "viewer"})
+    alice, _, _ = await connect(f"/ws/tracks/{track.uuid}/", alice_client)
+    presence_id = f'id="presence-{track.uuid}"'
+    alone = await receive_until(alice, lambda html: presence_id in html, timeout=5)
+    assert 'title="alice@example.com">AL<' in alone[-1] and "BO" not in alone[-1]
+    bob_page, _, _ = await connect(f"/ws/tracks/{track.uuid}/", bob_client)
+    both = await receive_until(alice, lambda html: presence_id in html, timeout=5)
+    assert 'title="alice@example.com">AL<' in both[-1] and 'title="bob@example.com">BO<' in both[-1]
+    second_tab, _, _ = await connect(f"/ws/tracks/{track.uuid}/", bob_client)
+    still_two = await receive_until(alice, lambda html: presence_id in html, timeout=5)
+    assert still_two[-1].count('class="avatar"') == 2  # a person once, however many tabs
+    await bob_page.disconnect(timeout=5)
+    await second_tab.disconnect(timeout=5)
+    after = await receive_until(alice, lambda html: presence_id in html and "BO" not in html, timeout=5)
+    assert 'title="alice@example.com">AL<' in after[-1]
+    await alice.disconnect(timeout=5)

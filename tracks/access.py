@@ -18,7 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from .models import Share, ShareLink, Track
+from .models import Comment, Share, ShareLink, Track
 
 User = AbstractBaseUser | AnonymousUser
 OWNER, EDITOR, VIEWER, LINK = "owner", Share.Role.EDITOR.value, Share.Role.VIEWER.value, "link"
@@ -77,6 +77,20 @@ def can_download(who: Actor, track: Track) -> bool:
 def can_edit(who: Actor, track: Track) -> bool:
     """Rename, re-run analysis, separate, cancel jobs."""
     return role(who, track) in (OWNER, EDITOR)
+
+
+def can_comment(who: Actor, track: Track) -> bool:
+    """Users the track is shared with comment; link holders only read."""
+    return who.is_authenticated and role(who, track) in (OWNER, EDITOR, VIEWER)
+
+
+def can_edit_comment(who: Actor, comment: Comment) -> bool:
+    return who.is_authenticated and comment.author_id == who.user.pk and can_comment(who, comment.track)
+
+
+def can_delete_comment(who: Actor, comment: Comment) -> bool:
+    """Authors delete their own; the owner and editors moderate."""
+    return can_edit_comment(who, comment) or can_edit(who, comment.track)
 
 
 def can_manage(who: Actor, track: Track) -> bool:

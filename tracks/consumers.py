@@ -2,15 +2,19 @@
 
 One socket per page. On connect the socket is sent the current fragments, so a page never misses what
 happened between rendering and connecting (or while it was reconnecting). When who may see a track
-changes, every socket on its page asks access.py again and those no longer allowed are closed.
+changes, every socket on its page asks access.py again and those no longer allowed are closed. Track
+sockets also say who is on the page (presence.py), pushed to everyone there as people come and go.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from . import access, events
+from . import access, events, presence
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
@@ -22,6 +26,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     group: str | None = None
     track_uuid: str | None = None
+    present: bool = False
+    _refresh: asyncio.Task | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -42,6 +48,38 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         await self.send(text_data=initial)
+        if self.track_uuid is not None:
+            await self._join()
+
+    # -- presence: who is on a track's page ------------------------------------------------------------------
+
+    async def _join(self) -> None:
+        self.present = True
+        await presence.join(self.track_uuid, self.channel_name, presence.person(self.scope.get("user"),
+                                                                                self.channel_name))
+        await self._announce()
+        self._refresh = asyncio.create_task(self._keep_present())
+
+    async def _keep_present(self) -> None:
+        who = presence.person(self.scope.get("user"), self.channel_name)
+        while True:
+            await asyncio.sleep(presence.REFRESH_S)
+            await presence.join(self.track_uuid, self.channel_name, who)
+
+    async def _leave(self) -> None:
+        if not self.present:
+            return
+        self.present = False
+        if self._refresh is not None:
+            self._refresh.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresh
+        await presence.leave(self.track_uuid, self.channel_name)
+        await self._announce()
+
+    async def _announce(self) -> None:
+        people = await presence.people(self.track_uuid)
+        await database_sync_to_async(events.presence_changed)(self.track_uuid, people)
 
     @database_sync_to_async
     def _viewable_track(self) -> object | None:
@@ -50,6 +88,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self._leave()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Pages only listen; anything they send is ignored."""
@@ -62,3 +101,4 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
             self.group = None
             await self.close(code=CLOSE_NOT_FOUND)
+            await self._leave()

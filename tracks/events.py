@@ -64,6 +64,35 @@ def render_library_row(track: Track) -> str:
     return render_to_string("tracks/library.html#track-row", track_context(track))
 
 
+ACTIVITY_SHOWN = 30
+
+
+def conversation_context(track: Track) -> dict[str, Any]:
+    """The track page's comments (with a marker position each) and its latest activity."""
+    comments = list(track.comments.select_related("author"))
+    for comment in comments:
+        comment.x = round(comment.at / track.duration * charts.WIDTH, 1) if track.duration else 0
+    return {
+        "track": track,
+        "comments": comments,
+        "activities": track.activities.select_related("actor")[:ACTIVITY_SHOWN],
+    }
+
+
+def presence_changed(track_uuid: object, people: list[dict[str, str]]) -> None:
+    """Push who is on the track's page now to everyone on it."""
+    context = {"track": {"uuid": track_uuid}, "people": people}
+    _send(track_group(track_uuid), render_to_string("tracks/track_detail.html#presence-panel", context))
+
+
+def comments_changed(track: Track) -> None:
+    """Push the comments (list and markers) and the activity list to everyone on the track's page."""
+    context = conversation_context(track)
+    _send(track_group(track.uuid), "".join(
+        render_to_string(f"tracks/track_detail.html#{panel}", context) for panel in CONVERSATION_PANELS
+    ))
+
+
 def library_context(user: Any) -> dict[str, Any]:
     """A user's library: their own tracks, and those shared with them (with whose they are)."""
     tracks = access.viewable_tracks(user).select_related("owner")
@@ -80,11 +109,16 @@ def render_library_list(user_id: int) -> str:
 
 JOB_PANELS = ("job-panel", "separation-job-panel")
 RESULT_PANELS = ("analysis-panel", "stems-panel")
+CONVERSATION_PANELS = ("comments-panel", "activity-panel")
 
 
-def render_track_panels(track: Track, panels: tuple[str, ...] = JOB_PANELS + RESULT_PANELS) -> str:
-    """The live parts of a track page: the job panels, the analysis and the stems with their mixer."""
+def render_track_panels(track: Track, panels: tuple[str, ...] = JOB_PANELS + RESULT_PANELS + CONVERSATION_PANELS
+                        ) -> str:
+    """The live parts of a track page: the job panels, the analysis, the stems with their mixer, the
+    comments and the activity."""
     context = track_context(track, detail=bool(set(panels) & set(RESULT_PANELS)))
+    if set(panels) & set(CONVERSATION_PANELS):
+        context.update(conversation_context(track))
     return "".join(render_to_string(f"tracks/track_detail.html#{panel}", context) for panel in panels)
 
 

@@ -7,8 +7,11 @@ from datetime import timedelta
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils import timezone
+
+from .models import Comment
 
 User = get_user_model()
 EMAIL_WIDGET = {"autocomplete": "email", "autofocus": True}
@@ -144,3 +147,18 @@ class LinkForm(forms.Form):
             "allow_downloads": self.cleaned_data["allow_downloads"],
             "expires": timezone.now() + timedelta(days=days) if days else None,
         }
+
+
+class CommentForm(forms.Form):
+    at = forms.FloatField(min_value=0.0)
+    text = forms.CharField(max_length=Comment.MAX_LENGTH, strip=True, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args: object, duration: float | None = None, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        if duration is not None:
+            self.fields["at"].max_value = duration
+            self.fields["at"].validators.append(MaxValueValidator(duration))
+
+
+class RenameForm(forms.Form):
+    title = forms.CharField(max_length=200, strip=True)

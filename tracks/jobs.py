@@ -19,7 +19,7 @@ from django.core.cache import cache
 from django.db import transaction
 
 from . import events, media
-from .models import AnalysisResult, Job, Stem, Track
+from .models import Activity, AnalysisResult, Job, Stem, Track
 from .ports import runner
 
 logger = logging.getLogger(__name__)
@@ -29,24 +29,30 @@ PUSH_INTERVAL_S = 0.25
 QUEUES = {Job.Kind.ANALYSIS: "analysis", Job.Kind.SEPARATION: "processing"}
 
 
-def enqueue_analysis(track: Track) -> Job:
-    """Queue an analysis of the track once the surrounding transaction commits. The caller says what to
-    push to the pages (a new track changes the library list, a re-run only the track)."""
-    job = Job.objects.create(track=track, kind=Job.Kind.ANALYSIS)
+def enqueue_analysis(track: Track, by: Any = None) -> Job:
+    """Queue an analysis of the track once the surrounding transaction commits. The caller has asked
+    access.py, and says what to push to the pages (a new track changes the library list, a re-run only the
+    track)."""
+    job = Job.objects.create(track=track, kind=Job.Kind.ANALYSIS, requested_by=_user(by))
     django_rq.get_queue(QUEUES[job.kind]).enqueue(
         analyse_track, job.pk, job_id=job.rq_id, job_timeout=settings.ANALYSIS_TIMEOUT_S + 60
     )
     return job
 
 
-def enqueue_separation(track: Track, model: str, fmt: str) -> Job:
-    """Queue a separation on the processing queue once the transaction commits; it may run for a base time
-    plus so much per minute of audio."""
-    job = Job.objects.create(track=track, kind=Job.Kind.SEPARATION, options={"model": model, "format": fmt})
+def enqueue_separation(track: Track, model: str, fmt: str, by: Any = None) -> Job:
+    """Queue a separation on the processing queue once the transaction commits (the caller has asked
+    access.py); it may run for a base time plus so much per minute of audio."""
+    job = Job.objects.create(track=track, kind=Job.Kind.SEPARATION, options={"model": model, "format": fmt},
+                             requested_by=_user(by))
     django_rq.get_queue(QUEUES[job.kind]).enqueue(
         separate_track, job.pk, job_id=job.rq_id, job_timeout=separation_timeout(track) + 60
     )
     return job
+
+
+def _user(by: Any) -> Any:
+    return by if by is not None and getattr(by, "is_authenticated", False) else None
 
 
 def separation_timeout(track: Track) -> float:
@@ -161,12 +167,16 @@ def analyse_track(job_pk: int) -> None:
         return
     path = media.track_path(job.track)
 
+    def record(data: dict[str, Any]) -> None:
+        AnalysisResult.record(job, data)
+        Activity.record(job.track, Activity.Verb.ANALYSED, job.requested_by)
+
     run_and_record(
         job,
         "analyzer",
         [os.fspath(path), "--features", ANALYSIS_FEATURES, "--output", "json"],
         timeout=settings.ANALYSIS_TIMEOUT_S,
-        on_success=lambda data: AnalysisResult.record(job, data),
+        on_success=record,
     )
 
 
@@ -179,6 +189,7 @@ def separate_track(job_pk: int) -> None:
 
     def record(data: dict[str, Any]) -> None:
         replaced = Stem.record(job, data, folder)
+        Activity.record(job.track, Activity.Verb.SEPARATED, job.requested_by, detail=f"with {data['model']}")
         transaction.on_commit(lambda: [media.delete_stem_files(old) for old in replaced])
 
     try:

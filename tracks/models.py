@@ -71,6 +71,8 @@ class Job(models.Model):
     eta = models.FloatField(null=True, blank=True)
     # What the job was asked for (a separation's model and format), so the worker needs nothing else.
     options = models.JSONField(default=dict, blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                     related_name="+")
     # The RQ job id is ours (str(uuid)), chosen before enqueueing, so the row never needs it written back.
     rq_id = models.CharField(max_length=64, blank=True)
     created = models.DateTimeField(default=timezone.now)
@@ -300,3 +302,55 @@ class ShareLink(models.Model):
         if self.revoked is None:
             self.revoked = timezone.now()
             self.save(update_fields=["revoked"])
+
+
+class Comment(models.Model):
+    """A comment pinned to a moment of the song."""
+
+    MAX_LENGTH = 1000
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="comments")
+    at = models.FloatField(help_text="seconds into the song")
+    text = models.TextField(max_length=MAX_LENGTH)
+    created = models.DateTimeField(default=timezone.now)
+    edited = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["at", "created", "id"]
+
+    def __str__(self) -> str:
+        return f"comment at {self.at:.1f} s on {self.track_id}"
+
+
+class Activity(models.Model):
+    """What happened to a track, by whom, when: the track page's activity list."""
+
+    class Verb(models.TextChoices):
+        UPLOADED = "uploaded", "uploaded the track"
+        RENAMED = "renamed", "renamed the track"
+        ANALYSED = "analysed", "analysed the track"
+        SEPARATED = "separated", "separated the stems"
+        SHARED = "shared", "shared the track"
+        UNSHARED = "unshared", "stopped sharing with"
+        LINKED = "linked", "made a share link"
+        COMMENTED = "commented", "commented"
+
+    track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="activities")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                              related_name="+")
+    verb = models.CharField(max_length=16, choices=Verb.choices)
+    detail = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.verb} {self.track_id}"
+
+    @classmethod
+    def record(cls, track: Track, verb: str, actor: Any = None, detail: str = "") -> Activity:
+        user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+        return cls.objects.create(track=track, actor=user, verb=verb, detail=detail[:200])

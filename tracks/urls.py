@@ -25,5 +25,10 @@ urlpatterns = [
     path("tracks/<uuid:track_uuid>/shares/<int:share_id>/revoke/", views.share_revoke, name="share-revoke"),
     path("tracks/<uuid:track_uuid>/links/", views.link_add, name="link-add"),
     path("tracks/<uuid:track_uuid>/links/<int:link_id>/revoke/", views.link_revoke, name="link-revoke"),
+    path("tracks/<uuid:track_uuid>/rename/", views.track_rename, name="track-rename"),
+    path("tracks/<uuid:track_uuid>/comments/", views.comment_add, name="comment-add"),
+    path("tracks/<uuid:track_uuid>/comments/<uuid:comment_uuid>/", views.comment_edit, name="comment-edit"),
+    path("tracks/<uuid:track_uuid>/comments/<uuid:comment_uuid>/delete/", views.comment_delete,
+         name="comment-delete"),
     path("s/<str:token>/", views.link_open, name="link-open"),
 ]

@@ -11,14 +11,27 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import LoginView, redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from . import access, events, jobs, media
-from .forms import LinkForm, LoginForm, MixForm, SeparationForm, ShareForm, SignupForm, UploadForm
-from .models import Job, Share, ShareLink, Stem, Track
+from .forms import (
+    CommentForm,
+    LinkForm,
+    LoginForm,
+    MixForm,
+    RenameForm,
+    SeparationForm,
+    ShareForm,
+    SignupForm,
+    UploadForm,
+)
+from .models import Activity, Comment, Job, Share, ShareLink, Stem, Track
+from .templatetags.sound import clock
 
 
 def open_to_links(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -55,6 +68,12 @@ class SoundForgeLoginView(LoginView):
     redirect_authenticated_user = True
 
 
+def uploaded(track: Track, user: Any) -> None:
+    """In the upload's transaction: the activity list starts, and the analysis is queued."""
+    Activity.record(track, Activity.Verb.UPLOADED, user, detail=track.original_name)
+    jobs.enqueue_analysis(track, by=user)
+
+
 @require_GET
 def library(request: HttpRequest) -> HttpResponse:
     return render(request, "tracks/library.html", {
@@ -76,7 +95,8 @@ def upload(request: HttpRequest) -> HttpResponse:
         error = form.errors["file"][0]
     else:
         try:
-            track = media.store_upload(form.cleaned_data["file"], request.user, then=jobs.enqueue_analysis)
+            track = media.store_upload(form.cleaned_data["file"], request.user,
+                                       then=lambda t: uploaded(t, request.user))
         except media.AudioRejected as exc:
             error = str(exc)
     if track is not None:
@@ -97,9 +117,10 @@ def upload(request: HttpRequest) -> HttpResponse:
 def track_detail(request: HttpRequest, track_uuid: str) -> HttpResponse:
     who = access.actor(request)
     track = access.get_viewable(who, track_uuid)
-    context = events.track_context(track, detail=True)
+    context = {**events.track_context(track, detail=True), **events.conversation_context(track)}
     context.update(role=access.role(who, track), can_edit=access.can_edit(who, track),
-                   can_manage=access.can_manage(who, track), can_download=access.can_download(who, track))
+                   can_manage=access.can_manage(who, track), can_download=access.can_download(who, track),
+                   can_comment=access.can_comment(who, track), comment_form=CommentForm())
     if context["can_edit"]:
         context["separation_form"] = separation_form(None)
     if context["can_manage"]:
@@ -126,7 +147,7 @@ def track_analyse(request: HttpRequest, track_uuid: str) -> HttpResponse:
     job = track.latest_job("analysis")
     if job is None or not job.is_active:
         with transaction.atomic():
-            jobs.enqueue_analysis(track)
+            jobs.enqueue_analysis(track, by=request.user)
             transaction.on_commit(lambda: events.track_changed(track))
     if request.htmx:
         return render(request, "tracks/track_detail.html#job-panel", events.track_context(track))
@@ -143,7 +164,7 @@ def track_separate(request: HttpRequest, track_uuid: str) -> HttpResponse:
     job = track.latest_job(Job.Kind.SEPARATION)
     if job is None or not job.is_active:
         with transaction.atomic():
-            jobs.enqueue_separation(track, form.cleaned_data["model"], form.cleaned_data["format"])
+            jobs.enqueue_separation(track, form.cleaned_data["model"], form.cleaned_data["format"], by=request.user)
             transaction.on_commit(lambda: events.jobs_changed(track))
     return _job_panel(request, track, "separation-job-panel")
 
@@ -248,7 +269,9 @@ def share_add(request: HttpRequest, track_uuid: str) -> HttpResponse:
         return _sharing_panel(request, track, status=400, share_form=form)
     share, created = Share.objects.update_or_create(track=track, user=form.cleaned_data["user"],
                                                     defaults={"role": form.cleaned_data["role"]})
+    Activity.record(track, Activity.Verb.SHARED, request.user, detail=f"with {share.user} as {share.role}")
     events.library_changed(share.user_id)
+    events.comments_changed(track)
     if not created:
         events.access_changed(track)  # an editor made viewer loses controls on reload; sockets re-check
     return _sharing_panel(request, track)
@@ -271,8 +294,11 @@ def share_revoke(request: HttpRequest, track_uuid: str, share_id: int) -> HttpRe
     track = access.get_manageable(access.actor(request), track_uuid)
     share = get_object_or_404(Share, track=track, pk=share_id)
     share.delete()
-    events.library_changed(share.user_id)
+    Activity.record(track, Activity.Verb.UNSHARED, request.user, detail=str(share.user))
+    # Sockets that lost access close before anything else is pushed to the page.
     events.access_changed(track)
+    events.library_changed(share.user_id)
+    events.comments_changed(track)
     return _sharing_panel(request, track)
 
 
@@ -283,6 +309,9 @@ def link_add(request: HttpRequest, track_uuid: str) -> HttpResponse:
     if not form.is_valid():
         return _sharing_panel(request, track, status=400, link_form=form)
     link = ShareLink.objects.create(track=track, **form.link_fields())
+    Activity.record(track, Activity.Verb.LINKED, request.user,
+                    detail="with downloads" if link.allow_downloads else "read-only")
+    events.comments_changed(track)
     return _sharing_panel(request, track, new_link=link)
 
 
@@ -304,3 +333,76 @@ def link_open(request: HttpRequest, token: str) -> HttpResponse:
         raise Http404("No such link")
     access.remember_link(request.session, link)
     return redirect(f"/tracks/{link.track.uuid}/")
+
+
+# -- comments and renaming -------------------------------------------------------------------------------------
+
+
+def _comments_panel(request: HttpRequest, track: Track, status: int = 200, **extra: Any) -> HttpResponse:
+    if request.htmx:
+        context = {**events.conversation_context(track), **extra}
+        return render(request, "tracks/track_detail.html#comments-panel", context, status=status)
+    if status >= 400:
+        return HttpResponse("; ".join(f"{k}: {v[0]}" for k, v in extra["comment_form"].errors.items()), status=status)
+    return redirect(f"/tracks/{track.uuid}/")
+
+
+@require_POST
+def comment_add(request: HttpRequest, track_uuid: str) -> HttpResponse:
+    who = access.actor(request)
+    track = access.get_viewable(who, track_uuid)
+    if not access.can_comment(who, track):
+        raise PermissionDenied("Only people the track is shared with may comment.")
+    form = CommentForm(request.POST, duration=track.duration)
+    if not form.is_valid():
+        return _comments_panel(request, track, status=400, comment_form=form)
+    Comment.objects.create(track=track, author=request.user, **form.cleaned_data)
+    Activity.record(track, Activity.Verb.COMMENTED, request.user, detail=f"at {clock(form.cleaned_data['at'])}")
+    events.comments_changed(track)
+    return _comments_panel(request, track)
+
+
+def _viewable_comment(request: HttpRequest, track_uuid: str, comment_uuid: str) -> tuple[access.Actor, Comment]:
+    who = access.actor(request)
+    track = access.get_viewable(who, track_uuid)
+    return who, get_object_or_404(Comment.objects.select_related("track"), track=track, uuid=comment_uuid)
+
+
+@require_POST
+def comment_edit(request: HttpRequest, track_uuid: str, comment_uuid: str) -> HttpResponse:
+    who, comment = _viewable_comment(request, track_uuid, comment_uuid)
+    track = comment.track
+    if not access.can_edit_comment(who, comment):
+        raise PermissionDenied("Only its author may edit a comment.")
+    form = CommentForm({"at": comment.at, "text": request.POST.get("text", "")}, duration=track.duration)
+    if not form.is_valid():
+        return _comments_panel(request, track, status=400, comment_form=form)
+    comment.text, comment.edited = form.cleaned_data["text"], timezone.now()
+    comment.save(update_fields=["text", "edited"])
+    events.comments_changed(track)
+    return _comments_panel(request, track)
+
+
+@require_POST
+def comment_delete(request: HttpRequest, track_uuid: str, comment_uuid: str) -> HttpResponse:
+    who, comment = _viewable_comment(request, track_uuid, comment_uuid)
+    track = comment.track
+    if not access.can_delete_comment(who, comment):
+        raise PermissionDenied("Only its author, the owner and editors may delete a comment.")
+    comment.delete()
+    events.comments_changed(track)
+    return _comments_panel(request, track)
+
+
+@require_POST
+def track_rename(request: HttpRequest, track_uuid: str) -> HttpResponse:
+    track = access.get_editable(access.actor(request), track_uuid)
+    form = RenameForm(request.POST)
+    if not form.is_valid():
+        return HttpResponse(form.errors["title"][0], status=400)
+    old, track.title = track.title, form.cleaned_data["title"]
+    track.save(update_fields=["title"])
+    Activity.record(track, Activity.Verb.RENAMED, request.user, detail=f"from “{old}”")
+    events.track_changed(track)
+    events.comments_changed(track)
+    return redirect(f"/tracks/{track.uuid}/")

@@ -1,0 +1,37 @@
+// Timed comments: clicking a waveform (the analysis picture, a stem, or the comments' timeline) picks the
+// moment the next comment is pinned to, and a comment's time seeks the player and the stem mixer there.
+(function () {
+  "use strict";
+
+  function duration() {
+    const panel = document.querySelector(".comments[data-duration]");
+    return panel ? parseFloat(panel.dataset.duration) : 0;
+  }
+
+  function pick(seconds) {
+    const input = document.querySelector("[data-comment-at]");
+    if (input) input.value = Math.max(0, Math.min(duration(), seconds)).toFixed(1);
+  }
+
+  document.addEventListener("click", (event) => {
+    const wave = event.target.closest(".chart.wave, .stem-wave, .chart.timeline");
+    if (wave && !event.target.closest("a")) {
+      const box = wave.getBoundingClientRect();
+      pick(((event.clientX - box.left) / box.width) * duration());
+    }
+    const seek = event.target.closest("[data-seek-to]");
+    if (seek) {
+      const at = parseFloat(seek.dataset.seekTo);
+      const audio = document.querySelector("audio");
+      if (audio) audio.currentTime = at;
+      const mixers = window.SoundForgeMixer ? Array.from(window.SoundForgeMixer.engines.values()) : [];
+      mixers.forEach((engine) => engine.seek(at));
+      pick(at);
+    }
+  });
+
+  // Pausing the player also picks its position.
+  document.addEventListener("pause", (event) => {
+    if (event.target.matches && event.target.matches("audio")) pick(event.target.currentTime);
+  }, true);
+})();

@@ -1,0 +1,67 @@
+"""Who is on a track's page right now: one Redis hash per track, socket -> person, each entry refreshed by
+its socket, so a server that died without saying goodbye leaves nobody behind for long."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import redis.asyncio as aioredis
+from django.conf import settings
+
+TTL_S = 90
+REFRESH_S = 30
+
+
+def _key(track_uuid: object) -> str:
+    return f"soundforge:presence:{track_uuid}"
+
+
+def person(user: Any, channel_name: str) -> dict[str, str]:
+    """How someone shows: a user once however many tabs they have open; each link holder as a guest."""
+    if user is not None and user.is_authenticated:
+        name = user.email or user.get_username()
+        return {"who": f"user-{user.pk}", "name": name, "initials": name.split("@")[0][:2].upper()}
+    return {"who": f"socket-{channel_name}", "name": "a guest with a share link", "initials": "?"}
+
+
+async def _redis() -> aioredis.Redis:
+    return aioredis.Redis.from_url(settings.REDIS_URL)
+
+
+async def join(track_uuid: object, channel_name: str, who: dict[str, str]) -> None:
+    client = await _redis()
+    try:
+        await client.hset(_key(track_uuid), channel_name, json.dumps({**who, "at": time.time()}))
+        await client.expire(_key(track_uuid), TTL_S * 4)
+    finally:
+        await client.aclose()
+
+
+async def leave(track_uuid: object, channel_name: str) -> None:
+    client = await _redis()
+    try:
+        await client.hdel(_key(track_uuid), channel_name)
+    finally:
+        await client.aclose()
+
+
+async def people(track_uuid: object) -> list[dict[str, str]]:
+    """Everyone on the page, once each, by name; entries not refreshed for TTL_S are dropped."""
+    client = await _redis()
+    try:
+        entries = await client.hgetall(_key(track_uuid))
+        now = time.time()
+        stale = [k for k, v in entries.items() if now - json.loads(v).get("at", 0) > TTL_S]
+        if stale:
+            await client.hdel(_key(track_uuid), *stale)
+    finally:
+        await client.aclose()
+    found: dict[str, dict[str, str]] = {}
+    for channel, raw in entries.items():
+        if channel in stale:
+            continue
+        entry = json.loads(raw)
+        found.setdefault(entry["who"], {k: entry[k] for k in ("who", "name", "initials")})
+    return sorted(found.values(), key=lambda p: p["name"])
