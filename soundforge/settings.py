@@ -146,6 +146,13 @@ STORAGES = {
 }
 # Media is never served from a public path: audio goes out through a view that checks access.
 MEDIA_ROOT = Path(env_str("SOUNDFORGE_MEDIA_ROOT", str(VAR_DIR / "media")))
+# A front server may send the files once the app has checked access: "x-accel-redirect" (nginx: an
+# `internal` location at SENDFILE_PREFIX aliased to MEDIA_ROOT) or "x-sendfile" (Apache, lighttpd, Caddy);
+# empty: the app streams them itself.
+SENDFILE = env_str("SOUNDFORGE_SENDFILE", "").lower()
+if SENDFILE not in ("", "x-accel-redirect", "x-sendfile"):
+    raise ImproperlyConfigured("SOUNDFORGE_SENDFILE must be empty, x-accel-redirect or x-sendfile")
+SENDFILE_PREFIX = env_str("SOUNDFORGE_SENDFILE_PREFIX", "/protected-media/")
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SOUNDFORGE_SECURE_COOKIES", False)

@@ -207,7 +207,7 @@ def test_every_route_has_a_rule() -> None:
     assert not missing, f"routes without an access rule in the table: {missing}"
 
 
-def _client_for(actor: str, track: Track, users: dict[str, object]) -> Client:
+def client_for(actor: str, track: Track, users: dict[str, object]) -> Client:
     if actor in users:
         client = Client()
         client.force_login(users[actor])
@@ -236,10 +236,45 @@ def test_the_access_table(route: str, actor: str, alice_client: Client, alice, c
     job = track.stems.first().job
     owners_link = ShareLink.objects.create(track=track)
     comment = Comment.objects.create(track=track, author=alice, at=1.0, text="the owner's")
-    client = _client_for(actor, track, users)
+    client = client_for(actor, track, users)
     method, template, data, expected = {**TABLE, **EXTRA}[route]
     url = template.format(track=track.uuid, job=running.uuid if route == "job-cancel" else job.uuid,
                           stem=track.stems.first().uuid, share=share.pk, comment=comment.uuid,
                           link=owners_link.token if route == "link-open" else owners_link.pk)
     response = getattr(client, method)(url, data)
     assert response.status_code == expected[actor], (route, actor, url)
+
+
+@pytest.mark.parametrize("mode", ["x-accel-redirect", "x-sendfile"])
+def test_a_front_server_can_send_the_files_after_the_access_check(mode: str, alice_client: Client,
+                                                                   charlie_client: Client, song: Path,
+                                                                   settings) -> None:
+    settings.SENDFILE = mode
+    track = separated_track(alice_client, song)
+    stem = track.stems.get(name="vocals")
+    response = alice_client.get(f"/tracks/{track.uuid}/stems/{stem.uuid}/?download=1")
+    assert response.status_code == 200 and response.content == b""
+    assert 'attachment; filename="' in response["Content-Disposition"]
+    if mode == "x-accel-redirect":
+        assert response["X-Accel-Redirect"] == f"/protected-media/{stem.file}"
+    else:
+        assert response["X-Sendfile"] == str(media.stem_path(stem).resolve())
+    original = alice_client.get(f"/tracks/{track.uuid}/audio/")
+    assert (original.get("X-Accel-Redirect") or original.get("X-Sendfile")).endswith(f"{track.file}")
+    assert "inline" in original["Content-Disposition"]
+    assert charlie_client.get(f"/tracks/{track.uuid}/stems/{stem.uuid}/").status_code == 404
+
+
+def test_jobs_are_only_enqueued_for_those_who_may_change_the_track(alice_client: Client, alice, bob, song: Path
+                                                                   ) -> None:
+    from django.core.exceptions import PermissionDenied
+
+    from tracks import jobs
+
+    track = upload(alice_client, song)
+    Share.objects.create(track=track, user=bob, role="viewer")
+    with pytest.raises(PermissionDenied):
+        jobs.enqueue_separation(track, "dsp", "wav", by=bob)
+    with pytest.raises(PermissionDenied):
+        jobs.enqueue_analysis(track, by=bob)
+    assert jobs.enqueue_separation(track, "dsp", "wav", by=alice).requested_by == alice

@@ -7,12 +7,16 @@ from pathlib import Path
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.contrib.auth import get_user_model
 from django.test import Client
 
+from tests.conftest import PASSWORD
 from tests.test_consumers import connect, make_track, open_track_page, receive_until
+from tests.test_jobs import upload
+from tests.test_sharing import ACTORS, client_for
 from tracks import events
 from tracks.consumers import CLOSE_NOT_FOUND
-from tracks.models import Job, ShareLink
+from tracks.models import Job, Share, ShareLink
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -100,3 +104,37 @@ async def test_everyone_on_the_page_sees_who_else_is_there(alice_client: Client,
     after = await receive_until(alice, lambda html: presence_id in html and "BO" not in html, timeout=5)
     assert 'title="alice@example.com">AL<' in after[-1]
     await alice.disconnect(timeout=5)
+
+
+WS_TABLE = {
+    "ws/library/": {"owner", "editor", "viewer", "stranger"},
+    "ws/tracks/<uuid:track_uuid>/": {"owner", "editor", "viewer", "link", "link_downloads"},
+}
+
+
+def test_every_websocket_route_has_a_rule() -> None:
+    from tracks.routing import websocket_urlpatterns
+
+    assert {str(p.pattern) for p in websocket_urlpatterns} == set(WS_TABLE)
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+async def test_the_websocket_access_table(actor: str, alice_client: Client, alice, charlie,
+                                          c_major_wav: Path) -> None:
+    @sync_to_async
+    def setup() -> tuple[object, Client | None]:
+        make = get_user_model().objects.create_user
+        users = {"owner": alice, "editor": make("erin", "erin@example.com", PASSWORD),
+                 "viewer": make("vic", "vic@example.com", PASSWORD), "stranger": charlie}
+        track = upload(alice_client, c_major_wav)
+        Share.objects.create(track=track, user=users["editor"], role="editor")
+        Share.objects.create(track=track, user=users["viewer"], role="viewer")
+        client = client_for(actor, track, users)
+        return track, client if client.cookies.get("sessionid") else None
+
+    track, client = await setup()
+    for route, allowed in WS_TABLE.items():
+        path = "/" + route.replace("<uuid:track_uuid>", str(track.uuid))
+        ws, connected, _ = await connect(path, client)
+        assert connected == (actor in allowed), (route, actor)
+        await ws.disconnect(timeout=5)

@@ -16,9 +16,10 @@ from typing import Any
 import django_rq
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
-from . import events, media
+from . import access, events, media
 from .models import Activity, AnalysisResult, Job, Stem, Track
 from .ports import runner
 
@@ -33,7 +34,7 @@ def enqueue_analysis(track: Track, by: Any = None) -> Job:
     """Queue an analysis of the track once the surrounding transaction commits. The caller has asked
     access.py, and says what to push to the pages (a new track changes the library list, a re-run only the
     track)."""
-    job = Job.objects.create(track=track, kind=Job.Kind.ANALYSIS, requested_by=_user(by))
+    job = Job.objects.create(track=track, kind=Job.Kind.ANALYSIS, requested_by=_user(by, track))
     django_rq.get_queue(QUEUES[job.kind]).enqueue(
         analyse_track, job.pk, job_id=job.rq_id, job_timeout=settings.ANALYSIS_TIMEOUT_S + 60
     )
@@ -44,15 +45,21 @@ def enqueue_separation(track: Track, model: str, fmt: str, by: Any = None) -> Jo
     """Queue a separation on the processing queue once the transaction commits (the caller has asked
     access.py); it may run for a base time plus so much per minute of audio."""
     job = Job.objects.create(track=track, kind=Job.Kind.SEPARATION, options={"model": model, "format": fmt},
-                             requested_by=_user(by))
+                             requested_by=_user(by, track))
     django_rq.get_queue(QUEUES[job.kind]).enqueue(
         separate_track, job.pk, job_id=job.rq_id, job_timeout=separation_timeout(track) + 60
     )
     return job
 
 
-def _user(by: Any) -> Any:
-    return by if by is not None and getattr(by, "is_authenticated", False) else None
+def _user(by: Any, track: Track) -> Any:
+    """Who asked for a job, checked once more here: whatever door the request came through, only those who
+    may change a track start work on it."""
+    if by is None:
+        return None
+    if not access.can_edit(access.Actor(by), track):
+        raise PermissionDenied("You may not start jobs on this track.")
+    return by
 
 
 def separation_timeout(track: Track) -> float:

@@ -21,6 +21,7 @@ import wave
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import av
 import numpy as np
@@ -280,8 +281,18 @@ def stem_response(stem: Stem, range_header: str = "", as_attachment: bool = Fals
 
 def file_response(path: Path, content_type: str | None, filename: str, range_header: str = "",
                   as_attachment: bool = False) -> HttpResponseBase:
-    """A file with single-range requests (players seek with them)."""
+    """A file with single-range requests (players seek with them), or, behind a front server that says it
+    can (``SOUNDFORGE_SENDFILE``), a header that has the front server send it, ranges included."""
     content_type = content_type or "application/octet-stream"
+    if settings.SENDFILE:
+        response = HttpResponse(content_type=content_type)
+        if settings.SENDFILE == "x-sendfile":
+            response["X-Sendfile"] = os.fspath(path.resolve())
+        else:
+            relative = path.resolve().relative_to(Path(settings.MEDIA_ROOT).resolve()).as_posix()
+            response["X-Accel-Redirect"] = settings.SENDFILE_PREFIX.rstrip("/") + "/" + quote(relative)
+        response.headers["Content-Disposition"] = content_disposition_header(as_attachment, filename)
+        return response
     size = path.stat().st_size
     match = RANGE_RE.match(range_header.strip()) if range_header and not as_attachment else None
     if match and (match[1] or match[2]):
