@@ -12,6 +12,15 @@ from django.db import models
 from django.utils import timezone
 
 
+def display_name(user: Any) -> str:
+    """How a person is shown to others on a track page (collaborators and link holders alike): the part of
+    their email before the @, so addresses are not handed to everyone who holds a link."""
+    if user is None:
+        return "Someone"
+    name = user.email or user.get_username()
+    return name.split("@")[0]
+
+
 class Track(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tracks")

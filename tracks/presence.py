@@ -10,6 +10,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from django.conf import settings
 
+from .models import display_name
+
 TTL_S = 90
 REFRESH_S = 30
 
@@ -21,8 +23,8 @@ def _key(track_uuid: object) -> str:
 def person(user: Any, channel_name: str) -> dict[str, str]:
     """How someone shows: a user once however many tabs they have open; each link holder as a guest."""
     if user is not None and user.is_authenticated:
-        name = user.email or user.get_username()
-        return {"who": f"user-{user.pk}", "name": name, "initials": name.split("@")[0][:2].upper()}
+        name = display_name(user)
+        return {"who": f"user-{user.pk}", "name": name, "initials": name[:2].upper()}
     return {"who": f"socket-{channel_name}", "name": "a guest with a share link", "initials": "?"}
 
 

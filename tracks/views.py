@@ -30,7 +30,7 @@ from .forms import (
     SignupForm,
     UploadForm,
 )
-from .models import Activity, Comment, Job, Share, ShareLink, Stem, Track
+from .models import Activity, Comment, Job, Share, ShareLink, Stem, Track, display_name
 from .templatetags.sound import clock
 
 
@@ -269,7 +269,8 @@ def share_add(request: HttpRequest, track_uuid: str) -> HttpResponse:
         return _sharing_panel(request, track, status=400, share_form=form)
     share, created = Share.objects.update_or_create(track=track, user=form.cleaned_data["user"],
                                                     defaults={"role": form.cleaned_data["role"]})
-    Activity.record(track, Activity.Verb.SHARED, request.user, detail=f"with {share.user} as {share.role}")
+    Activity.record(track, Activity.Verb.SHARED, request.user,
+                    detail=f"with {display_name(share.user)} as {share.role}")
     events.library_changed(share.user_id)
     events.comments_changed(track)
     if not created:
@@ -294,7 +295,7 @@ def share_revoke(request: HttpRequest, track_uuid: str, share_id: int) -> HttpRe
     track = access.get_manageable(access.actor(request), track_uuid)
     share = get_object_or_404(Share, track=track, pk=share_id)
     share.delete()
-    Activity.record(track, Activity.Verb.UNSHARED, request.user, detail=str(share.user))
+    Activity.record(track, Activity.Verb.UNSHARED, request.user, detail=display_name(share.user))
     # Sockets that lost access close before anything else is pushed to the page.
     events.access_changed(track)
     events.library_changed(share.user_id)

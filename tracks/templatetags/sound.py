@@ -1,10 +1,18 @@
-"""Template filters for times: ``clock`` (3:07) for positions, ``duration_s`` (about 2 min) for estimates."""
+"""Template filters: ``clock`` (3:07) for positions, ``duration_s`` (about 2 min) for estimates, and
+``person`` for how a user is shown to others."""
 
 from __future__ import annotations
 
 from django import template
 
+from ..models import display_name
+
 register = template.Library()
+
+
+@register.filter
+def person(user: object) -> str:
+    return display_name(user)
 
 
 @register.filter
