@@ -37,6 +37,15 @@ def test_it_reads_minor_keys_from_stereo_mp3(fsharp_minor_mp3: Path, port_env: d
     assert out["channels"] == 2
 
 
+@pytest.mark.parametrize("bpm", [150.0, 172.0])
+def test_a_fast_click_with_bar_accents_keeps_its_tempo(bpm: float, tmp_path: Path, port_env: dict[str, str]) -> None:
+    """The half-time check must not halve a quarter-note click whose only accent is the bar's first beat."""
+    song = audio.write_wav(tmp_path / "fast.wav", audio.song("A", "minor", bpm, 8.0))
+    code, out, _ = run(str(song), "--features", "tempo", env=port_env)
+    assert code == 0, out
+    assert out["tempo"] == pytest.approx(bpm, rel=0.04)
+
+
 def test_all_gives_every_feature_in_its_documented_shape(tmp_path: Path, port_env: dict[str, str]) -> None:
     path = audio.write_encoded(tmp_path / "a.flac", audio.song("A", "minor", 96, 6.0), fmt="flac", codec="flac")
     code, out, _ = run(str(path), "--features", "all", env=port_env)

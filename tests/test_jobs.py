@@ -39,6 +39,8 @@ def test_it_analyses_an_upload(alice_client: Client, c_major_wav: Path, run_work
     assert "<polygon" in page  # the waveform and energy pictures
     library = alice_client.get("/").content.decode()
     assert f"{result.tempo:.1f}" in library
+    # The figures the library sorts and filters by, and the key's place on the Camelot wheel.
+    assert f'data-bpm="{result.tempo}"' in library and 'data-key="C major" data-camelot="8B"' in library
 
 
 @pytest.mark.django_db(transaction=True)

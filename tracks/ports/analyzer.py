@@ -207,19 +207,25 @@ def analyse(y: np.ndarray, sr: int, features: list[str]) -> dict[str, Any]:
 HALF_TIME_ABOVE_BPM = 140.0
 HALF_TIME_MIDPOINT = 0.2
 HALF_TIME_PARITY = 0.6
+HALF_TIME_ALIKE = 0.5
 
 
 def _half_time(beats: np.ndarray, onset_env: np.ndarray, sr: int) -> np.ndarray:
     """Beat frames at the level a listener taps. On a fast pulse the tracker sometimes follows the eighth
-    notes instead: then the beats alternate strong and weak and nothing sounds halfway between them (at a
-    true beat, the subdivisions do). Keep every other beat, the strong ones, in that case."""
+    notes instead: then the beats alternate strong and weak, the strong ones alike, and nothing sounds
+    halfway between them (at a true beat, the subdivisions do). Keep every other beat, the strong ones, in
+    that case."""
     if beats.size < 8 or 60.0 / (np.median(np.diff(beats)) * HOP / sr) <= HALF_TIME_ABOVE_BPM:
         return beats
     strength = onset_env[beats]
     even, odd = strength[0::2].mean(), strength[1::2].mean()
     between = onset_env[(beats[:-1] + beats[1:]) // 2].mean() / max(strength.mean(), 1e-9)
-    if between < HALF_TIME_MIDPOINT and min(even, odd) < HALF_TIME_PARITY * max(even, odd):
-        return beats[0::2] if even >= odd else beats[1::2]
+    strong = beats[0::2] if even >= odd else beats[1::2]
+    # The strong beats must be alike (a steady pulse), not one accent a bar over plain clicks.
+    first, second = onset_env[strong[0::2]].mean(), onset_env[strong[1::2]].mean()
+    alike = min(first, second) >= HALF_TIME_ALIKE * max(first, second)
+    if between < HALF_TIME_MIDPOINT and min(even, odd) < HALF_TIME_PARITY * max(even, odd) and alike:
+        return strong
     return beats
 
 
