@@ -41,6 +41,13 @@ def test_it_analyses_an_upload(alice_client: Client, c_major_wav: Path, run_work
     assert f"{result.tempo:.1f}" in library
     # The figures the library sorts and filters by, and the key's place on the Camelot wheel.
     assert f'data-bpm="{result.tempo}"' in library and 'data-key="C major" data-camelot="8B"' in library
+    exported = alice_client.get(f"/tracks/{track.uuid}/analysis.json")
+    assert exported.status_code == 200 and exported.json()["tempo"] == result.tempo
+    assert 'analysis.json"' in exported["Content-Disposition"]
+    rows = alice_client.get(f"/tracks/{track.uuid}/analysis.csv").content.decode().splitlines()
+    assert rows[0] == "beat,time_s,tempo_bpm,key" and len(rows) == 1 + len(result.data["beats"])
+    assert rows[1].endswith(f",{result.tempo},C major")
+    assert alice_client.get(f"/tracks/{track.uuid}/analysis.xml").status_code == 404
 
 
 @pytest.mark.django_db(transaction=True)

@@ -16,7 +16,7 @@ from django.utils import timezone
 from tests.conftest import PASSWORD
 from tests.test_jobs import upload
 from tracks import media
-from tracks.models import Activity, Comment, Job, Share, ShareLink, Stem, Track
+from tracks.models import Activity, AnalysisResult, Comment, Job, Share, ShareLink, Stem, Track
 
 
 @pytest.fixture
@@ -177,6 +177,7 @@ TABLE = {
     "track": ("get", "/tracks/{track}/", {}, VIEW),
     "track-audio": ("get", "/tracks/{track}/audio/?download=1", {}, DOWNLOAD),
     "track-analyse": ("post", "/tracks/{track}/analyse/", {}, EDIT),
+    "analysis-export": ("get", "/tracks/{track}/analysis.csv", {}, DOWNLOAD),
     "track-delete": ("post", "/tracks/{track}/delete/", {}, MANAGE),
     "track-separate": ("post", "/tracks/{track}/separate/", {"model": "dsp", "format": "wav"}, EDIT),
     "job-cancel": ("post", "/tracks/{track}/jobs/{job}/cancel/", {}, EDIT),
@@ -238,6 +239,7 @@ def test_the_access_table(route: str, actor: str, alice_client: Client, alice, c
     job = track.stems.first().job
     owners_link = ShareLink.objects.create(track=track)
     comment = Comment.objects.create(track=track, author=alice, at=1.0, text="the owner's")
+    AnalysisResult.objects.create(track=track, data={"tempo": 120.0, "beats": [0.5, 1.0]}, analyzer_version="1")
     client = client_for(actor, track, users)
     method, template, data, expected = {**TABLE, **EXTRA}[route]
     url = template.format(track=track.uuid, job=running.uuid if route == "job-cancel" else job.uuid,

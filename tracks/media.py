@@ -7,8 +7,11 @@ no file.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import itertools
+import json
 import logging
 import math
 import os
@@ -21,6 +24,7 @@ import wave
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import av
@@ -31,7 +35,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.db import transaction
-from django.http import FileResponse, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
 from .models import Job, Stem, Track
@@ -387,3 +391,22 @@ def mix_response(track: Track, stems: list[Stem], gains: dict[str, float], pans:
     response = StreamingHttpResponse(body, content_type="audio/wav")
     response["Content-Length"] = str(len(header) + data_size)
     return _attachment(response, f"{track.title} - mix ({stems[0].model}).wav")
+
+
+def analysis_response(track: Track, data: dict[str, Any], fmt: str) -> HttpResponseBase:
+    """An analysis to download: ``json`` is the port's whole output, ``csv`` a row per beat (number, time,
+    tempo and key alongside, for spreadsheets and DAWs). Call only after access.py has said yes."""
+    if fmt == "json":
+        response = HttpResponse(json.dumps(data, indent=1), content_type="application/json")
+    elif fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["beat", "time_s", "tempo_bpm", "key"])
+        key = data.get("key") or {}
+        label = f"{key['key']} {key.get('mode', '')}".strip() if key.get("key") else ""
+        for n, at in enumerate(data.get("beats") or [], 1):
+            writer.writerow([n, f"{at:.3f}", data.get("tempo", ""), label])
+        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    else:
+        raise Http404("No such format")
+    return _attachment(response, f"{track.title} - analysis.{fmt}")

@@ -141,6 +141,17 @@ def track_audio(request: HttpRequest, track_uuid: str) -> HttpResponse:
     return media.audio_response(track, range_header=request.headers.get("Range", ""), as_attachment=as_attachment)
 
 
+@open_to_links
+@require_GET
+def analysis_export(request: HttpRequest, track_uuid: str, fmt: str) -> HttpResponse:
+    """The latest analysis as JSON (everything the port found) or CSV (one row per beat)."""
+    track = access.get_downloadable(access.actor(request), track_uuid)
+    analysis = track.latest_analysis()
+    if analysis is None:
+        raise Http404("Not analysed yet")
+    return media.analysis_response(track, analysis.data, fmt)
+
+
 @require_POST
 def track_analyse(request: HttpRequest, track_uuid: str) -> HttpResponse:
     track = access.get_editable(access.actor(request), track_uuid)
