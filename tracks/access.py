@@ -61,6 +61,10 @@ def role(who: Actor, track: Track) -> str | None:
     return None
 
 
+EDIT_ROLES = (OWNER, EDITOR)
+COMMENT_ROLES = (OWNER, EDITOR, VIEWER)
+
+
 def can_view(who: Actor, track: Track) -> bool:
     return role(who, track) is not None
 
@@ -68,7 +72,10 @@ def can_view(who: Actor, track: Track) -> bool:
 def can_download(who: Actor, track: Track) -> bool:
     """Files as attachments, zips and mixes; a link holder only when the link allows downloads. (Playing in
     the page is viewing.)"""
-    found = role(who, track)
+    return _may_download(who, track, role(who, track))
+
+
+def _may_download(who: Actor, track: Track, found: str | None) -> bool:
     if found == LINK:
         return ShareLink.usable().filter(track=track, token__in=who.link_tokens, allow_downloads=True).exists()
     return found is not None
@@ -76,16 +83,16 @@ def can_download(who: Actor, track: Track) -> bool:
 
 def can_edit(who: Actor, track: Track) -> bool:
     """Rename, re-run analysis, separate, cancel jobs."""
-    return role(who, track) in (OWNER, EDITOR)
+    return role(who, track) in EDIT_ROLES
 
 
 def can_comment(who: Actor, track: Track) -> bool:
     """Users the track is shared with comment; link holders only read."""
-    return who.is_authenticated and role(who, track) in (OWNER, EDITOR, VIEWER)
+    return role(who, track) in COMMENT_ROLES
 
 
 def can_edit_comment(who: Actor, comment: Comment) -> bool:
-    return who.is_authenticated and comment.author_id == who.user.pk and can_comment(who, comment.track)
+    return comment.author_id == who.user.pk and can_comment(who, comment.track)
 
 
 def can_delete_comment(who: Actor, comment: Comment) -> bool:
@@ -96,6 +103,18 @@ def can_delete_comment(who: Actor, comment: Comment) -> bool:
 def can_manage(who: Actor, track: Track) -> bool:
     """Share, make links, delete: the owner's alone."""
     return role(who, track) == OWNER
+
+
+def rights(who: Actor, track: Track) -> dict[str, Any]:
+    """Everything a track page shows or hides for this actor, from one look at their role."""
+    found = role(who, track)
+    return {
+        "role": found,
+        "can_edit": found in EDIT_ROLES,
+        "can_manage": found == OWNER,
+        "can_comment": found in COMMENT_ROLES,
+        "can_download": _may_download(who, track, found),
+    }
 
 
 def viewable_tracks(user: User) -> QuerySet[Track]:

@@ -26,7 +26,6 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     group: str | None = None
     track_uuid: str | None = None
-    present: bool = False
     _refresh: asyncio.Task | None = None
 
     async def connect(self) -> None:
@@ -54,26 +53,24 @@ class LiveConsumer(AsyncWebsocketConsumer):
     # -- presence: who is on a track's page ------------------------------------------------------------------
 
     async def _join(self) -> None:
-        self.present = True
-        await presence.join(self.track_uuid, self.channel_name, presence.person(self.scope.get("user"),
-                                                                                self.channel_name))
-        await self._announce()
-        self._refresh = asyncio.create_task(self._keep_present())
-
-    async def _keep_present(self) -> None:
         who = presence.person(self.scope.get("user"), self.channel_name)
+        await presence.join(self.track_uuid, self.channel_name, who)
+        await self._announce()
+        self._refresh = asyncio.create_task(self._keep_present(who))
+
+    async def _keep_present(self, who: dict[str, str]) -> None:
         while True:
             await asyncio.sleep(presence.REFRESH_S)
             await presence.join(self.track_uuid, self.channel_name, who)
 
     async def _leave(self) -> None:
-        if not self.present:
+        """Once only, whether the socket closed itself or was closed for losing access."""
+        if self._refresh is None:
             return
-        self.present = False
-        if self._refresh is not None:
-            self._refresh.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresh
+        self._refresh.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._refresh
+        self._refresh = None
         await presence.leave(self.track_uuid, self.channel_name)
         await self._announce()
 

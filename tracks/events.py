@@ -29,20 +29,23 @@ def library_group(user_id: int) -> str:
     return f"library-{user_id}"
 
 
-def track_context(track: Track, detail: bool = False) -> dict[str, Any]:
-    """What a track's partials show: its latest analysis job and result; with ``detail``, the whole
-    analysis and its pictures and the stems (the track page), else only the headline figures (library rows
-    and progress pushes)."""
-    job = track.latest_job(Job.Kind.ANALYSIS)
-    analysis = track.latest_analysis(with_data=detail)
-    context = {
+def row_context(track: Track, with_data: bool = False) -> dict[str, Any]:
+    """What a library row shows: the latest analysis job and the analysis (its headline figures unless
+    ``with_data``)."""
+    return {
         "track": track,
-        "job": job,
-        "analysis": analysis,
-        "charts": charts.for_analysis(analysis.data) if detail and analysis else None,
-        "separation_job": track.latest_job(Job.Kind.SEPARATION),
+        "job": track.latest_job(Job.Kind.ANALYSIS),
+        "analysis": track.latest_analysis(with_data=with_data),
     }
+
+
+def track_context(track: Track, detail: bool = False) -> dict[str, Any]:
+    """What a track page's panels show: both job panels; with ``detail``, also the whole analysis and its
+    pictures and the stems (else only the headline figures, for progress pushes)."""
+    context = {**row_context(track, with_data=detail), "separation_job": track.latest_job(Job.Kind.SEPARATION)}
     if detail:
+        analysis = context["analysis"]
+        context["charts"] = charts.for_analysis(analysis.data) if analysis else None
         context["stem_sets"] = stem_sets(track)
     return context
 
@@ -61,7 +64,7 @@ def stem_sets(track: Track) -> list[dict[str, Any]]:
 
 
 def render_library_row(track: Track) -> str:
-    return render_to_string("tracks/library.html#track-row", track_context(track))
+    return render_to_string("tracks/library.html#track-row", row_context(track))
 
 
 ACTIVITY_SHOWN = 30
@@ -97,8 +100,8 @@ def library_context(user: Any) -> dict[str, Any]:
     """A user's library: their own tracks, and those shared with them (with whose they are)."""
     tracks = access.viewable_tracks(user).select_related("owner")
     return {
-        "rows": [track_context(t) for t in tracks if t.owner_id == user.pk],
-        "shared_rows": [track_context(t) for t in tracks if t.owner_id != user.pk],
+        "rows": [row_context(t) for t in tracks if t.owner_id == user.pk],
+        "shared_rows": [row_context(t) for t in tracks if t.owner_id != user.pk],
     }
 
 

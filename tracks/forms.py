@@ -11,7 +11,7 @@ from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils import timezone
 
-from .models import Comment
+from .models import Comment, Track
 
 User = get_user_model()
 EMAIL_WIDGET = {"autocomplete": "email", "autofocus": True}
@@ -156,9 +156,8 @@ class CommentForm(forms.Form):
     def __init__(self, *args: object, duration: float | None = None, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         if duration is not None:
-            self.fields["at"].max_value = duration
             self.fields["at"].validators.append(MaxValueValidator(duration))
 
 
 class RenameForm(forms.Form):
-    title = forms.CharField(max_length=200, strip=True)
+    title = forms.CharField(max_length=Track._meta.get_field("title").max_length, strip=True)

@@ -24,7 +24,6 @@ import wave
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 import av
@@ -38,7 +37,7 @@ from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
-from .models import Job, Stem, Track
+from .models import AnalysisResult, Job, Stem, Track
 
 logger = logging.getLogger(__name__)
 
@@ -295,8 +294,7 @@ def file_response(path: Path, content_type: str | None, filename: str, range_hea
         else:
             relative = path.resolve().relative_to(Path(settings.MEDIA_ROOT).resolve()).as_posix()
             response["X-Accel-Redirect"] = settings.SENDFILE_PREFIX.rstrip("/") + "/" + quote(relative)
-        response.headers["Content-Disposition"] = content_disposition_header(as_attachment, filename)
-        return response
+        return _disposition(response, filename, as_attachment)
     size = path.stat().st_size
     match = RANGE_RE.match(range_header.strip()) if range_header and not as_attachment else None
     if match and (match[1] or match[2]):
@@ -320,9 +318,9 @@ def file_response(path: Path, content_type: str | None, filename: str, range_hea
     return response
 
 
-def _attachment(response: HttpResponseBase, filename: str) -> HttpResponseBase:
+def _disposition(response: HttpResponseBase, filename: str, as_attachment: bool = True) -> HttpResponseBase:
     # FileResponse's own header logic: an ASCII fallback plus RFC 5987 filename* for the real name.
-    response.headers["Content-Disposition"] = content_disposition_header(True, filename)
+    response.headers["Content-Disposition"] = content_disposition_header(as_attachment, filename)
     return response
 
 
@@ -335,7 +333,7 @@ def stems_zip_response(track: Track, stems: list[Stem]) -> HttpResponseBase:
     response = StreamingHttpResponse(archive, content_type="application/zip")
     response["Content-Length"] = str(len(archive))
     model = stems[0].model if stems else "stems"
-    return _attachment(response, f"{track.title} - stems ({model}).zip")
+    return _disposition(response, f"{track.title} - stems ({model}).zip")
 
 
 MIX_BLOCK = 65536
@@ -390,23 +388,22 @@ def mix_response(track: Track, stems: list[Stem], gains: dict[str, float], pans:
     body = itertools.chain([header], _mix_blocks(stems, gains, pans, frames))
     response = StreamingHttpResponse(body, content_type="audio/wav")
     response["Content-Length"] = str(len(header) + data_size)
-    return _attachment(response, f"{track.title} - mix ({stems[0].model}).wav")
+    return _disposition(response, f"{track.title} - mix ({stems[0].model}).wav")
 
 
-def analysis_response(track: Track, data: dict[str, Any], fmt: str) -> HttpResponseBase:
+def analysis_response(track: Track, analysis: AnalysisResult, fmt: str) -> HttpResponseBase:
     """An analysis to download: ``json`` is the port's whole output, ``csv`` a row per beat (number, time,
     tempo and key alongside, for spreadsheets and DAWs). Call only after access.py has said yes."""
     if fmt == "json":
-        response = HttpResponse(json.dumps(data, indent=1), content_type="application/json")
+        response = HttpResponse(json.dumps(analysis.data, indent=1), content_type="application/json")
     elif fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(["beat", "time_s", "tempo_bpm", "key"])
-        key = data.get("key") or {}
-        label = f"{key['key']} {key.get('mode', '')}".strip() if key.get("key") else ""
-        for n, at in enumerate(data.get("beats") or [], 1):
-            writer.writerow([n, f"{at:.3f}", data.get("tempo", ""), label])
+        tempo = "" if analysis.tempo is None else analysis.tempo
+        for n, at in enumerate(analysis.data.get("beats") or [], 1):
+            writer.writerow([n, f"{at:.3f}", tempo, analysis.key_label])
         response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
     else:
         raise Http404("No such format")
-    return _attachment(response, f"{track.title} - analysis.{fmt}")
+    return _disposition(response, f"{track.title} - analysis.{fmt}")

@@ -104,7 +104,7 @@ def upload(request: HttpRequest) -> HttpResponse:
     if is_xhr:
         if error:
             return render(request, "tracks/upload_error.html", {"error": error}, status=400)
-        return render(request, "tracks/library.html#track-row", events.track_context(track), status=201)
+        return render(request, "tracks/library.html#track-row", events.row_context(track), status=201)
     if error:
         messages.error(request, error)
     else:
@@ -118,9 +118,7 @@ def track_detail(request: HttpRequest, track_uuid: str) -> HttpResponse:
     who = access.actor(request)
     track = access.get_viewable(who, track_uuid)
     context = {**events.track_context(track, detail=True), **events.conversation_context(track)}
-    context.update(role=access.role(who, track), can_edit=access.can_edit(who, track),
-                   can_manage=access.can_manage(who, track), can_download=access.can_download(who, track),
-                   can_comment=access.can_comment(who, track), comment_form=CommentForm())
+    context.update(access.rights(who, track), comment_form=CommentForm())
     if context["can_edit"]:
         context["separation_form"] = separation_form(None)
     if context["can_manage"]:
@@ -149,7 +147,7 @@ def analysis_export(request: HttpRequest, track_uuid: str, fmt: str) -> HttpResp
     analysis = track.latest_analysis()
     if analysis is None:
         raise Http404("Not analysed yet")
-    return media.analysis_response(track, analysis.data, fmt)
+    return media.analysis_response(track, analysis, fmt)
 
 
 @require_POST
