@@ -18,8 +18,9 @@ def _tone(freq: float, n: int, sr: int) -> np.ndarray:
 
 
 def song(tonic: str = "C", mode: str = "major", bpm: float = 120.0, seconds: float = 8.0,
-         sr: int = 22050) -> np.ndarray:
-    """A click on every beat over a I-IV-V-I progression (one chord a bar) in the given key."""
+         sr: int = 22050, click: float = 1.0) -> np.ndarray:
+    """A click on every beat (``click`` times as loud) over a I-IV-V-I progression (one chord a bar) in the
+    given key."""
     n = int(seconds * sr)
     y = np.zeros(n)
     root = 48 + PITCH_CLASSES.index(tonic)  # MIDI note in octave 3
@@ -36,13 +37,21 @@ def song(tonic: str = "C", mode: str = "major", bpm: float = 120.0, seconds: flo
             y[start:start + seg] += 0.08 * env * _tone(440 * 2 ** ((midi - 69) / 12), seg, sr)
         # The tonic in the bass under every chord.
         y[start:start + seg] += 0.05 * env * _tone(440 * 2 ** ((root - 12 - 69) / 12), seg, sr)
+    y += click * clicks(bpm, seconds, sr)
+    return (y / max(1e-9, np.abs(y).max()) * 0.8).astype(np.float32)
+
+
+def clicks(bpm: float, seconds: float, sr: int = 22050) -> np.ndarray:
+    """A click on every beat, the first of every four louder."""
+    n = int(seconds * sr)
+    y = np.zeros(n)
     click = np.sin(2 * np.pi * 1500 * np.arange(int(0.02 * sr)) / sr) * np.hanning(int(0.02 * sr))
     beat = 60 / bpm
     for k in range(int(seconds / beat) + 1):
         start = round(k * beat * sr)
         if start + click.size <= n:
             y[start:start + click.size] += (0.9 if k % 4 == 0 else 0.6) * click
-    return (y / max(1e-9, np.abs(y).max()) * 0.8).astype(np.float32)
+    return y
 
 
 def write_wav(path: Path, y: np.ndarray, sr: int = 22050) -> Path:
@@ -68,3 +77,44 @@ def write_encoded(path: Path, y: np.ndarray, sr: int = 22050, fmt: str = "mp3", 
         for packet in stream.encode(None):
             container.mux(packet)
     return path
+
+
+QUALITY_INTERVALS = {"maj": (0, 4, 7), "min": (0, 3, 7), "7": (0, 4, 7, 10)}
+
+
+def progression(chords: list[str], bpm: float = 120.0, beats_per_bar: int = 4, bars_per_chord: int = 1,
+                brightness: float = 1.5, sr: int = 22050) -> np.ndarray:
+    """A band playing ``chords`` ("F#:min", "C#:7" ...), one every ``bars_per_chord`` bars: the root in the bass
+    and a kick on each downbeat, the chord on every beat (louder off the downbeat: oom-pah-pah in 3/4), a
+    hi-hat on every beat.
+    ``brightness`` sets how fast the upper partials fall (lower: brighter), to make sections sound apart."""
+    beat = round(60 / bpm * sr)
+    bar = beat * beats_per_bar
+    n = bar * bars_per_chord * len(chords)
+    y = np.zeros(n)
+    t = np.arange(beat) / sr
+    env = np.exp(-t / 0.35)
+    kick = np.sin(2 * np.pi * (50 + 60 * np.exp(-t / 0.03)) * t) * np.exp(-t / 0.08)
+    rng = np.random.default_rng(0)
+    hat = rng.standard_normal(beat) * np.exp(-t / 0.01)
+
+    def tone(midi: int) -> np.ndarray:
+        f = 440 * 2 ** ((midi - 69) / 12)
+        return sum(np.sin(2 * np.pi * f * k * t) / k**brightness for k in range(1, 6))
+
+    for i, name in enumerate(chords):
+        root_name, _, quality = name.partition(":")
+        root = PITCH_CLASSES.index(root_name)
+        for b in range(beats_per_bar * bars_per_chord):
+            start = (i * bars_per_chord * beats_per_bar + b) * beat
+            if b % beats_per_bar == 0:
+                y[start:start + beat] += 0.5 * env * tone(36 + root) + 0.6 * kick
+            level = 0.12 if b % beats_per_bar == 0 else 0.18
+            for interval in QUALITY_INTERVALS[quality]:
+                y[start:start + beat] += level * env * tone(60 + (root + interval) % 12)
+            y[start:start + beat] += 0.05 * hat
+    return (y / max(1e-9, np.abs(y).max()) * 0.8).astype(np.float32)
+
+
+def sine(freq: float = 997.0, amplitude: float = 0.5, seconds: float = 6.0, sr: int = 48000) -> np.ndarray:
+    return (amplitude * np.sin(2 * np.pi * freq * np.arange(int(seconds * sr)) / sr)).astype(np.float32)

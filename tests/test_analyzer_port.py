@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests import audio, portcli
@@ -37,6 +38,14 @@ def test_it_reads_minor_keys_from_stereo_mp3(fsharp_minor_mp3: Path, port_env: d
     assert out["channels"] == 2
 
 
+def test_a_click_track_keeps_its_tempo_to_a_tenth_of_a_bpm(tmp_path: Path, port_env: dict[str, str]) -> None:
+    """beat_track alone says 123.05 here (its tempogram's bins); the fitted beat period says 123.4."""
+    path = audio.write_wav(tmp_path / "click.wav", audio.song("F#", "minor", 123.4, 16.0))
+    code, out, _ = run(str(path), "--features", "tempo", env=port_env)
+    assert code == 0, out
+    assert out["tempo"] == pytest.approx(123.4, abs=0.1)
+
+
 @pytest.mark.parametrize("bpm", [150.0, 172.0])
 def test_a_fast_click_with_bar_accents_keeps_its_tempo(bpm: float, tmp_path: Path, port_env: dict[str, str]) -> None:
     """The half-time check must not halve a quarter-note click whose only accent is the bar's first beat."""
@@ -50,7 +59,14 @@ def test_all_gives_every_feature_in_its_documented_shape(tmp_path: Path, port_en
     path = audio.write_encoded(tmp_path / "a.flac", audio.song("A", "minor", 96, 6.0), fmt="flac", codec="flac")
     code, out, _ = run(str(path), "--features", "all", env=port_env)
     assert code == 0, out
-    assert out["features"] == ["tempo", "key", "energy", "spectral", "mfcc", "chroma", "waveform"]
+    assert out["features"] == ["tempo", "key", "energy", "spectral", "mfcc", "chroma", "waveform", "meter", "chords",
+                               "sections", "loudness"]
+    assert out["meter"]["beats_per_bar"] in (3, 4) and 0 <= out["meter"]["confidence"] <= 1
+    assert set(out["downbeats"]) <= set(out["beats"])
+    assert out["chords"][0][0] == 0.0 and out["chords"][-1][1] == out["duration"]
+    assert out["sections"][0]["start"] == 0.0 and out["sections"][-1]["end"] == out["duration"]
+    assert out["loudness"]["integrated_lufs"] < 0
+    assert "stems" not in out
     assert len(out["mfcc"]["mean"]) == 13 and len(out["mfcc"]["var"]) == 13
     assert len(out["chroma"]["mean"]) == 12
     assert max(out["chroma"]["mean"]) == out["chroma"]["mean"][9]  # A, the tonic, is the strongest class
@@ -83,3 +99,88 @@ def test_it_fails_with_a_typed_error(args: list[str], error: str, c_major_wav: P
     assert code != 0
     assert out["error"] == error
     assert out["message"]
+
+
+def chord_at(chords: list[list], t: float) -> str:
+    return next(label for start, end, label in chords if start <= t < end)
+
+
+def test_a_waltz_comes_back_in_three_with_its_chords(tmp_path: Path, port_env: dict[str, str]) -> None:
+    progression = ["C:maj", "F:maj", "G:7", "C:maj"] * 2
+    bar = 3 * 60 / 132
+    path = audio.write_wav(tmp_path / "waltz.wav", audio.progression(progression, bpm=132, beats_per_bar=3))
+    code, out, _ = run(str(path), "--features", "meter,chords", env=port_env)
+    assert code == 0, out
+    assert out["features"] == ["tempo", "meter", "chords"]  # the beats they stand on come along
+    assert out["meter"]["beats_per_bar"] == 3
+    # Every downbeat is within 60 ms of a bar line, and there is one a bar after the first.
+    assert all(abs(d / bar - round(d / bar)) * bar < 0.06 for d in out["downbeats"])
+    assert len(out["downbeats"]) >= len(progression) - 1
+    assert [chord_at(out["chords"], (i + 0.5) * bar) for i in range(len(progression))] == progression
+
+
+def test_a_cadence_in_fsharp_minor_reads_as_fsharp_minor_in_four(tmp_path: Path, port_env: dict[str, str]) -> None:
+    progression = ["F#:min", "B:min", "C#:7", "F#:min"] * 2
+    bar = 4 * 60 / 110
+    path = audio.write_encoded(tmp_path / "cadence.mp3", audio.progression(progression, bpm=110), channels=2)
+    code, out, _ = run(str(path), "--features", "key,meter,chords", env=port_env)
+    assert code == 0, out
+    assert (out["key"]["key"], out["key"]["mode"]) == ("F#", "minor")
+    assert out["tempo"] == pytest.approx(110, abs=0.1)
+    assert out["meter"]["beats_per_bar"] == 4
+    assert all(abs(d / bar - round(d / bar)) * bar < 0.06 for d in out["downbeats"])
+    assert [chord_at(out["chords"], (i + 0.5) * bar) for i in range(len(progression))] == progression
+
+
+def test_sections_find_a_verse_that_returns_and_the_key_it_moved_to(tmp_path: Path, port_env: dict[str, str]) -> None:
+    verse = ["C:maj", "F:maj", "G:maj", "C:maj"] * 2
+    bridge = ["A:min", "D:min", "E:min", "A:min"] * 2
+    y = np.concatenate([audio.progression(verse, bpm=140), audio.progression(bridge, bpm=140, brightness=0.6),
+                        audio.progression(verse, bpm=140)])
+    path = audio.write_wav(tmp_path / "aba.wav", y)
+    length = 8 * 4 * 60 / 140  # eight bars
+    code, out, _ = run(str(path), "--features", "key,sections", env=port_env)
+    assert code == 0, out
+    sections = out["sections"]
+    assert [s["label"] for s in sections] == ["A", "B", "A"]
+    assert sections[1]["start"] == pytest.approx(length, abs=0.1)
+    assert sections[2]["start"] == pytest.approx(2 * length, abs=0.1)
+    assert [(k["key"], k["mode"]) for k in out["key_changes"]] == [("C", "major"), ("A", "minor"), ("C", "major")]
+
+
+def test_loudness_of_a_known_tone(tmp_path: Path, port_env: dict[str, str]) -> None:
+    """BS.1770: a 997 Hz sine at half scale in both channels reads -6.02 LUFS, and its true peak -6.02 dBTP."""
+    path = audio.write_encoded(tmp_path / "tone.flac", audio.sine(amplitude=0.5, seconds=8.0, sr=48000),
+                               sr=48000, fmt="flac", codec="flac", channels=2)
+    quiet = audio.write_wav(tmp_path / "quiet.wav", audio.sine(amplitude=0.05, seconds=8.0, sr=48000), sr=48000)
+    code, out, _ = run(str(path), "--features", "loudness", f"--stem=vocals={quiet}", env=port_env)
+    assert code == 0, out
+    loud = out["loudness"]
+    assert loud["integrated_lufs"] == pytest.approx(-6.02, abs=0.15)
+    assert loud["true_peak_dbtp"] == pytest.approx(-6.02, abs=0.15)
+    assert loud["range_lu"] < 2  # steady; pyloudnorm fades into the 1.5 s of silence EBU 3342 appends
+    # One short-term (3 s) point a second while the window fits in 8 s.
+    assert len(loud["short_term"]) == 6
+    assert all(v == pytest.approx(-6.02, abs=0.2) for v in loud["short_term"])
+    # A mono stem a tenth as loud: 20 dB quieter, and 3 dB less again for having one channel.
+    assert out["stems"]["vocals"]["loudness"]["integrated_lufs"] == pytest.approx(-29.03, abs=0.15)
+
+
+def test_a_drum_stem_steadies_the_beats(tmp_path: Path, port_env: dict[str, str]) -> None:
+    """Chords alone (one a bar) hide the pulse; the drum stem's clicks give it back."""
+    mix = audio.write_wav(tmp_path / "mix.wav", audio.song("C", "major", 123.4, 16.0, click=0.0))
+    drums = audio.write_wav(tmp_path / "drums.wav", (0.5 * audio.clicks(123.4, 16.0)).astype(np.float32))
+    _, alone, _ = run(str(mix), "--features", "tempo", env=port_env)
+    assert alone["tempo"] != pytest.approx(123.4, rel=0.04)  # the mix alone hears only the bars
+    code, out, _ = run(str(mix), "--features", "tempo", f"--stem=drums={drums}", env=port_env)
+    assert code == 0, out
+    assert out["tempo"] == pytest.approx(123.4, abs=0.1)
+    assert len(out["beats"]) >= 28
+
+
+@pytest.mark.parametrize("spec", ["drums", "kazoo={audio}", "bass="])
+def test_it_rejects_a_bad_stem(spec: str, c_major_wav: Path, port_env: dict[str, str]) -> None:
+    code, out, _ = run(str(c_major_wav), "--features", "tempo", f"--stem={spec.format(audio=c_major_wav)}",
+                       env=port_env)
+    assert code == 2
+    assert out["error"] == "invalid_arguments"

@@ -1,0 +1,211 @@
+"""Beat-level music for the analyzer port: chords, meter and downbeats, sections, and keys over time.
+
+Everything here works on a constant-Q magnitude spectrogram with three bins a semitone from C1 (the analyzer
+computes it once when any of these is asked for) and the beat frames the tempo step found. Imports numpy and
+librosa only.
+
+Choices, each measured on the labelled chorale corpus (bench/accuracy.py):
+- Chords from the C3-B6 octaves' magnitude chroma (a CQT with three bins a semitone: one bin a semitone
+  leaks into its neighbours and costs 4 points of the majmin score), averaged per beat, its floor taken off
+  (drums spread over every class), matched against plain templates and smoothed with a Viterbi pass.
+  Weighting the root in the templates cost 6 points, energy instead of magnitude 3.
+- Downbeats fall where the chords change: Western harmony changes on strong beats far more often than
+  on weak ones. The meter (3 or 4 beats a bar) is the one whose best phase makes beat-to-beat harmonic
+  change most regular. Accents on loud beats mislead here (a backbeat is louder than the downbeat).
+- Sections from a self-similarity matrix of beat-level chroma and timbre: boundaries at the peaks of a
+  checkerboard novelty curve snapped to downbeats, labels by how well one section's beats line up with
+  another's (repetition shows as a diagonal, not as a similar average).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+QUALITIES = {"maj": (0, 4, 7), "min": (0, 3, 7), "7": (0, 4, 7, 10), "dim": (0, 3, 6)}
+NO_CHORD = "N"
+CHORD_OCTAVES = (2, 6)  # C3 up to B6, counted from C1
+BINS_PER_SEMITONE = 3
+CHORD_TEMPERATURE = 0.02
+CHORD_STAY = 0.3
+SILENT_DB = -50.0
+METERS = (3, 4)
+SECTION_KERNEL_BARS = 4
+SECTION_MIN_BARS = 4
+SAME_SECTION = 0.6
+VARIED_SECTION = 0.35
+
+
+def beat_frames_from_zero(beat_frames: np.ndarray) -> np.ndarray:
+    """Segment starts: frame 0 (what comes before the first beat) and every beat."""
+    frames = np.asarray(beat_frames, dtype=int)
+    return frames if frames.size and frames[0] == 0 else np.concatenate([[0], frames]).astype(int)
+
+
+def beat_sync(feature: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Mean of ``feature`` (..., frames) over each segment from one start to the next (the last to the end)."""
+    import librosa
+
+    return librosa.util.sync(feature, list(starts), aggregate=np.mean, pad=True)[..., : len(starts)]
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / (np.linalg.norm(x, axis=0, keepdims=True) + 1e-12)
+
+
+def _z(v: np.ndarray) -> np.ndarray:
+    return (v - v.mean()) / (v.std() + 1e-9)
+
+
+def chord_templates() -> tuple[list[tuple[int, str]], np.ndarray]:
+    names, rows = [], []
+    for quality, intervals in QUALITIES.items():
+        for root in range(12):
+            t = np.zeros(12)
+            t[[(root + i) % 12 for i in intervals]] = 1.0
+            names.append((root, quality))
+            rows.append(t / np.linalg.norm(t))
+    return names, np.array(rows)
+
+
+def chord_name(root: int, quality: str) -> str:
+    return f"{PITCH_CLASSES[root]}:{quality}"
+
+
+def beat_chroma(cqt: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per-beat chroma for chords and harmonic change from a CQT of three bins a semitone starting at C1
+    (the middle bin of each three on the note): magnitude, mid octaves, floor removed, unit length."""
+    lo, hi = CHORD_OCTAVES
+    per_octave = 12 * BINS_PER_SEMITONE
+    # Roll by one so that each semitone's three bins (a third of a semitone flat, on it, sharp) sit together.
+    bands = np.roll(cqt, 1, axis=0)[per_octave * lo : per_octave * hi]
+    chroma = bands.reshape(hi - lo, 12, BINS_PER_SEMITONE, cqt.shape[1]).sum(axis=(0, 2))
+    per_beat = beat_sync(chroma, starts)
+    return _unit(per_beat - per_beat.min(axis=0, keepdims=True))
+
+
+def chords(chroma: np.ndarray, loudness_db: np.ndarray) -> list[str]:
+    """One label per beat segment: the best template, smoothed so a label holds unless the music moves.
+    Silent beats are no-chord."""
+    import librosa
+
+    names, templates = chord_templates()
+    fit = templates @ chroma
+    prob = np.exp((fit - fit.max(axis=0)) / CHORD_TEMPERATURE)
+    prob /= prob.sum(axis=0)
+    path = librosa.sequence.viterbi(prob, librosa.sequence.transition_loop(len(names), CHORD_STAY))
+    return [NO_CHORD if db < SILENT_DB else chord_name(*names[k]) for k, db in zip(path, loudness_db, strict=True)]
+
+
+def meter_and_phase(chroma: np.ndarray, labels: list[str]) -> tuple[int, int, float]:
+    """Beats per bar, the index of the first downbeat among the beats, and how clear that was (0..1).
+
+    ``chroma`` and ``labels`` are per beat (no lead-in segment)."""
+    if len(labels) < 2 * max(METERS):
+        return 4, 0, 0.0
+    change = np.r_[1.0, [a != b for a, b in zip(labels[1:], labels[:-1], strict=True)]].astype(float)
+    novelty = np.r_[0.0, 1.0 - (chroma[:, 1:] * chroma[:, :-1]).sum(axis=0)]
+    change_z, novelty_z = _z(change), _z(novelty)
+
+    def contrast(cue: np.ndarray, m: int) -> list[float]:
+        return [float(cue[p::m].mean() - cue.mean()) for p in range(m)]
+
+    by_meter = {m: max(contrast(novelty_z, m)) for m in METERS}
+    meter = max(METERS, key=by_meter.get)
+    phases = contrast(change_z, meter)
+    phase = int(np.argmax(phases))
+    ranked = sorted(phases, reverse=True)
+    clarity = float(np.clip((ranked[0] - ranked[1]) / 0.5, 0, 1) * np.clip(abs(by_meter[3] - by_meter[4]) / 0.2, 0, 1))
+    return meter, phase, clarity
+
+
+def _checkerboard(half: int) -> np.ndarray:
+    idx = np.arange(-half, half) + 0.5
+    sign = np.sign(idx)[:, None] * np.sign(idx)[None, :]
+    taper = np.exp(-0.5 * (idx / (0.5 * half)) ** 2)
+    return sign * taper[:, None] * taper[None, :]
+
+
+def _novelty(similarity: np.ndarray, half: int) -> np.ndarray:
+    n = similarity.shape[0]
+    kernel = _checkerboard(half)
+    padded = np.pad(similarity, half, mode="edge")
+    return np.array([(padded[i : i + 2 * half, i : i + 2 * half] * kernel).sum() for i in range(n)])
+
+
+def _repeat_score(sim: np.ndarray, a: tuple[int, int], b: tuple[int, int]) -> float:
+    """How well section b replays section a bar for bar: the best mean along a diagonal of their block,
+    allowing a bar's shift."""
+    length = min(a[1] - a[0], b[1] - b[0])
+    best = -1.0
+    for shift in range(-1, 2):
+        i0, j0 = a[0], b[0] + shift
+        if j0 < 0 or j0 + length > sim.shape[0] or i0 + length > sim.shape[0]:
+            continue
+        best = max(best, float(np.mean(sim[np.arange(i0, i0 + length), np.arange(j0, j0 + length)])))
+    return best
+
+
+def sections(features: np.ndarray, downbeat_index: np.ndarray) -> list[tuple[int, int, str]]:
+    """Sections as (first beat, end beat, label) with labels A, B, A' ...; ``features`` is (dims, beats).
+
+    Works bar by bar (the beats inside a bar differ far more than two bars of the same section do): the
+    features are averaged per bar, the novelty kernel spans four bars a side, and a section is at least
+    four bars long."""
+    n = features.shape[1]
+    bar_starts = [int(i) for i in downbeat_index if 0 < i < n]
+    if not bar_starts:
+        bar_starts = list(range(4, n, 4))
+    edges = [0, *bar_starts, n]
+    bars = np.stack([features[:, a:b].mean(axis=1) for a, b in itertools.pairwise(edges)], axis=1)
+    found = _bar_sections(bars)
+    return [(edges[a], edges[b], label) for a, b, label in found]
+
+
+def _bar_sections(bars: np.ndarray) -> list[tuple[int, int, str]]:
+    n = bars.shape[1]
+    if n < 2 * SECTION_MIN_BARS:
+        return [(0, n, "A")]
+    standard = (bars - bars.mean(axis=1, keepdims=True)) / (bars.std(axis=1, keepdims=True) + 1e-9)
+    unit = _unit(standard)
+    sim = unit.T @ unit
+    novelty = _novelty(sim, SECTION_KERNEL_BARS)
+    candidates = [i for i in range(1, n - 1) if novelty[i] >= novelty[i - 1] and novelty[i] > novelty[i + 1]]
+    floor = novelty.mean() + 0.5 * novelty.std()
+    picked: list[int] = []
+    for i in sorted(candidates, key=lambda i: -novelty[i]):
+        if novelty[i] < floor:
+            break
+        if SECTION_MIN_BARS <= i <= n - SECTION_MIN_BARS and all(abs(i - j) >= SECTION_MIN_BARS for j in picked):
+            picked.append(i)
+    spans = list(itertools.pairwise([0, *sorted(picked), n]))
+    labels: list[str] = []
+    letters: list[tuple[int, str]] = []  # (span index of its first appearance, letter)
+    for k, span in enumerate(spans):
+        scores = [(_repeat_score(sim, spans[j], span), letter) for j, letter in letters]
+        best = max(scores, default=(-1.0, ""))
+        if best[0] >= SAME_SECTION:
+            labels.append(best[1])
+        elif best[0] >= VARIED_SECTION:
+            labels.append(best[1] + "'")
+        else:
+            letter = chr(ord("A") + len(letters)) if len(letters) < 26 else "Z"
+            letters.append((k, letter))
+            labels.append(letter)
+    return [(a, b, label) for (a, b), label in zip(spans, labels, strict=True)]
+
+
+def section_names(spans: list[tuple[float, float, str]], duration: float) -> list[str | None]:
+    """Intro and outro where they are clear: a first or last section heard only once and short."""
+    names: list[str | None] = [None] * len(spans)
+    if len(spans) < 3:
+        return names
+    letters = [label.rstrip("'") for _, _, label in spans]
+    for index, name in ((0, "intro"), (len(spans) - 1, "outro")):
+        start, end, _ = spans[index]
+        if letters.count(letters[index]) == 1 and end - start <= 0.2 * duration:
+            names[index] = name
+    return names
+
