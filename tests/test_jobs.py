@@ -33,10 +33,17 @@ def test_it_analyses_an_upload(alice_client: Client, c_major_wav: Path, run_work
     assert result.job == job
     assert result.tempo == pytest.approx(120.0, abs=1.5)
     assert result.key_label == "C major"
-    assert result.analyzer_version == "1"
+    assert result.analyzer_version == "2"
+    data = result.data
     page = alice_client.get(f"/tracks/{track.uuid}/").content.decode()
     assert "C major" in page
     assert "<polygon" in page  # the waveform and energy pictures
+    # Downbeats drawn apart from the other beats, the chord lane, the sections, the loudness curve.
+    assert page.count('<line class="down"') == len(data["downbeats"]) > 0
+    assert f'{data["meter"]["beats_per_bar"]}/4' in page
+    assert page.count('title="C:maj at') == sum(1 for c in data["chords"] if c[2] == "C:maj") > 0
+    assert 'class="lane sections"' in page and 'class="chart loudness"' in page
+    assert f'{data["loudness"]["integrated_lufs"]:.1f}</b> LUFS' in page
     library = alice_client.get("/").content.decode()
     assert f"{result.tempo:.1f}" in library
     # The figures the library sorts and filters by, and the key's place on the Camelot wheel.
@@ -44,9 +51,16 @@ def test_it_analyses_an_upload(alice_client: Client, c_major_wav: Path, run_work
     exported = alice_client.get(f"/tracks/{track.uuid}/analysis.json")
     assert exported.status_code == 200 and exported.json()["tempo"] == result.tempo
     assert 'analysis.json"' in exported["Content-Disposition"]
-    rows = alice_client.get(f"/tracks/{track.uuid}/analysis.csv").content.decode().splitlines()
-    assert rows[0] == "beat,time_s,tempo_bpm,key" and len(rows) == 1 + len(result.data["beats"])
-    assert rows[1].endswith(f",{result.tempo},C major")
+    rows = [r.split(",") for r in alice_client.get(f"/tracks/{track.uuid}/analysis.csv").content.decode().splitlines()]
+    assert rows[0] == ["beat", "time_s", "bar", "beat_in_bar", "chord", "section", "tempo_bpm", "key"]
+    assert len(rows) == 1 + len(data["beats"])
+    assert rows[1][-2:] == [str(result.tempo), "C major"]
+    # Bars count up from each downbeat, and the chord column is the chord sounding at the beat.
+    downbeat_rows = [r for r in rows[1:] if r[3] == "1"]
+    assert [float(r[1]) for r in downbeat_rows] == pytest.approx(data["downbeats"], abs=0.001)
+    assert [int(r[2]) for r in downbeat_rows] == list(range(1, len(downbeat_rows) + 1))
+    assert {r[4] for r in rows[1:]} <= {c[2] for c in data["chords"]}
+    assert {r[5] for r in rows[1:]} == {s["label"] for s in data["sections"]}
     assert alice_client.get(f"/tracks/{track.uuid}/analysis.xml").status_code == 404
 
 

@@ -70,6 +70,29 @@ def test_it_separates_with_the_built_in_engine(alice_client: Client, song_wav: P
 
 
 @pytest.mark.django_db(transaction=True)
+def test_new_stems_are_analysed_with_the_mix(alice_client: Client, song_wav: Path,
+                                             run_worker: Callable[[str], bool]) -> None:
+    """A separation queues a new analysis that listens to the stems: each gets its own loudness, and the
+    drums keep the beats."""
+    track = upload(alice_client, song_wav)
+    run_worker("analysis")
+    assert separate(alice_client, track) == 200
+    run_worker("processing")
+    assert track.jobs.filter(kind=Job.Kind.ANALYSIS, status=Job.Status.QUEUED).count() == 1
+    run_worker("analysis")
+    jobs = track.jobs.filter(kind=Job.Kind.ANALYSIS).order_by("created")
+    assert [j.status for j in jobs] == [Job.Status.SUCCEEDED] * 2
+    first, second = (j.result.data for j in jobs)
+    assert "stems" not in first
+    assert set(second["stems"]) == FOUR
+    louder = {name: s["loudness"]["integrated_lufs"] for name, s in second["stems"].items()}
+    assert all(v is None or v < second["loudness"]["integrated_lufs"] + 0.5 for v in louder.values())
+    assert second["tempo"] == pytest.approx(96.0, abs=1.0)
+    page = alice_client.get(f"/tracks/{track.uuid}/").content.decode()
+    assert page.count('<td class="name">') == 4
+
+
+@pytest.mark.django_db(transaction=True)
 def test_it_separates_with_a_demucs_model_from_the_models_folder(
     alice_client: Client, song_wav: Path, models_dir: Path, run_worker: Callable[[str], bool], settings
 ) -> None:

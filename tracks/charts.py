@@ -22,12 +22,65 @@ def _fmt(v: float) -> str:
 
 
 def waveform(data: dict[str, Any]) -> dict[str, Any] | None:
+    """The waveform with its beat grid (downbeats drawn apart), section bands and the chord lane."""
     wave = data.get("waveform")
     duration = data.get("duration") or 0
     if not wave or not duration:
         return None
-    beats = [round(b / duration * WIDTH, 1) for b in data.get("beats") or [] if 0 <= b <= duration]
-    return {"points": peaks_polygon(wave, WAVE_HEIGHT), "beats": beats, "height": WAVE_HEIGHT}
+
+    def x(t: float) -> float:
+        return round(min(max(t, 0.0), duration) / duration * WIDTH, 1)
+
+    def pct(t: float) -> float:
+        return round(min(max(t, 0.0), duration) / duration * 100, 2)
+
+    downbeats = set(data.get("downbeats") or [])
+    beats = [x(b) for b in data.get("beats") or [] if 0 <= b <= duration and b not in downbeats]
+    sections = [
+        {"left": pct(s["start"]), "width": round(pct(s["end"]) - pct(s["start"]), 2), "label": s["label"],
+         "name": s.get("name") or "", "tone": (ord(s["label"][0]) - ord("A")) % SECTION_TONES,
+         "key": f"{s['key']} {s['mode']}"}
+        for s in data.get("sections") or []
+    ]
+    chords = []
+    for start, end, label in data.get("chords") or []:
+        width = round(pct(end) - pct(start), 2)
+        # A name is written only where it fits; every one shows on hover.
+        chords.append({"left": pct(start), "width": width, "label": label, "start": start,
+                       "text": _chord_text(label) if width >= CHORD_TEXT_MIN_PCT else "", "none": label == "N"})
+    return {"points": peaks_polygon(wave, WAVE_HEIGHT), "beats": beats, "downbeats": [x(b) for b in downbeats],
+            "height": WAVE_HEIGHT, "sections": sections, "chords": chords}
+
+
+SECTION_TONES = 6
+CHORD_TEXT_MIN_PCT = 2.2
+
+
+def _chord_text(label: str) -> str:
+    """Lead-sheet spelling: C, Cm, C7, Cdim; N for no chord."""
+    root, _, quality = label.partition(":")
+    return root + {"maj": "", "min": "m", "7": "7", "dim": "°"}.get(quality, quality)
+
+
+def loudness(data: dict[str, Any]) -> dict[str, Any] | None:
+    """The short-term loudness curve (LUFS) on a fixed scale from -60 to 0, so songs compare at a glance."""
+    block = data.get("loudness") or {}
+    curve = block.get("short_term") or []
+    if len(curve) < 2:
+        return None
+    floor = -60.0
+
+    def y(v: float | None) -> str:
+        level = floor if v is None else min(0.0, max(floor, v))
+        return _fmt(CURVE_HEIGHT - (level - floor) / -floor * (CURVE_HEIGHT - 4))
+
+    # Each point sits at the middle of its 3 s block.
+    duration = data.get("duration") or len(curve)
+    step = 1.0 / (block.get("curve_hz") or 1.0)
+    pts = [f"{_fmt(min(duration, 1.5 + i * step) / duration * WIDTH)},{y(v)}" for i, v in enumerate(curve)]
+    integrated = block.get("integrated_lufs")
+    return {"points": " ".join(pts), "height": CURVE_HEIGHT,
+            "integrated_y": y(integrated) if integrated is not None else None}
 
 
 def peak_of(peaks: dict[str, Any]) -> float:
@@ -117,6 +170,7 @@ def for_analysis(data: dict[str, Any]) -> dict[str, Any]:
         "width": WIDTH,
         "waveform": waveform(data),
         "energy": energy(data),
+        "loudness": loudness(data),
         "chroma": chroma(data),
         "mfcc": mfcc(data),
     }

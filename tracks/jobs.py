@@ -25,7 +25,8 @@ from .ports import runner
 
 logger = logging.getLogger(__name__)
 
-ANALYSIS_FEATURES = "tempo,key,energy,spectral,mfcc,chroma,waveform"
+ANALYSIS_FEATURES = "tempo,key,energy,spectral,mfcc,chroma,waveform,meter,chords,sections,loudness"
+STEMS_ANALYSED = ("vocals", "drums", "bass", "other", "guitar", "piano")
 PUSH_INTERVAL_S = 0.25
 QUEUES = {Job.Kind.ANALYSIS: "analysis", Job.Kind.SEPARATION: "processing"}
 
@@ -178,10 +179,14 @@ def analyse_track(job_pk: int) -> None:
         AnalysisResult.record(job, data)
         Activity.record(job.track, Activity.Verb.ANALYSED, job.requested_by)
 
+    # Once the track has stems, the analysis listens to them too: drums for the beats, bass for the chord
+    # roots, and a loudness for each.
+    stems = [f"--stem={name}={file}" for name, file in media.newest_stems(job.track).items()
+             if name in STEMS_ANALYSED and file.is_file()]
     run_and_record(
         job,
         "analyzer",
-        [os.fspath(path), "--features", ANALYSIS_FEATURES, "--output", "json"],
+        [os.fspath(path), "--features", ANALYSIS_FEATURES, "--output", "json", *stems],
         timeout=settings.ANALYSIS_TIMEOUT_S,
         on_success=record,
     )
@@ -198,6 +203,8 @@ def separate_track(job_pk: int) -> None:
         replaced = Stem.record(job, data, folder)
         Activity.record(job.track, Activity.Verb.SEPARATED, job.requested_by, detail=f"with {data['model']}")
         transaction.on_commit(lambda: [media.delete_stem_files(old) for old in replaced])
+        # The new stems make the analysis steadier and give each its loudness: analyse again with them.
+        enqueue_analysis(job.track)
 
     try:
         run_and_record(

@@ -24,6 +24,7 @@ import wave
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import av
@@ -246,6 +247,12 @@ def stem_path(stem: Stem) -> Path:
     return Path(settings.MEDIA_ROOT) / stem.file
 
 
+def newest_stems(track: Track) -> dict[str, Path]:
+    """The files of the track's newest separation by stem name (what the analysis listens to as well)."""
+    newest = track.stems.order_by("-job__created", "-job_id").values_list("job_id", flat=True).first()
+    return {s.name: stem_path(s) for s in track.stems.filter(job_id=newest)} if newest else {}
+
+
 def delete_stem_files(job: Job) -> None:
     shutil.rmtree(stems_dir(job), ignore_errors=True)
 
@@ -391,6 +398,26 @@ def mix_response(track: Track, stems: list[Stem], gains: dict[str, float], pans:
     return _disposition(response, f"{track.title} - mix ({stems[0].model}).wav")
 
 
+def beat_rows(analysis: AnalysisResult) -> list[list[Any]]:
+    """A row per beat: number, time, bar and beat in the bar (from the downbeats), the chord and section
+    sounding at it, the tempo and the key; blanks where the analysis has no such figure."""
+    data = analysis.data
+    beats = data.get("beats") or []
+    downbeats = set(data.get("downbeats") or [])
+    chords, sections = data.get("chords") or [], data.get("sections") or []
+    tempo = "" if analysis.tempo is None else analysis.tempo
+    rows, bar, in_bar = [], 0, 0
+    for n, at in enumerate(beats, 1):
+        if at in downbeats:
+            bar, in_bar = bar + 1, 1
+        elif bar:
+            in_bar += 1
+        chord = next((c[2] for c in chords if c[0] <= at < c[1]), "")
+        section = next((s["label"] for s in sections if s["start"] <= at < s["end"]), "")
+        rows.append([n, f"{at:.3f}", bar or "", in_bar or "", chord, section, tempo, analysis.key_label])
+    return rows
+
+
 def analysis_response(track: Track, analysis: AnalysisResult, fmt: str) -> HttpResponseBase:
     """An analysis to download: ``json`` is the port's whole output, ``csv`` a row per beat (number, time,
     tempo and key alongside, for spreadsheets and DAWs). Call only after access.py has said yes."""
@@ -399,10 +426,9 @@ def analysis_response(track: Track, analysis: AnalysisResult, fmt: str) -> HttpR
     elif fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(["beat", "time_s", "tempo_bpm", "key"])
-        tempo = "" if analysis.tempo is None else analysis.tempo
-        for n, at in enumerate(analysis.data.get("beats") or [], 1):
-            writer.writerow([n, f"{at:.3f}", tempo, analysis.key_label])
+        writer.writerow(["beat", "time_s", "bar", "beat_in_bar", "chord", "section", "tempo_bpm", "key"])
+        for row in beat_rows(analysis):
+            writer.writerow(row)
         response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
     else:
         raise Http404("No such format")

@@ -18,10 +18,11 @@
     constructor(root) {
       this.duration = parseFloat(root.dataset.duration) || 0;
       this.mixUrl = root.dataset.mixUrl;
-      this.stems = Array.from(root.querySelectorAll("[data-stem]")).map((strip) => ({
+      this.stems = Array.from(root.querySelectorAll("[data-stem]:not([data-click])")).map((strip) => ({
         name: strip.dataset.stem, src: strip.dataset.src, gain: 1, pan: 0, mute: false, solo: false,
         buffer: null, source: null, gainNode: null, panNode: null,
       }));
+      this.click = null;  // the metronome strip, once the track has beats (see syncClick)
       this.ctx = null;
       this.loading = null;
       this.playing = false;
@@ -40,12 +41,11 @@
       this.ctx = new (window.AudioContext || window.webkitAudioContext)();
       this.status("Loading stems…");
       this.loading = Promise.all(this.stems.map(async (stem) => {
+        this.connect(stem);
+        if (stem.beats) { stem.buffer = this.clickBuffer(stem); return; }
         const response = await fetch(stem.src, { credentials: "same-origin" });
         if (!response.ok) throw new Error(stem.name + ": HTTP " + response.status);
         stem.buffer = await this.ctx.decodeAudioData(await response.arrayBuffer());
-        stem.gainNode = this.ctx.createGain();
-        stem.panNode = this.ctx.createStereoPanner();
-        stem.gainNode.connect(stem.panNode).connect(this.ctx.destination);
       })).then(() => {
         this.duration = Math.max(this.duration, ...this.stems.map((s) => s.buffer.duration));
         this.apply();
@@ -58,19 +58,67 @@
       return this.loading;
     }
 
+    connect(stem) {
+      stem.gainNode = this.ctx.createGain();
+      stem.panNode = this.ctx.createStereoPanner();
+      stem.gainNode.connect(stem.panNode).connect(this.ctx.destination);
+    }
+
+    // A click a beat, higher and louder on downbeats, rendered once into a buffer as long as the song, so
+    // it starts, seeks, mutes and pans exactly like a stem and stays on the same sample clock.
+    clickBuffer(click) {
+      const rate = this.ctx.sampleRate;
+      const buffer = this.ctx.createBuffer(1, Math.max(1, Math.ceil(this.duration * rate)), rate);
+      const data = buffer.getChannelData(0);
+      const length = Math.round(0.03 * rate);
+      for (const at of click.beats) {
+        const down = click.downbeats.has(at);
+        const start = Math.round(at * rate);
+        for (let i = 0; i < length && start + i < data.length; i++) {
+          data[start + i] += (down ? 0.9 : 0.5) * Math.sin(2 * Math.PI * (down ? 1600 : 1000) * i / rate) * Math.exp(-i / (0.006 * rate));
+        }
+      }
+      return buffer;
+    }
+
+    // The click strip follows the newest analysis: a new one (its job id in data-click) brings new beats.
+    syncClick(root) {
+      const strip = root.querySelector("[data-click]");
+      if (!strip || (this.click && this.click.version === strip.dataset.click)) return;
+      const numbers = (text) => (text ? text.split(",").map(parseFloat) : []);
+      const fresh = !this.click;
+      if (fresh) {
+        this.click = { name: "click", gain: 0.6, pan: 0, mute: true, solo: false, buffer: null, source: null,
+                       gainNode: null, panNode: null };
+        this.stems.push(this.click);
+      }
+      Object.assign(this.click, { version: strip.dataset.click, beats: numbers(strip.dataset.beats),
+                                  downbeats: new Set(numbers(strip.dataset.downbeats)) });
+      if (!this.ctx || !this.loading) return;  // built with the stems on the first play
+      if (!this.click.gainNode) this.connect(this.click);
+      this.click.buffer = this.clickBuffer(this.click);
+      if (this.playing) {
+        if (this.click.source) { this.click.source.stop(); this.click.source.disconnect(); }
+        this.startSource(this.click, this.ctx.currentTime, this.position());
+      }
+      this.apply();
+    }
+
+    startSource(stem, when, offset) {
+      const source = this.ctx.createBufferSource();
+      source.buffer = stem.buffer;
+      source.connect(stem.gainNode);
+      source.start(when, offset);
+      stem.source = source;
+    }
+
     async play() {
       await this.load();
       if (this.ctx.state === "suspended") await this.ctx.resume();
       if (this.playing) return;
       if (this.offset >= this.duration) this.offset = 0;
       const when = this.ctx.currentTime + 0.05;  // a moment ahead, so every source starts on the same sample
-      for (const stem of this.stems) {
-        const source = this.ctx.createBufferSource();
-        source.buffer = stem.buffer;
-        source.connect(stem.gainNode);
-        source.start(when, this.offset);
-        stem.source = source;
-      }
+      for (const stem of this.stems) this.startSource(stem, when, this.offset);
       this.startedAt = when - this.offset;
       this.playing = true;
       this.render();
@@ -98,8 +146,10 @@
       if (wasPlaying) this.play(); else this.render();
     }
 
+    // Soloing a stem leaves the metronome as it is, as in a DAW.
     audible(stem) {
-      const soloing = this.stems.some((s) => s.solo);
+      if (stem.beats) return !stem.mute || stem.solo;
+      const soloing = this.stems.some((s) => s.solo && !s.beats);
       return !stem.mute && (!soloing || stem.solo);
     }
 
@@ -116,6 +166,7 @@
     mixHref() {
       const query = new URLSearchParams();
       for (const stem of this.stems) {
+        if (stem.beats) continue;  // the metronome is the browser's own, not a stem the server has
         query.set("gain_" + stem.name, (this.audible(stem) ? stem.gain : 0).toFixed(3));
         query.set("pan_" + stem.name, stem.pan.toFixed(3));
       }
@@ -185,7 +236,7 @@
         event.preventDefault();
         this.seek(this.position() + (event.code === "ArrowLeft" ? -5 : 5));
       } else if (digit && digit[1] === "0") {
-        this.stems.forEach((s) => { s.mute = false; s.solo = false; s.gain = 1; s.pan = 0; });
+        this.stems.forEach((s) => { s.mute = !!s.beats; s.solo = false; s.gain = s.beats ? 0.6 : 1; s.pan = 0; });
         this.apply();
       } else if (digit) {
         const stem = this.stems[parseInt(digit[1], 10) - 1];
@@ -197,6 +248,7 @@
 
     bind(root) {
       this.root = root;
+      this.syncClick(root);
       const line = root.querySelector("[data-mixer-status]");
       if (line) line.dataset.help = line.textContent;
       root.querySelector('[data-action="play"]').addEventListener("click", () => {
