@@ -43,6 +43,9 @@ def test_it_analyses_an_upload(alice_client: Client, c_major_wav: Path, run_work
     assert f'{data["meter"]["beats_per_bar"]}/4' in page
     assert page.count('title="C:maj at') == sum(1 for c in data["chords"] if c[2] == "C:maj") > 0
     assert 'class="lane sections"' in page and 'class="chart loudness"' in page
+    # The progression bar by bar: one cell per downbeat (and one for the beats before the first).
+    cells = page.count('<span class="bar-number">')
+    assert cells == len(data["downbeats"]) + (data["downbeats"][0] > 0)
     assert f'{data["loudness"]["integrated_lufs"]:.1f}</b> LUFS' in page
     library = alice_client.get("/").content.decode()
     assert f"{result.tempo:.1f}" in library

@@ -47,13 +47,42 @@ def waveform(data: dict[str, Any]) -> dict[str, Any] | None:
         width = round(pct(end) - pct(start), 2)
         # A name is written only where it fits; every one shows on hover.
         chords.append({"left": pct(start), "width": width, "label": label, "start": start,
-                       "text": _chord_text(label) if width >= CHORD_TEXT_MIN_PCT else "", "none": label == "N"})
+                       "text": _chord_text(label) if width >= CHORD_TEXT_MIN_PCT else "", "none": label == "N",
+                       "root": _root_index(label)})
     return {"points": peaks_polygon(wave, WAVE_HEIGHT), "beats": beats, "downbeats": [x(b) for b in downbeats],
             "height": WAVE_HEIGHT, "sections": sections, "chords": chords}
 
 
 SECTION_TONES = 6
 CHORD_TEXT_MIN_PCT = 2.2
+
+
+PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+
+def _root_index(label: str) -> int | None:
+    root = label.partition(":")[0]
+    return PITCH_CLASSES.index(root) if root in PITCH_CLASSES else None
+
+
+def progression(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The chords bar by bar (a bar starts at each downbeat; beats before the first make bar 0), each bar's
+    chords in order with repeats merged: what a lead sheet shows."""
+    chords, downbeats, beats = data.get("chords") or [], data.get("downbeats") or [], data.get("beats") or []
+    if not chords or not downbeats:
+        return []
+    starts = [0.0, *downbeats] if downbeats[0] > 0 else list(downbeats)
+    bars = []
+    for n, start in enumerate(starts):
+        end = starts[n + 1] if n + 1 < len(starts) else float("inf")
+        names: list[str] = []
+        for at in [b for b in beats if start <= b < end] or [start]:
+            label = next((c[2] for c in chords if c[0] <= at < c[1]), None)
+            text = _chord_text(label) if label else ""
+            if text and (not names or names[-1] != text):
+                names.append(text)
+        bars.append({"number": n + (0 if downbeats[0] > 0 else 1), "at": start, "chords": names})
+    return bars
 
 
 def _chord_text(label: str) -> str:
@@ -171,6 +200,7 @@ def for_analysis(data: dict[str, Any]) -> dict[str, Any]:
         "waveform": waveform(data),
         "energy": energy(data),
         "loudness": loudness(data),
+        "progression": progression(data),
         "chroma": chroma(data),
         "mfcc": mfcc(data),
     }
