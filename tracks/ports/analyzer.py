@@ -26,6 +26,7 @@ import numpy as np
 from port_protocol import Parser, PortFailure, progress, r, run, waveform_peaks
 
 ANALYZER_VERSION = "2"
+FAILURE_KIND = "analysis_failed"
 FEATURES = ("tempo", "key", "energy", "spectral", "mfcc", "chroma", "waveform", "meter", "chords", "sections",
             "loudness")
 # Features that stand on the beats: asking for one computes the tempo too.
@@ -34,6 +35,7 @@ STEM_NAMES = ("vocals", "drums", "bass", "other", "guitar", "piano")
 N_FFT = 2048
 HOP = 512
 CURVE_HZ = 2.0
+SPECTRAL_BLOCK = 1024  # frames (about 24 s) per block of spectral features
 WAVEFORM_POINTS = 1000
 STAGES = {
     "tempo": "tempo and beats",
@@ -173,10 +175,9 @@ def analyse(y: np.ndarray, sr: int, features: list[str], source: str = "", stems
 
     progress(0.1, "spectrogram")
     S = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP))
-    power = S**2
     mel_db = None
     if {"tempo", "mfcc"} & set(features):
-        mel_db = librosa.power_to_db(librosa.feature.melspectrogram(S=power, sr=sr))
+        mel_db = librosa.power_to_db(librosa.feature.melspectrogram(S=S**2, sr=sr))
     rms = librosa.feature.rms(S=S, frame_length=N_FFT)[0]
     step(STAGES[features[0]])
 
@@ -210,10 +211,11 @@ def analyse(y: np.ndarray, sr: int, features: list[str], source: str = "", stems
             if "drums" in stems:
                 # The drum stem's onsets steady the pulse; the mix's keep it where the drums are silent.
                 onset_env = _with_drum_onsets(librosa, onset_env, stems["drums"], sr)
-            tempo, beats = librosa.beat.beat_track(onset_envelope=onset_env, sr=sr, hop_length=HOP)
+            tempo = _tempo(librosa, onset_env, sr)
+            tempo, beats = librosa.beat.beat_track(onset_envelope=onset_env, sr=sr, hop_length=HOP, bpm=tempo)
             beat_frames = _half_time(np.asarray(beats), onset_env, sr)
             beats = _refine(beat_frames, onset_env) * HOP / sr
-            bpm = float(np.atleast_1d(tempo)[0])
+            bpm = tempo
             if beats.size >= 4:
                 # beat_track's tempo is quantised to its tempogram bins; the slope of a straight line
                 # through the beat times is the beat period the tracker actually followed.
@@ -258,14 +260,21 @@ def analyse(y: np.ndarray, sr: int, features: list[str], source: str = "", stems
                 "curve": [r(v) for v in _curve(rms, sr)],
             }
         elif name == "spectral":
-            contrast = librosa.feature.spectral_contrast(S=S, sr=sr)
-            out["spectral"] = {
-                "centroid": _stats(librosa.feature.spectral_centroid(S=S, sr=sr)),
-                "rolloff": _stats(librosa.feature.spectral_rolloff(S=S, sr=sr)),
-                "bandwidth": _stats(librosa.feature.spectral_bandwidth(S=S, sr=sr)),
-                "flatness": _stats(librosa.feature.spectral_flatness(S=S)),
-                "contrast": [r(v, 3) for v in contrast.mean(axis=1)],
-            }
+            # Frame by frame features, computed a block of frames at a time: each librosa call builds
+            # float64 arrays as large as the spectrogram, and five of them at once for a whole song would
+            # be most of the port's memory.
+            blocks: dict[str, list[np.ndarray]] = {k: [] for k in ("centroid", "rolloff", "bandwidth", "flatness",
+                                                                   "contrast")}
+            for start in range(0, S.shape[1], SPECTRAL_BLOCK):
+                part = S[:, start:start + SPECTRAL_BLOCK]
+                blocks["centroid"].append(librosa.feature.spectral_centroid(S=part, sr=sr)[0])
+                blocks["rolloff"].append(librosa.feature.spectral_rolloff(S=part, sr=sr)[0])
+                blocks["bandwidth"].append(librosa.feature.spectral_bandwidth(S=part, sr=sr)[0])
+                blocks["flatness"].append(librosa.feature.spectral_flatness(S=part)[0])
+                blocks["contrast"].append(librosa.feature.spectral_contrast(S=part, sr=sr))
+            contrast = np.concatenate(blocks.pop("contrast"), axis=1)
+            out["spectral"] = {k: _stats(np.concatenate(v)) for k, v in blocks.items()}
+            out["spectral"]["contrast"] = [r(v, 3) for v in contrast.mean(axis=1)]
         elif name == "mfcc":
             mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=13)
             out["mfcc"] = {"mean": [r(v, 3) for v in mfcc.mean(axis=1)], "var": [r(v, 3) for v in mfcc.var(axis=1)]}
@@ -410,6 +419,27 @@ def _channels(path: str) -> int:
         return container.streams.audio[0].channels if container.streams.audio else 1
 
 
+def _tempo(librosa: Any, onset_env: np.ndarray, sr: int) -> float:
+    """librosa's global tempo estimate (``feature.tempo``: the mean autocorrelation tempogram under a tempo
+    prior), with the tempogram built a block of frames at a time. Whole, it is a float64 array of 384 lags
+    by every frame, about 120 MB for a 3-minute song; its mean is all the estimate needs."""
+    win = int(librosa.time_to_frames(TEMPOGRAM_S, sr=sr, hop_length=HOP).item())
+    # The padding tempogram(center=True) applies, done once, so each block sees the frames it would.
+    padded = np.pad(onset_env, (win // 2, win // 2), mode="linear_ramp", end_values=(0, 0))
+    total = np.zeros(win)
+    for start in range(0, onset_env.size, TEMPOGRAM_BLOCK):
+        stop = min(onset_env.size, start + TEMPOGRAM_BLOCK)
+        block = librosa.feature.tempogram(onset_envelope=padded[start:stop + win - 1], sr=sr, hop_length=HOP,
+                                          win_length=win, center=False)
+        total += block.sum(axis=1)
+    return float(librosa.feature.tempo(tg=(total / onset_env.size)[:, None], sr=sr, hop_length=HOP,
+                                       ac_size=TEMPOGRAM_S)[0])
+
+
+TEMPOGRAM_S = 8.0  # librosa's ac_size
+TEMPOGRAM_BLOCK = 1024
+
+
 def _refine(frames: np.ndarray, onset_env: np.ndarray) -> np.ndarray:
     """Beat positions finer than a frame: the onset peak within a frame of each beat, placed between frames
     by a parabola through it and its neighbours. A frame is 23 ms; over a short song that quantisation alone
@@ -488,4 +518,4 @@ def main(argv: list[str]) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    sys.exit(run(main, sys.argv[1:], "analysis_failed"))
+    sys.exit(run(main, sys.argv[1:], FAILURE_KIND))
