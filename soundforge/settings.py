@@ -199,6 +199,11 @@ PORT_PYTHON = env_str("SOUNDFORGE_PORT_PYTHON", "")  # empty: the interpreter ru
 ANALYSIS_TIMEOUT_S = env_int("SOUNDFORGE_ANALYSIS_TIMEOUT_S", 900, minimum=1)
 PORT_MEMORY_MB = env_int("SOUNDFORGE_PORT_MEMORY_MB", 4096, minimum=64)
 NUMBA_CACHE_DIR = Path(env_str("NUMBA_CACHE_DIR", str(VAR_DIR / "numba-cache")))
+# `manage.py serve` keeps a warm analyzer (tracks/ports/warm.py) that has librosa loaded and forks each
+# analysis from it: still one process per job, without seconds of imports each time. Workers without one
+# (started on their own, or with this off) start the port cold.
+WARM_ANALYZER = env_bool("SOUNDFORGE_WARM_ANALYZER", True)
+ANALYZER_SOCKET = VAR_DIR / "run" / "analyzer.sock"
 # Separation: a local demucs repo (<name>.yaml bags and <sig>-<sha8>.th weights); empty means demucs's own
 # download on first use. A job may run for a base time plus so much per minute of audio.
 MODELS_DIR = env_str("SOUNDFORGE_MODELS_DIR", "")

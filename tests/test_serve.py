@@ -1,4 +1,5 @@
-"""`manage.py serve` (what `make run` ends in): starts Redis, daphne and the workers; Ctrl-C stops them all."""
+"""`manage.py serve` (what `make run` ends in): starts Redis, daphne, the workers and the warm analyzer; Ctrl-C
+stops them all."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ def test_it_serves_and_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     lines: list[str] = []
+    warm_socket = tmp_path / "var" / "run" / "analyzer.sock"
     try:
         deadline = time.monotonic() + 60
         status = None
@@ -42,12 +44,17 @@ def test_it_serves_and_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
                 status = exc.code
             except OSError:
                 time.sleep(0.3)
+        while time.monotonic() < deadline and not warm_socket.exists():
+            time.sleep(0.3)
+        warm_started = warm_socket.exists()
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
         lines = out.splitlines()
     assert status == 200, out
     assert proc.returncode == 0, out
+    assert warm_started, out  # the warm analyzer listened on its socket ...
+    assert not warm_socket.exists()  # ... and took it away when it stopped
     assert any(f"SoundForge is running at http://127.0.0.1:{port}/" in line for line in lines)
     redis_url = next(m[1] for line in lines if (m := re.search(r"embedded Redis at (\S+)", line)))
     assert not redis_answers(redis_url)

@@ -136,6 +136,7 @@ def run_and_record(job: Job, port: str, args: list[str], timeout: float,
             should_cancel=should_cancel,
             python=settings.PORT_PYTHON or None,
             env=port_env(),
+            warm_socket=str(settings.ANALYZER_SOCKET) if port == "analyzer" and settings.WARM_ANALYZER else None,
         )
         with transaction.atomic():
             # Recorded only if the job is still ours: a job cancelled or deleted at the last moment keeps

@@ -18,6 +18,7 @@ import logging
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -87,7 +88,7 @@ def _rss_bytes(pid: int) -> int:
         return 0
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+def _kill_group(proc: subprocess.Popen[bytes] | WarmProcess) -> None:
     """TERM the port's process group, then KILL whatever is left after a grace period."""
     try:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -103,6 +104,82 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     except ProcessLookupError:
         pass
     proc.wait()
+
+
+class WarmProcess:
+    """A port forked by a warm server (ports/warm.py), with the little of Popen's face the runner uses:
+    ``pid`` (also its process group), ``wait``, ``returncode`` and the ``stdout``/``stderr`` pipes."""
+
+    def __init__(self, conn: socket.socket, pid: int, stdout: Any, stderr: Any, args: list[str]) -> None:
+        self.conn, self.pid, self.stdout, self.stderr, self.args = conn, pid, stdout, stderr, args
+        self.returncode: int | None = None
+        self.maxrss_kb = 0
+        self._buffer = b""
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.returncode is None:
+            if b"\n" in self._buffer:
+                line, self._buffer = self._buffer.split(b"\n", 1)
+                message = json.loads(line)
+                if "exit" in message:
+                    self.returncode = int(message["exit"])
+                    self.maxrss_kb = int(message.get("maxrss_kb") or 0)
+                    self.conn.close()
+                continue
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise subprocess.TimeoutExpired(self.args, timeout or 0)
+            self.conn.settimeout(left)
+            try:
+                chunk = self.conn.recv(4096)
+            except TimeoutError:
+                raise subprocess.TimeoutExpired(self.args, timeout or 0) from None
+            if not chunk:
+                # The warm server is gone without a word: make sure the child is too, and say it was killed.
+                try:
+                    os.killpg(self.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.returncode = -signal.SIGKILL
+                self.conn.close()
+            self._buffer += chunk
+        return self.returncode
+
+
+def _start_warm(warm_socket: str, script: Path | str, args: Sequence[str], env: dict[str, str] | None
+                ) -> WarmProcess | None:
+    """Ask the warm server on ``warm_socket`` to fork the port; None when there is none or it says no (the
+    caller then starts a cold process)."""
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    try:
+        conn.settimeout(5)
+        conn.connect(warm_socket)
+        request = {"port": Path(script).stem, "argv": list(args), "env": env or {}}
+        socket.send_fds(conn, [json.dumps(request).encode("utf-8")], [devnull, out_w, err_w])
+        reply = b""
+        while not reply.endswith(b"\n"):
+            chunk = conn.recv(4096)
+            if not chunk:
+                raise OSError("the warm server closed the connection")
+            reply += chunk
+        message = json.loads(reply)
+        if "pid" not in message:
+            raise OSError(message.get("error", "no pid in the reply"))
+    except (OSError, ValueError) as exc:
+        logger.info("no warm start from %s (%s); starting %s cold", warm_socket, exc, Path(script).name)
+        conn.close()
+        for fd in (out_r, err_r):
+            os.close(fd)
+        return None
+    finally:
+        for fd in (out_w, err_w, devnull):
+            os.close(fd)
+    return WarmProcess(conn, int(message["pid"]), os.fdopen(out_r, "rb"), os.fdopen(err_r, "rb"),
+                       [str(script), *args])
 
 
 def _read_stderr(stream: Any, progress: queue.Queue[Progress], tail: collections.deque[str]) -> None:
@@ -138,16 +215,21 @@ def run_port(
     should_cancel: Callable[[], bool] | None = None,
     python: str | None = None,
     env: dict[str, str] | None = None,
+    warm_socket: str | None = None,
 ) -> PortResult:
     """Run ``python script *args`` as a port and return its parsed JSON, or raise :class:`PortError`.
 
     ``on_progress`` and ``should_cancel`` are called from the calling thread, so they may use the
-    database; ``should_cancel`` is asked about twice a second.
+    database; ``should_cancel`` is asked about twice a second. With ``warm_socket``, the port is forked
+    by that warm server (ports/warm.py) when one answers there, and started cold otherwise.
     """
     cmd = [python or sys.executable, str(script), *args]
     started = time.monotonic()
+    proc: subprocess.Popen[bytes] | WarmProcess | None = None
+    if warm_socket and os.path.exists(warm_socket):
+        proc = _start_warm(warm_socket, script, args, env)
     try:
-        proc = subprocess.Popen(
+        proc = proc or subprocess.Popen(
             cmd,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

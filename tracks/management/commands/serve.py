@@ -1,4 +1,5 @@
-"""`manage.py serve`: Redis (embedded if none answers), daphne and the RQ workers under one supervisor.
+"""`manage.py serve`: Redis (embedded if none answers), daphne, the RQ workers and the warm analyzer under one
+supervisor.
 
 Ctrl-C (or SIGTERM) stops everything: children run in their own sessions so the terminal's signal reaches
 only this process, which then stops them in order and waits for them.
@@ -15,6 +16,8 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from tracks import jobs
+from tracks.ports import runner
 from tracks.services import EmbeddedRedis, redis_answers
 
 STOP_GRACE_S = 8.0
@@ -44,6 +47,9 @@ class Command(BaseCommand):
         manage = str(settings.BASE_DIR / "manage.py")
         specs = {"web": [sys.executable, "-m", "daphne", "-b", options["host"], "-p", str(options["port"]),
                          "soundforge.asgi:application"]}
+        if settings.WARM_ANALYZER:
+            specs["warm-analyzer"] = [settings.PORT_PYTHON or sys.executable, str(runner.port_path("warm")),
+                                      "--socket", str(settings.ANALYZER_SOCKET), "--port", "analyzer"]
         for queue, count in (("analysis", options["analysis_workers"]), ("processing", options["processing_workers"])):
             for i in range(1, count + 1):
                 specs[f"{queue}-worker-{i}"] = [sys.executable, manage, "rqworker", queue]
@@ -58,7 +64,8 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, request_stop)
 
         def start(name: str) -> subprocess.Popen[bytes]:
-            return subprocess.Popen(specs[name], env=env, cwd=settings.BASE_DIR, start_new_session=True)
+            extra = jobs.port_env() if name == "warm-analyzer" else {}
+            return subprocess.Popen(specs[name], env={**env, **extra}, cwd=settings.BASE_DIR, start_new_session=True)
 
         children = {name: start(name) for name in specs}
         self.stdout.write(self.style.SUCCESS(

@@ -1,0 +1,209 @@
+"""A warm start for ports: a process that has imported a port and its libraries once, and forks a fresh
+child for every job.
+
+    python tracks/ports/warm.py --socket /path/to/analyzer.sock --port analyzer
+
+Importing librosa and loading numba's compiled functions costs seconds per process, more than analysing a
+song. This server pays it once; each job is still its own process (ADR-002's crash isolation), forked from
+the warm one, in its own session, with the caller's stdin, stdout and stderr. Imports no Django.
+
+Protocol, one request per connection on a Unix socket: the client sends one JSON line
+``{"argv": [...], "env": {...}}`` with three file descriptors (stdin, stdout, stderr) attached; the server
+answers ``{"pid": n}`` once the child runs and ``{"exit": code, "maxrss_kb": n}`` when it ends (code < 0: the
+signal that killed it). If the client goes away first (its worker died), the child's group is killed.
+ports/runner.py is the client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import resource
+import selectors
+import signal
+import socket
+import sys
+from typing import Any
+
+PORTS_DIR = os.path.dirname(os.path.abspath(__file__))
+MAX_REQUEST = 1 << 20
+WARM_UP = {"analyzer": ["--features", "all"]}
+
+
+def warm_up(port: Any, name: str) -> None:
+    """Run the port once on a second of synthetic sound so every lazy import and compiled function is
+    loaded here, before any fork."""
+    import tempfile
+
+    import numpy as np
+    import soundfile as sf
+
+    if name not in WARM_UP:
+        return
+    sr = 22050
+    t = np.arange(sr * 4) / sr
+    y = (0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sign(np.sin(2 * np.pi * 2 * t)))).astype(np.float32)
+    with tempfile.NamedTemporaryFile(suffix=".wav") as f:
+        sf.write(f.name, np.stack([y, y], axis=1), sr)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        saved = os.dup(2)
+        os.dup2(devnull, 2)  # the warm-up's progress lines are nobody's
+        try:
+            port.main([f.name, *WARM_UP[name]])
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
+
+
+def child(port: Any, listener: socket.socket, conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
+    """In the forked child: become the port's own process, run it, exit with its code. Never returns."""
+    code = 1
+    try:
+        listener.close()
+        conn.close()
+        signal.set_wakeup_fd(-1)
+        os.setsid()  # its own process group: the runner kills the group
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+            os.close(fd)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.environ.update({str(k): str(v) for k, v in (request.get("env") or {}).items()})
+        sys.argv = [port.__file__, *request["argv"]]
+        from port_protocol import run
+
+        code = run(port.main, list(request["argv"]), port.FAILURE_KIND)
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:  # whatever happens, the child must not return into the server
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def serve(socket_path: str, name: str) -> None:
+    sys.path.insert(0, PORTS_DIR)
+    port = importlib.import_module(name)
+    os.makedirs(os.path.dirname(os.path.abspath(socket_path)), exist_ok=True)
+    warm_up(port, name)
+    if os.path.exists(socket_path):
+        os.unlink(socket_path)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(socket_path)
+    os.chmod(socket_path, 0o600)
+    listener.listen(64)
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ)
+    wakeup_r, wakeup_w = os.pipe()
+    os.set_blocking(wakeup_w, False)
+    signal.set_wakeup_fd(wakeup_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    selector.register(wakeup_r, selectors.EVENT_READ)
+    children: dict[int, socket.socket] = {}
+    stopping = False
+
+    def stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(json.dumps({"ready": socket_path, "pid": os.getpid()}), flush=True)
+    while not stopping:
+        for key, _ in selector.select(timeout=1.0):
+            if key.fileobj is listener:
+                accept(port, listener, selector, children)
+            elif key.fileobj == wakeup_r:
+                os.read(wakeup_r, 4096)
+            else:
+                # A client went away (or wrote more): its child goes too.
+                conn = key.fileobj
+                pid = next((p for p, c in children.items() if c is conn), None)
+                if pid is not None and not conn.recv(1, socket.MSG_PEEK):
+                    _kill(pid)
+                    selector.unregister(conn)
+        reap(children, selector)
+    for pid in list(children):
+        _kill(pid)
+    listener.close()
+    os.unlink(socket_path)
+
+
+def accept(port: Any, listener: socket.socket, selector: selectors.BaseSelector,
+           children: dict[int, socket.socket]) -> None:
+    conn, _ = listener.accept()
+    try:
+        conn.settimeout(5)
+        message, fds, _, _ = socket.recv_fds(conn, MAX_REQUEST, 3)
+        request = json.loads(message.decode("utf-8"))
+        if len(fds) != 3 or not isinstance(request.get("argv"), list):
+            raise ValueError("a request is one JSON object with argv and three file descriptors")
+        if request.get("port", port.__name__) != port.__name__:
+            raise ValueError(f"this server runs {port.__name__}, not {request['port']}")
+    except (OSError, ValueError) as exc:
+        for fd in locals().get("fds", []):
+            os.close(fd)
+        try:
+            conn.sendall(json.dumps({"error": str(exc)}).encode() + b"\n")
+        finally:
+            conn.close()
+        return
+    pid = os.fork()
+    if pid == 0:
+        child(port, listener, conn, request, fds)
+    for fd in fds:
+        os.close(fd)
+    children[pid] = conn
+    print(json.dumps({"forked": pid, "argv": request["argv"]}), flush=True)
+    try:
+        conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+    except OSError:
+        _kill(pid)
+    selector.register(conn, selectors.EVENT_READ)
+
+
+def reap(children: dict[int, socket.socket], selector: selectors.BaseSelector) -> None:
+    while children:
+        try:
+            pid, status, usage = os.wait4(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        conn = children.pop(pid, None)
+        if conn is None:
+            continue
+        code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+        print(json.dumps({"exited": pid, "code": code, "maxrss_kb": usage.ru_maxrss}), flush=True)
+        try:
+            conn.sendall(json.dumps({"exit": code, "maxrss_kb": usage.ru_maxrss}).encode() + b"\n")
+        except OSError:
+            pass
+        try:
+            selector.unregister(conn)
+        except (KeyError, ValueError):
+            pass
+        conn.close()
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description="Serve warm forks of a port on a Unix socket.")
+    parser.add_argument("--socket", required=True)
+    parser.add_argument("--port", default="analyzer", choices=sorted(WARM_UP))
+    args = parser.parse_args(argv)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    serve(args.socket, args.port)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
