@@ -198,6 +198,12 @@ CHANNEL_LAYERS = {
 PORT_PYTHON = env_str("SOUNDFORGE_PORT_PYTHON", "")  # empty: the interpreter running Django
 ANALYSIS_TIMEOUT_S = env_int("SOUNDFORGE_ANALYSIS_TIMEOUT_S", 900, minimum=1)
 PORT_MEMORY_MB = env_int("SOUNDFORGE_PORT_MEMORY_MB", 4096, minimum=64)
+# A running job whose worker stops (killed, its machine gone) is noticed after this long without a heartbeat
+# and run again, up to JOB_ATTEMPTS claims in all, then failed (jobs.recover; `manage.py serve` runs it at
+# start-up and every RECOVER_EVERY_S).
+JOB_STALE_S = env_int("SOUNDFORGE_JOB_STALE_S", 60, minimum=10)
+JOB_ATTEMPTS = env_int("SOUNDFORGE_JOB_ATTEMPTS", 2, minimum=1)
+RECOVER_EVERY_S = env_int("SOUNDFORGE_RECOVER_EVERY_S", 15, minimum=1)
 NUMBA_CACHE_DIR = Path(env_str("NUMBA_CACHE_DIR", str(VAR_DIR / "numba-cache")))
 # `manage.py serve` keeps a warm analyzer (tracks/ports/warm.py) that has librosa loaded and forks each
 # analysis from it: still one process per job, without seconds of imports each time. Workers without one

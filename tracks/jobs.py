@@ -11,6 +11,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import django_rq
@@ -18,6 +19,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.utils import timezone
 
 from . import access, events, media
 from .models import Activity, AnalysisResult, Job, Stem, Track
@@ -28,6 +30,9 @@ logger = logging.getLogger(__name__)
 ANALYSIS_FEATURES = "tempo,key,energy,spectral,mfcc,chroma,waveform,meter,chords,sections,loudness"
 STEMS_ANALYSED = ("vocals", "drums", "bass", "other", "guitar", "piano")
 PUSH_INTERVAL_S = 0.25
+HEARTBEAT_S = 5.0
+# A queued row younger than this may not have reached Redis yet (it is enqueued when its transaction commits).
+ENQUEUE_GRACE_S = 30.0
 QUEUES = {Job.Kind.ANALYSIS: "analysis", Job.Kind.SEPARATION: "processing"}
 
 
@@ -36,9 +41,7 @@ def enqueue_analysis(track: Track, by: Any = None) -> Job:
     access.py, and says what to push to the pages (a new track changes the library list, a re-run only the
     track)."""
     job = Job.objects.create(track=track, kind=Job.Kind.ANALYSIS, requested_by=_user(by, track))
-    django_rq.get_queue(QUEUES[job.kind]).enqueue(
-        analyse_track, job.pk, job_id=job.rq_id, job_timeout=settings.ANALYSIS_TIMEOUT_S + 60
-    )
+    _enqueue(job)
     return job
 
 
@@ -47,10 +50,55 @@ def enqueue_separation(track: Track, model: str, fmt: str, by: Any = None) -> Jo
     access.py); it may run for a base time plus so much per minute of audio."""
     job = Job.objects.create(track=track, kind=Job.Kind.SEPARATION, options={"model": model, "format": fmt},
                              requested_by=_user(by, track))
-    django_rq.get_queue(QUEUES[job.kind]).enqueue(
-        separate_track, job.pk, job_id=job.rq_id, job_timeout=separation_timeout(track) + 60
-    )
+    _enqueue(job)
     return job
+
+
+def _enqueue(job: Job) -> None:
+    if job.kind == Job.Kind.ANALYSIS:
+        function, timeout = analyse_track, settings.ANALYSIS_TIMEOUT_S
+    else:
+        function, timeout = separate_track, separation_timeout(job.track)
+    django_rq.get_queue(QUEUES[job.kind]).enqueue(function, job.pk, job_id=job.rq_id, job_timeout=timeout + 60)
+
+
+def recover(now: datetime | None = None) -> dict[str, int]:
+    """Make sure no job stays queued or running for nobody; run at start-up and every little while.
+
+    - Running, but its worker stopped (no heartbeat for ``JOB_STALE_S``, or RQ itself says the job failed,
+      as when a work-horse is killed): queued again under a new RQ id while it has attempts left
+      (``JOB_ATTEMPTS``), else failed with "the worker stopped".
+    - Queued in the database but not in Redis (Redis restarted without its data): enqueued again.
+
+    Every change is pushed to the pages. Returns how many jobs were retried, failed and re-enqueued."""
+    now = now or timezone.now()
+    counts = {"retried": 0, "failed": 0, "requeued": 0}
+    stale = now - timedelta(seconds=settings.JOB_STALE_S)
+    for job in Job.objects.select_related("track").filter(status=Job.Status.RUNNING):
+        rq_job = django_rq.get_queue(QUEUES[job.kind]).fetch_job(job.rq_id)
+        rq_failed = rq_job is not None and rq_job.get_status(refresh=False) in ("failed", "stopped", "canceled")
+        if not rq_failed and (job.heartbeat or job.started or now) >= stale:
+            continue
+        if job.attempts < settings.JOB_ATTEMPTS:
+            if job.requeue(f"{job.uuid}-{job.attempts + 1}", "retrying: the worker stopped"):
+                _enqueue(job)
+                counts["retried"] += 1
+                logger.warning("job %s: its worker stopped; queued again (attempt %d)", job.uuid, job.attempts + 1)
+        elif job.fail(f"the worker stopped while running this job ({job.attempts} attempts)"):
+            counts["failed"] += 1
+            logger.warning("job %s: its worker stopped; failed after %d attempts", job.uuid, job.attempts)
+        if job.kind == Job.Kind.SEPARATION and job.status != Job.Status.RUNNING:
+            shutil.rmtree(media.stems_dir(job), ignore_errors=True)
+        events.track_changed(job.track)
+    for job in Job.objects.select_related("track").filter(status=Job.Status.QUEUED,
+                                                          created__lt=now - timedelta(seconds=ENQUEUE_GRACE_S)):
+        queue = django_rq.get_queue(QUEUES[job.kind])
+        rq_job = queue.fetch_job(job.rq_id)
+        if rq_job is None or rq_job.get_status(refresh=False) not in ("queued", "started", "deferred", "scheduled"):
+            _enqueue(job)
+            counts["requeued"] += 1
+            logger.warning("job %s was queued but not in Redis; enqueued again", job.uuid)
+    return counts
 
 
 def _user(by: Any, track: Track) -> Any:
@@ -122,9 +170,16 @@ def run_and_record(job: Job, port: str, args: list[str], timeout: float,
             last_push = now
             events.jobs_changed(track)
 
+    last_beat = time.monotonic()
+
     def should_cancel() -> bool:
-        # The track was deleted or the job cancelled under us: stop the port rather than finish for nobody.
-        return not Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).exists()
+        # The track was deleted, the job cancelled, or (our heartbeat having stopped) retried elsewhere: stop
+        # the port rather than finish for nobody. Asked twice a second; the heartbeat is written less often.
+        nonlocal last_beat
+        if time.monotonic() - last_beat >= HEARTBEAT_S:
+            last_beat = time.monotonic()
+            return not job.beat()
+        return not job.this_run().exists()
 
     try:
         result = runner.run_port(

@@ -82,11 +82,16 @@ class Job(models.Model):
     options = models.JSONField(default=dict, blank=True)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                                      related_name="+")
-    # The RQ job id is ours (str(uuid)), chosen before enqueueing, so the row never needs it written back.
+    # The RQ job id is ours (str(uuid), and uuid-N for the Nth attempt after a worker stopped), chosen before
+    # enqueueing, so the row never needs it written back.
     rq_id = models.CharField(max_length=64, blank=True)
     created = models.DateTimeField(default=timezone.now)
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
+    # How many times a worker has claimed it, and when the worker running it last said it was alive: a
+    # running job whose heartbeat stops is retried or failed by jobs.recover.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    heartbeat = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created", "-id"]
@@ -117,24 +122,41 @@ class Job(models.Model):
     def percent(self) -> int:
         return round(self.progress * 100)
 
+    def this_run(self) -> models.QuerySet[Job]:
+        """This row while it is running this attempt: a worker that lost the job (cancelled, or retried
+        elsewhere after its heartbeat stopped) can no longer change it."""
+        return Job.objects.filter(pk=self.pk, status=self.Status.RUNNING, attempts=self.attempts)
+
     def claim(self) -> bool:
         """QUEUED -> RUNNING, atomically: False when another worker got it or it was cancelled."""
         now = timezone.now()
         claimed = Job.objects.filter(pk=self.pk, status=self.Status.QUEUED).update(
-            status=self.Status.RUNNING, started=now, stage="starting", progress=0.0
+            status=self.Status.RUNNING, started=now, heartbeat=now, stage="starting", progress=0.0,
+            attempts=models.F("attempts") + 1,
         )
         if claimed:
-            self.status, self.started, self.stage, self.progress = self.Status.RUNNING, now, "starting", 0.0
+            self.refresh_from_db(fields=["status", "started", "heartbeat", "stage", "progress", "attempts"])
         return bool(claimed)
+
+    def beat(self) -> bool:
+        """Say this run is alive; False when it is no longer this worker's to run."""
+        return bool(self.this_run().update(heartbeat=timezone.now()))
+
+    def requeue(self, rq_id: str, note: str) -> bool:
+        """RUNNING -> QUEUED for another attempt under a new RQ id (recovery, after a worker stopped)."""
+        requeued = self.this_run().update(status=self.Status.QUEUED, rq_id=rq_id, stage=note[:64], progress=0.0,
+                                           eta=None, heartbeat=None)
+        if requeued:
+            self.status, self.rq_id, self.stage = self.Status.QUEUED, rq_id, note[:64]
+            self.progress, self.eta = 0.0, None
+        return bool(requeued)
 
     def set_progress(self, fraction: float, stage: str, eta: float | None = None) -> None:
         # Progress never goes backwards on the page, whatever order lines arrive in.
         self.progress = max(self.progress, min(1.0, fraction))
         self.stage = stage[:64]
         self.eta = eta
-        Job.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(
-            progress=self.progress, stage=self.stage, eta=eta
-        )
+        self.this_run().update(progress=self.progress, stage=self.stage, eta=eta)
 
     def cancel(self) -> bool:
         """QUEUED or RUNNING -> CANCELLED, atomically: False when it had already finished. A running port
@@ -157,9 +179,7 @@ class Job(models.Model):
         # An update, not save(): the row may have gone with its track, and then there is nothing to record.
         # Only a running job finishes: one cancelled meanwhile stays cancelled.
         now = timezone.now()
-        finished = Job.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(
-            status=status, finished=now, **fields
-        )
+        finished = self.this_run().update(status=status, finished=now, **fields)
         if finished:
             self.status, self.finished = status, now
             for name, value in fields.items():

@@ -1,5 +1,5 @@
-"""`manage.py serve`: Redis (embedded if none answers), daphne, the RQ workers and the warm analyzer under one
-supervisor.
+"""`manage.py serve`: Redis (embedded if none answers), daphne, the RQ workers, the warm analyzer and job
+recovery under one supervisor.
 
 Ctrl-C (or SIGTERM) stops everything: children run in their own sessions so the terminal's signal reaches
 only this process, which then stops them in order and waits for them.
@@ -50,6 +50,8 @@ class Command(BaseCommand):
         if settings.WARM_ANALYZER:
             specs["warm-analyzer"] = [settings.PORT_PYTHON or sys.executable, str(runner.port_path("warm")),
                                       "--socket", str(settings.ANALYZER_SOCKET), "--port", "analyzer"]
+        # Job recovery at start-up and every little while, in its own process (with this REDIS_URL).
+        specs["recovery"] = [sys.executable, manage, "recover", "--every", str(settings.RECOVER_EVERY_S)]
         for queue, count in (("analysis", options["analysis_workers"]), ("processing", options["processing_workers"])):
             for i in range(1, count + 1):
                 specs[f"{queue}-worker-{i}"] = [sys.executable, manage, "rqworker", queue]

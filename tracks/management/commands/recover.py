@@ -1,0 +1,54 @@
+"""`manage.py recover [--every S]`: retry or fail jobs whose worker stopped, and enqueue again those Redis
+lost; once, or at once and then every S seconds until stopped.
+
+`manage.py serve` runs it with --every SOUNDFORGE_RECOVER_EVERY_S; deployments that run workers some other
+way run it the same way (or once at start-up and from a timer).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+
+from django.core.management.base import BaseCommand
+
+from tracks import jobs
+
+logger = logging.getLogger(__name__)
+
+
+class Command(BaseCommand):
+    help = "Retry or fail jobs whose worker stopped; enqueue again queued jobs that Redis no longer has."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--every", type=float, default=0, help="keep going, once every this many seconds")
+
+    def handle(self, *args, **options) -> None:
+        if not options["every"]:
+            self.report(jobs.recover())
+            return
+        stopping = False
+
+        def stop(signum: int, frame: object) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        while not stopping:
+            try:
+                counts = jobs.recover()
+            except Exception:  # Redis or the database away for a moment: try again next time
+                logger.exception("job recovery failed this time")
+            else:
+                if any(counts.values()):
+                    self.report(counts)
+            deadline = time.monotonic() + options["every"]
+            while not stopping and time.monotonic() < deadline:
+                time.sleep(0.2)
+
+    def report(self, counts: dict[str, int]) -> None:
+        self.stdout.write(
+            f"{counts['retried']} retried, {counts['failed']} failed, {counts['requeued']} enqueued again"
+        )
