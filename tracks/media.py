@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import struct
+import time
 import unicodedata
 import uuid
 import wave
@@ -259,6 +260,46 @@ def delete_stem_files(job: Job) -> None:
 
 def delete_files(track: Track) -> None:
     shutil.rmtree(track_dir(track.uuid), ignore_errors=True)
+
+
+ORPHAN_GRACE_S = 3600
+
+
+def orphans(older_than_s: float = ORPHAN_GRACE_S) -> list[Path]:
+    """Media no row points at: a track folder without its Track (a crash between delete and file removal,
+    a restore of an older database), a separation folder without stems whose job is over (a worker killed
+    while writing). Only what has not changed for ``older_than_s``, so work in progress is never taken."""
+    from .models import Job, Stem
+
+    root = Path(settings.MEDIA_ROOT) / "tracks"
+    if not root.is_dir():
+        return []
+    cutoff = time.time() - older_than_s
+    tracks = {str(u) for u in Track.objects.values_list("uuid", flat=True)}
+    kept_jobs = {str(u) for u in Stem.objects.values_list("job__uuid", flat=True)}
+    kept_jobs |= {str(u) for u in Job.objects.filter(status__in=Job.ACTIVE).values_list("uuid", flat=True)}
+    found = []
+    for folder in sorted(root.iterdir()):
+        if folder.name not in tracks:
+            if _untouched_since(folder, cutoff):
+                found.append(folder)
+            continue
+        stems = folder / "stems"
+        for job_folder in sorted(stems.iterdir()) if stems.is_dir() else []:
+            if job_folder.name not in kept_jobs and _untouched_since(job_folder, cutoff):
+                found.append(job_folder)
+    return found
+
+
+def _untouched_since(path: Path, cutoff: float) -> bool:
+    """Nothing in the tree under ``path`` (itself included) changed after ``cutoff``."""
+    for entry in [path, *path.rglob("*")]:
+        try:
+            if entry.lstat().st_mtime > cutoff:
+                return False
+        except FileNotFoundError:
+            continue
+    return True
 
 
 RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")

@@ -1,0 +1,56 @@
+"""`manage.py cleanup`: media that no row points at goes; everything a row points at, or that is still being
+written, stays."""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from tests.test_jobs import upload
+from tracks import media
+from tracks.models import Job
+
+
+def make(path: Path, age_s: float = 0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"RIFF....")
+    if age_s:
+        old = time.time() - age_s
+        for entry in [path, *path.parents]:
+            if entry == Path(media.settings.MEDIA_ROOT):
+                break
+            os.utime(entry, (old, old))
+    return path
+
+
+def cleanup(*args: str) -> str:
+    out = io.StringIO()
+    call_command("cleanup", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_removes_only_what_no_row_points_at(alice_client: Client, c_major_wav: Path) -> None:
+    track = upload(alice_client, c_major_wav)
+    kept_track = media.track_path(track)
+    hour = media.ORPHAN_GRACE_S + 60
+    gone_track = make(media.track_dir(uuid.uuid4()) / "original.wav", hour).parent
+    gone_stems = make(media.track_dir(track.uuid) / "stems" / str(uuid.uuid4()) / "drums.wav", hour).parent
+    running = Job.objects.create(track=track, kind=Job.Kind.SEPARATION)
+    writing = make(media.stems_dir(running) / "bass.wav", hour).parent  # its job is still active
+    young = make(media.track_dir(uuid.uuid4()) / "original.wav").parent  # an upload in progress, perhaps
+    listed = cleanup("--dry-run")
+    assert f"would remove {gone_track}" in listed and f"would remove {gone_stems}" in listed
+    assert "2 orphan folder(s)" in listed
+    assert gone_track.exists() and gone_stems.exists()
+    cleanup()
+    assert not gone_track.exists() and not gone_stems.exists()
+    assert kept_track.exists() and writing.exists() and young.exists()
+    assert "1 orphan folder(s)" in cleanup("--older-than", "0")  # the young one, when asked
