@@ -169,6 +169,8 @@ EVERYONE_REDIRECTED = dict.fromkeys(ACTORS, 302)
 
 # route name -> (method, url template, data, expected status per actor)
 TABLE = {
+    # Open to all; unhealthy here, since no worker runs beside these tests (tests/test_health.py has one).
+    "healthz": ("get", "/healthz/", {}, dict.fromkeys(ACTORS, 503)),
     "signup": ("get", "/signup/", {}, SIGNED_IN_AWAY),
     "login": ("get", "/login/", {}, SIGNED_IN_AWAY),
     "logout": ("post", "/logout/", {}, EVERYONE_REDIRECTED),

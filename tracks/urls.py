@@ -6,6 +6,7 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
+    path("healthz/", views.healthz, name="healthz"),
     path("signup/", views.signup, name="signup"),
     path("login/", views.SoundForgeLoginView.as_view(), name="login"),
     path("logout/", LogoutView.as_view(), name="logout"),

@@ -13,12 +13,12 @@ from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import LoginView, redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from . import access, events, jobs, media
+from . import access, events, health, jobs, media
 from .forms import (
     CommentForm,
     LinkForm,
@@ -49,6 +49,13 @@ def open_to_links(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
             raise
 
     return wrapper
+
+
+@login_not_required
+@require_GET
+def healthz(request: HttpRequest) -> HttpResponse:
+    healthy, report = health.check()
+    return JsonResponse(report, status=200 if healthy else 503)
 
 
 @login_not_required

@@ -1,0 +1,40 @@
+"""/healthz/: the database, Redis, and a worker seen recently on each queue."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+from tests.conftest import worker_env
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_is_healthy_only_while_workers_run() -> None:
+    client = Client()  # nobody logged in: monitors have no account
+    response = client.get("/healthz/")
+    assert response.status_code == 503
+    assert response.json() == {"database": "ok", "redis": "ok", "workers": {"analysis": 0, "processing": 0},
+                               "status": "unhealthy"}
+    worker = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "rqworker", "analysis", "processing"],
+                              env=worker_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and client.get("/healthz/").status_code != 200:
+            time.sleep(0.2)
+        response = client.get("/healthz/")
+        assert response.status_code == 200
+        assert response.json() == {"database": "ok", "redis": "ok", "workers": {"analysis": 1, "processing": 1},
+                                   "status": "ok"}
+    finally:
+        worker.send_signal(signal.SIGTERM)  # a worker stopping cleanly says goodbye
+        worker.wait(timeout=30)
+    assert client.get("/healthz/").status_code == 503
+    assert client.post("/healthz/").status_code == 405
