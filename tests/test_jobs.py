@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import django_rq
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
@@ -116,8 +117,11 @@ def test_a_deleted_track_stops_its_job(alice_client: Client, c_major_wav: Path,
     with transaction.atomic():
         job = jobs.enqueue_analysis(track)
     track_dir = media.track_path(track).parent
+    queue = django_rq.get_queue("analysis")
+    assert job.rq_id in queue.get_job_ids()
     response = alice_client.post(f"/tracks/{track.uuid}/delete/")
     assert response.status_code == 302
+    assert job.rq_id not in queue.get_job_ids()  # its queued RQ job was cancelled, not left for a worker
     assert not Track.objects.filter(pk=track.pk).exists()
     assert not Job.objects.filter(pk=job.pk).exists()
     assert not track_dir.exists()

@@ -245,8 +245,10 @@ def track_delete(request: HttpRequest, track_uuid: str) -> HttpResponse:
     track = access.get_manageable(access.actor(request), track_uuid)
     title = track.title
     audience = list(access.audience(track))
+    for job in track.jobs.filter(status__in=Job.ACTIVE):
+        # Queued ones leave Redis now; running ones see their row go and stop their port (should_cancel).
+        jobs.cancel(job)
     with transaction.atomic():
-        # Running jobs see their row vanish and stop their port (jobs.run_and_record's should_cancel).
         track.delete()
         transaction.on_commit(lambda: media.delete_files(track))
         transaction.on_commit(lambda: [events.library_changed(uid) for uid in audience])
