@@ -30,6 +30,12 @@
     }
   });
 
+  // A comment that went through leaves an empty box for the next (in a script: the page's CSP allows no eval).
+  document.addEventListener("htmx:afterRequest", (event) => {
+    const form = event.target.closest && event.target.closest(".comment-form");
+    if (form && event.detail.successful) form.querySelector("textarea").value = "";
+  });
+
   // Pausing the player also picks its position.
   document.addEventListener("pause", (event) => {
     if (event.target.matches && event.target.matches("audio")) pick(event.target.currentTime);
