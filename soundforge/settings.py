@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -79,6 +80,7 @@ INSTALLED_APPS = [
     "django_rq",
     "template_partials",
     "csp",
+    "axes",
     "tracks",
 ]
 
@@ -94,7 +96,22 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
+# django-axes counts failed logins per username and address and locks that pair out for a while.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("SOUNDFORGE_LOGIN_FAILURES", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("SOUNDFORGE_LOGIN_LOCKOUT_MIN", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Limits per user: uploads per period (django-ratelimit, counted in Redis so every web process agrees),
+# storage for originals and stems, and jobs asked for by hand (re-analyses, separations) at once.
+UPLOAD_RATE = env_str("SOUNDFORGE_UPLOAD_RATE", "60/h")
+USER_QUOTA_MB = env_int("SOUNDFORGE_USER_QUOTA_MB", 5120, minimum=1)
+MAX_ACTIVE_JOBS = env_int("SOUNDFORGE_MAX_ACTIVE_JOBS", 4, minimum=1)
+RATELIMIT_USE_CACHE = "ratelimit"
 
 ROOT_URLCONF = "soundforge.urls"
 ASGI_APPLICATION = "soundforge.asgi.application"
@@ -201,6 +218,11 @@ RQ_QUEUES = {
     "processing": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 4 * 3600},
 }
 RQ = {"COMMIT_MODE": "on_db_commit"}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "ratelimit": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                  "KEY_PREFIX": "soundforge:ratelimit"},
+}
 ANALYSIS_WORKERS = env_int("SOUNDFORGE_ANALYSIS_WORKERS", 2, minimum=1)
 PROCESSING_WORKERS = env_int("SOUNDFORGE_PROCESSING_WORKERS", 2, minimum=1)
 
@@ -239,10 +261,21 @@ DEFAULT_SEPARATION_MODEL = env_str("SOUNDFORGE_DEFAULT_MODEL", "htdemucs")
 SEPARATION_TIMEOUT_S = env_int("SOUNDFORGE_SEPARATION_TIMEOUT_S", 600, minimum=1)
 SEPARATION_TIMEOUT_PER_MINUTE_S = env_int("SOUNDFORGE_SEPARATION_TIMEOUT_PER_MINUTE_S", 600, minimum=0)
 
+# Every line says which job it is about (tracks/logs.py); SOUNDFORGE_LOG_FORMAT=json writes one JSON
+# object a line (python-json-logger) for a log collector.
+LOG_FORMAT = env_str("SOUNDFORGE_LOG_FORMAT", "plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured("SOUNDFORGE_LOG_FORMAT must be plain or json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"job": {"()": "tracks.logs.JobFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [job %(job)s] %(message)s"},
+        "json": {"()": "pythonjsonlogger.json.JsonFormatter",
+                 "fmt": "%(asctime)s %(levelname)s %(name)s %(job)s %(process)d %(message)s",
+                 "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["job"]}},
     "root": {"handlers": ["console"], "level": env_str("SOUNDFORGE_LOG_LEVEL", "INFO")},
 }

@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 
 urlpatterns = [
+    # The RQ dashboard (queues, workers, failed jobs): django-rq's views are staff-only.
+    path("admin/rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
     path("", include("tracks.urls")),
 ]

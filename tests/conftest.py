@@ -56,6 +56,12 @@ def _fast_password_hashing(settings) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _no_upload_rate_limit(settings) -> None:
+    # Tests upload as fast as they like; tests/test_security.py turns the limit on to check it.
+    settings.RATELIMIT_ENABLE = False
+
+
+@pytest.fixture(autouse=True)
 def _clean_queues() -> None:
     """Each test starts with empty queues in the suite's own Redis."""
     for name in ("analysis", "processing"):

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,3 +33,79 @@ def test_templates_have_no_inline_scripts_or_handlers() -> None:
         for match in re.finditer(pattern, text):
             offenders.append(f"{path.relative_to(ROOT)}: {match.group(0).strip()}")
     assert not offenders, offenders
+
+
+@pytest.mark.django_db
+def test_logins_lock_out_after_five_wrong_passwords(alice) -> None:
+    from django.contrib.auth import get_user_model
+
+    from tests.conftest import PASSWORD
+
+    get_user_model().objects.create_user("carol@example.com", "carol@example.com", PASSWORD)
+    client = Client()
+    for attempt in range(1, 6):
+        response = client.post("/login/", {"username": "alice@example.com", "password": "wrong"})
+        assert response.status_code == (200 if attempt < 5 else 429)  # the form again, then the lockout
+    locked = client.post("/login/", {"username": "alice@example.com", "password": PASSWORD})
+    assert locked.status_code == 429
+    assert "Too many failed logins" in locked.content.decode()
+    assert "_auth_user_id" not in client.session
+    # Another person at the same address is not locked out.
+    assert client.post("/login/", {"username": "carol@example.com", "password": PASSWORD}).status_code == 302
+
+
+@pytest.mark.django_db(transaction=True)
+def test_uploads_are_rate_limited(alice_client: Client, c_major_wav: Path, settings) -> None:
+    from tests.test_jobs import upload
+    from tracks.models import Track
+
+    settings.RATELIMIT_ENABLE = True
+    settings.UPLOAD_RATE = "2/m"
+    upload(alice_client, c_major_wav)
+    upload(alice_client, c_major_wav)
+    response = alice_client.post("/tracks/upload/", {"file": SimpleUploadedFile("c.wav", c_major_wav.read_bytes())},
+                                 HTTP_X_REQUESTED_WITH="XMLHttpRequest")
+    assert response.status_code == 429
+    assert "Too many uploads: 2 per m at most" in response.content.decode()
+    assert Track.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upload_over_the_storage_quota_is_refused_and_leaves_nothing(alice_client: Client, c_major_wav: Path,
+                                                                      settings) -> None:
+    from tests.test_jobs import upload
+    from tracks import media
+    from tracks.models import Track
+
+    settings.USER_QUOTA_MB = 1
+    size = c_major_wav.stat().st_size
+    kept = [upload(alice_client, c_major_wav) for _ in range(2**20 // size)]
+    assert media.storage_used(kept[0].owner) == len(kept) * size
+    folders = set((Path(settings.MEDIA_ROOT) / "tracks").iterdir())
+    response = alice_client.post("/tracks/upload/", {"file": SimpleUploadedFile("c.wav", c_major_wav.read_bytes())},
+                                 HTTP_X_REQUESTED_WITH="XMLHttpRequest")
+    assert response.status_code == 400
+    assert "Your storage is full" in response.content.decode()
+    assert Track.objects.count() == len(kept)
+    assert set((Path(settings.MEDIA_ROOT) / "tracks").iterdir()) == folders
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_person_may_have_only_so_many_jobs_at_once(alice_client: Client, c_major_wav: Path, run_worker,
+                                                     settings) -> None:
+    from tests.test_jobs import upload
+    from tracks.models import Job
+
+    settings.MAX_ACTIVE_JOBS = 2
+    first, second = upload(alice_client, c_major_wav), upload(alice_client, c_major_wav)  # two analyses queued
+    response = alice_client.post(f"/tracks/{first.uuid}/separate/", {"model": "dsp", "format": "wav"},
+                                 HTTP_HX_REQUEST="true")
+    assert response.status_code == 429
+    assert "You have 2 jobs queued or running" in response.content.decode()
+    assert not Job.objects.filter(kind=Job.Kind.SEPARATION).exists()
+    run_worker("analysis")
+    response = alice_client.post(f"/tracks/{first.uuid}/separate/", {"model": "dsp", "format": "wav"},
+                                 HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert Job.objects.filter(kind=Job.Kind.SEPARATION, track=first).count() == 1
+    assert second.jobs.count() == 1

@@ -21,7 +21,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from . import access, events, media
+from . import access, events, logs, media
 from .models import Activity, AnalysisResult, Job, Stem, Track
 from .ports import runner
 
@@ -36,11 +36,15 @@ ENQUEUE_GRACE_S = 30.0
 QUEUES = {Job.Kind.ANALYSIS: "analysis", Job.Kind.SEPARATION: "processing"}
 
 
-def enqueue_analysis(track: Track, by: Any = None) -> Job:
+class Busy(Exception):
+    """The person already has as many jobs queued or running as they may."""
+
+
+def enqueue_analysis(track: Track, by: Any = None, limited: bool = True) -> Job:
     """Queue an analysis of the track once the surrounding transaction commits. The caller has asked
     access.py, and says what to push to the pages (a new track changes the library list, a re-run only the
-    track)."""
-    job = Job.objects.create(track=track, kind=Job.Kind.ANALYSIS, requested_by=_user(by, track))
+    track). An upload's own analysis is not ``limited`` (uploads have their rate and the storage quota)."""
+    job = Job.objects.create(track=track, kind=Job.Kind.ANALYSIS, requested_by=_user(by, track, limited))
     _enqueue(job)
     return job
 
@@ -49,7 +53,7 @@ def enqueue_separation(track: Track, model: str, fmt: str, by: Any = None) -> Jo
     """Queue a separation on the processing queue once the transaction commits (the caller has asked
     access.py); it may run for a base time plus so much per minute of audio."""
     job = Job.objects.create(track=track, kind=Job.Kind.SEPARATION, options={"model": model, "format": fmt},
-                             requested_by=_user(by, track))
+                             requested_by=_user(by, track, limited=True))
     _enqueue(job)
     return job
 
@@ -101,13 +105,18 @@ def recover(now: datetime | None = None) -> dict[str, int]:
     return counts
 
 
-def _user(by: Any, track: Track) -> Any:
+def _user(by: Any, track: Track, limited: bool) -> Any:
     """Who asked for a job, checked once more here: whatever door the request came through, only those who
-    may change a track start work on it."""
+    may change a track start work on it, and no one more than SOUNDFORGE_MAX_ACTIVE_JOBS at once."""
     if by is None:
         return None
     if not access.can_edit(access.Actor(by), track):
         raise PermissionDenied("You may not start jobs on this track.")
+    if limited:
+        active = Job.objects.filter(requested_by=by, status__in=Job.ACTIVE).count()
+        if active >= settings.MAX_ACTIVE_JOBS:
+            raise Busy(f"You have {active} jobs queued or running, the most you may have at once; "
+                       "start this one when one of them is done.")
     return by
 
 
@@ -229,6 +238,11 @@ def analyse_track(job_pk: int) -> None:
     job = _claim(job_pk)
     if job is None:
         return
+    with logs.job_context(job.uuid):
+        _analyse(job)
+
+
+def _analyse(job: Job) -> None:
     path = media.track_path(job.track)
 
     def record(data: dict[str, Any]) -> None:
@@ -252,6 +266,11 @@ def separate_track(job_pk: int) -> None:
     job = _claim(job_pk)
     if job is None:
         return
+    with logs.job_context(job.uuid):
+        _separate(job)
+
+
+def _separate(job: Job) -> None:
     folder = media.stems_dir(job)
     model, fmt = job.options.get("model", settings.DEFAULT_SEPARATION_MODEL), job.options.get("format", "wav")
 

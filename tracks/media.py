@@ -35,7 +35,7 @@ import zipstream
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
-from django.db import transaction
+from django.db import models, transaction
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
@@ -194,6 +194,13 @@ def track_path(track: Track) -> Path:
     return Path(settings.MEDIA_ROOT) / track.file
 
 
+def storage_used(owner: object) -> int:
+    """Bytes of a person's own tracks: originals and stems (what the storage quota counts)."""
+    originals = Track.objects.filter(owner=owner).aggregate(total=models.Sum("size"))["total"] or 0
+    stems = Stem.objects.filter(track__owner=owner).aggregate(total=models.Sum("size"))["total"] or 0
+    return originals + stems
+
+
 def store_upload(upload: UploadedFile, owner: object, then: Callable[[Track], object]) -> Track:
     """Turn an upload into a Track, or raise AudioRejected leaving nothing behind.
 
@@ -203,6 +210,12 @@ def store_upload(upload: UploadedFile, owner: object, then: Callable[[Track], ob
         raise AudioRejected("The file is empty.")
     if upload.size > max_upload_bytes():
         raise AudioRejected(too_large_message())
+    used, quota = storage_used(owner), settings.USER_QUOTA_MB * 2**20
+    if used + upload.size > quota:
+        raise AudioRejected(
+            f"Your storage is full: {used / 2**20:.0f} MB of your {settings.USER_QUOTA_MB} MB are used and this "
+            f"file needs {upload.size / 2**20:.1f} MB. Delete tracks or stems you no longer need."
+        )
     track_uuid = uuid.uuid4()
     folder = track_dir(track_uuid)
     folder.mkdir(parents=True)
@@ -269,8 +282,6 @@ def orphans(older_than_s: float = ORPHAN_GRACE_S) -> list[Path]:
     """Media no row points at: a track folder without its Track (a crash between delete and file removal,
     a restore of an older database), a separation folder without stems whose job is over (a worker killed
     while writing). Only what has not changed for ``older_than_s``, so work in progress is never taken."""
-    from .models import Job, Stem
-
     root = Path(settings.MEDIA_ROOT) / "tracks"
     if not root.is_dir():
         return []

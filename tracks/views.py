@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
+from django_ratelimit.decorators import ratelimit
 
 from . import access, events, health, jobs, media
 from .forms import (
@@ -78,7 +79,7 @@ class SoundForgeLoginView(LoginView):
 def uploaded(track: Track, user: Any) -> None:
     """In the upload's transaction: the activity list starts, and the analysis is queued."""
     Activity.record(track, Activity.Verb.UPLOADED, user, detail=track.original_name)
-    jobs.enqueue_analysis(track, by=user)
+    jobs.enqueue_analysis(track, by=user, limited=False)
 
 
 @require_GET
@@ -91,12 +92,16 @@ def library(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+@ratelimit(key="user", rate=lambda group, request: settings.UPLOAD_RATE, method="POST", block=False)
 def upload(request: HttpRequest) -> HttpResponse:
     form = UploadForm(request.POST, request.FILES)
     is_xhr = request.headers.get("X-Requested-With") == "XMLHttpRequest"
     error = None
+    status = 400
     track = None
-    if getattr(request, "upload_too_large", False):
+    if getattr(request, "limited", False):
+        error, status = f"Too many uploads: {settings.UPLOAD_RATE.replace('/', ' per ')} at most. Try again later.", 429
+    elif getattr(request, "upload_too_large", False):
         error = media.too_large_message()
     elif not form.is_valid():
         error = form.errors["file"][0]
@@ -110,7 +115,7 @@ def upload(request: HttpRequest) -> HttpResponse:
         events.library_changed(request.user.pk)
     if is_xhr:
         if error:
-            return render(request, "tracks/upload_error.html", {"error": error}, status=400)
+            return render(request, "tracks/upload_error.html", {"error": error}, status=status)
         return render(request, "tracks/library.html#track-row", events.row_context(track), status=201)
     if error:
         messages.error(request, error)
@@ -162,9 +167,12 @@ def track_analyse(request: HttpRequest, track_uuid: str) -> HttpResponse:
     track = access.get_editable(access.actor(request), track_uuid)
     job = track.latest_job("analysis")
     if job is None or not job.is_active:
-        with transaction.atomic():
-            jobs.enqueue_analysis(track, by=request.user)
-            transaction.on_commit(lambda: events.track_changed(track))
+        try:
+            with transaction.atomic():
+                jobs.enqueue_analysis(track, by=request.user)
+                transaction.on_commit(lambda: events.track_changed(track))
+        except jobs.Busy as exc:
+            return _job_panel(request, track, "job-panel", status=429, analysis_error=str(exc))
     if request.htmx:
         return render(request, "tracks/track_detail.html#job-panel", events.track_context(track))
     return redirect(f"/tracks/{track.uuid}/")
@@ -179,9 +187,13 @@ def track_separate(request: HttpRequest, track_uuid: str) -> HttpResponse:
         return _job_panel(request, track, "separation-job-panel", status=400, separation_error=error)
     job = track.latest_job(Job.Kind.SEPARATION)
     if job is None or not job.is_active:
-        with transaction.atomic():
-            jobs.enqueue_separation(track, form.cleaned_data["model"], form.cleaned_data["format"], by=request.user)
-            transaction.on_commit(lambda: events.jobs_changed(track))
+        try:
+            with transaction.atomic():
+                jobs.enqueue_separation(track, form.cleaned_data["model"], form.cleaned_data["format"],
+                                        by=request.user)
+                transaction.on_commit(lambda: events.jobs_changed(track))
+        except jobs.Busy as exc:
+            return _job_panel(request, track, "separation-job-panel", status=429, separation_error=str(exc))
     return _job_panel(request, track, "separation-job-panel")
 
 

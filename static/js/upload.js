@@ -69,7 +69,7 @@
       if (xhr.status === 201) {
         ui.note.textContent = "uploaded, analysis queued";
         insertRow(xhr.responseText);
-      } else if (xhr.status === 400) {
+      } else if (xhr.status === 400 || xhr.status === 429) {
         ui.li.classList.add("failed");
         ui.note.innerHTML = xhr.responseText;  // a server-rendered, escaped partial
       } else {
