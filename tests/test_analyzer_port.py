@@ -184,3 +184,13 @@ def test_it_rejects_a_bad_stem(spec: str, c_major_wav: Path, port_env: dict[str,
                        env=port_env)
     assert code == 2
     assert out["error"] == "invalid_arguments"
+
+
+def test_audio_too_short_for_a_loudness_still_gets_its_other_figures(tmp_path: Path, port_env: dict[str, str]) -> None:
+    """Found by the fuzz test: a quarter of a second used to fail the whole analysis."""
+    path = audio.write_wav(tmp_path / "blip.wav", audio.sine(amplitude=0.5, seconds=0.25, sr=22050), 22050)
+    code, out, _ = run(str(path), "--features", "all", env=port_env)
+    assert code == 0, out
+    assert out["loudness"]["integrated_lufs"] is None and out["loudness"]["short_term"] == []
+    assert out["loudness"]["true_peak_dbtp"] == pytest.approx(-6.0, abs=0.5)
+    assert out["duration"] == pytest.approx(0.25, abs=0.01)

@@ -381,18 +381,20 @@ def loudness(path: str, curve: bool = True) -> dict[str, Any]:
     rate = info["source_sample_rate"]
     frames = audio.T if audio.ndim == 2 else audio
     meter = pyloudnorm.Meter(rate)
-    if frames.shape[0] < meter.block_size * rate:
-        raise PortFailure("analysis_failed", f"{os.path.basename(path)} is too short to measure its loudness")
-    result: dict[str, Any] = {"integrated_lufs": _db(meter.integrated_loudness(frames))}
-    # EBU Tech 3342's loudness range, from 3 s blocks ten times a second; those blocks are also the
-    # short-term loudness curve, kept once a second for the picture (blocks reaching into the silence
-    # pyloudnorm appends are left out).
-    try:
-        result["range_lu"] = _db(meter.loudness_range(frames))
-        inside = max(0, int((frames.shape[0] / rate - 3.0) * 10) + 1)
-        short_term = [_db(v) for v in meter.blockwise_loudness[:inside:round(10 / LOUDNESS_CURVE_HZ)]]
-    except ValueError:  # shorter than one 3 s block
-        result["range_lu"], short_term = None, []
+    result: dict[str, Any] = {"integrated_lufs": None, "range_lu": None}
+    short_term: list[float | None] = []
+    # BS.1770 gates 400 ms blocks: nothing shorter has a loudness (its true peak it still has). EBU Tech 3342's
+    # loudness range comes from 3 s blocks ten times a second; those blocks are also the short-term loudness
+    # curve, kept once a second for the picture (blocks reaching into the silence pyloudnorm appends are
+    # left out).
+    if frames.shape[0] >= meter.block_size * rate:
+        result["integrated_lufs"] = _db(meter.integrated_loudness(frames))
+        try:
+            result["range_lu"] = _db(meter.loudness_range(frames))
+            inside = max(0, int((frames.shape[0] / rate - 3.0) * 10) + 1)
+            short_term = [_db(v) for v in meter.blockwise_loudness[:inside:round(10 / LOUDNESS_CURVE_HZ)]]
+        except ValueError:  # shorter than one 3 s block
+            pass
     channels = audio if audio.ndim == 2 else audio[None]
     peak = 0.0
     block = rate * 10
