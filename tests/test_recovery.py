@@ -20,41 +20,13 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
+from tests import processes
 from tests.conftest import worker_env
 from tests.test_jobs import upload
 from tracks import events, jobs, media
 from tracks.models import Job
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _children(pid: int) -> list[int]:
-    """Every process under ``pid`` (from /proc), deepest last."""
-    found, frontier = [], [pid]
-    while frontier:
-        parent = frontier.pop()
-        for entry in os.listdir("/proc"):
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if int(fields[1]) == parent:
-                found.append(int(entry))
-                frontier.append(int(entry))
-    return found
-
-
-def _processes_with(marker: str) -> list[int]:
-    found = []
-    for pid in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if marker.encode() in f.read():
-                    found.append(int(pid))
-        except (OSError, ValueError):
-            continue
-    return found
 
 
 def pushes(track) -> Callable[[], str]:
@@ -95,23 +67,23 @@ def test_a_worker_killed_mid_job_is_retried_and_the_page_hears_of_it(
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             job.refresh_from_db()
-            if job.status == Job.Status.RUNNING and _processes_with(path):
+            if job.status == Job.Status.RUNNING and processes.with_marker(path):
                 break
             time.sleep(0.1)
         else:
             pytest.fail(f"the analysis never got going: {job.status} {job.stage}")
     finally:
         # SIGKILL the worker and its work-horse: nothing of theirs gets to clean up.
-        for pid in [worker.pid, *_children(worker.pid)]:
+        for pid in [worker.pid, *processes.children(worker.pid)]:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         worker.wait()
     deadline = time.monotonic() + 5
-    while _processes_with(path) and time.monotonic() < deadline:
+    while processes.with_marker(path) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _processes_with(path)  # the port went with its worker
+    assert not processes.with_marker(path)  # the port went with its worker
     job.refresh_from_db()
     assert (job.status, job.attempts) == (Job.Status.RUNNING, 1)  # as the dead worker left it
     heard = pushes(track)

@@ -4,7 +4,6 @@ served (one by one, as a zip, as a mix) behind the track's access check, and can
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ import soundfile as sf
 from django.conf import settings
 from django.test import Client
 
-from tests import audio
+from tests import audio, processes
 from tests.conftest import worker_env
 from tests.test_jobs import upload
 from tracks import media
@@ -216,18 +215,6 @@ def test_a_queued_separation_can_be_cancelled_and_never_runs(alice_client: Clien
     assert not Stem.objects.exists()
 
 
-def _port_processes(marker: str) -> list[int]:
-    found = []
-    for pid in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if marker.encode() in f.read():
-                    found.append(int(pid))
-        except (OSError, ValueError):
-            continue
-    return found
-
-
 @pytest.mark.django_db(transaction=True)
 def test_cancelling_a_running_separation_kills_the_port_and_removes_its_files(
     alice_client: Client, tmp_path: Path
@@ -244,7 +231,7 @@ def test_cancelling_a_running_separation_kills_the_port_and_removes_its_files(
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             job.refresh_from_db()
-            if job.stage == "separating" and job.progress > 0 and _port_processes(str(folder)):
+            if job.stage == "separating" and job.progress > 0 and processes.with_marker(str(folder)):
                 break
             time.sleep(0.2)
         else:
@@ -259,7 +246,7 @@ def test_cancelling_a_running_separation_kills_the_port_and_removes_its_files(
             worker.wait()
     job.refresh_from_db()
     assert job.status == Job.Status.CANCELLED
-    assert _port_processes(str(folder)) == []
+    assert processes.with_marker(str(folder)) == []
     assert not folder.exists()
     assert not Stem.objects.exists()
     assert Path(settings.MEDIA_ROOT, track.file).exists()  # the original stays
