@@ -174,3 +174,31 @@ def test_a_killed_job_process_takes_its_port_with_it(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert wait_dead(port_pid), "the port outlived its killed caller"
+
+
+PROTOCOL_PORT = """
+sys.path.insert(0, {ports!r})
+from port_protocol import run
+
+def main(argv):
+    with open(argv[0], "wb") as out:
+        for _ in range(64):
+            out.write(bytes(65536))
+            out.flush()
+    return {{"written": argv[0]}}
+
+sys.exit(run(main, sys.argv[1:], "failed"))
+"""
+
+
+@pytest.mark.parametrize(("target", "limit_mb", "message"), [
+    ("/dev/full", None, "ran out of space writing its output: the disk is full"),
+    ("big.bin", 1, "ran out of space writing its output: an output file reached the size limit of 1 MB"),
+])
+def test_a_port_out_of_disk_space_says_so(tmp_path: Path, target: str, limit_mb: int | None, message: str) -> None:
+    port = script(tmp_path, PROTOCOL_PORT.format(ports=str(Path(__file__).parent.parent / "tracks" / "ports")))
+    with pytest.raises(PortError) as err:
+        run_port(port, [str(tmp_path / target)], timeout=30, max_file_mb=limit_mb)
+    assert (err.value.kind, err.value.message) == ("disk_full", message)
+    if limit_mb:
+        assert (tmp_path / target).stat().st_size == limit_mb * 2**20  # the kernel stopped it there

@@ -6,13 +6,14 @@ and lameenc for MP3, both streaming. Imports no Django.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from port_protocol import PortFailure
+from port_protocol import PortFailure, disk_full, out_of_space
 
 FORMATS = ("wav", "flac", "mp3")
 MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
@@ -210,12 +211,23 @@ class StemWriter:
             return
         block = np.clip(block, -1.0, 1.0).astype(np.float32, copy=False)
         self._track(block)
-        if self._fmt == "mp3":
-            pcm = (block.T * 32767.0).round().astype("<i2")
-            self._file.write(self._encoder.encode(pcm.tobytes()))
-        else:
-            self._file.write(block.T)
+        with self._space():
+            if self._fmt == "mp3":
+                pcm = (block.T * 32767.0).round().astype("<i2")
+                self._file.write(self._encoder.encode(pcm.tobytes()))
+            else:
+                self._file.write(block.T)
         self.written += block.shape[1]
+
+    @contextlib.contextmanager
+    def _space(self) -> Iterator[None]:
+        """A write that failed for want of space says so (libsndfile hides the OSError behind its own)."""
+        try:
+            yield
+        except Exception as exc:
+            if why := out_of_space(self.path):
+                raise disk_full(why) from exc
+            raise
 
     def _track(self, block: np.ndarray) -> None:
         mono = block.mean(axis=0)
@@ -233,9 +245,10 @@ class StemWriter:
     def close(self) -> dict[str, Any]:
         if self.written < self.frames:
             self.write(np.zeros((2, self.frames - self.written), dtype=np.float32))
-        if self._fmt == "mp3":
-            self._file.write(self._encoder.flush())
-        self._file.close()
+        with self._space():
+            if self._fmt == "mp3":
+                self._file.write(self._encoder.flush())
+            self._file.close()
         rms = float(np.sqrt(self._square / max(1, self.written)))
         return {
             "path": self.path,

@@ -7,8 +7,10 @@ their own folder. Standard library and numpy only; imports no Django.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
+import resource
 import sys
 import threading
 from collections.abc import Callable
@@ -38,6 +40,36 @@ def progress(fraction: float, stage: str, **extra: Any) -> None:
     with _stderr_lock:
         sys.stderr.write(line + "\n")
         sys.stderr.flush()
+
+
+NO_SPACE = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+            errno.EFBIG: "an output file reached the size limit"}
+FULL_MARGIN = 1 << 20
+
+
+def out_of_space(path: str) -> str | None:
+    """Why writing ``path`` failed, when it was for want of space: the file at the per-file size limit
+    (RLIMIT_FSIZE, which the runner sets) or its disk (nearly) full; None otherwise. Writers that turn an
+    OSError into their own exception (libsndfile) are judged by the state they leave."""
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    try:
+        if limit != resource.RLIM_INFINITY and os.path.getsize(path) > limit - FULL_MARGIN:
+            return no_space(errno.EFBIG)
+        disk = os.statvfs(os.path.dirname(path) or ".")
+    except OSError:
+        return None
+    return NO_SPACE[errno.ENOSPC] if disk.f_bavail * disk.f_frsize < FULL_MARGIN else None
+
+
+def no_space(code: int) -> str:
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if code == errno.EFBIG and limit != resource.RLIM_INFINITY:
+        return f"{NO_SPACE[code]} of {limit / 2**20:g} MB"
+    return NO_SPACE[code]
+
+
+def disk_full(why: str) -> PortFailure:
+    return PortFailure("disk_full", f"ran out of space writing its output: {why}")
 
 
 def r(value: Any, digits: int = 5) -> float:
@@ -71,6 +103,10 @@ def run(main: Callable[[list[str]], dict[str, Any]], argv: list[str], failure_ki
             raise
         except MemoryError:
             raise PortFailure(failure_kind, "ran out of memory") from None
+        except OSError as exc:
+            if exc.errno in NO_SPACE:
+                raise disk_full(no_space(exc.errno)) from exc
+            raise PortFailure(failure_kind, f"{type(exc).__name__}: {exc}") from exc
         except Exception as exc:
             raise PortFailure(failure_kind, f"{type(exc).__name__}: {exc}") from exc
     except PortFailure as failure:

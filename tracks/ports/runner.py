@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import queue
+import resource
 import signal
 import socket
 import subprocess
@@ -73,6 +74,19 @@ def _die_with_parent() -> None:
     so a worker killed mid-job never leaves an orphan port running."""
     if _libc is not None:
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _child_setup(max_file_bytes: int | None) -> Callable[[], None]:
+    """What the child does before exec: die with its parent and, with ``max_file_bytes``, be unable to
+    write any file past that size (the kernel's RLIMIT_FSIZE: a write past it fails with EFBIG, which
+    the port reports), so a runaway port cannot fill the disk."""
+
+    def setup() -> None:
+        _die_with_parent()
+        if max_file_bytes:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
+
+    return setup
 
 
 def port_path(name: str) -> Path:
@@ -211,6 +225,7 @@ def run_port(
     *,
     timeout: float,
     memory_limit_mb: int | None = None,
+    max_file_mb: float | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
     python: str | None = None,
@@ -222,6 +237,7 @@ def run_port(
     ``on_progress`` and ``should_cancel`` are called from the calling thread, so they may use the
     database; ``should_cancel`` is asked about twice a second. With ``warm_socket``, the port is forked
     by that warm server (ports/warm.py) when one answers there, and started cold otherwise.
+    ``max_file_mb`` caps the size of every file a cold-started port writes (warm ones write none).
     """
     cmd = [python or sys.executable, str(script), *args]
     started = time.monotonic()
@@ -235,7 +251,7 @@ def run_port(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,  # its own process group, so a kill reaches its children too
-            preexec_fn=_die_with_parent if _libc is not None else None,
+            preexec_fn=_child_setup(int(max_file_mb * 2**20) if max_file_mb else None),
             env={**os.environ, **(env or {})},
         )
     except OSError as exc:
