@@ -217,7 +217,7 @@ RQ_QUEUES = {
     "analysis": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600},
     "processing": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 4 * 3600},
 }
-RQ = {"COMMIT_MODE": "on_db_commit"}
+RQ = {"COMMIT_MODE": "on_db_commit", "WORKER_CLASS": "tracks.worker.Worker"}
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "ratelimit": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
@@ -249,6 +249,8 @@ PORT_MAX_FILE_MB = env_int("SOUNDFORGE_PORT_MAX_FILE_MB", 2048, minimum=1)  # no
 JOB_STALE_S = env_int("SOUNDFORGE_JOB_STALE_S", 60, minimum=10)
 JOB_ATTEMPTS = env_int("SOUNDFORGE_JOB_ATTEMPTS", 2, minimum=1)
 RECOVER_EVERY_S = env_int("SOUNDFORGE_RECOVER_EVERY_S", 15, minimum=1)
+# A queued row Redis does not have is enqueued again once it is this old (never racing its own enqueue).
+JOB_ENQUEUE_GRACE_S = env_int("SOUNDFORGE_JOB_ENQUEUE_GRACE_S", 30, minimum=1)
 NUMBA_CACHE_DIR = Path(env_str("NUMBA_CACHE_DIR", str(VAR_DIR / "numba-cache")))
 # `manage.py serve` keeps a warm analyzer (tracks/ports/warm.py) that has librosa loaded and forks each
 # analysis from it: still one process per job, without seconds of imports each time. Workers without one

@@ -146,7 +146,7 @@ def test_a_worker_that_lost_its_job_can_no_longer_touch_it(alice_client: Client,
 
 @pytest.mark.django_db(transaction=True)
 def test_a_queued_job_that_redis_lost_is_enqueued_again(alice_client: Client, c_major_wav: Path,
-                                                        run_worker: Callable[[str], bool]) -> None:
+                                                        run_worker: Callable[[str], bool], settings) -> None:
     track = upload(alice_client, c_major_wav)
     job = Job.objects.get(track=track)
     queue = django_rq.get_queue("analysis")
@@ -154,7 +154,7 @@ def test_a_queued_job_that_redis_lost_is_enqueued_again(alice_client: Client, c_
     assert queue.fetch_job(job.rq_id) is None
     # Too young to tell from a job whose transaction has not committed yet: left alone.
     assert jobs.recover()["requeued"] == 0
-    Job.objects.filter(pk=job.pk).update(created=timezone.now() - timedelta(seconds=jobs.ENQUEUE_GRACE_S + 1))
+    Job.objects.filter(pk=job.pk).update(created=timezone.now() - timedelta(seconds=settings.JOB_ENQUEUE_GRACE_S + 1))
     out = []
     call_command("recover", stdout=type("Out", (), {"write": lambda self, s: out.append(s)})())
     assert "1 enqueued again" in "".join(out)

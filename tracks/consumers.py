@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
+import redis
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
@@ -18,6 +20,11 @@ from . import access, events, presence
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
+# "Open me again" (static/js/live.js reopens the socket after it; the new one is sent the current fragments).
+# Not 1012, "Service Restart", which the htmx ws extension would act on by itself: servers may not send it.
+CLOSE_RECONNECT = 4012
+
+logger = logging.getLogger(__name__)
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
@@ -27,6 +34,18 @@ class LiveConsumer(AsyncWebsocketConsumer):
     group: str | None = None
     track_uuid: str | None = None
     _refresh: asyncio.Task | None = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        """Redis went away under the channel layer (restarted, say): ask the page to reconnect, which
+        catches it up, rather than end with an internal error."""
+        try:
+            await super().__call__(scope, receive, send)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            logger.warning("websocket %s lost Redis (%s); asking the page to reconnect", scope.get("path"), exc)
+            if self._refresh is not None:
+                self._refresh.cancel()
+            with contextlib.suppress(Exception):  # the socket may be gone too
+                await send({"type": "websocket.close", "code": CLOSE_RECONNECT})
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -61,7 +80,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def _keep_present(self, who: dict[str, str]) -> None:
         while True:
             await asyncio.sleep(presence.REFRESH_S)
-            await presence.join(self.track_uuid, self.channel_name, who)
+            try:
+                await presence.join(self.track_uuid, self.channel_name, who)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:  # the next round tries again
+                logger.warning("could not refresh presence on %s: %s", self.track_uuid, exc)
 
     async def _leave(self) -> None:
         """Once only, whether the socket closed itself or was closed for losing access."""

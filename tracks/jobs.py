@@ -32,7 +32,6 @@ STEMS_ANALYSED = ("vocals", "drums", "bass", "other", "guitar", "piano")
 PUSH_INTERVAL_S = 0.25
 HEARTBEAT_S = 5.0
 # A queued row younger than this may not have reached Redis yet (it is enqueued when its transaction commits).
-ENQUEUE_GRACE_S = 30.0
 QUEUES = {Job.Kind.ANALYSIS: "analysis", Job.Kind.SEPARATION: "processing"}
 
 
@@ -94,8 +93,8 @@ def recover(now: datetime | None = None) -> dict[str, int]:
         if job.kind == Job.Kind.SEPARATION and job.status != Job.Status.RUNNING:
             shutil.rmtree(media.stems_dir(job), ignore_errors=True)
         events.track_changed(job.track)
-    for job in Job.objects.select_related("track").filter(status=Job.Status.QUEUED,
-                                                          created__lt=now - timedelta(seconds=ENQUEUE_GRACE_S)):
+    grace = now - timedelta(seconds=settings.JOB_ENQUEUE_GRACE_S)
+    for job in Job.objects.select_related("track").filter(status=Job.Status.QUEUED, created__lt=grace):
         queue = django_rq.get_queue(QUEUES[job.kind])
         rq_job = queue.fetch_job(job.rq_id)
         if rq_job is None or rq_job.get_status(refresh=False) not in ("queued", "started", "deferred", "scheduled"):
