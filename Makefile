@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export NUMBA_CACHE_DIR ?= $(CURDIR)/var/numba-cache
 
-.PHONY: run test lint install migrate clean
+.PHONY: run test e2e lint install migrate clean
 
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
@@ -16,6 +16,11 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run -v 0
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The browser tests: Debian's chromium (apt-get install chromium) driven by Playwright; screenshots in
+# var/e2e-screenshots/.
+e2e: $(STAMP)
+	$(BIN)/pytest -m e2e tests/e2e $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

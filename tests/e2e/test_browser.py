@@ -1,0 +1,177 @@
+"""The whole product in a real browser (Debian's chromium driven by Playwright) against `manage.py serve`:
+sign up, upload, watch progress arrive live, read the analysis, separate with the dsp engine, play the
+stems and solo one, share with a second person whose own open library shows the track arrive, and a web
+server restart that the open page rides out, catching up on what happened while it was down.
+
+Run with `make e2e` (`.ci/run` does); screenshots of every step go to var/e2e-screenshots/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.contrib.auth import get_user_model
+from playwright.sync_api import expect
+
+from tests import audio
+from tests.live import Served
+from tracks.models import Comment, Job, Track
+from tracks.services import EmbeddedRedis
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+SHOTS = Path(os.environ.get("SOUNDFORGE_E2E_SCREENSHOTS", ROOT / "var" / "e2e-screenshots"))
+CHROMIUM = os.environ.get("SOUNDFORGE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
+PASSWORD = "e2e-a-long-enough-password"
+LIVE_S = 120_000  # ms: how long a page may take to show what a job produces
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no chromium at {CHROMIUM}: `apt-get install chromium` (.ci/run does)")
+    # Playwright's sync API runs an event loop in this thread; Django's ORM, used by the test itself to look
+    # at rows, would take that for async code.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    redis = EmbeddedRedis(tmp_path / "redis")
+    url = redis.start()
+    server = Served(tmp_path / "serve", url, analysis_workers=1, processing_workers=1)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        redis.stop()
+
+
+@pytest.fixture
+def song(tmp_path: Path) -> Path:
+    """12 s of stereo 44.1 kHz song in A minor at 100 BPM."""
+    left = audio.song("A", "minor", 100.0, 12.0, sr=44100)
+    return audio.write_wav(tmp_path / "Night Drive.wav", np.stack([left, 0.6 * left], axis=1), 44100)
+
+
+class Shots:
+    def __init__(self) -> None:
+        shutil.rmtree(SHOTS, ignore_errors=True)
+        SHOTS.mkdir(parents=True)
+        self.n = 0
+
+    def __call__(self, page, name: str) -> None:
+        self.n += 1
+        page.screenshot(path=str(SHOTS / f"{self.n:02d}-{name}.png"), full_page=True)
+
+
+def sign_up(context, base: str, email: str):
+    page = context.new_page()
+    page.goto(f"{base}/signup/")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password1]", PASSWORD)
+    page.fill("input[name=password2]", PASSWORD)
+    page.click("form button.primary")
+    page.wait_for_url(f"{base}/")
+    return page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, song: Path) -> None:
+    shots = Shots()
+    violations: list[str] = []
+    alice_context, bob_context = browser.new_context(), browser.new_context()
+    for context in (alice_context, bob_context):
+        context.add_init_script("document.addEventListener('securitypolicyviolation', e => "
+                                "(window.__csp = window.__csp || []).push(e.violatedDirective + ' ' + e.blockedURI))")
+
+    # -- sign up, both -------------------------------------------------------------------------------------
+    alice = sign_up(alice_context, served.url, "alice@example.org")
+    bob = sign_up(bob_context, served.url, "bob@example.org")
+    assert get_user_model().objects.filter(email__in=["alice@example.org", "bob@example.org"]).count() == 2
+    shots(alice, "signed-up")
+
+    # -- upload, and watch the library row go from queued through progress to the result, live -------------
+    alice.evaluate("""() => {
+        window.__seen = [];
+        new MutationObserver(() => {  // the server swaps rows and lists whole, so watch the page
+            const rows = document.getElementById('track-rows');
+            if (rows && rows.innerText !== window.__seen.at(-1)) window.__seen.push(rows.innerText);
+        }).observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
+    }""")
+    alice.set_input_files("#upload-input", str(song))
+    alice.wait_for_selector("#track-rows article .title:text('Night Drive')")
+    shots(alice, "uploaded")
+    alice.wait_for_selector("#track-rows article .figure b", timeout=LIVE_S)  # the BPM arrived
+    seen = alice.evaluate("window.__seen")
+    track = Track.objects.get(title="Night Drive")
+    assert any("%" in text for text in seen), seen  # progress was shown on the way
+    assert "BPM" in seen[-1] and "A minor" in alice.inner_text(f"#track-{track.uuid}")
+    shots(alice, "analysed-in-library")
+
+    # -- the analysis page ---------------------------------------------------------------------------------
+    alice.click(f"#track-{track.uuid} a.title")
+    alice.wait_for_url(f"{served.url}/tracks/{track.uuid}/")
+    analysis = alice.inner_text(f"#analysis-panel-{track.uuid}")
+    assert "tempo" in analysis.lower() and "A minor" in analysis and "100.0 BPM" in analysis
+    assert alice.locator(f"#analysis-panel-{track.uuid} svg").count() > 0  # the waveform and lanes are drawn
+    shots(alice, "analysis")
+
+    # -- separate with the dsp engine; the stems and their mixer arrive live -------------------------------
+    alice.select_option("select[name=model]", "dsp")
+    alice.click("form[hx-post$='/separate/'] button.primary")
+    alice.wait_for_selector(f"#separation-job-panel-{track.uuid} .badge", timeout=10_000)
+    alice.wait_for_selector("[data-mixer] .strip[data-stem=vocals]", timeout=LIVE_S)
+    stems = alice.eval_on_selector_all("[data-mixer] .strip[data-stem]", "els => els.map(e => e.dataset.stem)")
+    assert {"drums", "bass", "other", "vocals"} <= set(stems)
+    shots(alice, "separated")
+
+    # -- play, then solo the vocals ------------------------------------------------------------------------
+    alice.click("[data-mixer] [data-action=play]")
+    expect(alice.locator("[data-mixer] [data-action=play]")).to_have_text("Pause")
+    # the clock runs: the stems are playing
+    expect(alice.locator("[data-mixer] [data-time]")).not_to_have_text("0:00", timeout=15_000)
+    alice.click("[data-mixer] .strip[data-stem=vocals] [data-action=solo]")
+    assert alice.get_attribute("[data-mixer] .strip[data-stem=vocals] [data-action=solo]", "aria-pressed") == "true"
+    assert alice.get_attribute("[data-mixer] .strip[data-stem=drums] [data-action=solo]", "aria-pressed") == "false"
+    shots(alice, "playing-vocals-solo")
+    alice.click("[data-mixer] [data-action=play]")  # pause
+
+    # -- share with Bob: his open library shows the track arrive --------------------------------------------
+    bob.wait_for_selector("#track-rows", state="attached")
+    alice.fill(f"#sharing-panel-{track.uuid} input[name=who]", "bob@example.org")
+    alice.click(f"#sharing-panel-{track.uuid} button.primary")
+    alice.wait_for_selector(f"#sharing-panel-{track.uuid} li:has-text('bob@example.org')")
+    bob.wait_for_selector(f"#shared-with-me #track-{track.uuid}", timeout=15_000)
+    assert "Night Drive" in bob.inner_text("#shared-with-me")
+    shots(bob, "bob-sees-shared-track")
+
+    # -- the web server restarts; the open page reconnects and catches up ------------------------------------
+    alice.evaluate("window.__stayed = true")  # gone if the page were reloaded
+    served.stop()
+    Comment.objects.create(track=track, author=get_user_model().objects.get(email="bob@example.org"), at=2.0,
+                           text="Written while the server was down")
+    served.start()
+    alice.wait_for_selector(f"#comments-panel-{track.uuid} li:has-text('Written while the server was down')",
+                            timeout=90_000)
+    assert alice.evaluate("window.__stayed") is True
+    shots(alice, "caught-up-after-restart")
+
+    jobs = Job.objects.filter(track=track)
+    assert all(job.status == Job.Status.SUCCEEDED for job in jobs), [(j.kind, j.status, j.error) for j in jobs]
+    for page in (alice, bob):
+        violations += page.evaluate("window.__csp || []")
+    assert violations == []
