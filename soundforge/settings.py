@@ -243,6 +243,8 @@ PORT_PYTHON = env_str("SOUNDFORGE_PORT_PYTHON", "")  # empty: the interpreter ru
 ANALYSIS_TIMEOUT_S = env_int("SOUNDFORGE_ANALYSIS_TIMEOUT_S", 900, minimum=1)
 PORT_MEMORY_MB = env_int("SOUNDFORGE_PORT_MEMORY_MB", 4096, minimum=64)
 PORT_MAX_FILE_MB = env_int("SOUNDFORGE_PORT_MAX_FILE_MB", 2048, minimum=1)  # no file a port writes grows past it
+# Ports run at this nice level: analysis and separation yield the CPU to the web server and its websockets.
+PORT_NICE = env_int("SOUNDFORGE_PORT_NICE", 10, minimum=0)
 # A running job whose worker stops (killed, its machine gone) is noticed after this long without a heartbeat
 # and run again, up to JOB_ATTEMPTS claims in all, then failed (jobs.recover; `manage.py serve` runs it at
 # start-up and every RECOVER_EVERY_S).

@@ -202,3 +202,9 @@ def test_a_port_out_of_disk_space_says_so(tmp_path: Path, target: str, limit_mb:
     assert (err.value.kind, err.value.message) == ("disk_full", message)
     if limit_mb:
         assert (tmp_path / target).stat().st_size == limit_mb * 2**20  # the kernel stopped it there
+
+
+def test_a_port_runs_at_the_nice_level_asked(tmp_path: Path) -> None:
+    port = script(tmp_path, 'print(json.dumps({"nice": os.nice(0)}))')
+    base = run_port(port, [], timeout=30).data["nice"]
+    assert run_port(port, [], timeout=30, nice=7).data["nice"] == min(19, base + 7)

@@ -171,8 +171,9 @@ def run_and_record(job: Job, port: str, args: list[str], timeout: float,
     def on_progress(p: runner.Progress) -> None:
         nonlocal last_push
         stage_changed = p.stage != job.stage
-        eta = p.extra.get("eta")
-        job.set_progress(p.fraction, p.stage, float(eta) if isinstance(eta, int | float) else None)
+        eta, at = p.extra.get("eta"), p.extra.get("t")
+        job.set_progress(p.fraction, p.stage, float(eta) if isinstance(eta, int | float) else None,
+                         float(at) if isinstance(at, int | float) else None)
         now = time.monotonic()
         if stage_changed or now - last_push >= PUSH_INTERVAL_S:
             last_push = now
@@ -196,6 +197,7 @@ def run_and_record(job: Job, port: str, args: list[str], timeout: float,
             timeout=timeout,
             memory_limit_mb=settings.PORT_MEMORY_MB,
             max_file_mb=settings.PORT_MAX_FILE_MB,
+            nice=settings.PORT_NICE,
             on_progress=on_progress,
             should_cancel=should_cancel,
             python=settings.PORT_PYTHON or None,

@@ -74,6 +74,8 @@ class Job(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     progress = models.FloatField(default=0.0)
+    progress_at = models.FloatField(null=True, blank=True,
+                                    help_text="when the port wrote the progress shown (Unix time, its clock)")
     stage = models.CharField(max_length=64, blank=True)
     error = models.TextField(blank=True)
     # Seconds left, as the port estimates it; null when it does not know yet.
@@ -151,12 +153,13 @@ class Job(models.Model):
             self.progress, self.eta = 0.0, None
         return bool(requeued)
 
-    def set_progress(self, fraction: float, stage: str, eta: float | None = None) -> None:
+    def set_progress(self, fraction: float, stage: str, eta: float | None = None, at: float | None = None) -> None:
         # Progress never goes backwards on the page, whatever order lines arrive in.
         self.progress = max(self.progress, min(1.0, fraction))
         self.stage = stage[:64]
         self.eta = eta
-        self.this_run().update(progress=self.progress, stage=self.stage, eta=eta)
+        self.progress_at = at
+        self.this_run().update(progress=self.progress, stage=self.stage, eta=eta, progress_at=at)
 
     def cancel(self) -> bool:
         """QUEUED or RUNNING -> CANCELLED, atomically: False when it had already finished. A running port

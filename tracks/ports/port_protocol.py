@@ -13,6 +13,7 @@ import os
 import resource
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -36,7 +37,9 @@ class Parser(argparse.ArgumentParser):
 
 
 def progress(fraction: float, stage: str, **extra: Any) -> None:
-    line = json.dumps({"progress": round(fraction, 4), "stage": stage, **extra})
+    """One progress line on stderr; ``t`` is when it was written (Unix time), which the pages carry along
+    so that the delay from here to a viewer's screen can be measured (bench/load.py)."""
+    line = json.dumps({"progress": round(fraction, 4), "stage": stage, "t": round(time.time(), 4), **extra})
     with _stderr_lock:
         sys.stderr.write(line + "\n")
         sys.stderr.flush()

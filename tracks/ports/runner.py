@@ -76,15 +76,17 @@ def _die_with_parent() -> None:
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def _child_setup(max_file_bytes: int | None) -> Callable[[], None]:
-    """What the child does before exec: die with its parent and, with ``max_file_bytes``, be unable to
-    write any file past that size (the kernel's RLIMIT_FSIZE: a write past it fails with EFBIG, which
-    the port reports), so a runaway port cannot fill the disk."""
+def _child_setup(max_file_bytes: int | None, nice: int) -> Callable[[], None]:
+    """What the child does before exec: die with its parent; with ``max_file_bytes``, be unable to write
+    any file past that size (the kernel's RLIMIT_FSIZE: a write past it fails with EFBIG, which the port
+    reports), so a runaway port cannot fill the disk; with ``nice``, yield the CPU to the web server."""
 
     def setup() -> None:
         _die_with_parent()
         if max_file_bytes:
             resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
+        if nice:
+            os.nice(nice)
 
     return setup
 
@@ -226,6 +228,7 @@ def run_port(
     timeout: float,
     memory_limit_mb: int | None = None,
     max_file_mb: float | None = None,
+    nice: int = 0,
     on_progress: Callable[[Progress], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
     python: str | None = None,
@@ -237,7 +240,8 @@ def run_port(
     ``on_progress`` and ``should_cancel`` are called from the calling thread, so they may use the
     database; ``should_cancel`` is asked about twice a second. With ``warm_socket``, the port is forked
     by that warm server (ports/warm.py) when one answers there, and started cold otherwise.
-    ``max_file_mb`` caps the size of every file a cold-started port writes (warm ones write none).
+    ``max_file_mb`` caps the size of every file a cold-started port writes (warm ones write none); ``nice``
+    lowers its CPU priority (the warm server is started niced as a whole).
     """
     cmd = [python or sys.executable, str(script), *args]
     started = time.monotonic()
@@ -251,7 +255,7 @@ def run_port(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,  # its own process group, so a kill reaches its children too
-            preexec_fn=_child_setup(int(max_file_mb * 2**20) if max_file_mb else None),
+            preexec_fn=_child_setup(int(max_file_mb * 2**20) if max_file_mb else None, nice),
             env={**os.environ, **(env or {})},
         )
     except OSError as exc:

@@ -66,8 +66,12 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, request_stop)
 
         def start(name: str) -> subprocess.Popen[bytes]:
-            extra = jobs.port_env() if name == "warm-analyzer" else {}
-            return subprocess.Popen(specs[name], env={**env, **extra}, cwd=settings.BASE_DIR, start_new_session=True)
+            warm = name == "warm-analyzer"
+            extra = jobs.port_env() if warm else {}
+            # The warm server forks the analyses: niced as a whole, as cold-started ports are one by one.
+            niced = (lambda: os.nice(settings.PORT_NICE)) if warm and settings.PORT_NICE else None
+            return subprocess.Popen(specs[name], env={**env, **extra}, cwd=settings.BASE_DIR, start_new_session=True,
+                                    preexec_fn=niced)
 
         children = {name: start(name) for name in specs}
         self.stdout.write(self.style.SUCCESS(
