@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 ANALYSIS_FEATURES = "tempo,key,energy,spectral,mfcc,chroma,waveform,meter,chords,sections,loudness"
 STEMS_ANALYSED = ("vocals", "drums", "bass", "other", "guitar", "piano")
-PUSH_INTERVAL_S = 0.25
+PUSH_INTERVAL_S = 0.1
 HEARTBEAT_S = 5.0
 # A queued row younger than this may not have reached Redis yet (it is enqueued when its transaction commits).
 QUEUES = {Job.Kind.ANALYSIS: "analysis", Job.Kind.SEPARATION: "processing"}
@@ -166,18 +166,13 @@ def run_and_record(job: Job, port: str, args: list[str], timeout: float,
                    on_success: Callable[[dict[str, Any]], None]) -> None:
     """Run a claimed job's port, keep its row and every open page up to date, record the outcome."""
     track = job.track
-    last_push = 0.0
 
     def on_progress(p: runner.Progress) -> None:
-        nonlocal last_push
-        stage_changed = p.stage != job.stage
+        # The runner hands over at most one line per PUSH_INTERVAL_S, the newest: recorded, then pushed.
         eta, at = p.extra.get("eta"), p.extra.get("t")
         job.set_progress(p.fraction, p.stage, float(eta) if isinstance(eta, int | float) else None,
                          float(at) if isinstance(at, int | float) else None)
-        now = time.monotonic()
-        if stage_changed or now - last_push >= PUSH_INTERVAL_S:
-            last_push = now
-            events.jobs_changed(track)
+        events.jobs_changed(track)
 
     last_beat = time.monotonic()
 
@@ -198,6 +193,7 @@ def run_and_record(job: Job, port: str, args: list[str], timeout: float,
             memory_limit_mb=settings.PORT_MEMORY_MB,
             max_file_mb=settings.PORT_MAX_FILE_MB,
             nice=settings.PORT_NICE,
+            progress_interval=PUSH_INTERVAL_S,
             on_progress=on_progress,
             should_cancel=should_cancel,
             python=settings.PORT_PYTHON or None,

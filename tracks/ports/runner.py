@@ -143,13 +143,12 @@ class WarmProcess:
                     self.maxrss_kb = int(message.get("maxrss_kb") or 0)
                     self.conn.close()
                 continue
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                raise subprocess.TimeoutExpired(self.args, timeout or 0)
+            # Past the deadline (or ``timeout=0``): one more look at what has already arrived, without waiting.
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
             self.conn.settimeout(left)
             try:
                 chunk = self.conn.recv(4096)
-            except TimeoutError:
+            except (TimeoutError, BlockingIOError):
                 raise subprocess.TimeoutExpired(self.args, timeout or 0) from None
             if not chunk:
                 # The warm server is gone without a word: make sure the child is too, and say it was killed.
@@ -229,6 +228,7 @@ def run_port(
     memory_limit_mb: int | None = None,
     max_file_mb: float | None = None,
     nice: int = 0,
+    progress_interval: float = 0.0,
     on_progress: Callable[[Progress], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
     python: str | None = None,
@@ -238,7 +238,8 @@ def run_port(
     """Run ``python script *args`` as a port and return its parsed JSON, or raise :class:`PortError`.
 
     ``on_progress`` and ``should_cancel`` are called from the calling thread, so they may use the
-    database; ``should_cancel`` is asked about twice a second. With ``warm_socket``, the port is forked
+    database; ``should_cancel`` is asked about twice a second. With ``progress_interval``, ``on_progress``
+    gets at most one line per interval, the newest (see _ProgressPump). With ``warm_socket``, the port is forked
     by that warm server (ports/warm.py) when one answers there, and started cold otherwise.
     ``max_file_mb`` caps the size of every file a cold-started port writes (warm ones write none); ``nice``
     lowers its CPU priority (the warm server is started niced as a whole).
@@ -261,11 +262,11 @@ def run_port(
     except OSError as exc:
         raise PortError("not_started", f"could not start {Path(script).name}: {exc}") from exc
 
-    progress: queue.Queue[Progress] = queue.Queue()
+    progress = _ProgressPump(on_progress, progress_interval)
     tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
     stdout: list[bytes] = []
     readers = [
-        threading.Thread(target=_read_stderr, args=(proc.stderr, progress, tail), daemon=True),
+        threading.Thread(target=_read_stderr, args=(proc.stderr, progress.lines, tail), daemon=True),
         threading.Thread(target=_read_all, args=(proc.stdout, stdout), daemon=True),
     ]
     for reader in readers:
@@ -277,14 +278,14 @@ def run_port(
     failure: PortError | None = None
     try:
         while True:
+            # Woken by a progress line as soon as it is read (pages show it without a polling delay), else
+            # every POLL_S to check the process, the clock, memory and cancellation.
+            progress.pump(POLL_S)
             try:
-                proc.wait(timeout=POLL_S)
-                finished = True
-            except subprocess.TimeoutExpired:
-                finished = False
-            _drain(progress, on_progress)
-            if finished:
+                proc.wait(timeout=0)
                 break
+            except subprocess.TimeoutExpired:
+                pass
             now = time.monotonic()
             if now > deadline:
                 failure = PortError("timeout", f"timed out after {timeout:g} s and was stopped")
@@ -305,7 +306,7 @@ def run_port(
         _kill_group(proc)
         for reader in readers:
             reader.join(timeout=5)
-    _drain(progress, on_progress)
+    progress.flush()
 
     seconds = time.monotonic() - started
     stderr_tail = "\n".join(tail)
@@ -315,14 +316,49 @@ def run_port(
     return _parse_outcome(Path(script).name, proc.returncode, b"".join(stdout), stderr_tail, seconds)
 
 
-def _drain(progress: queue.Queue[Progress], on_progress: Callable[[Progress], None] | None) -> None:
-    while True:
+class _ProgressPump:
+    """Hands the progress lines the reader thread queues to ``on_progress``, in the calling thread: every
+    line in order; or, with an ``interval``, at most one per interval, the newest (progress is a state:
+    a line superseded before its turn is dropped), one held back going out as soon as its interval is up."""
+
+    def __init__(self, on_progress: Callable[[Progress], None] | None, interval: float) -> None:
+        self.lines: queue.Queue[Progress] = queue.Queue()
+        self.on_progress, self.interval = on_progress, interval
+        self.held: Progress | None = None
+        self.last = -float("inf")
+
+    def pump(self, wait: float) -> None:
+        """Wait up to ``wait`` seconds for a line (less when one held back falls due), then deliver."""
+        if self.held is not None:
+            wait = min(wait, max(0.0, self.last + self.interval - time.monotonic()))
         try:
-            item = progress.get_nowait()
+            arrived = [self.lines.get(timeout=wait) if wait > 0 else self.lines.get_nowait()]
         except queue.Empty:
+            arrived = []
+        while True:
+            try:
+                arrived.append(self.lines.get_nowait())
+            except queue.Empty:
+                break
+        if self.interval <= 0:
+            for item in arrived:
+                self._deliver(item)
             return
-        if on_progress:
-            on_progress(item)
+        self.held = arrived[-1] if arrived else self.held
+        if self.held is not None and time.monotonic() - self.last >= self.interval:
+            self._deliver(self.held)
+
+    def flush(self) -> None:
+        """The port is done: whatever is left goes out now."""
+        self.interval, held = 0.0, self.held
+        if held is not None:
+            self._deliver(held)
+        self.pump(0)
+
+    def _deliver(self, item: Progress) -> None:
+        self.held, self.last = None, time.monotonic()
+        if self.on_progress:
+            self.on_progress(item)
 
 
 def _parse_outcome(name: str, returncode: int, out: bytes, stderr_tail: str, seconds: float) -> PortResult:
