@@ -62,6 +62,7 @@ class Served:
             except requests.RequestException:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
                 raise RuntimeError(f"manage.py serve did not start:\n{self.output()}")
             time.sleep(0.2)
 

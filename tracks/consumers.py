@@ -27,6 +27,22 @@ CLOSE_RECONNECT = 4012
 logger = logging.getLogger(__name__)
 
 
+ANNOUNCE_S = 0.5
+_announcing: dict[str, asyncio.Task] = {}
+
+
+async def _announce_soon(track_uuid: str) -> None:
+    try:
+        await asyncio.sleep(ANNOUNCE_S)
+    finally:
+        del _announcing[track_uuid]  # who comes or goes from now on is announced by the next one
+    try:
+        people = await presence.people(track_uuid)
+        await database_sync_to_async(events.presence_changed)(track_uuid, people)
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        logger.warning("could not announce who is on %s: %s", track_uuid, exc)
+
+
 class LiveConsumer(AsyncWebsocketConsumer):
     """/ws/library/ joins the user's library group; /ws/tracks/<uuid>/ joins that track's group (for its
     owner, those it is shared with, and holders of a usable share link)."""
@@ -97,8 +113,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await self._announce()
 
     async def _announce(self) -> None:
-        people = await presence.people(self.track_uuid)
-        await database_sync_to_async(events.presence_changed)(self.track_uuid, people)
+        """Tell everyone on the page who is there: once for all the comings and goings of ANNOUNCE_S (per web
+        process), so a crowd arriving makes one push each rather than one per person to every person."""
+        if self.track_uuid not in _announcing:
+            _announcing[self.track_uuid] = asyncio.create_task(_announce_soon(self.track_uuid))
 
     @database_sync_to_async
     def _viewable_track(self) -> object | None:

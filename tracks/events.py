@@ -14,6 +14,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
 from django.template.loader import render_to_string
+from django.utils.functional import SimpleLazyObject
 
 from . import access, charts
 from .models import Job, Track
@@ -42,10 +43,12 @@ def row_context(track: Track, with_data: bool = False) -> dict[str, Any]:
 def track_context(track: Track, detail: bool = False) -> dict[str, Any]:
     """What a track page's panels show: both job panels; with ``detail``, also the whole analysis and its
     pictures and the stems (else only the headline figures, for progress pushes)."""
-    context = {**row_context(track, with_data=detail), "separation_job": track.latest_job(Job.Kind.SEPARATION)}
+    # The analysis's data and pictures are loaded only if the template asks: the analysis panel is cached
+    # by analysis (it never changes), so most pages and pushes need neither.
+    context = {**row_context(track), "separation_job": track.latest_job(Job.Kind.SEPARATION)}
     if detail:
         analysis = context["analysis"]
-        context["charts"] = charts.for_analysis(analysis.data) if analysis else None
+        context["charts"] = SimpleLazyObject(lambda: charts.for_analysis(analysis.data)) if analysis else None
         context["stem_sets"] = stem_sets(track)
     return context
 
