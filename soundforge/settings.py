@@ -169,6 +169,22 @@ STORAGES = {
 }
 # Media is never served from a public path: audio goes out through a view that checks access.
 MEDIA_ROOT = Path(env_str("SOUNDFORGE_MEDIA_ROOT", str(VAR_DIR / "media")))
+# Or an S3-compatible bucket (django-storages), so that workers on other machines need only the database,
+# Redis and the bucket; credentials come the usual boto3 way (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ...).
+S3_BUCKET = env_str("SOUNDFORGE_S3_BUCKET", "")
+if S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": env_str("SOUNDFORGE_S3_ENDPOINT_URL", "") or None,
+            "region_name": env_str("SOUNDFORGE_S3_REGION", "") or None,
+            "location": env_str("SOUNDFORGE_S3_PREFIX", ""),
+            "file_overwrite": False,
+            "default_acl": None,
+            "querystring_auth": True,  # private objects: the app hands out short-lived signed URLs
+        },
+    }
 # A front server may send the files once the app has checked access: "x-accel-redirect" (nginx: an
 # `internal` location at SENDFILE_PREFIX aliased to MEDIA_ROOT) or "x-sendfile" (Apache, lighttpd, Caddy);
 # empty: the app streams them itself.

@@ -6,18 +6,22 @@ result or a clear error on the row, and pushes every change to the pages through
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import django_rq
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
@@ -91,7 +95,7 @@ def recover(now: datetime | None = None) -> dict[str, int]:
             counts["failed"] += 1
             logger.warning("job %s: its worker stopped; failed after %d attempts", job.uuid, job.attempts)
         if job.kind == Job.Kind.SEPARATION and job.status != Job.Status.RUNNING:
-            shutil.rmtree(media.stems_dir(job), ignore_errors=True)
+            media.delete_stem_files(job)
         events.track_changed(job.track)
     grace = now - timedelta(seconds=settings.JOB_ENQUEUE_GRACE_S)
     for job in Job.objects.select_related("track").filter(status=Job.Status.QUEUED, created__lt=grace):
@@ -241,23 +245,24 @@ def analyse_track(job_pk: int) -> None:
 
 
 def _analyse(job: Job) -> None:
-    path = media.track_path(job.track)
-
     def record(data: dict[str, Any]) -> None:
         AnalysisResult.record(job, data)
         Activity.record(job.track, Activity.Verb.ANALYSED, job.requested_by)
 
     # Once the track has stems, the analysis listens to them too: drums for the beats, bass for the chord
-    # roots, and a loudness for each.
-    stems = [f"--stem={name}={file}" for name, file in media.newest_stems(job.track).items()
-             if name in STEMS_ANALYSED and file.is_file()]
-    run_and_record(
-        job,
-        "analyzer",
-        [os.fspath(path), "--features", ANALYSIS_FEATURES, "--output", "json", *stems],
-        timeout=settings.ANALYSIS_TIMEOUT_S,
-        on_success=record,
-    )
+    # roots, and a loudness for each. The port reads local files: copies, when the storage is a bucket.
+    with contextlib.ExitStack() as files:
+        path = files.enter_context(media.local_file(job.track.file))
+        stems = [f"--stem={name}={files.enter_context(media.local_file(file))}"
+                 for name, file in media.newest_stems(job.track).items()
+                 if name in STEMS_ANALYSED and default_storage.exists(file)]
+        run_and_record(
+            job,
+            "analyzer",
+            [os.fspath(path), "--features", ANALYSIS_FEATURES, "--output", "json", *stems],
+            timeout=settings.ANALYSIS_TIMEOUT_S,
+            on_success=record,
+        )
 
 
 def separate_track(job_pk: int) -> None:
@@ -269,26 +274,35 @@ def separate_track(job_pk: int) -> None:
 
 
 def _separate(job: Job) -> None:
-    folder = media.stems_dir(job)
+    # The port writes the stems into their own folder of a local storage, else into a scratch folder from
+    # which they are stored in the bucket before the job is recorded as done.
+    local = media.is_local()
+    folder = media.stems_dir(job) if local else Path(tempfile.mkdtemp(prefix="soundforge-stems-"))
+    prefix = media.stems_prefix(job)
     model, fmt = job.options.get("model", settings.DEFAULT_SEPARATION_MODEL), job.options.get("format", "wav")
 
     def record(data: dict[str, Any]) -> None:
-        replaced = Stem.record(job, data, folder)
+        if not local:
+            for path in data["stems"].values():
+                media.store(f"{prefix}/{Path(path).name}", Path(path))
+        replaced = Stem.record(job, data, folder, prefix)
         Activity.record(job.track, Activity.Verb.SEPARATED, job.requested_by, detail=f"with {data['model']}")
         transaction.on_commit(lambda: [media.delete_stem_files(old) for old in replaced])
         # The new stems make the analysis steadier and give each its loudness: analyse again with them.
         enqueue_analysis(job.track)
 
     try:
-        run_and_record(
-            job,
-            "demucs_separate",
-            [os.fspath(media.track_path(job.track)), "--output-dir", os.fspath(folder), "--model", model,
-             "--format", fmt],
-            timeout=separation_timeout(job.track),
-            on_success=record,
-        )
+        with media.local_file(job.track.file) as original:
+            run_and_record(
+                job,
+                "demucs_separate",
+                [os.fspath(original), "--output-dir", os.fspath(folder), "--model", model, "--format", fmt],
+                timeout=separation_timeout(job.track),
+                on_success=record,
+            )
     finally:
         if job.status != Job.Status.SUCCEEDED:
             # Failed, timed out, killed or cancelled: nothing half-written stays behind.
+            media.delete_prefix(prefix)
+        if not local:
             shutil.rmtree(folder, ignore_errors=True)

@@ -7,6 +7,7 @@ no file.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -18,6 +19,7 @@ import os
 import re
 import shutil
 import struct
+import tempfile
 import time
 import unicodedata
 import uuid
@@ -33,10 +35,19 @@ import numpy as np
 import soundfile as sf
 import zipstream
 from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.db import models, transaction
-from django.http import FileResponse, Http404, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.utils.http import content_disposition_header
 
 from .models import AnalysisResult, Job, Stem, Track
@@ -186,12 +197,76 @@ class UploadLimitHandler(FileUploadHandler):
         return None
 
 
+# -- where media lives -----------------------------------------------------------------------------------------
+#
+# Files are named in Django's default storage: the local MEDIA_ROOT (FileSystemStorage) out of the box, or an
+# S3-compatible bucket (django-storages) when SOUNDFORGE_S3_BUCKET is set, so that workers on other machines
+# need only the database, Redis and the bucket. Names are the same either way: tracks/<uuid>/original.<ext>,
+# tracks/<uuid>/stems/<job uuid>/<stem>.<ext>. Ports read and write local files: a worker works on local
+# copies when the storage is not a local folder.
+
+
+def is_local() -> bool:
+    """Whether the storage is a folder here (its files have paths), rather than a remote bucket."""
+    try:
+        default_storage.path("x")
+    except NotImplementedError:
+        return False
+    return True
+
+
 def track_dir(track_uuid: uuid.UUID) -> Path:
     return Path(settings.MEDIA_ROOT) / "tracks" / str(track_uuid)
 
 
 def track_path(track: Track) -> Path:
+    """The original's path in a local storage."""
     return Path(settings.MEDIA_ROOT) / track.file
+
+
+@contextlib.contextmanager
+def local_file(name: str) -> Iterator[Path]:
+    """A stored file as a local path for a port to read: the file itself in a local storage, else a copy
+    fetched into a temporary file (same extension) that is removed afterwards."""
+    if is_local():
+        yield Path(default_storage.path(name))
+        return
+    with tempfile.TemporaryDirectory(prefix="soundforge-") as folder:
+        copy = Path(folder) / Path(name).name
+        with default_storage.open(name, "rb") as src, open(copy, "wb") as dst:
+            for chunk in src.chunks():
+                dst.write(chunk)
+        yield copy
+
+
+class _Staged(File):
+    """A finished local file handed to the storage: a local storage moves it into place (no copy)."""
+
+    def temporary_file_path(self) -> str:
+        return self.name
+
+
+def store(name: str, path: Path) -> int:
+    """Put the local file ``path`` into the storage under exactly ``name``; returns its size."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        saved = default_storage.save(name, _Staged(f, name=os.fspath(path)))
+    if saved != name:  # names are new uuids: a clash means something is badly wrong
+        default_storage.delete(saved)
+        raise RuntimeError(f"the storage named {name} {saved}")
+    return size
+
+
+def delete_prefix(prefix: str) -> None:
+    """Every stored file under ``prefix`` (a folder in a local storage, a key prefix in a bucket)."""
+    if is_local():
+        shutil.rmtree(Path(settings.MEDIA_ROOT) / prefix, ignore_errors=True)
+        return
+    folders, files = default_storage.listdir(prefix)
+    for file in files:
+        default_storage.delete(f"{prefix}/{file}")
+    for folder in folders:
+        delete_prefix(f"{prefix}/{folder}")
 
 
 def storage_used(owner: object) -> int:
@@ -217,18 +292,20 @@ def store_upload(upload: UploadedFile, owner: object, then: Callable[[Track], ob
             f"file needs {upload.size / 2**20:.1f} MB. Delete tracks or stems you no longer need."
         )
     track_uuid = uuid.uuid4()
-    folder = track_dir(track_uuid)
-    folder.mkdir(parents=True)
+    staging = Path(settings.VAR_DIR) / "uploads"
+    staging.mkdir(parents=True, exist_ok=True)
+    stored = False
+    staged = staging / f"{track_uuid}.part"  # no extension: FFmpeg must judge the content alone
     try:
-        staged = folder / "upload.part"  # no extension: FFmpeg must judge the content alone
         digest = hashlib.sha256()
         with open(staged, "wb") as out:
             for chunk in upload.chunks():
                 digest.update(chunk)
                 out.write(chunk)
         info = probe(staged, settings.MAX_DURATION_S)
-        final = folder / f"original.{info.format}"
-        staged.rename(final)
+        name = f"tracks/{track_uuid}/original.{info.format}"
+        stored = True
+        store(name, staged)
         original_name = upload.name or "upload"
         with transaction.atomic():
             track = Track.objects.create(
@@ -236,7 +313,7 @@ def store_upload(upload: UploadedFile, owner: object, then: Callable[[Track], ob
                 owner=owner,
                 title=title_from_name(original_name),
                 original_name=original_name[:255],
-                file=str(final.relative_to(settings.MEDIA_ROOT)),
+                file=name,
                 format=info.format,
                 codec=info.codec,
                 duration=info.duration,
@@ -247,32 +324,41 @@ def store_upload(upload: UploadedFile, owner: object, then: Callable[[Track], ob
             )
             then(track)
     except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
+        if stored:
+            delete_prefix(f"tracks/{track_uuid}")
         raise
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            staged.unlink()
     logger.info("stored track %s (%s, %.1f s)", track.uuid, info.format, info.duration)
     return track
 
 
+def stems_prefix(job: Job) -> str:
+    return f"tracks/{job.track.uuid}/stems/{job.uuid}"
+
+
 def stems_dir(job: Job) -> Path:
-    return track_dir(job.track.uuid) / "stems" / str(job.uuid)
+    """Where a separation's port writes: the stems' own folder in a local storage."""
+    return Path(settings.MEDIA_ROOT) / stems_prefix(job)
 
 
 def stem_path(stem: Stem) -> Path:
     return Path(settings.MEDIA_ROOT) / stem.file
 
 
-def newest_stems(track: Track) -> dict[str, Path]:
-    """The files of the track's newest separation by stem name (what the analysis listens to as well)."""
+def newest_stems(track: Track) -> dict[str, str]:
+    """The stored names of the track's newest separation by stem (what the analysis listens to as well)."""
     newest = track.stems.order_by("-job__created", "-job_id").values_list("job_id", flat=True).first()
-    return {s.name: stem_path(s) for s in track.stems.filter(job_id=newest)} if newest else {}
+    return {s.name: s.file for s in track.stems.filter(job_id=newest)} if newest else {}
 
 
 def delete_stem_files(job: Job) -> None:
-    shutil.rmtree(stems_dir(job), ignore_errors=True)
+    delete_prefix(stems_prefix(job))
 
 
 def delete_files(track: Track) -> None:
-    shutil.rmtree(track_dir(track.uuid), ignore_errors=True)
+    delete_prefix(f"tracks/{track.uuid}")
 
 
 ORPHAN_GRACE_S = 3600
@@ -283,7 +369,7 @@ def orphans(older_than_s: float = ORPHAN_GRACE_S) -> list[Path]:
     a restore of an older database), a separation folder without stems whose job is over (a worker killed
     while writing). Only what has not changed for ``older_than_s``, so work in progress is never taken."""
     root = Path(settings.MEDIA_ROOT) / "tracks"
-    if not root.is_dir():
+    if not is_local() or not root.is_dir():  # a bucket: its own lifecycle rules, see the README
         return []
     cutoff = time.time() - older_than_s
     tracks = {str(u) for u in Track.objects.values_list("uuid", flat=True)}
@@ -330,15 +416,34 @@ def _read_range(path: Path, start: int, length: int) -> Iterator[bytes]:
 
 def audio_response(track: Track, range_header: str = "", as_attachment: bool = False) -> HttpResponseBase:
     """The track's original file. Call only after access.py has said yes."""
-    path = track_path(track)
-    return file_response(path, CONTENT_TYPES.get(track.format), f"{track.title}{path.suffix}", range_header,
-                         as_attachment)
+    return stored_response(track.file, CONTENT_TYPES.get(track.format), f"{track.title}{Path(track.file).suffix}",
+                           range_header, as_attachment)
 
 
 def stem_response(stem: Stem, range_header: str = "", as_attachment: bool = False) -> HttpResponseBase:
     """One stem's file, named ``<title> - <stem> (<model>).<ext>``. Call only after access.py has said yes."""
-    return file_response(stem_path(stem), CONTENT_TYPES.get(stem.format), stem.download_name, range_header,
-                         as_attachment)
+    return stored_response(stem.file, CONTENT_TYPES.get(stem.format), stem.download_name, range_header,
+                           as_attachment)
+
+
+URL_EXPIRE_S = 600
+
+
+def stored_response(name: str, content_type: str | None, filename: str, range_header: str = "",
+                    as_attachment: bool = False) -> HttpResponseBase:
+    """A stored file: served from here with ranges when the storage is local, else a redirect to a
+    short-lived signed URL of the bucket (which serves ranges itself) with the type and name to use."""
+    if is_local():
+        return file_response(Path(default_storage.path(name)), content_type, filename, range_header, as_attachment)
+    parameters = {"ResponseContentType": content_type or "application/octet-stream"}
+    if as_attachment:
+        parameters["ResponseContentDisposition"] = content_disposition_header(True, filename)
+    return HttpResponseRedirect(default_storage.url(name, parameters=parameters, expire=URL_EXPIRE_S))
+
+
+def _stored_chunks(name: str) -> Iterator[bytes]:
+    with default_storage.open(name, "rb") as f:
+        yield from f.chunks(RANGE_CHUNK)
 
 
 def file_response(path: Path, content_type: str | None, filename: str, range_header: str = "",
@@ -388,7 +493,10 @@ def stems_zip_response(track: Track, stems: list[Stem]) -> HttpResponseBase:
     its length known up front. Call only after access.py has said yes."""
     archive = zipstream.ZipStream(compress_type=zipstream.ZIP_STORED, sized=True)
     for stem in stems:
-        archive.add_path(os.fspath(stem_path(stem)), stem.download_name)
+        if is_local():
+            archive.add_path(os.fspath(stem_path(stem)), stem.download_name)
+        else:
+            archive.add(_stored_chunks(stem.file), stem.download_name, size=stem.size)
     response = StreamingHttpResponse(archive, content_type="application/zip")
     response["Content-Length"] = str(len(archive))
     model = stems[0].model if stems else "stems"
@@ -410,7 +518,7 @@ def _pan_gains(pan: float) -> tuple[float, float, float, float]:
 
 def _mix_blocks(stems: list[Stem], gains: dict[str, float], pans: dict[str, float],
                 frames: int) -> Iterator[bytes]:
-    files = [sf.SoundFile(stem_path(stem)) for stem in stems]
+    files = [sf.SoundFile(default_storage.open(stem.file, "rb")) for stem in stems]
     try:
         done = 0
         while done < frames:
@@ -436,7 +544,7 @@ def mix_response(track: Track, stems: list[Stem], gains: dict[str, float], pans:
     """The stems mixed with the mixer's gains and pans as a 16-bit WAV, rendered while it streams.
 
     Call only after access.py has said yes."""
-    with sf.SoundFile(stem_path(stems[0])) as first:
+    with sf.SoundFile(default_storage.open(stems[0].file, "rb")) as first:
         sample_rate, frames = first.samplerate, first.frames
     data_size = frames * 4
     # The canonical 44-byte PCM header, written up front: its sizes are known before any sample is mixed

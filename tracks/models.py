@@ -249,10 +249,10 @@ class Stem(models.Model):
         return f"{self.track.title} - {self.name} ({self.model}).{self.format}"
 
     @classmethod
-    def record(cls, job: Job, data: dict[str, Any], folder: Path) -> list[Job]:
-        """Store a separation port's stems (which must lie in ``folder``) and drop the rows of earlier
-        separations of the track with the same model; returns those earlier jobs, whose files may go."""
-        media_root = Path(settings.MEDIA_ROOT).resolve()
+    def record(cls, job: Job, data: dict[str, Any], folder: Path, prefix: str) -> list[Job]:
+        """Record a separation port's stems (which must lie in ``folder``, stored under ``prefix``) and drop
+        the rows of earlier separations of the track with the same model; returns those earlier jobs, whose
+        files may go."""
         folder = folder.resolve()
         info = data.get("stem_info") or {}
         for name, raw_path in data["stems"].items():
@@ -265,7 +265,7 @@ class Stem(models.Model):
                 name=name,
                 model=str(data["model"]),
                 format=str(data["format"]),
-                file=str(path.relative_to(media_root)),
+                file=f"{prefix}/{path.name}",
                 duration=float(data["duration"]),
                 size=path.stat().st_size,
                 rms=float(info.get(name, {}).get("rms", 0.0)),
