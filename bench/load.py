@@ -283,7 +283,7 @@ def main() -> None:
         status = owner.post(f"{server.url}/tracks/{track.uuid}/separate/", {"model": "dsp", "format": "wav"},
                             headers={"HX-Request": "true"}, timeout=30).status_code
         errors["separation refused"] = int(status != 200)
-        with ThreadPoolExecutor(args.uploads) as pool:
+        with ThreadPoolExecutor(max(1, args.uploads)) as pool:
             statuses = list(pool.map(lambda p: upload(server.url, owner, p), songs))
         errors["uploads refused"] = sum(s != 201 for s in statuses)
         _wait(lambda: Job.objects.count() >= 3 + args.uploads

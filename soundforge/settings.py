@@ -244,6 +244,8 @@ CACHES = {
 }
 ANALYSIS_WORKERS = env_int("SOUNDFORGE_ANALYSIS_WORKERS", 2, minimum=1)
 PROCESSING_WORKERS = env_int("SOUNDFORGE_PROCESSING_WORKERS", 2, minimum=1)
+# daphne processes sharing the listening socket (`manage.py serve`): one a core, up to four.
+WEB_PROCESSES = env_int("SOUNDFORGE_WEB_PROCESSES", min(4, os.cpu_count() or 1), minimum=1)
 
 CHANNEL_LAYERS = {
     "default": {

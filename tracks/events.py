@@ -7,6 +7,7 @@ the htmx ws extension by their stable ids (``track-<uuid>``, ``job-panel-<uuid>`
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -155,10 +156,21 @@ def track_changed(track: Track) -> None:
     _send_row(track)
 
 
-def jobs_changed(track: Track) -> None:
-    """Push only a track's job panels (progress): results, and the mixer playing on the page, stay put."""
+ROW_PROGRESS_S = 1.0
+_row_pushed: dict[str, float] = {}
+
+
+def jobs_changed(track: Track, progress: bool = False) -> None:
+    """Push only a track's job panels: results, and the mixer playing on the page, stay put.
+
+    For a ``progress`` line, the library rows of everyone who has the track (a push each) follow at most
+    once a second: a track shared with many would otherwise cost every line a push per person. The job's
+    end pushes them all (track_changed)."""
     _send(track_group(track.uuid), render_track_panels(track, JOB_PANELS))
-    _send_row(track)
+    now = time.monotonic()
+    if not progress or now - _row_pushed.get(str(track.uuid), -ROW_PROGRESS_S) >= ROW_PROGRESS_S:
+        _row_pushed[str(track.uuid)] = now
+        _send_row(track)
 
 
 def access_changed(track: Track) -> None:

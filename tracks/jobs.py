@@ -176,7 +176,7 @@ def run_and_record(job: Job, port: str, args: list[str], timeout: float,
         eta, at = p.extra.get("eta"), p.extra.get("t")
         job.set_progress(p.fraction, p.stage, float(eta) if isinstance(eta, int | float) else None,
                          float(at) if isinstance(at, int | float) else None)
-        events.jobs_changed(track)
+        events.jobs_changed(track, progress=True)
 
     last_beat = time.monotonic()
 

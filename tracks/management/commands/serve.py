@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -31,6 +32,7 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("SOUNDFORGE_PORT", "8000")))
         parser.add_argument("--analysis-workers", type=int, default=settings.ANALYSIS_WORKERS)
         parser.add_argument("--processing-workers", type=int, default=settings.PROCESSING_WORKERS)
+        parser.add_argument("--web-processes", type=int, default=settings.WEB_PROCESSES)
 
     def handle(self, *args, **options) -> None:
         embedded = None
@@ -45,8 +47,13 @@ class Command(BaseCommand):
             self.stdout.write(f"Started embedded Redis at {url} (data in {settings.VAR_DIR / 'redis'})")
         env = {**os.environ, "REDIS_URL": url, "DJANGO_SETTINGS_MODULE": "soundforge.settings"}
         manage = str(settings.BASE_DIR / "manage.py")
-        specs = {"web": [sys.executable, "-m", "daphne", "-b", options["host"], "-p", str(options["port"]),
-                         "soundforge.asgi:application"]}
+        # One listening socket, opened here, shared by every web process: the kernel hands each new connection
+        # to one of them, so pages and sockets spread over the cores.
+        listener = socket.create_server((options["host"], options["port"]), backlog=1024)
+        listener.set_inheritable(True)
+        specs = {f"web-{i}": [sys.executable, "-m", "daphne", "--fd", str(listener.fileno()),
+                              "soundforge.asgi:application"]
+                 for i in range(1, max(1, options["web_processes"]) + 1)}
         if settings.WARM_ANALYZER:
             specs["warm-analyzer"] = [settings.PORT_PYTHON or sys.executable, str(runner.port_path("warm")),
                                       "--socket", str(settings.ANALYZER_SOCKET), "--port", "analyzer"]
@@ -70,13 +77,15 @@ class Command(BaseCommand):
             extra = jobs.port_env() if warm else {}
             # The warm server forks the analyses: niced as a whole, as cold-started ports are one by one.
             niced = (lambda: os.nice(settings.PORT_NICE)) if warm and settings.PORT_NICE else None
+            shared = (listener.fileno(),) if name.startswith("web-") else ()
             return subprocess.Popen(specs[name], env={**env, **extra}, cwd=settings.BASE_DIR, start_new_session=True,
-                                    preexec_fn=niced)
+                                    preexec_fn=niced, pass_fds=shared)
 
         children = {name: start(name) for name in specs}
         self.stdout.write(self.style.SUCCESS(
             f"SoundForge is running at http://{options['host']}:{options['port']}/ "
-            f"({options['analysis_workers']} analysis and {options['processing_workers']} processing workers). "
+            f"({len([n for n in specs if n.startswith('web-')])} web processes, {options['analysis_workers']} "
+            f"analysis and {options['processing_workers']} processing workers). "
             "Press Ctrl-C to stop."
         ))
         exit_code = 0
@@ -86,8 +95,8 @@ class Command(BaseCommand):
                 for name, proc in list(children.items()):
                     if proc.poll() is None:
                         continue
-                    if name == "web":
-                        self.stderr.write(f"the web server exited with status {proc.returncode}; stopping")
+                    if name.startswith("web-"):
+                        self.stderr.write(f"{name} exited with status {proc.returncode}; stopping")
                         exit_code = 1
                         stopping = True
                         break
@@ -105,6 +114,7 @@ class Command(BaseCommand):
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
+            listener.close()
             if embedded:
                 embedded.stop()
             self.stdout.write("Stopped.")
