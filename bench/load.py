@@ -43,7 +43,6 @@ import numpy as np
 import requests
 import soundfile as sf
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -174,7 +173,7 @@ class Listener:
                             self.events[panel].append((float(at[1]), now))
                             if stage := STAGE.search(body):
                                 self.stages[float(at[1])] = stage[1]
-        except (ConnectionClosed, OSError, TimeoutError) as exc:
+        except Exception as exc:  # refused, timed out, closed: each counts as an error
             self.error = f"{type(exc).__name__}: {exc}"
             self.open.set()
 
@@ -294,8 +293,11 @@ def main() -> None:
         thread.join(timeout=60)
         errors["jobs failed"] = Job.objects.exclude(status=Job.Status.SUCCEEDED).count()
         errors["sockets failed or closed"] = sum(listener.error is not None for listener in listeners)
+        for reason in sorted({listener.error for listener in listeners if listener.error})[:5]:
+            print(f"  socket error: {reason}")
 
         latencies: list[float] = []
+        firsts: list[float] = []  # how long until anyone had it: the rest is the fan-out to 200 sockets
         missed = disordered = 0
         for panel in ("separation-job-panel", "job-panel"):
             union = set().union(*({at for at, _ in listener.events[panel]} for listener in listeners))
@@ -304,17 +306,22 @@ def main() -> None:
                 missed += len(union - set(ats))
                 disordered += any(b < a for a, b in itertools.pairwise(ats))
                 latencies += [(got - at) * 1000 for at, got in listener.events[panel]]
+            for at in union:
+                firsts.append(min((got - a) * 1000 for listener in listeners for a, got in listener.events[panel]
+                                  if a == at))
             print(f"  {panel}: {len(union)} progress events pushed")
             if args.verbose:
                 for at in sorted(union):
                     delays = sorted((got - a) * 1000 for listener in listeners for a, got in listener.events[panel]
                                     if a == at)
                     stage = next((lst.stages[at] for lst in listeners if at in lst.stages), "")
-                    print(f"    {at:.3f} {stage!r:40} median {statistics.median(delays):.0f} ms")
+                    print(f"    {at:.3f} {stage!r:40} first {delays[0]:.0f} ms, median "
+                          f"{statistics.median(delays):.0f} ms, last {delays[-1]:.0f} ms")
         errors["events missed"] = missed
         errors["clients with events out of order"] = disordered
         print(f"phase 1 took {took:.0f} s ({Job.objects.count()} jobs)")
         print(f"progress line -> client: {percentiles(latencies)}   (target p95 <= 200 ms)")
+        print(f"progress line -> first client of each event: {percentiles(firsts)}")
 
         # -- phase 2: page loads ---------------------------------------------------------------------------
         pages = [f"/tracks/{track.uuid}/", "/"]

@@ -52,9 +52,11 @@ def test_it_reports_progress_lines_in_order_and_keeps_other_stderr(tmp_path: Pat
         print(json.dumps({"ok": True}))
     """)
     seen: list[Progress] = []
+    started = time.time()
     result = run_port(port, [], timeout=10, on_progress=seen.append)
     assert [p.fraction for p in seen] == [0.0, 0.25, 0.5, 0.75, 1.0]
     assert [p.stage for p in seen][-1] == "step4"
+    assert seen[0].extra.pop("read_at") >= started  # when the runner read it (what the pages carry)
     assert seen[0].extra == {"eta": 4}
     assert "a plain warning line" in result.stderr_tail
     assert "progress" not in result.stderr_tail

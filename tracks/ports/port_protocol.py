@@ -37,8 +37,9 @@ class Parser(argparse.ArgumentParser):
 
 
 def progress(fraction: float, stage: str, **extra: Any) -> None:
-    """One progress line on stderr; ``t`` is when it was written (Unix time), which the pages carry along
-    so that the delay from here to a viewer's screen can be measured (bench/load.py)."""
+    """One progress line on stderr; ``t`` is when it was composed (Unix time). The runner stamps when it
+    reads the line, which the pages carry along (bench/load.py measures from there to the screen); a port
+    short of CPU may write a while after composing."""
     line = json.dumps({"progress": round(fraction, 4), "stage": stage, "t": round(time.time(), 4), **extra})
     with _stderr_lock:
         sys.stderr.write(line + "\n")

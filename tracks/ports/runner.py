@@ -209,6 +209,7 @@ def _read_stderr(stream: Any, progress: queue.Queue[Progress], tail: collections
         if isinstance(parsed, dict) and isinstance(parsed.get("progress"), int | float):
             fraction = min(1.0, max(0.0, float(parsed.pop("progress"))))
             stage = str(parsed.pop("stage", ""))
+            parsed["read_at"] = time.time()  # when the line came out of the pipe: the port has written it
             progress.put(Progress(fraction, stage, parsed))
         else:
             tail.append(line)
