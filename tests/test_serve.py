@@ -64,3 +64,17 @@ def test_it_serves_and_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
     except OSError:
         pass
     assert lines[-1] == "Stopped."
+
+
+def test_it_says_so_and_starts_nothing_when_the_port_is_taken(tmp_path: Path) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        env = {**os.environ, "SOUNDFORGE_VAR_DIR": str(tmp_path / "var")}
+        env.pop("REDIS_URL", None)
+        proc = subprocess.run([sys.executable, str(ROOT / "manage.py"), "serve", "--port", str(port)],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr
+    assert not (tmp_path / "var" / "redis").exists()  # no embedded Redis was started

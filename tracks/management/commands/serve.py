@@ -15,7 +15,7 @@ import sys
 import time
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from tracks import jobs
 from tracks.ports import runner
@@ -35,6 +35,14 @@ class Command(BaseCommand):
         parser.add_argument("--web-processes", type=int, default=settings.WEB_PROCESSES)
 
     def handle(self, *args, **options) -> None:
+        # One listening socket, opened first (a port in use stops us before anything starts) and shared by
+        # every web process: the kernel hands each new connection to one of them, so pages and sockets spread
+        # over the cores.
+        try:
+            listener = socket.create_server((options["host"], options["port"]), backlog=1024)
+        except OSError as exc:
+            raise CommandError(f"cannot listen on {options['host']}:{options['port']}: {exc.strerror}") from exc
+        listener.set_inheritable(True)
         embedded = None
         url = os.environ.get("REDIS_URL")
         if url and redis_answers(url):
@@ -47,10 +55,6 @@ class Command(BaseCommand):
             self.stdout.write(f"Started embedded Redis at {url} (data in {settings.VAR_DIR / 'redis'})")
         env = {**os.environ, "REDIS_URL": url, "DJANGO_SETTINGS_MODULE": "soundforge.settings"}
         manage = str(settings.BASE_DIR / "manage.py")
-        # One listening socket, opened here, shared by every web process: the kernel hands each new connection
-        # to one of them, so pages and sockets spread over the cores.
-        listener = socket.create_server((options["host"], options["port"]), backlog=1024)
-        listener.set_inheritable(True)
         specs = {f"web-{i}": [sys.executable, "-m", "daphne", "--fd", str(listener.fileno()),
                               "soundforge.asgi:application"]
                  for i in range(1, max(1, options["web_processes"]) + 1)}
