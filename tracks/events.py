@@ -145,9 +145,22 @@ def _group_send(group: str, message: dict[str, Any]) -> None:
 
 
 def _send_row(track: Track) -> None:
-    row = render_library_row(track)
-    for user_id in access.audience(track):
-        _send(library_group(user_id), row)
+    message = {"type": "fragment", "html": render_library_row(track)}
+    groups = [library_group(user_id) for user_id in access.audience(track)]
+    layer = get_channel_layer()
+    if layer is None:
+        return
+
+    async def send_all() -> None:
+        # One event loop for all of them: async_to_sync per group would start a loop (and a Redis
+        # connection) each, which for a track shared with 200 people cost the worker seconds a push.
+        for group in groups:
+            await layer.group_send(group, message)
+
+    try:
+        async_to_sync(send_all)()
+    except Exception:
+        logger.exception("could not push %s's library rows", track.uuid)
 
 
 def track_changed(track: Track) -> None:
