@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from websockets.sync.client import ClientConnection, connect
 
 from tests.conftest import worker_env
-from tracks.services import free_port
+from tracks.services import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 _collected = False
@@ -67,13 +68,7 @@ class Served:
             time.sleep(0.2)
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, signal.SIGINT, grace_s=30)  # as Ctrl-C: serve stops its children in order
         self.process = None
 
     def output(self) -> str:
@@ -157,3 +152,11 @@ class Page:
     def close(self) -> None:
         self.ws.close()
 
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Until ``condition()`` holds; fails the test after ``timeout`` seconds, saying ``what`` it waited for."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)

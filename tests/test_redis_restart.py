@@ -9,21 +9,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.live import Page, Served
+from tests.live import Page, Served, wait_for
 from tracks.models import Job, Track
 from tracks.services import EmbeddedRedis
 
 DONE = '<span class="label">Tempo</span>'  # the analysis panel with its figures
-
-
-def wait_for(condition, timeout: float, what: str) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 @pytest.mark.django_db(transaction=True)

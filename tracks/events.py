@@ -129,38 +129,31 @@ def render_track_panels(track: Track, panels: tuple[str, ...] = JOB_PANELS + RES
     return "".join(render_to_string(f"tracks/track_detail.html#{panel}", context) for panel in panels)
 
 
-def _send(group: str, html: str) -> None:
+def _send(group: str | list[str], html: str) -> None:
     _group_send(group, {"type": "fragment", "html": html})
 
 
-def _group_send(group: str, message: dict[str, Any]) -> None:
+def _group_send(groups: str | list[str], message: dict[str, Any]) -> None:
+    """Send to one group or many, through one event loop: async_to_sync per group would start a loop (and a
+    Redis connection) each, which for a track shared with 200 people cost the worker seconds a push."""
     layer = get_channel_layer()
     if layer is None:
         return
-    try:
-        async_to_sync(layer.group_send)(group, message)
-    except Exception:
-        # A page missing one update is better than a job failing because Redis blinked.
-        logger.exception("could not push to %s", group)
-
-
-def _send_row(track: Track) -> None:
-    message = {"type": "fragment", "html": render_library_row(track)}
-    groups = [library_group(user_id) for user_id in access.audience(track)]
-    layer = get_channel_layer()
-    if layer is None:
-        return
+    groups = [groups] if isinstance(groups, str) else groups
 
     async def send_all() -> None:
-        # One event loop for all of them: async_to_sync per group would start a loop (and a Redis
-        # connection) each, which for a track shared with 200 people cost the worker seconds a push.
         for group in groups:
             await layer.group_send(group, message)
 
     try:
         async_to_sync(send_all)()
     except Exception:
-        logger.exception("could not push %s's library rows", track.uuid)
+        # A page missing one update is better than a job failing because Redis blinked.
+        logger.exception("could not push to %s", ", ".join(groups))
+
+
+def _send_row(track: Track) -> None:
+    _send([library_group(user_id) for user_id in access.audience(track)], render_library_row(track))
 
 
 def track_changed(track: Track) -> None:

@@ -35,7 +35,6 @@ ANALYSIS_FEATURES = "tempo,key,energy,spectral,mfcc,chroma,waveform,meter,chords
 STEMS_ANALYSED = ("vocals", "drums", "bass", "other", "guitar", "piano")
 PUSH_INTERVAL_S = 0.1
 HEARTBEAT_S = 5.0
-# A queued row younger than this may not have reached Redis yet (it is enqueued when its transaction commits).
 QUEUES = {Job.Kind.ANALYSIS: "analysis", Job.Kind.SEPARATION: "processing"}
 
 

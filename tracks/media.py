@@ -246,15 +246,13 @@ class _Staged(File):
         return self.name
 
 
-def store(name: str, path: Path) -> int:
-    """Put the local file ``path`` into the storage under exactly ``name``; returns its size."""
-    size = path.stat().st_size
+def store(name: str, path: Path) -> None:
+    """Put the local file ``path`` into the storage under exactly ``name``."""
     with open(path, "rb") as f:
         saved = default_storage.save(name, _Staged(f, name=os.fspath(path)))
     if saved != name:  # names are new uuids: a clash means something is badly wrong
         default_storage.delete(saved)
         raise RuntimeError(f"the storage named {name} {saved}")
-    return size
 
 
 def delete_prefix(prefix: str) -> None:
@@ -492,8 +490,9 @@ def stems_zip_response(track: Track, stems: list[Stem]) -> HttpResponseBase:
     """All stems of one separation as a zip, streamed file by file (stored: audio does not deflate), with
     its length known up front. Call only after access.py has said yes."""
     archive = zipstream.ZipStream(compress_type=zipstream.ZIP_STORED, sized=True)
+    local = is_local()
     for stem in stems:
-        if is_local():
+        if local:
             archive.add_path(os.fspath(stem_path(stem)), stem.download_name)
         else:
             archive.add(_stored_chunks(stem.file), stem.download_name, size=stem.size)

@@ -8,6 +8,7 @@ Django: the test plugin uses it before settings are loaded.
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import subprocess
 import time
@@ -27,6 +28,18 @@ def redis_answers(url: str, timeout: float = 0.5) -> bool:
             client.close()
     except (redis.RedisError, OSError, ValueError):
         return False
+
+
+def stop_process(process: subprocess.Popen | None, sig: int = signal.SIGTERM, grace_s: float = 5.0) -> None:
+    """Ask a child process to stop with ``sig``; KILL it if it is still there after ``grace_s``."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def free_port() -> int:
@@ -68,11 +81,5 @@ class EmbeddedRedis:
         return self.url
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.process = None

@@ -55,9 +55,10 @@ class Command(BaseCommand):
             self.stdout.write(f"Started embedded Redis at {url} (data in {settings.VAR_DIR / 'redis'})")
         env = {**os.environ, "REDIS_URL": url, "DJANGO_SETTINGS_MODULE": "soundforge.settings"}
         manage = str(settings.BASE_DIR / "manage.py")
+        web_processes = max(1, options["web_processes"])
         specs = {f"web-{i}": [sys.executable, "-m", "daphne", "--fd", str(listener.fileno()),
                               "soundforge.asgi:application"]
-                 for i in range(1, max(1, options["web_processes"]) + 1)}
+                 for i in range(1, web_processes + 1)}
         if settings.WARM_ANALYZER:
             specs["warm-analyzer"] = [settings.PORT_PYTHON or sys.executable, str(runner.port_path("warm")),
                                       "--socket", str(settings.ANALYZER_SOCKET), "--port", "analyzer"]
@@ -88,7 +89,7 @@ class Command(BaseCommand):
         children = {name: start(name) for name in specs}
         self.stdout.write(self.style.SUCCESS(
             f"SoundForge is running at http://{options['host']}:{options['port']}/ "
-            f"({len([n for n in specs if n.startswith('web-')])} web processes, {options['analysis_workers']} "
+            f"({web_processes} web processes, {options['analysis_workers']} "
             f"analysis and {options['processing_workers']} processing workers). "
             "Press Ctrl-C to stop."
         ))
