@@ -22,6 +22,7 @@ import time
 from typing import Any
 
 import harmony
+import jit_cache
 import numpy as np
 from port_protocol import Parser, PortFailure, progress, r, run, waveform_peaks
 
@@ -505,6 +506,7 @@ def _frame_normalised(cqt: np.ndarray) -> np.ndarray:
 def main(argv: list[str]) -> dict[str, Any]:
     started = time.monotonic()
     args = parse_args(argv)
+    jit_cache.ensure_filled(on_wait=lambda: progress(0.0, "compiling (first analysis only)"))
     progress(0.0, "decoding")
     y, info = decode(args.audio_path, args.sample_rate)
     result = analyse(y, args.sample_rate, args.features, args.audio_path, args.stems)

@@ -435,6 +435,9 @@ def main(argv: list[str]) -> dict[str, Any]:
     progress(0.0, "loading model")
     if args.model == "dsp":
         import dsp_engine
+        import jit_cache
+
+        jit_cache.ensure_filled(on_wait=lambda: progress(0.0, "compiling (first separation only)"))
 
         sources, rate, device, model = list(dsp_engine.SOURCES), None, "cpu", None
     else:

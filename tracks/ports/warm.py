@@ -29,33 +29,16 @@ from typing import Any
 
 PORTS_DIR = os.path.dirname(os.path.abspath(__file__))
 MAX_REQUEST = 1 << 20
-WARM_UP = {"analyzer": ["--features", "all"]}
+WARM_PORTS = ("analyzer",)
 
 
-def warm_up(port: Any, name: str) -> None:
-    """Run the port once on a second of synthetic sound so every lazy import and compiled function is
-    loaded here, before any fork."""
-    import tempfile
+def warm_up() -> None:
+    """Fill numba's cache if nobody has (jit_cache.py), then pass through every compiled function once so
+    all of them are loaded here, before any fork."""
+    import jit_cache
 
-    import numpy as np
-    import soundfile as sf
-
-    if name not in WARM_UP:
-        return
-    sr = 22050
-    t = np.arange(sr * 4) / sr
-    y = (0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sign(np.sin(2 * np.pi * 2 * t)))).astype(np.float32)
-    with tempfile.NamedTemporaryFile(suffix=".wav") as f:
-        sf.write(f.name, np.stack([y, y], axis=1), sr)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        saved = os.dup(2)
-        os.dup2(devnull, 2)  # the warm-up's progress lines are nobody's
-        try:
-            port.main([f.name, *WARM_UP[name]])
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            os.close(devnull)
+    if not jit_cache.ensure_filled():
+        jit_cache.run_every_port()
 
 
 def child(port: Any, listener: socket.socket, conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
@@ -88,7 +71,7 @@ def serve(socket_path: str, name: str) -> None:
     sys.path.insert(0, PORTS_DIR)
     port = importlib.import_module(name)
     os.makedirs(os.path.dirname(os.path.abspath(socket_path)), exist_ok=True)
-    warm_up(port, name)
+    warm_up()
     if os.path.exists(socket_path):
         os.unlink(socket_path)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -199,7 +182,7 @@ def _kill(pid: int) -> None:
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description="Serve warm forks of a port on a Unix socket.")
     parser.add_argument("--socket", required=True)
-    parser.add_argument("--port", default="analyzer", choices=sorted(WARM_UP))
+    parser.add_argument("--port", default="analyzer", choices=WARM_PORTS)
     args = parser.parse_args(argv)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     serve(args.socket, args.port)
