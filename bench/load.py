@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import logging
 import os
 import random
 import re
@@ -250,6 +251,7 @@ def main() -> None:
         import django
 
         django.setup()
+        logging.getLogger("axes").setLevel(logging.WARNING)  # a line per person logged in, not the bench's news
         from django.contrib.auth import get_user_model
 
         from tracks.models import Job, Share, Track
@@ -265,6 +267,8 @@ def main() -> None:
         track = Track.objects.get()
         Share.objects.bulk_create(Share(track=track, user=user) for user in users[1:])
         _wait(lambda: not Job.objects.filter(status__in=Job.ACTIVE).exists(), 300, "the first analysis")
+        if (first := Job.objects.get()).status != Job.Status.SUCCEEDED:
+            raise SystemExit(f"the first analysis did not succeed: {first.error}")
         songs = [song(scratch / f"upload-{i}.wav", 10, i + 1) for i in range(args.uploads)]
 
         # -- phase 1: many on one page while work runs -----------------------------------------------------

@@ -148,6 +148,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # transaction takes its lock up front rather than failing half-way with "database is locked".
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE",
                                        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+    # Kept open: a new SQLite connection costs more than a page's queries (Django registers its functions,
+    # SQLite parses the schema at the first statement). All of a web process's database work runs in its one
+    # sync thread (soundforge/asgi.py, channels' database_sync_to_async), so that is a connection a process.
+    DATABASES["default"]["CONN_MAX_AGE"] = None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -251,6 +255,9 @@ ANALYSIS_WORKERS = env_int("SOUNDFORGE_ANALYSIS_WORKERS", 2, minimum=1)
 PROCESSING_WORKERS = env_int("SOUNDFORGE_PROCESSING_WORKERS", 2, minimum=1)
 # daphne processes sharing the listening socket (`manage.py serve`): one a core, up to four.
 WEB_PROCESSES = env_int("SOUNDFORGE_WEB_PROCESSES", min(4, os.cpu_count() or 1), minimum=1)
+# Threads per web process for pages (soundforge/asgi.py): a request takes the least busy; each keeps its
+# database connection.
+WEB_THREADS = env_int("SOUNDFORGE_WEB_THREADS", 4, minimum=1)
 
 CHANNEL_LAYERS = {
     "default": {

@@ -131,6 +131,34 @@ def test_a_new_separation_with_the_same_model_replaces_the_old_stems(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_the_cached_stems_panel_follows_new_stems_a_new_analysis_and_a_new_title(
+    alice_client: Client, song_wav: Path, run_worker: Callable[[str], bool]
+) -> None:
+    """The stems panel (waveforms, mixer, click track) is drawn once and kept: whatever it shows must still
+    change it."""
+    track = separated(alice_client, song_wav, run_worker)
+    run_worker("analysis")  # the first analysis and the one with the stems
+    first = track.jobs.get(kind=Job.Kind.SEPARATION)
+    analysis = track.latest_analysis()
+    page = alice_client.get(f"/tracks/{track.uuid}/").content.decode()
+    assert "Song Title - vocals (dsp).wav" in page and f'data-click="{analysis.job_id}"' in page
+
+    assert alice_client.post(f"/tracks/{track.uuid}/rename/", {"title": "Renamed"}).status_code == 302
+    page = alice_client.get(f"/tracks/{track.uuid}/").content.decode()
+    assert "Renamed - vocals (dsp).wav" in page and "Song Title - vocals" not in page
+
+    assert separate(alice_client, track, fmt="mp3") == 200
+    run_worker("processing")
+    run_worker("analysis")
+    second = track.jobs.filter(kind=Job.Kind.SEPARATION).exclude(pk=first.pk).get()
+    newer = track.latest_analysis()
+    assert newer.pk != analysis.pk
+    page = alice_client.get(f"/tracks/{track.uuid}/").content.decode()
+    assert f"/separations/{second.uuid}/zip/" in page and f"/separations/{first.uuid}/zip/" not in page
+    assert "Renamed - vocals (dsp).mp3" in page and f'data-click="{newer.job_id}"' in page
+
+
+@pytest.mark.django_db(transaction=True)
 def test_it_serves_each_stem_and_a_zip_named_after_the_track(alice_client: Client, song_wav: Path,
                                                               run_worker: Callable[[str], bool]) -> None:
     track = separated(alice_client, song_wav, run_worker)

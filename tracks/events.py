@@ -14,11 +14,12 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
+from django.db.models import OuterRef, Subquery
 from django.template.loader import render_to_string
 from django.utils.functional import SimpleLazyObject
 
 from . import access, charts
-from .models import Job, Track
+from .models import AnalysisResult, Job, Track
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,11 @@ def track_context(track: Track, detail: bool = False) -> dict[str, Any]:
     if detail:
         analysis = context["analysis"]
         context["charts"] = SimpleLazyObject(lambda: charts.for_analysis(analysis.data)) if analysis else None
-        context["stem_sets"] = stem_sets(track)
+        # The stems panel is cached too, by what it shows: the separations, the beats of its click track, and
+        # the title in its download names. Its waveforms are drawn only when that changes.
+        context["stem_sets"] = SimpleLazyObject(lambda: stem_sets(track))
+        context["stems_version"] = (sorted(set(track.stems.values_list("job_id", flat=True))),
+                                    analysis.pk if analysis else None, track.title)
     return context
 
 
@@ -101,11 +106,21 @@ def comments_changed(track: Track) -> None:
 
 
 def library_context(user: Any) -> dict[str, Any]:
-    """A user's library: their own tracks, and those shared with them (with whose they are)."""
-    tracks = access.viewable_tracks(user).select_related("owner")
+    """A user's library: their own tracks, and those shared with them (with whose they are). Three queries
+    whatever its length: the tracks with the ids of their latest analysis job and analysis, then those."""
+    latest = {"track": OuterRef("pk")}
+    tracks = list(access.viewable_tracks(user).select_related("owner").annotate(
+        latest_job_id=Subquery(Job.objects.filter(**latest, kind=Job.Kind.ANALYSIS).values("pk")[:1]),
+        latest_analysis_id=Subquery(AnalysisResult.objects.filter(**latest).values("pk")[:1]),
+    ))
+    jobs = Job.objects.in_bulk([t.latest_job_id for t in tracks if t.latest_job_id])
+    analyses = AnalysisResult.objects.defer("data").in_bulk([t.latest_analysis_id for t in tracks
+                                                             if t.latest_analysis_id])
+    rows = [{"track": t, "job": jobs.get(t.latest_job_id), "analysis": analyses.get(t.latest_analysis_id)}
+            for t in tracks]
     return {
-        "rows": [row_context(t) for t in tracks if t.owner_id == user.pk],
-        "shared_rows": [row_context(t) for t in tracks if t.owner_id != user.pk],
+        "rows": [row for row in rows if row["track"].owner_id == user.pk],
+        "shared_rows": [row for row in rows if row["track"].owner_id != user.pk],
     }
 
 

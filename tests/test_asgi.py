@@ -1,0 +1,112 @@
+"""Pages through soundforge.asgi's handler (what daphne runs): Django's middleware and views in one hop to
+one of a few long-lived threads, a request to the least busy."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+from asgiref.testing import ApplicationCommunicator
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.signals import request_started
+from django.db import connection
+from django.db.backends.signals import connection_created
+from django.test import Client
+
+from soundforge.asgi import application, django_asgi_app
+from tests import audio
+from tracks.models import Track
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def scope(path: str, client: Client | None = None, headers: tuple[tuple[bytes, bytes], ...] = ()) -> dict:
+    cookie = [(b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())] if client else []
+    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+            "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+            "headers": [(b"host", b"localhost"), *cookie, *headers], "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 80)}
+
+
+async def get(path: str, client: Client | None = None, *headers: tuple[bytes, bytes]) -> tuple[int, dict, bytes]:
+    app = ApplicationCommunicator(application, scope(path, client, headers))
+    await app.send_input({"type": "http.request", "body": b"", "more_body": False})
+    start = await app.receive_output(30)
+    body = b""
+    while True:
+        message = await app.receive_output(30)
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return start["status"], {k.decode().lower(): v.decode() for k, v in start["headers"]}, body
+
+
+@pytest.fixture
+def threads_seen():
+    """The names of the threads that started each request, and the database connections opened."""
+    seen: dict[str, list] = {"requests": [], "connections": []}
+
+    def started(**_: object) -> None:
+        seen["requests"].append(threading.current_thread().name)
+
+    def opened(**_: object) -> None:
+        seen["connections"].append(threading.current_thread().name)
+
+    request_started.connect(started)
+    connection_created.connect(opened)
+    yield seen
+    request_started.disconnect(started)
+    connection_created.disconnect(opened)
+
+
+def test_pages_go_through_the_middleware_and_stream_files(alice_client: Client, tmp_path) -> None:
+    wav = audio.write_wav(tmp_path / "song.wav", audio.song(seconds=2.0))
+    response = alice_client.post("/tracks/upload/", {"file": SimpleUploadedFile("song.wav", wav.read_bytes())},
+                                 HTTP_X_REQUESTED_WITH="XMLHttpRequest")
+    assert response.status_code == 201
+    track = Track.objects.get()
+
+    async def pages() -> None:
+        status, headers, body = await get("/", alice_client)
+        assert status == 200 and f'id="track-{track.uuid}"' in body.decode()
+        assert "script-src" in headers["content-security-policy"]  # django-csp's middleware ran
+        assert headers["x-frame-options"] == "DENY"
+        status, headers, _ = await get("/")  # nobody logged in: LoginRequiredMiddleware
+        assert status == 302 and headers["location"].startswith(settings.LOGIN_URL)
+        status, _, _ = await get("/tracks/00000000-0000-0000-0000-000000000000/", alice_client)
+        assert status == 404
+        status, headers, body = await get(f"/tracks/{track.uuid}/audio/", alice_client, (b"range", b"bytes=100-199"))
+        assert status == 206 and headers["content-range"].startswith("bytes 100-199/")
+        assert body == wav.read_bytes()[100:200]
+
+    asyncio.run(pages())
+
+
+def test_requests_reuse_a_few_threads_and_their_connections(alice_client: Client, threads_seen) -> None:
+    async def pages() -> None:
+        for _ in range(3 * settings.WEB_THREADS):
+            assert (await get("/", alice_client))[0] == 200
+
+    asyncio.run(pages())
+    names = set(threads_seen["requests"])
+    assert len(threads_seen["requests"]) == 3 * settings.WEB_THREADS
+    assert names <= {f"django-{i}_0" for i in range(settings.WEB_THREADS)}, names
+    if connection.vendor == "sqlite":  # kept open (PostgreSQL's come from its pool)
+        assert len(threads_seen["connections"]) <= len(names)
+
+
+def test_a_request_waiting_on_its_body_holds_up_no_other(alice_client: Client, threads_seen) -> None:
+    async def pages() -> None:
+        slow = ApplicationCommunicator(application, {**scope("/", alice_client), "method": "POST"})
+        await slow.send_input({"type": "http.request", "body": b"a", "more_body": True})
+        await asyncio.sleep(0.2)
+        assert django_asgi_app.busy.count(1) == 1  # the slow one holds a thread's turn
+        assert (await get("/", alice_client))[0] == 200  # served meanwhile, by another thread
+        await slow.send_input({"type": "http.request", "body": b"", "more_body": False})
+        assert (await slow.receive_output(30))["status"] == 403  # (no CSRF token) it did finish
+        await slow.wait(5)
+        assert django_asgi_app.busy == [0] * settings.WEB_THREADS
+
+    asyncio.run(pages())
+    assert len(set(threads_seen["requests"])) == 2
