@@ -56,7 +56,7 @@ class Command(BaseCommand):
         env = {**os.environ, "REDIS_URL": url, "DJANGO_SETTINGS_MODULE": "soundforge.settings"}
         manage = str(settings.BASE_DIR / "manage.py")
         web_processes = max(1, options["web_processes"])
-        specs = {f"web-{i}": [sys.executable, "-m", "daphne", "--fd", str(listener.fileno()),
+        specs = {f"web-{i}": [sys.executable, "-m", "soundforge.web", "--fd", str(listener.fileno()),
                               "soundforge.asgi:application"]
                  for i in range(1, web_processes + 1)}
         if settings.WARM_ANALYZER:
