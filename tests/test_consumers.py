@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -105,6 +106,38 @@ async def test_pushes_reach_the_owner_and_never_a_stranger(alice_client: Client,
     assert await charlie_library.receive_nothing(timeout=0.5)
     await alice_library.disconnect()
     await charlie_library.disconnect()
+
+
+async def test_the_sockets_of_a_page_share_one_subscription_per_process(alice_client: Client,
+                                                                       c_major_wav: Path) -> None:
+    """Every socket gets every push, in order; Redis holds one member for the group whatever the number of
+    sockets (consumers.GroupHub); the last socket to go takes it away, and the next one subscribes again."""
+    track = await make_track(alice_client, c_major_wav)
+    group = events.track_group(track.uuid)
+    layer = get_channel_layer()
+
+    async def members() -> int:
+        return await layer.connection(layer.consistent_hash(group)).zcard(layer._group_key(group))
+
+    pages = [await open_track_page(track, alice_client) for _ in range(3)]
+    assert await members() == 1
+    for n in range(3):
+        await sync_to_async(events._send)(group, f"<p>push {n}</p>")
+    for page in pages:
+        got = await receive_until(page, lambda html: "push 2" in html, timeout=5)
+        assert [h for h in got if "<p>push" in h] == ["<p>push 0</p>", "<p>push 1</p>", "<p>push 2</p>"]
+    for page in pages[:2]:
+        await page.disconnect(timeout=5)
+    await sync_to_async(events._send)(group, "<p>push 3</p>")
+    assert "push 3" in (await receive_until(pages[2], lambda html: "push 3" in html, timeout=5))[-1]
+    await pages[2].disconnect(timeout=5)
+    await asyncio.sleep(0.2)  # the hub's task leaves the group as it ends
+    assert await members() == 0
+    again = await open_track_page(track, alice_client)
+    assert await members() == 1
+    await sync_to_async(events._send)(group, "<p>push 4</p>")
+    assert "push 4" in (await receive_until(again, lambda html: "push 4" in html, timeout=5))[-1]
+    await again.disconnect(timeout=5)
 
 
 async def test_an_idle_socket_stays_open_and_still_receives(alice_client: Client, c_major_wav: Path) -> None:

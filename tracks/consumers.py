@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import weakref
+from typing import Any
 
 import redis
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 
 from . import access, events, presence
 
@@ -41,6 +46,90 @@ async def _announce_soon(track_uuid: str) -> None:
         await database_sync_to_async(events.presence_changed)(track_uuid, people)
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         logger.warning("could not announce who is on %s: %s", track_uuid, exc)
+
+
+class GroupHub:
+    """The sockets of one group (a track's page, a person's library) in this web process, behind one
+    channel-layer subscription. A push comes out of Redis once per process and is handed to each socket here
+    in order; through the layer, each socket would receive it itself (two hundred people on a page: two
+    hundred receives a progress line, each with its own tasks and lock hand-over, one after another). If
+    Redis goes away under the subscription, its sockets are asked to reconnect (which catches them up).
+    """
+
+    _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, GroupHub]] = weakref.WeakKeyDictionary()
+
+    def __init__(self, group: str) -> None:
+        self.group = group
+        self.members: set[LiveConsumer] = set()
+        self.subscribed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.task = asyncio.create_task(self._run())
+
+    @classmethod
+    def _here(cls) -> dict[str, GroupHub]:
+        return cls._hubs.setdefault(asyncio.get_running_loop(), {})
+
+    @classmethod
+    async def join(cls, group: str, member: LiveConsumer) -> None:
+        """Return once everything sent to the group from now on reaches ``member``."""
+        hubs = cls._here()
+        hub = hubs.get(group)
+        if hub is None:
+            hub = hubs[group] = cls(group)
+        hub.members.add(member)
+        try:
+            await asyncio.shield(hub.subscribed)
+        except BaseException:
+            hub.members.discard(member)
+            raise
+
+    @classmethod
+    def leave(cls, group: str, member: LiveConsumer) -> None:
+        hubs = cls._here()
+        hub = hubs.get(group)
+        if hub is not None:
+            hub.members.discard(member)
+            if not hub.members:  # the next to join subscribes afresh
+                del hubs[group]
+                hub.task.cancel()
+
+    async def _run(self) -> None:
+        layer = get_channel_layer()
+        channel = None
+        try:
+            channel = await layer.new_channel()
+            await layer.group_add(self.group, channel)
+            self.subscribed.set_result(None)
+            while True:
+                await self._deliver(await layer.receive(channel))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # Redis went away (restarted, say), or worse: its pages start over
+            if not self.subscribed.done():
+                self.subscribed.set_exception(exc)
+            elif isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+                logger.warning("%s lost Redis (%s); asking its %d pages to reconnect", self.group, exc,
+                               len(self.members))
+            else:
+                logger.exception("%s stopped; asking its %d pages to reconnect", self.group, len(self.members))
+            if self._here().get(self.group) is self:
+                del self._here()[self.group]
+            for member in list(self.members):
+                await member.reconnect()
+        finally:
+            if channel is not None:
+                with contextlib.suppress(Exception):
+                    await layer.group_discard(self.group, channel)
+
+    async def _deliver(self, message: dict[str, Any]) -> None:
+        members = list(self.members)
+        if message.get("type") == "fragment":  # the common case: each socket's send, in turn, no task each
+            for member in members:
+                try:
+                    await member.send(text_data=message["html"])
+                except Exception:  # one socket's trouble is not the others'
+                    logger.exception("could not push to a socket of %s", self.group)
+        else:
+            await asyncio.gather(*(member.dispatch(message) for member in members), return_exceptions=True)
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
@@ -71,15 +160,17 @@ class LiveConsumer(AsyncWebsocketConsumer):
                 await self.close(code=CLOSE_UNAUTHENTICATED)
                 return
             self.group = events.library_group(user.pk)
-            initial = await database_sync_to_async(events.render_library_list)(user.pk)
+            render = functools.partial(events.render_library_list, user.pk)
         else:
             track = await self._viewable_track()
             if track is None:
                 await self.close(code=CLOSE_NOT_FOUND if user and user.is_authenticated else CLOSE_UNAUTHENTICATED)
                 return
             self.group = events.track_group(track.uuid)
-            initial = await database_sync_to_async(events.render_track_panels)(track)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+            render = functools.partial(events.render_track_panels, track)
+        # Listening first, then the current state: a push in between arrives before it, not never.
+        await GroupHub.join(self.group, self)
+        initial = await database_sync_to_async(render)()
         await self.accept()
         await self.send(text_data=initial)
         if self.track_uuid is not None:
@@ -124,8 +215,26 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            GroupHub.leave(self.group, self)
         await self._leave()
+
+    async def reconnect(self) -> None:
+        """Ask the page to open its socket again (static/js/live.js does): it missed what Redis lost."""
+        if self.group:
+            GroupHub.leave(self.group, self)
+            self.group = None
+        with contextlib.suppress(Exception):  # the socket may be gone too
+            await self.close(code=CLOSE_RECONNECT)
+        await self._leave()
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch without its hop to the sync thread to close stale database connections before
+        every message. Ours reach the database only through database_sync_to_async, which does that itself;
+        and a fragment for a page with two hundred sockets made two hundred such hops, one after another."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Pages only listen; anything they send is ignored."""
@@ -135,7 +244,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def access_check(self, event: dict[str, str]) -> None:
         if self.track_uuid is not None and await self._viewable_track() is None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            GroupHub.leave(self.group, self)
             self.group = None
             await self.close(code=CLOSE_NOT_FOUND)
             await self._leave()

@@ -3,8 +3,10 @@ its socket, so a server that died without saying goodbye leaves nobody behind fo
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+import weakref
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -28,38 +30,37 @@ def person(user: Any, channel_name: str) -> dict[str, str]:
     return {"who": f"socket-{channel_name}", "name": "a guest with a share link", "initials": "?"}
 
 
-async def _redis() -> aioredis.Redis:
-    return aioredis.Redis.from_url(settings.REDIS_URL)
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
+
+
+def _redis() -> aioredis.Redis:
+    """One client (and its pool of connections) per event loop: a web process has one loop for all its
+    sockets, which refresh their presence every REFRESH_S (a connection each time, before)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _clients:
+        _clients[loop] = aioredis.Redis.from_url(settings.REDIS_URL)
+    return _clients[loop]
 
 
 async def join(track_uuid: object, channel_name: str, who: dict[str, str]) -> None:
-    client = await _redis()
-    try:
-        await client.hset(_key(track_uuid), channel_name, json.dumps({**who, "at": time.time()}))
-        await client.expire(_key(track_uuid), TTL_S * 4)
-    finally:
-        await client.aclose()
+    async with _redis().pipeline(transaction=False) as pipe:
+        pipe.hset(_key(track_uuid), channel_name, json.dumps({**who, "at": time.time()}))
+        pipe.expire(_key(track_uuid), TTL_S * 4)
+        await pipe.execute()
 
 
 async def leave(track_uuid: object, channel_name: str) -> None:
-    client = await _redis()
-    try:
-        await client.hdel(_key(track_uuid), channel_name)
-    finally:
-        await client.aclose()
+    await _redis().hdel(_key(track_uuid), channel_name)
 
 
 async def people(track_uuid: object) -> list[dict[str, str]]:
     """Everyone on the page, once each, by name; entries not refreshed for TTL_S are dropped."""
-    client = await _redis()
-    try:
-        entries = await client.hgetall(_key(track_uuid))
-        now = time.time()
-        stale = [k for k, v in entries.items() if now - json.loads(v).get("at", 0) > TTL_S]
-        if stale:
-            await client.hdel(_key(track_uuid), *stale)
-    finally:
-        await client.aclose()
+    client = _redis()
+    entries = await client.hgetall(_key(track_uuid))
+    now = time.time()
+    stale = [k for k, v in entries.items() if now - json.loads(v).get("at", 0) > TTL_S]
+    if stale:
+        await client.hdel(_key(track_uuid), *stale)
     found: dict[str, dict[str, str]] = {}
     for channel, raw in entries.items():
         if channel in stale:
