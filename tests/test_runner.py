@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import signal
 import textwrap
 import time
@@ -41,6 +42,36 @@ def test_it_returns_the_json_object(tmp_path: Path) -> None:
     result = run_port(port, ["a b", "--x"], timeout=10)
     assert result.data == {"tempo": 120.5, "args": ["a b", "--x"]}
     assert result.seconds > 0
+
+
+def test_with_an_interval_a_burst_goes_out_at_once_then_the_newest_line_an_interval(tmp_path: Path) -> None:
+    port = script(tmp_path, """
+        def line(i):
+            sys.stderr.write(json.dumps({"progress": i / 100, "stage": f"s{i}"}) + "\\n")
+            sys.stderr.flush()
+        for i in range(3):  # three quick stages
+            line(i)
+            time.sleep(0.005)
+        time.sleep(0.4)
+        for i in range(3, 63):  # then a line every 10 ms
+            line(i)
+            time.sleep(0.01)
+        print(json.dumps({"ok": True}))
+    """)
+    stages: list[int] = []
+    times: list[float] = []
+
+    def seen(p: Progress) -> None:
+        stages.append(int(p.stage[1:]))
+        times.append(time.monotonic())
+
+    run_port(port, [], timeout=30, progress_interval=0.1, on_progress=seen)
+    assert stages[:3] == [0, 1, 2] and times[2] - times[0] < 0.1  # the burst went out at once, none held
+    assert stages == sorted(stages) and stages[-1] == 62  # in order, and the last line is never lost
+    steady = times[6:-1]  # after the second burst (the bucket refilled in the pause), before the last line
+    assert len(steady) >= 3
+    assert min(b - a for a, b in itertools.pairwise(steady)) >= 0.09  # one an interval
+    assert len(stages) < 20  # of 63 lines
 
 
 def test_it_reports_progress_lines_in_order_and_keeps_other_stderr(tmp_path: Path) -> None:

@@ -171,7 +171,8 @@ def run_and_record(job: Job, port: str, args: list[str], timeout: float,
     track = job.track
 
     def on_progress(p: runner.Progress) -> None:
-        # The runner hands over at most one line per PUSH_INTERVAL_S, the newest: recorded, then pushed.
+        # The runner hands over at most one line per PUSH_INTERVAL_S on average, the newest: recorded, then
+        # pushed.
         eta, at = p.extra.get("eta"), p.extra.get("read_at")
         job.set_progress(p.fraction, p.stage, float(eta) if isinstance(eta, int | float) else None,
                          float(at) if isinstance(at, int | float) else None)

@@ -240,8 +240,9 @@ def run_port(
 
     ``on_progress`` and ``should_cancel`` are called from the calling thread, so they may use the
     database; ``should_cancel`` is asked about twice a second. With ``progress_interval``, ``on_progress``
-    gets at most one line per interval, the newest (see _ProgressPump). With ``warm_socket``, the port is forked
-    by that warm server (ports/warm.py) when one answers there, and started cold otherwise.
+    gets at most one line per interval on average, the newest, after a first few at once (see _ProgressPump).
+    With ``warm_socket``, the port is forked by that warm server (ports/warm.py) when one answers there, and
+    started cold otherwise.
     ``max_file_mb`` caps the size of every file a cold-started port writes (warm ones write none); ``nice``
     lowers its CPU priority (the warm server is started niced as a whole).
     """
@@ -319,19 +320,28 @@ def run_port(
 
 class _ProgressPump:
     """Hands the progress lines the reader thread queues to ``on_progress``, in the calling thread: every
-    line in order; or, with an ``interval``, at most one per interval, the newest (progress is a state:
-    a line superseded before its turn is dropped), one held back going out as soon as its interval is up."""
+    line in order; or, with an ``interval``, at most one per interval on average, the newest (progress is a
+    state: a line superseded before its turn is dropped). A burst of up to BURST lines (an analysis's quick
+    stages) goes out at once; beyond that a line is held back and goes out as soon as its turn comes."""
+
+    BURST = 3
 
     def __init__(self, on_progress: Callable[[Progress], None] | None, interval: float) -> None:
         self.lines: queue.Queue[Progress] = queue.Queue()
         self.on_progress, self.interval = on_progress, interval
         self.held: Progress | None = None
-        self.last = -float("inf")
+        self.tokens, self.stamp = float(self.BURST), time.monotonic()  # a token bucket, full
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self.tokens = min(float(self.BURST), self.tokens + (now - self.stamp) / self.interval)
+        self.stamp = now
 
     def pump(self, wait: float) -> None:
         """Wait up to ``wait`` seconds for a line (less when one held back falls due), then deliver."""
         if self.held is not None:
-            wait = min(wait, max(0.0, self.last + self.interval - time.monotonic()))
+            self._refill()
+            wait = min(wait, max(0.0, (1.0 - self.tokens) * self.interval))
         try:
             arrived = [self.lines.get(timeout=wait) if wait > 0 else self.lines.get_nowait()]
         except queue.Empty:
@@ -346,8 +356,11 @@ class _ProgressPump:
                 self._deliver(item)
             return
         self.held = arrived[-1] if arrived else self.held
-        if self.held is not None and time.monotonic() - self.last >= self.interval:
-            self._deliver(self.held)
+        if self.held is not None:
+            self._refill()
+            if self.tokens >= 1.0:
+                self.tokens -= 1.0
+                self._deliver(self.held)
 
     def flush(self) -> None:
         """The port is done: whatever is left goes out now."""
@@ -357,7 +370,7 @@ class _ProgressPump:
         self.pump(0)
 
     def _deliver(self, item: Progress) -> None:
-        self.held, self.last = None, time.monotonic()
+        self.held = None
         if self.on_progress:
             self.on_progress(item)
 
