@@ -50,6 +50,16 @@ def remember_link(session: Any, link: ShareLink) -> None:
 
 
 def role(who: Actor, track: Track) -> str | None:
+    """The actor's role on the track, looked up once per track object (a page asks several questions of it;
+    a track object lives for one request or one check)."""
+    key = (who.user.pk if who.is_authenticated else None, who.link_tokens)
+    known = track.__dict__.setdefault("_roles", {})
+    if key not in known:
+        known[key] = _role(who, track)
+    return known[key]
+
+
+def _role(who: Actor, track: Track) -> str | None:
     if who.is_authenticated:
         if track.owner_id == who.user.pk:
             return OWNER

@@ -47,7 +47,9 @@ def track_context(track: Track, detail: bool = False) -> dict[str, Any]:
     pictures and the stems (else only the headline figures, for progress pushes)."""
     # The analysis's data and pictures are loaded only if the template asks: the analysis panel is cached
     # by analysis (it never changes), so most pages and pushes need neither.
-    context = {**row_context(track), "separation_job": track.latest_job(Job.Kind.SEPARATION)}
+    jobs = track.latest_jobs()
+    context = {"track": track, "job": jobs.get(Job.Kind.ANALYSIS), "separation_job": jobs.get(Job.Kind.SEPARATION),
+               "analysis": track.latest_analysis(with_data=False)}
     if detail:
         analysis = context["analysis"]
         context["charts"] = SimpleLazyObject(lambda: charts.for_analysis(analysis.data)) if analysis else None

@@ -50,6 +50,11 @@ class Track(models.Model):
     def latest_job(self, kind: str) -> Job | None:
         return self.jobs.filter(kind=kind).order_by("-created", "-id").first()
 
+    def latest_jobs(self) -> dict[str, Job]:
+        """The latest job of each kind, in one query."""
+        latest = Job.objects.filter(track=models.OuterRef("track"), kind=models.OuterRef("kind"))
+        return {job.kind: job for job in self.jobs.filter(pk=models.Subquery(latest.values("pk")[:1]))}
+
     def latest_analysis(self, with_data: bool = True) -> AnalysisResult | None:
         analyses = self.analyses.order_by("-created", "-id")
         return (analyses if with_data else analyses.defer("data")).first()
