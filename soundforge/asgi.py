@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import django
@@ -12,27 +13,46 @@ from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
+from django.urls import Resolver404, resolve
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "soundforge.settings")
 
 
+class _Threads:
+    """A few long-lived single-thread executors; a request takes the least busy."""
+
+    def __init__(self, name: str, count: int) -> None:
+        self.executors = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-{i}") for i in range(count)]
+        self.busy = [0] * count
+
+    @contextlib.asynccontextmanager
+    async def one(self) -> AsyncIterator[None]:
+        i = self.busy.index(min(self.busy))
+        self.busy[i] += 1
+        try:
+            # Every thread-sensitive call of the request (signals, middleware, view, closing) runs there.
+            async with ThreadSensitiveContext(executor=self.executors[i]):
+                yield
+        finally:
+            self.busy[i] -= 1
+
+
 class SyncViewsASGIHandler(ASGIHandler):
-    """Django's ASGI handler, running each request's middleware and view in one hop to one of a few long-lived
-    sync threads.
+    """Django's ASGI handler, running each request's middleware and view in one hop to a long-lived thread.
 
     Every view here is sync, and so are the database and the templates. Django's own handler runs each
     middleware's hooks in async mode, each a hop between the event loop and a sync thread (some thirty a
     request), and gives every request a new thread, so a new database connection too. Here a request goes to
-    the least busy of ``SOUNDFORGE_WEB_THREADS`` threads (a slow view does not hold up the others), which
-    keep their connections. Under load (bench/load.py's pages) this halved the server's CPU a page.
-    Django keeps this class out of its public API (get_asgi_application): tests/test_asgi.py pins what we
-    rely on."""
+    one of ``SOUNDFORGE_WEB_THREADS`` threads (one by default: pages queue rather than share the GIL, which
+    under bench/load.py's fifty people cut the slowest page loads by half), or, for views marked
+    ``long_running`` (uploads, files, zips, mixes), one of ``SOUNDFORGE_WEB_LONG_THREADS``, so the pages never
+    wait behind them. The threads keep their database connections. Django keeps this class out of its public
+    API (get_asgi_application): tests/test_asgi.py pins what we rely on."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.threads = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"django-{i}")
-                        for i in range(settings.WEB_THREADS)]
-        self.busy = [0] * len(self.threads)
+        self.threads = {False: _Threads("django", settings.WEB_THREADS),
+                        True: _Threads("django-long", settings.WEB_LONG_THREADS)}
 
     def load_middleware(self, is_async: bool = False) -> None:
         super().load_middleware(is_async=False)
@@ -40,14 +60,16 @@ class SyncViewsASGIHandler(ASGIHandler):
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
-        i = self.busy.index(min(self.busy))
-        self.busy[i] += 1
+        async with self.threads[self.long_running(scope)].one():
+            await self.handle(scope, receive, send)
+
+    @staticmethod
+    def long_running(scope: dict) -> bool:
+        path = scope["path"].removeprefix(scope.get("root_path", "")) or "/"
         try:
-            # Every thread-sensitive call of this request (signals, middleware, view, closing) runs there.
-            async with ThreadSensitiveContext(executor=self.threads[i]):
-                await self.handle(scope, receive, send)
-        finally:
-            self.busy[i] -= 1
+            return getattr(resolve(path).func, "long_running", False)
+        except Resolver404:
+            return False
 
     async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
         return await sync_to_async(self.get_response, thread_sensitive=True)(request)

@@ -255,9 +255,10 @@ ANALYSIS_WORKERS = env_int("SOUNDFORGE_ANALYSIS_WORKERS", 2, minimum=1)
 PROCESSING_WORKERS = env_int("SOUNDFORGE_PROCESSING_WORKERS", 2, minimum=1)
 # daphne processes sharing the listening socket (`manage.py serve`): one a core, up to four.
 WEB_PROCESSES = env_int("SOUNDFORGE_WEB_PROCESSES", min(4, os.cpu_count() or 1), minimum=1)
-# Threads per web process for pages (soundforge/asgi.py): a request takes the least busy; each keeps its
-# database connection.
-WEB_THREADS = env_int("SOUNDFORGE_WEB_THREADS", 4, minimum=1)
+# Threads per web process (soundforge/asgi.py) for pages, and for long requests (uploads, downloads): a
+# request takes the least busy of its kind; each keeps its database connection.
+WEB_THREADS = env_int("SOUNDFORGE_WEB_THREADS", 1, minimum=1)
+WEB_LONG_THREADS = env_int("SOUNDFORGE_WEB_LONG_THREADS", 2, minimum=1)
 
 CHANNEL_LAYERS = {
     "default": {

@@ -1,5 +1,5 @@
 """Pages through soundforge.asgi's handler (what daphne runs): Django's middleware and views in one hop to
-one of a few long-lived threads, a request to the least busy."""
+one of a few long-lived threads, long requests (uploads, files) to threads of their own."""
 
 from __future__ import annotations
 
@@ -91,22 +91,33 @@ def test_requests_reuse_a_few_threads_and_their_connections(alice_client: Client
     asyncio.run(pages())
     names = set(threads_seen["requests"])
     assert len(threads_seen["requests"]) == 3 * settings.WEB_THREADS
-    assert names <= {f"django-{i}_0" for i in range(settings.WEB_THREADS)}, names
+    assert names <= {f"django-{i}_0" for i in range(settings.WEB_THREADS)}, names  # pages' threads only
     if connection.vendor == "sqlite":  # kept open (PostgreSQL's come from its pool)
         assert len(threads_seen["connections"]) <= len(names)
 
 
-def test_a_request_waiting_on_its_body_holds_up_no_other(alice_client: Client, threads_seen) -> None:
+def test_pages_do_not_wait_behind_a_long_request(alice_client: Client, threads_seen) -> None:
+    """An upload (a long_running view) still arriving holds one of the long requests' threads; pages go on
+    being served by theirs meanwhile."""
+    long_threads = django_asgi_app.threads[True]
+
     async def pages() -> None:
-        slow = ApplicationCommunicator(application, {**scope("/", alice_client), "method": "POST"})
-        await slow.send_input({"type": "http.request", "body": b"a", "more_body": True})
+        token = "c" * 32
+        upload = ApplicationCommunicator(application, {
+            **scope("/tracks/upload/", None, (
+                (b"cookie", f"sessionid={alice_client.cookies['sessionid'].value}; csrftoken={token}".encode()),
+                (b"x-csrftoken", token.encode()), (b"x-requested-with", b"XMLHttpRequest"),
+                (b"content-type", b"multipart/form-data; boundary=XX"))),
+            "method": "POST"})
+        await upload.send_input({"type": "http.request", "body": b"--XX\r\n", "more_body": True})
         await asyncio.sleep(0.2)
-        assert django_asgi_app.busy.count(1) == 1  # the slow one holds a thread's turn
-        assert (await get("/", alice_client))[0] == 200  # served meanwhile, by another thread
-        await slow.send_input({"type": "http.request", "body": b"", "more_body": False})
-        assert (await slow.receive_output(30))["status"] == 403  # (no CSRF token) it did finish
-        await slow.wait(5)
-        assert django_asgi_app.busy == [0] * settings.WEB_THREADS
+        assert sum(long_threads.busy) == 1  # the upload holds a long request's turn
+        assert (await get("/", alice_client))[0] == 200  # served meanwhile, by a page thread
+        await upload.send_input({"type": "http.request", "body": b"--XX--\r\n", "more_body": False})
+        assert (await upload.receive_output(30))["status"] == 400  # it did finish (with no file in it)
+        await upload.wait(5)
+        assert sum(long_threads.busy) == 0
 
     asyncio.run(pages())
-    assert len(set(threads_seen["requests"])) == 2
+    assert threads_seen["requests"][0].startswith("django-0_")  # the page, first: the upload was still arriving
+    assert threads_seen["requests"][1].startswith("django-long-")

@@ -35,6 +35,13 @@ from .models import Activity, Comment, Job, Share, ShareLink, Stem, Track, displ
 from .templatetags.sound import clock
 
 
+def long_running(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A view that may take a while (an upload decoded whole, a file or a mix streamed out): the web process
+    runs it on its threads for such requests, so the pages behind it do not wait (soundforge/asgi.py)."""
+    view.long_running = True
+    return view
+
+
 def open_to_links(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """A track view that share-link holders may reach without an account (access.py still decides); an
     anonymous visitor with no link is sent to log in rather than told the track does not exist."""
@@ -91,6 +98,7 @@ def library(request: HttpRequest) -> HttpResponse:
     })
 
 
+@long_running
 @require_POST
 @ratelimit(key="user", rate=lambda group, request: settings.UPLOAD_RATE, method="POST", block=False)
 def upload(request: HttpRequest) -> HttpResponse:
@@ -142,6 +150,7 @@ def separation_form(data: object) -> SeparationForm:
     return SeparationForm(data, models=jobs.separation_models(), default_model=settings.DEFAULT_SEPARATION_MODEL)
 
 
+@long_running
 @open_to_links
 @require_GET
 def track_audio(request: HttpRequest, track_uuid: str) -> HttpResponse:
@@ -216,6 +225,7 @@ def _job_panel(request: HttpRequest, track: Track, panel: str, status: int = 200
     return redirect(f"/tracks/{track.uuid}/")
 
 
+@long_running
 @open_to_links
 @require_GET
 def stem_file(request: HttpRequest, track_uuid: str, stem_uuid: str) -> HttpResponse:
@@ -235,6 +245,7 @@ def _downloadable_stems(request: HttpRequest, track_uuid: str, job_uuid: str) ->
     return track, stems
 
 
+@long_running
 @open_to_links
 @require_GET
 def stems_zip(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpResponse:
@@ -242,6 +253,7 @@ def stems_zip(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpRespo
     return media.stems_zip_response(track, stems)
 
 
+@long_running
 @open_to_links
 @require_GET
 def stems_mix(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpResponse:
