@@ -6,16 +6,18 @@ the htmx ws extension by their stable ids (``track-<uuid>``, ``job-panel-<uuid>`
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import threading
 import time
 import uuid
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
 from django.db.models import OuterRef, Subquery
-from django.template.loader import render_to_string
+from django.template.loader import get_template, render_to_string
 from django.utils.functional import SimpleLazyObject
 
 from . import access, charts
@@ -151,22 +153,53 @@ def _send(group: str | list[str], html: str) -> None:
 
 
 def _group_send(groups: str | list[str], message: dict[str, Any]) -> None:
-    """Send to one group or many, through one event loop: async_to_sync per group would start a loop (and a
-    Redis connection) each, which for a track shared with 200 people cost the worker seconds a push."""
+    """Send to one group or many, on this process's push loop: async_to_sync would start an event loop, and
+    a Redis connection, per push. A track shared with two hundred people is two hundred groups, sent to
+    SEND_AT_ONCE at a time."""
     layer = get_channel_layer()
     if layer is None:
         return
     groups = [groups] if isinstance(groups, str) else groups
 
     async def send_all() -> None:
-        for group in groups:
-            await layer.group_send(group, message)
+        for start in range(0, len(groups), SEND_AT_ONCE):
+            await asyncio.gather(*(layer.group_send(group, message) for group in groups[start:start + SEND_AT_ONCE]))
 
     try:
-        async_to_sync(send_all)()
+        asyncio.run_coroutine_threadsafe(send_all(), _push_loop()).result(timeout=PUSH_TIMEOUT_S)
     except Exception:
         # A page missing one update is better than a job failing because Redis blinked.
-        logger.exception("could not push to %s", ", ".join(groups))
+        logger.exception("could not push to %s", ", ".join(groups[:3]) + ("..." if len(groups) > 3 else ""))
+
+
+SEND_AT_ONCE = 20
+PUSH_TIMEOUT_S = 30
+_push: tuple[int, asyncio.AbstractEventLoop] | None = None
+_push_lock = threading.Lock()
+
+
+def _push_loop() -> asyncio.AbstractEventLoop:
+    """An event loop running in a thread of its own, one per process (a forked work-horse starts its own),
+    so the channel layer keeps its Redis connections from one push to the next."""
+    global _push
+    with _push_lock:
+        if _push is None or _push[0] != os.getpid():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="pushes", daemon=True).start()
+            _push = (os.getpid(), loop)
+        return _push[1]
+
+
+PUSHED_TEMPLATES = [*(f"tracks/track_detail.html#{panel}" for panel in (
+    "job-panel", "separation-job-panel", "analysis-panel", "stems-panel", "comments-panel", "activity-panel",
+    "presence-panel")), "tracks/library.html#track-row", "tracks/library.html#track-list"]
+
+
+def load_templates() -> None:
+    """Compile the templates pushes render (the track page's alone takes ~90 ms): a worker does this once,
+    before it forks a work-horse per job, which would otherwise compile them for its first push."""
+    for name in PUSHED_TEMPLATES:
+        get_template(name)
 
 
 def _send_row(track: Track) -> None:

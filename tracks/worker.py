@@ -9,13 +9,20 @@ import redis
 from rq import Worker as RQWorker
 from rq import worker_registration
 
+from . import events
+
 logger = logging.getLogger(__name__)
 
 
 class Worker(RQWorker):
     """RQ's worker, which also registers itself again when Redis has forgotten it (restarted without its
     data). RQ registers a worker once, at birth, so without this it would go on working, reconnected, but
-    unseen by /healthz/ and the RQ dashboard."""
+    unseen by /healthz/ and the RQ dashboard. And it compiles the templates pushes render before it forks
+    its first work-horse, so no job pays for that in its first progress line."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        events.load_templates()
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         super().heartbeat(timeout, pipeline)
