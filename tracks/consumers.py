@@ -125,11 +125,11 @@ class GroupHub:
         if message.get("type") == "fragment":  # the common case: each socket's send, in turn, no task each
             for member in members:
                 try:
-                    await member.send(text_data=message["html"])
+                    await member.deliver(message)
                 except Exception:  # one socket's trouble is not the others'
                     logger.exception("could not push to a socket of %s", self.group)
         else:
-            await asyncio.gather(*(member.dispatch(message) for member in members), return_exceptions=True)
+            await asyncio.gather(*(member.deliver(message) for member in members), return_exceptions=True)
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
@@ -139,6 +139,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
     group: str | None = None
     track_uuid: str | None = None
     _refresh: asyncio.Task | None = None
+    _held: list[dict[str, Any]] | None = None
 
     async def __call__(self, scope, receive, send) -> None:
         """Redis went away under the channel layer (restarted, say): ask the page to reconnect, which
@@ -168,11 +169,17 @@ class LiveConsumer(AsyncWebsocketConsumer):
                 return
             self.group = events.track_group(track.uuid)
             render = functools.partial(events.render_track_panels, track)
-        # Listening first, then the current state: a push in between arrives before it, not never.
+        # Listening first, then the current state, then what was pushed while it was rendered (held back
+        # till then: the socket is not open before), so no push is lost and none arrives before the state.
+        self._held = []
         await GroupHub.join(self.group, self)
+        self._held.clear()  # sent before the state is read: in it
         initial = await database_sync_to_async(render)()
         await self.accept()
         await self.send(text_data=initial)
+        while self._held:
+            await self._handle(self._held.pop(0))
+        self._held = None
         if self.track_uuid is not None:
             await self._join()
 
@@ -226,6 +233,19 @@ class LiveConsumer(AsyncWebsocketConsumer):
         with contextlib.suppress(Exception):  # the socket may be gone too
             await self.close(code=CLOSE_RECONNECT)
         await self._leave()
+
+    async def deliver(self, message: dict[str, Any]) -> None:
+        """A push from the group's hub: held back while the socket is still connecting, else handled."""
+        if self._held is not None:
+            self._held.append(message)
+        else:
+            await self._handle(message)
+
+    async def _handle(self, message: dict[str, Any]) -> None:
+        if message.get("type") == "fragment":
+            await self.send(text_data=message["html"])
+        else:
+            await self.dispatch(message)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels' dispatch without its hop to the sync thread to close stale database connections before
