@@ -1,4 +1,4 @@
-"""A web process of `manage.py serve`: daphne, with three changes.
+"""A web process of `manage.py serve`: daphne, with four changes.
 
 Twisted parses every POST form body into ``request.args`` before daphne sees the request (multipart with the
 ``email`` package, in pure Python, on the event loop), and daphne never reads ``request.args``: it hands the
@@ -15,18 +15,56 @@ And the event loop gets the GIL back sooner. Pages run in threads (soundforge/as
 waits up to the switch interval to get it back each time: at Python's 5 ms, a progress event's hundred
 websocket writes took seconds. At SWITCH_INTERVAL_S the loop waits a fifth as long per write.
 
+And a response's body is taken from the application only as fast as the client reads it. Daphne writes
+every piece the application sends straight into Twisted, which buffers without limit: a stem or a mix sent
+to a slow (or stalled) listener sat whole in the web process's memory. Here the request registers itself
+with Twisted as a producer of the connection, and the application's ``send`` of a body piece waits while
+Twisted says the connection's buffer is full (``pauseProducing`` until ``resumeProducing``).
+
     python -m soundforge.web --fd N soundforge.asgi:application   (daphne's own arguments)
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from typing import Any
 
 from daphne import http_protocol
 from daphne.cli import CommandLineInterface
+from daphne.server import Server
+from twisted.internet.interfaces import IPushProducer
+from zope.interface import implementer
 
 REQUEST_CHUNK = 1 << 20
+
+
+@implementer(IPushProducer)
+class _Writable:
+    """What Twisted pauses and resumes while a response is sent: ``wait()`` returns once the connection can
+    take more (at once unless paused). A lost connection resumes it for good: the writes go nowhere, and
+    daphne then tells the application that the client is gone."""
+
+    def __init__(self) -> None:
+        self.paused: asyncio.Future[None] | None = None
+        self.stopped = False
+
+    def pauseProducing(self) -> None:
+        if self.paused is None and not self.stopped:
+            self.paused = asyncio.get_running_loop().create_future()
+
+    def resumeProducing(self) -> None:
+        paused, self.paused = self.paused, None
+        if paused is not None and not paused.done():
+            paused.set_result(None)
+
+    def stopProducing(self) -> None:
+        self.stopped = True
+        self.resumeProducing()
+
+    async def wait(self) -> None:
+        if self.paused is not None:
+            await asyncio.shield(self.paused)
 
 
 class WebRequest(http_protocol.WebRequest):
@@ -34,15 +72,38 @@ class WebRequest(http_protocol.WebRequest):
         super().__init__(*args, **kwargs)
         self._parsePOSTFormSubmission = False
         self.server.request_buffer_size = REQUEST_CHUNK  # daphne's command line does not offer it
+        self.writable = _Writable()
+
+    def handle_reply(self, message: dict[str, Any]) -> None:
+        if (message.get("type") == "http.response.body" and not message.get("more_body", False)
+                and self.producer and self.channel is not None):
+            self.unregisterProducer()  # before finishing, which insists on it
+        super().handle_reply(message)
+        if message.get("type") == "http.response.start" and not self.finished and self.channel is not None:
+            self.registerProducer(self.writable, True)
+            if getattr(self.channel, "_waitingForTransport", False):  # already full (Twisted tells only changes)
+                self.writable.pauseProducing()
+
+    def connectionLost(self, reason: Any) -> None:
+        self.writable.stopProducing()
+        super().connectionLost(reason)
+
+
+class WebServer(Server):
+    async def handle_reply(self, protocol: Any, message: dict[str, Any]) -> None:
+        await super().handle_reply(protocol, message)
+        if isinstance(protocol, WebRequest) and message.get("more_body"):
+            await protocol.writable.wait()
 
 
 SWITCH_INTERVAL_S = 0.001
 
 
 def install() -> None:
-    """Make daphne's HTTP factory build our requests (it reads the module's name for each connection), and
-    shorten the GIL's switch interval."""
+    """Make daphne's HTTP factory build our requests (it reads the module's name for each connection) and its
+    command line our server, and shorten the GIL's switch interval."""
     http_protocol.WebRequest = WebRequest
+    CommandLineInterface.server_class = WebServer
     sys.setswitchinterval(SWITCH_INTERVAL_S)
 
 
