@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import django
@@ -47,7 +47,12 @@ class SyncViewsASGIHandler(ASGIHandler):
     under bench/load.py's fifty people cut the slowest page loads by half), or, for views marked
     ``long_running`` (uploads, files, zips, mixes), one of ``SOUNDFORGE_WEB_LONG_THREADS``, so the pages never
     wait behind them. The threads keep their database connections. Django keeps this class out of its public
-    API (get_asgi_application): tests/test_asgi.py pins what we rely on."""
+    API (get_asgi_application): tests/test_asgi.py pins what we rely on.
+
+    A streaming response from a sync view (a file, a range of one, a zip, a mix) is read a piece at a time in
+    the request's thread as it is sent: Django's own handler reads such a response whole into memory before
+    sending its first byte. With soundforge.web's daphne, the next piece is read only once the client has
+    taken the last."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -72,7 +77,31 @@ class SyncViewsASGIHandler(ASGIHandler):
             return False
 
     async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
-        return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+        response = await sync_to_async(self.get_response, thread_sensitive=True)(request)
+        if response.streaming and not response.is_async:
+            response.streaming_content = _pieces(response.streaming_content)
+        return response
+
+
+STREAM_PIECE = 256 * 1024
+
+
+async def _pieces(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """A sync iterator's bytes, STREAM_PIECE or so at a time, each read in the request's thread."""
+    take = sync_to_async(_take, thread_sensitive=True)
+    while piece := await take(chunks):
+        yield piece
+
+
+def _take(chunks: Iterator[bytes]) -> bytes:
+    piece: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        piece.append(chunk)
+        size += len(chunk)
+        if size >= STREAM_PIECE:
+            break
+    return b"".join(piece)
 
 
 django.setup(set_prefix=False)

@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Iterator
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
 from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.signals import request_started
 from django.db import connection
 from django.db.backends.signals import connection_created
+from django.http import HttpRequest, StreamingHttpResponse
 from django.test import Client
+from django.urls import path
 
-from soundforge.asgi import application, django_asgi_app
+from soundforge.asgi import STREAM_PIECE, application, django_asgi_app
 from tests import audio
 from tracks.models import Track
 
@@ -79,6 +83,8 @@ def test_pages_go_through_the_middleware_and_stream_files(alice_client: Client, 
         status, headers, body = await get(f"/tracks/{track.uuid}/audio/", alice_client, (b"range", b"bytes=100-199"))
         assert status == 206 and headers["content-range"].startswith("bytes 100-199/")
         assert body == wav.read_bytes()[100:200]
+        status, headers, body = await get(f"/tracks/{track.uuid}/audio/", alice_client)  # whole, in pieces
+        assert status == 200 and body == wav.read_bytes() and headers["accept-ranges"] == "bytes"
 
     asyncio.run(pages())
 
@@ -121,3 +127,43 @@ def test_pages_do_not_wait_behind_a_long_request(alice_client: Client, threads_s
     asyncio.run(pages())
     assert threads_seen["requests"][0].startswith("django-0_")  # the page, first: the upload was still arriving
     assert threads_seen["requests"][1].startswith("django-long-")
+
+
+released = threading.Event()
+
+
+def _held_back() -> Iterator[bytes]:
+    yield b"a" * STREAM_PIECE
+    if not released.wait(10):
+        raise AssertionError("the rest was read before the first piece went out")
+    yield b"b" * 10
+
+
+@login_not_required
+def held_back(request: HttpRequest) -> StreamingHttpResponse:
+    return StreamingHttpResponse(_held_back())
+
+
+urlpatterns = [path("held-back/", held_back)]
+
+
+@pytest.mark.urls("tests.test_asgi")
+def test_a_streaming_response_goes_out_as_it_is_read(recwarn: pytest.WarningsRecorder) -> None:
+    """Django's own handler reads a sync iterator whole (into a list) before sending a byte: a 40 MB stem
+    sat in the web process per request. Here the first piece is out while the rest is not yet read."""
+    released.clear()
+
+    async def fetch() -> bytes:
+        app = ApplicationCommunicator(application, scope("/held-back/"))
+        await app.send_input({"type": "http.request", "body": b"", "more_body": False})
+        assert (await app.receive_output(5))["status"] == 200
+        body = b""
+        while len(body) < STREAM_PIECE:
+            body += (await app.receive_output(5))["body"]
+        released.set()
+        while (message := await app.receive_output(5)).get("more_body"):
+            body += message["body"]
+        return body + message.get("body", b"")
+
+    assert asyncio.run(fetch()) == b"a" * STREAM_PIECE + b"b" * 10
+    assert not [w for w in recwarn if "synchronous iterators" in str(w.message)]
