@@ -11,7 +11,7 @@ Django writes each piece past 2.5 MB to disk through a hop to a thread: 200 turn
 5,000 turns and hops for a four-minute WAV. Here a piece is REQUEST_CHUNK.
 
 And the event loop gets the GIL back sooner. Pages run in threads (soundforge/asgi.py); while one computes
-(an upload's probe decodes the whole file), the loop thread, which drops the GIL at every socket write,
+(a page renders, a stem's waveform is drawn), the loop thread, which drops the GIL at every socket write,
 waits up to the switch interval to get it back each time: at Python's 5 ms, a progress event's hundred
 websocket writes took seconds. At SWITCH_INTERVAL_S the loop waits a fifth as long per write.
 

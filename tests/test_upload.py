@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import struct
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, override_settings
 
-from tests import audio
+from tests import audio, portcli
 from tracks.models import Job, Track
 
 XHR = {"HTTP_X_REQUESTED_WITH": "XMLHttpRequest"}
@@ -150,6 +151,30 @@ def test_it_rejects_bad_audio_and_leaves_nothing(alice_client: Client, tmp_path:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("decoder", "message"), [
+    ("kill -SEGV $$", "the decoder crashed on it"),
+    ("sleep 30", "it took over 1 s"),
+])
+def test_a_decoder_that_crashes_or_hangs_rejects_the_file_and_nothing_else(
+        alice_client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, decoder: str, message: str) -> None:
+    """The probe decodes in a process of its own (tracks/ports/probe.py): a decoder crashing or hanging on a
+    hostile file is that process's end, not the web server's. Here the ports' interpreter is one that does
+    exactly that."""
+    from tracks import media
+
+    interpreter = tmp_path / "decoder.sh"
+    interpreter.write_text(f"#!/bin/sh\n{decoder}\n")
+    interpreter.chmod(0o755)
+    monkeypatch.setattr(media, "PROBE_TIMEOUT_S", 1)
+    with override_settings(PORT_PYTHON=str(interpreter)):
+        response = post(alice_client, "song.wav", wav_bytes(tmp_path))
+    assert response.status_code == 400 and message in response.content.decode()
+    assert Track.objects.count() == 0 and media_files() == []
+    assert not list((Path(settings.VAR_DIR) / "uploads").iterdir())  # the staged copy too
+    assert post(alice_client, "song.wav", wav_bytes(tmp_path)).status_code == 201  # and the next one is fine
+
+
+@pytest.mark.django_db(transaction=True)
 def test_it_rejects_a_file_over_the_size_limit(alice_client: Client, tmp_path: Path) -> None:
     with override_settings(MAX_UPLOAD_MB=1):
         response = post(alice_client, "big.wav", wav_bytes(tmp_path, seconds=30.0))  # ~1.3 MB
@@ -210,3 +235,16 @@ def test_nothing_stays_when_queueing_the_analysis_fails(alice, tmp_path: Path) -
         media.store_upload(SimpleUploadedFile("a.wav", wav_bytes(tmp_path)), alice, then=broken_queue)
     assert Track.objects.count() == 0
     assert media_files() == []
+
+
+def test_the_probe_port_speaks_adr_002(tmp_path: Path) -> None:
+    """Standalone, as any port: what the file is on stdout and exit 0, or the reason and exit 1."""
+    wav = audio.write_wav(tmp_path / "song.wav", audio.song(seconds=2.0))
+    wav = wav.rename(tmp_path / "song.bin")  # content decides, not the name
+    code, data, _ = portcli.run("probe", str(wav), "--max-duration", "60", env=dict(os.environ))
+    assert code == 0 and data["format"] == "wav" and data["codec"] == "pcm_s16le"
+    assert abs(data["duration"] - 2.0) < 0.01 and data["sample_rate"] == 22050 and data["channels"] == 1
+    code, data, _ = portcli.run("probe", str(wav), "--max-duration", "1", env=dict(os.environ))
+    assert code == 1 and data["error"] == "rejected" and "the limit is" in data["message"]
+    code, data, _ = portcli.run("probe", str(wav), env=dict(os.environ))
+    assert code == 2 and data["error"] == "invalid_arguments"

@@ -1,8 +1,8 @@
 """Audio files: probing uploads by their content, storing them under server-chosen paths, serving them.
 
-An upload becomes a Track only if PyAV (FFmpeg, bundled in its wheel) can decode the whole of it as one of
-the accepted formats; otherwise the uploader gets a specific message and nothing is left behind: no row,
-no file.
+An upload becomes a Track only if the probe port (tracks/ports/probe.py: PyAV, whose wheel bundles FFmpeg, in
+a process of its own) can decode the whole of it as one of the accepted formats; otherwise the uploader
+gets a specific message and nothing is left behind: no row, no file.
 """
 
 from __future__ import annotations
@@ -23,14 +23,12 @@ import tempfile
 import time
 import unicodedata
 import uuid
-import wave
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import av
 import numpy as np
 import soundfile as sf
 import zipstream
@@ -51,20 +49,10 @@ from django.http import (
 from django.utils.http import content_disposition_header
 
 from .models import AnalysisResult, Job, Stem, Track
+from .ports import runner
 
 logger = logging.getLogger(__name__)
 
-MIN_DURATION_S = 1.0
-ACCEPTED_LABEL = "MP3, WAV, FLAC, OGG (Vorbis/Opus), M4A (AAC/ALAC) or AAC"
-# FFmpeg demuxer name -> (our format, file extension). Decided by content, never by the upload's name.
-CONTAINERS = {
-    "mp3": "mp3",
-    "wav": "wav",
-    "flac": "flac",
-    "ogg": "ogg",
-    "mov,mp4,m4a,3gp,3g2,mj2": "m4a",
-    "aac": "aac",
-}
 CONTENT_TYPES = {
     "mp3": "audio/mpeg",
     "wav": "audio/wav",
@@ -89,80 +77,34 @@ class AudioInfo:
     channels: int
 
 
-def _declared_duration(path: Path, container: av.container.InputContainer, stream: av.AudioStream,
-                       fmt: str) -> float | None:
-    if fmt == "wav":
-        # FFmpeg quietly trims a WAV's data size to the file's; the header's own claim shows a lie.
-        try:
-            with wave.open(str(path)) as w:
-                if w.getframerate() > 0:
-                    return w.getnframes() / w.getframerate()
-        except (wave.Error, EOFError):
-            pass
-    if stream.duration and stream.time_base:
-        return float(stream.duration * stream.time_base)
-    if container.duration:
-        return container.duration / av.time_base
-    return None
+PROBE_TIMEOUT_S = 120
+PROBE_MEMORY_MB = 1024
+PROBE_FAILED = {
+    "crashed": "The file could not be decoded: the decoder crashed on it.",
+    "timeout": "The file could not be decoded: it took over {timeout} s.",
+    "memory_limit": "The file could not be decoded within {memory} MB of memory.",
+}
 
 
 def probe(path: Path, max_duration: float) -> AudioInfo:
-    """Decode the whole file to prove it is usable audio; raise AudioRejected with the reason if not."""
+    """Decode the whole file in the probe port (tracks/ports/probe.py, a process of its own) to prove it is
+    usable audio; raise AudioRejected with the reason if not. A decoder that crashes, hangs or floods memory
+    on the file rejects it; the port failing for any other reason is the server's fault, and raises."""
     try:
-        container = av.open(str(path))
-    except av.error.FFmpegError:
-        raise AudioRejected(f"This is not an audio file we can read. Upload {ACCEPTED_LABEL}.") from None
-    with container:
-        fmt = CONTAINERS.get(container.format.name)
-        if not container.streams.audio:
-            raise AudioRejected("The file has no audio in it.")
-        if fmt is None:
-            raise AudioRejected(
-                f"{container.format.long_name or container.format.name} files are not accepted. "
-                f"Upload {ACCEPTED_LABEL}."
-            )
-        stream = container.streams.audio[0]
-        codec = stream.codec_context.name
-        if fmt == "ogg" and codec == "opus":
-            fmt = "opus"
-        rate, channels = stream.rate or 0, stream.channels or 0
-        if not 8000 <= rate <= 384000:
-            raise AudioRejected(f"The file's header claims an impossible sample rate ({rate} Hz).")
-        if not 1 <= channels <= 32:
-            raise AudioRejected(f"The file's header claims an impossible channel count ({channels}).")
-        declared = _declared_duration(path, container, stream, fmt)
-        if declared and declared > max_duration + 1:
-            raise AudioRejected(_too_long(declared, max_duration))
-
-        samples = packets = bad = 0
-        try:
-            for packet in container.demux(stream):
-                packets += 1
-                try:
-                    samples += sum(frame.samples for frame in packet.decode())
-                except av.error.InvalidDataError:
-                    bad += 1
-        except av.error.FFmpegError as exc:
-            raise AudioRejected(f"The audio is damaged and cannot be decoded ({exc.strerror}).") from None
-
-    decoded = samples / rate
-    if samples == 0:
-        raise AudioRejected("The file holds no audio that can be decoded.")
-    if bad > max(2, packets // 50):
-        raise AudioRejected(f"The audio is damaged: {bad} of its {packets} packets cannot be decoded.")
-    if declared and decoded < declared - max(1.0, 0.02 * declared):
-        raise AudioRejected(
-            f"The file is truncated: it declares {declared:.1f} s of audio but holds only {decoded:.1f} s."
-        )
-    if decoded > max_duration:
-        raise AudioRejected(_too_long(decoded, max_duration))
-    if decoded < MIN_DURATION_S:
-        raise AudioRejected(f"The audio is too short to analyse ({decoded:.2f} s; at least {MIN_DURATION_S:g} s).")
-    return AudioInfo(format=fmt, codec=codec, duration=decoded, sample_rate=rate, channels=channels)
-
-
-def _too_long(seconds: float, limit: float) -> str:
-    return f"The audio is {seconds / 60:.1f} minutes long; the limit is {limit / 60:g} minutes."
+        result = runner.run_port(runner.port_path("probe"), [str(path), "--max-duration", str(max_duration)],
+                                 timeout=PROBE_TIMEOUT_S, memory_limit_mb=PROBE_MEMORY_MB,
+                                 python=settings.PORT_PYTHON or None)
+    except runner.PortError as exc:
+        if exc.kind == "rejected":  # tracks/ports/probe.py's own answer, for the uploader
+            raise AudioRejected(exc.message) from None
+        if exc.kind in PROBE_FAILED:
+            logger.warning("probe of an upload failed: %s: %s\n%s", exc.kind, exc.message, exc.stderr_tail)
+            raise AudioRejected(PROBE_FAILED[exc.kind].format(timeout=PROBE_TIMEOUT_S, memory=PROBE_MEMORY_MB)
+                                ) from None
+        raise
+    data = result.data
+    return AudioInfo(format=data["format"], codec=data["codec"], duration=float(data["duration"]),
+                     sample_rate=int(data["sample_rate"]), channels=int(data["channels"]))
 
 
 def title_from_name(name: str) -> str:

@@ -1,0 +1,122 @@
+"""The probe port: decode a whole upload to prove it is usable audio (ADR-002's protocol).
+
+    python tracks/ports/probe.py FILE --max-duration SECONDS
+
+Prints ``{"format", "codec", "duration", "sample_rate", "channels"}`` and exits 0, or prints
+``{"error": "rejected", "message": ...}`` (the reason, for the uploader, as it is) and exits 1. The format is
+decided by the content alone (FFmpeg's demuxer, through PyAV), never by the file's name.
+
+Run as a process of its own by the upload view (tracks/media.py), not in the web process: a decoder that
+crashes or hangs on a hostile file then takes down only this process, and the decoding's CPU never holds
+the web process's GIL (its event loop feeds every open page's websocket). Imports no Django.
+"""
+
+from __future__ import annotations
+
+import sys
+import wave
+from typing import Any
+
+import av
+from port_protocol import Parser, PortFailure, run
+
+REJECTED = "rejected"
+MIN_DURATION_S = 1.0
+ACCEPTED_LABEL = "MP3, WAV, FLAC, OGG (Vorbis/Opus), M4A (AAC/ALAC) or AAC"
+# FFmpeg demuxer name -> our format.
+CONTAINERS = {
+    "mp3": "mp3",
+    "wav": "wav",
+    "flac": "flac",
+    "ogg": "ogg",
+    "mov,mp4,m4a,3gp,3g2,mj2": "m4a",
+    "aac": "aac",
+}
+
+
+def rejected(message: str) -> PortFailure:
+    return PortFailure(REJECTED, message)
+
+
+def _declared_duration(path: str, container: Any, stream: Any, fmt: str) -> float | None:
+    if fmt == "wav":
+        # FFmpeg quietly trims a WAV's data size to the file's; the header's own claim shows a lie.
+        try:
+            with wave.open(path) as w:
+                if w.getframerate() > 0:
+                    return w.getnframes() / w.getframerate()
+        except (wave.Error, EOFError):
+            pass
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return container.duration / av.time_base
+    return None
+
+
+def too_long(seconds: float, limit: float) -> str:
+    return f"The audio is {seconds / 60:.1f} minutes long; the limit is {limit / 60:g} minutes."
+
+
+def probe(path: str, max_duration: float) -> dict[str, Any]:
+    """Decode the whole file; raise a ``rejected`` failure with the reason if it is not usable audio."""
+    try:
+        container = av.open(path)
+    except av.error.FFmpegError:
+        raise rejected(f"This is not an audio file we can read. Upload {ACCEPTED_LABEL}.") from None
+    with container:
+        fmt = CONTAINERS.get(container.format.name)
+        if not container.streams.audio:
+            raise rejected("The file has no audio in it.")
+        if fmt is None:
+            raise rejected(f"{container.format.long_name or container.format.name} files are not accepted. "
+                           f"Upload {ACCEPTED_LABEL}.")
+        stream = container.streams.audio[0]
+        codec = stream.codec_context.name
+        if fmt == "ogg" and codec == "opus":
+            fmt = "opus"
+        rate, channels = stream.rate or 0, stream.channels or 0
+        if not 8000 <= rate <= 384000:
+            raise rejected(f"The file's header claims an impossible sample rate ({rate} Hz).")
+        if not 1 <= channels <= 32:
+            raise rejected(f"The file's header claims an impossible channel count ({channels}).")
+        declared = _declared_duration(path, container, stream, fmt)
+        if declared and declared > max_duration + 1:
+            raise rejected(too_long(declared, max_duration))
+
+        samples = packets = bad = 0
+        try:
+            for packet in container.demux(stream):
+                packets += 1
+                try:
+                    samples += sum(frame.samples for frame in packet.decode())
+                except av.error.InvalidDataError:
+                    bad += 1
+        except av.error.FFmpegError as exc:
+            raise rejected(f"The audio is damaged and cannot be decoded ({exc.strerror}).") from None
+
+    decoded = samples / rate
+    if samples == 0:
+        raise rejected("The file holds no audio that can be decoded.")
+    if bad > max(2, packets // 50):
+        raise rejected(f"The audio is damaged: {bad} of its {packets} packets cannot be decoded.")
+    if declared and decoded < declared - max(1.0, 0.02 * declared):
+        raise rejected(f"The file is truncated: it declares {declared:.1f} s of audio but holds only "
+                       f"{decoded:.1f} s.")
+    if decoded > max_duration:
+        raise rejected(too_long(decoded, max_duration))
+    if decoded < MIN_DURATION_S:
+        raise rejected(f"The audio is too short to analyse ({decoded:.2f} s; at least {MIN_DURATION_S:g} s).")
+    return {"format": fmt, "codec": codec, "duration": decoded, "sample_rate": rate, "channels": channels}
+
+
+def main(argv: list[str]) -> dict[str, Any]:
+    parser = Parser(prog="probe.py")
+    parser.add_argument("path")
+    parser.add_argument("--max-duration", type=float, required=True)
+    args = parser.parse_args(argv)
+    return probe(args.path, args.max_duration)
+
+
+if __name__ == "__main__":
+    sys.exit(run(main, sys.argv[1:], "probe_failed"))
