@@ -71,7 +71,6 @@ class WebRequest(http_protocol.WebRequest):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._parsePOSTFormSubmission = False
-        self.server.request_buffer_size = REQUEST_CHUNK  # daphne's command line does not offer it
         self.writable = _Writable()
 
     def handle_reply(self, message: dict[str, Any]) -> None:
@@ -90,6 +89,10 @@ class WebRequest(http_protocol.WebRequest):
 
 
 class WebServer(Server):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.request_buffer_size = REQUEST_CHUNK  # daphne's command line does not offer it
+
     async def handle_reply(self, protocol: Any, message: dict[str, Any]) -> None:
         await super().handle_reply(protocol, message)
         if isinstance(protocol, WebRequest) and message.get("more_body"):

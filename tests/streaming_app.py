@@ -1,5 +1,6 @@
 """A bare ASGI app for tests/test_web.py, served by soundforge.web's daphne: ``/stream`` sends PIECES pieces
-of PIECE bytes; ``/sent`` says how many bytes of that stream the server has taken so far."""
+of PIECE bytes; ``/sent`` says how many bytes of that stream the server has taken so far; ``/pieces`` how
+many pieces the server handed a request's body over in."""
 
 from __future__ import annotations
 
@@ -14,8 +15,14 @@ async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
     global sent
     if scope["type"] != "http":
         return
-    if scope["path"] == "/sent":
-        body = str(sent).encode()
+    if scope["path"] in ("/sent", "/pieces"):
+        pieces = 0
+        while True:
+            message = await receive()
+            pieces += 1
+            if not message.get("more_body"):
+                break
+        body = str(sent if scope["path"] == "/sent" else pieces).encode()
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})

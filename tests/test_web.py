@@ -1,5 +1,5 @@
 """soundforge.web, the daphne a web process runs: a response's body is taken from the application only as
-fast as the client reads it."""
+fast as the client reads it, and a request's body is handed over in large pieces."""
 
 from __future__ import annotations
 
@@ -59,6 +59,11 @@ def test_a_slow_reader_holds_the_application_back(tmp_path: Path) -> None:
         assert head.startswith(b"HTTP/1.1 200") and len(body) == total
         assert all(body[i * streaming_app.PIECE] == i % 256 for i in range(streaming_app.PIECES))
         assert sent() == total  # and then it went on to the end
+
+        # A request's body comes to the application a megabyte at a time (daphne's own pieces are 8 KB).
+        three_mb = urllib.request.Request(f"http://127.0.0.1:{port}/pieces", data=bytes(3 << 20))
+        with urllib.request.urlopen(three_mb, timeout=10) as answer:  # noqa: S310 (the http:// URL above)
+            assert int(answer.read()) <= 4
     finally:
         proc.terminate()
         proc.wait(timeout=10)
