@@ -174,20 +174,29 @@ def _group_send(groups: str | list[str], message: dict[str, Any]) -> None:
 
 SEND_AT_ONCE = 20
 PUSH_TIMEOUT_S = 30
-_push: tuple[int, asyncio.AbstractEventLoop] | None = None
+_push: asyncio.AbstractEventLoop | None = None
 _push_lock = threading.Lock()
 
 
 def _push_loop() -> asyncio.AbstractEventLoop:
-    """An event loop running in a thread of its own, one per process (a forked work-horse starts its own),
-    so the channel layer keeps its Redis connections from one push to the next."""
+    """An event loop running in a thread of its own, one per process, so the channel layer keeps its Redis
+    connections from one push to the next."""
     global _push
     with _push_lock:
-        if _push is None or _push[0] != os.getpid():
-            loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="pushes", daemon=True).start()
-            _push = (os.getpid(), loop)
-        return _push[1]
+        if _push is None:
+            _push = asyncio.new_event_loop()
+            threading.Thread(target=_push.run_forever, name="pushes", daemon=True).start()
+        return _push
+
+
+def _forget_push_loop() -> None:
+    """In a forked child (an RQ work-horse): the parent's loop thread did not come along, nor may its lock
+    have, so the child starts afresh."""
+    global _push, _push_lock
+    _push, _push_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_push_loop)
 
 
 PUSHED_TEMPLATES = [*(f"tracks/track_detail.html#{panel}" for panel in (
