@@ -58,7 +58,7 @@ def track_context(track: Track, detail: bool = False) -> dict[str, Any]:
         # The stems panel is cached too, by what it shows: the separations, the beats of its click track, and
         # the title in its download names. Its waveforms are drawn only when that changes.
         context["stem_sets"] = SimpleLazyObject(lambda: stem_sets(track))
-        context["stems_version"] = (sorted(set(track.stems.values_list("job_id", flat=True))),
+        context["stems_version"] = (list(track.stems.order_by("job_id").values_list("job_id", flat=True).distinct()),
                                     analysis.pk if analysis else None, track.title)
     return context
 
