@@ -80,7 +80,7 @@ class Job(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     progress = models.FloatField(default=0.0)
     progress_at = models.FloatField(null=True, blank=True,
-                                    help_text="when the port wrote the progress shown (Unix time, its clock)")
+                                    help_text="when the worker read the progress shown off the port (Unix time)")
     stage = models.CharField(max_length=64, blank=True)
     error = models.TextField(blank=True)
     # Seconds left, as the port estimates it; null when it does not know yet.
