@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import audio
 from tracks.ports import runner
 
 WARM = str(runner.port_path("warm"))
@@ -90,10 +91,13 @@ def test_a_port_error_in_a_warm_child_is_the_ports_own(warm: Server, tmp_path: P
     assert (caught.value.kind, caught.value.message) == ("file_not_found", f"no such file: {tmp_path / 'missing.wav'}")
 
 
-def test_a_warm_child_that_overruns_is_killed_and_the_server_serves_on(warm: Server, c_major_wav: Path) -> None:
+def test_a_warm_child_that_overruns_is_killed_and_the_server_serves_on(warm: Server, c_major_wav: Path,
+                                                                         tmp_path: Path) -> None:
+    # Two minutes of audio: on a fast machine a warm fork analyses the 8 s song within the 0.2 s given.
+    long_song = audio.write_wav(tmp_path / "long.wav", audio.song("C", "major", 120.0, 120.0))
     since = len(warm.log)
     with pytest.raises(runner.PortError) as caught:
-        analyse(c_major_wav, warm.socket, timeout=0.2)
+        analyse(long_song, warm.socket, timeout=0.2)
     assert caught.value.kind == "timeout"
     forked = warm.wait_for("forked", since)["forked"]
     assert warm.wait_for("exited", since, exited=forked)["code"] < 0  # killed by a signal
