@@ -83,6 +83,7 @@ PROBE_FAILED = {
     "crashed": "The file could not be decoded: the decoder crashed on it.",
     "timeout": "The file could not be decoded: it took over {timeout} s.",
     "memory_limit": "The file could not be decoded within {memory} MB of memory.",
+    "probe_failed": "The file could not be decoded.",  # the decoder raised what no file should make it raise
 }
 
 
