@@ -166,8 +166,13 @@ def port_env() -> dict[str, str]:
 
 
 def run_and_record(job: Job, port: str, args: list[str], timeout: float,
-                   on_success: Callable[[dict[str, Any]], None]) -> None:
-    """Run a claimed job's port, keep its row and every open page up to date, record the outcome."""
+                   on_success: Callable[[dict[str, Any]], None],
+                   before_success: Callable[[dict[str, Any]], None] | None = None) -> None:
+    """Run a claimed job's port, keep its row and every open page up to date, record the outcome.
+
+    ``on_success`` records the port's output in the transaction that marks the job done; ``before_success``,
+    slow work on it (storing files in a bucket), runs first, outside any transaction: a write transaction
+    held open meanwhile would stop every other writer of a SQLite database."""
     track = job.track
 
     def on_progress(p: runner.Progress) -> None:
@@ -204,6 +209,8 @@ def run_and_record(job: Job, port: str, args: list[str], timeout: float,
             env=port_env(),
             warm_socket=str(settings.ANALYZER_SOCKET) if port == "analyzer" and settings.WARM_ANALYZER else None,
         )
+        if before_success:
+            before_success(result.data)
         with transaction.atomic():
             # Recorded only if the job is still ours: a job cancelled or deleted at the last moment keeps
             # nothing, and a failure to record leaves it running for the except below to fail.
@@ -281,10 +288,11 @@ def _separate(job: Job) -> None:
     prefix = media.stems_prefix(job)
     model, fmt = job.options.get("model", settings.DEFAULT_SEPARATION_MODEL), job.options.get("format", "wav")
 
+    def store(data: dict[str, Any]) -> None:
+        for path in data["stems"].values():
+            media.store(f"{prefix}/{Path(path).name}", Path(path))
+
     def record(data: dict[str, Any]) -> None:
-        if not local:
-            for path in data["stems"].values():
-                media.store(f"{prefix}/{Path(path).name}", Path(path))
         replaced = Stem.record(job, data, folder, prefix)
         Activity.record(job.track, Activity.Verb.SEPARATED, job.requested_by, detail=f"with {data['model']}")
         transaction.on_commit(lambda: [media.delete_stem_files(old) for old in replaced])
@@ -299,6 +307,7 @@ def _separate(job: Job) -> None:
                 [os.fspath(original), "--output-dir", os.fspath(folder), "--model", model, "--format", fmt],
                 timeout=separation_timeout(job.track),
                 on_success=record,
+                before_success=None if local else store,
             )
     finally:
         if job.status != Job.Status.SUCCEEDED:
