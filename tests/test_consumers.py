@@ -173,3 +173,27 @@ async def test_a_job_streams_progress_and_results_to_the_page(alice_client: Clie
     assert percents == sorted(percents) and len(percents) >= 2
     assert "<polygon" in seen[-1] and "BPM" in seen[-1]
     await ws.disconnect(timeout=5)
+
+
+async def test_a_jobs_end_pushes_what_it_changed(alice_client: Client, c_major_wav: Path) -> None:
+    """A separation's end pushes the stems, not the analysis panel (the page's largest, which it cannot have
+    changed); an analysis's, its panel; a failure, only the job panels. Each is to everyone on the page."""
+    track = await make_track(alice_client, c_major_wav)
+    page = await open_track_page(track, alice_client)
+    analysis = await sync_to_async(Job.objects.get)(track=track)
+    separation = await sync_to_async(Job.objects.create)(track=track, kind=Job.Kind.SEPARATION,
+                                                         status=Job.Status.SUCCEEDED)
+
+    async def pushed_at_end(job: Job) -> set[str]:
+        await sync_to_async(events.job_ended)(track, job)
+        html = (await receive_until(page, lambda h: f'id="job-panel-{track.uuid}"' in h, timeout=5))[-1]
+        return {panel for panel in ("job-panel", "separation-job-panel", "analysis-panel", "stems-panel",
+                                    "activity-panel", "comments-panel") if f'id="{panel}-{track.uuid}"' in html}
+
+    assert await pushed_at_end(separation) == {"job-panel", "separation-job-panel", "stems-panel", "activity-panel"}
+    analysis.status = Job.Status.SUCCEEDED
+    assert await pushed_at_end(analysis) == {"job-panel", "separation-job-panel", "analysis-panel", "stems-panel",
+                                             "activity-panel"}
+    analysis.status = Job.Status.FAILED
+    assert await pushed_at_end(analysis) == {"job-panel", "separation-job-panel"}
+    await page.disconnect(timeout=5)

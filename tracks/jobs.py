@@ -230,7 +230,7 @@ def run_and_record(job: Job, port: str, args: list[str], timeout: float,
         logger.info("job %s finished as %s in %.1f s", job.uuid, job.status, result.seconds)
     finally:
         if Track.objects.filter(pk=track.pk).exists():
-            events.track_changed(track)
+            events.job_ended(track, job)
 
 
 def _claim(job_pk: int) -> Job | None:
