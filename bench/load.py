@@ -167,6 +167,8 @@ class Listener:
         self.stages: dict[float, str] = {}
         self.error: str | None = None
         self.open = asyncio.Event()
+        self.sizes: list[int] = []
+        self.largest = ""
 
     async def run(self, url: str, cookie: str, origin: str, stop: asyncio.Event) -> None:
         try:
@@ -179,6 +181,9 @@ class Listener:
                     except TimeoutError:
                         continue
                     now = time.time()
+                    self.sizes.append(len(message))
+                    if len(message) > len(self.largest):
+                        self.largest = message
                     for panel, body in PANEL.findall(message):
                         if (at := AT.search(body)) and (not self.events[panel]
                                                         or self.events[panel][-1][0] != float(at[1])):
@@ -356,6 +361,14 @@ def main() -> None:
                     stage = next((lst.stages[at] for lst in listeners if at in lst.stages), "")
                     print(f"    {at:.3f} {stage!r:40} first {delays[0]:.0f} ms, median "
                           f"{statistics.median(delays):.0f} ms, last {delays[-1]:.0f} ms")
+        if args.verbose:
+            sizes = listeners[0].sizes
+            starts = [(m.start(), m[1]) for m in re.finditer(r'<(?:section|div|li) id="([a-z-]+?)-[0-9a-f]{8}-',
+                                                              listeners[0].largest)]
+            parts = [f"{name} {(end - start) / 1024:.0f}" for (start, name), (end, _) in
+                     itertools.pairwise([*starts, (len(listeners[0].largest), "")])]
+            print(f"  messages to one client: {len(sizes)}, {sum(sizes) / 1024:.0f} KB in all, the largest "
+                  f"{max(sizes, default=0) / 1024:.0f} KB ({', '.join(parts)} KB)")
         errors["events missed"] = missed
         errors["clients with events out of order"] = disordered
         print(f"phase 1 took {took:.0f} s ({Job.objects.count()} jobs)")
