@@ -6,6 +6,7 @@ view box, so the pictures need no JavaScript library and no CDN.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 WIDTH = 1000
@@ -167,14 +168,30 @@ def chroma(data: dict[str, Any]) -> dict[str, Any] | None:
     curve = block.get("curve") or []
     step = max(1, -(-len(curve) // MAX_HEAT_COLUMNS))
     columns = [curve[i] for i in range(0, len(curve), step)]
+    return {"bars": bars, "layers": heat_layers(columns), "height": BAR_HEIGHT}
+
+
+HEAT_LEVELS = 10
+
+
+def heat_layers(columns: list[list[float]]) -> list[dict[str, Any]]:
+    """A heatmap (values 0..1, a column per time step, each cell 10 units tall, the first row at the bottom) as
+    one SVG path per shade (HEAT_LEVELS of them), the neighbouring cells of a row in one shade drawn as one
+    rectangle: a small part of the bytes of a rect per cell (the chromagram's were most of the track page,
+    and of what a finished analysis pushes to everyone on it)."""
     cell_w = WIDTH / max(1, len(columns))
-    cells = [
-        {"x": _fmt(c * cell_w), "y": (11 - p) * 10, "w": _fmt(cell_w + 0.5), "o": round(min(1.0, v), 2)}
-        for c, column in enumerate(columns)
-        for p, v in enumerate(column)
-        if v > 0.05
-    ]
-    return {"bars": bars, "cells": cells, "height": BAR_HEIGHT}
+    rows = len(columns[0]) if columns else 0
+    paths: dict[int, list[str]] = {}
+    for p in range(rows):
+        shades = [min(HEAT_LEVELS, round(column[p] * HEAT_LEVELS)) if column[p] > 0.05 else 0 for column in columns]
+        start = 0
+        for shade, run in itertools.groupby(shades):
+            n = len(list(run))
+            if shade:
+                w = _fmt(n * cell_w + 0.5)  # a little over, so no seam shows between runs
+                paths.setdefault(shade, []).append(f"M{_fmt(start * cell_w)} {(rows - 1 - p) * 10}h{w}v10h-{w}z")
+            start += n
+    return [{"o": shade / HEAT_LEVELS, "d": "".join(d)} for shade, d in sorted(paths.items())]
 
 
 def mfcc(data: dict[str, Any]) -> dict[str, Any] | None:

@@ -1,0 +1,54 @@
+"""The analysis pictures' geometry (tracks/charts.py)."""
+
+from __future__ import annotations
+
+import random
+import re
+
+from tracks import charts
+
+
+def painted(layers: list[dict], columns: int, rows: int) -> dict[tuple[int, int], list[float]]:
+    """Which shades cover the middle of each cell, reading the paths back as the rectangles they draw."""
+    cover: dict[tuple[int, int], list[float]] = {}
+    cell_w = charts.WIDTH / columns
+    for layer in layers:
+        for x, y, w in re.findall(r"M([\d.]+) (\d+)h([\d.]+)v10h-\3z", layer["d"]):
+            row = rows - 1 - int(y) // 10
+            for c in range(columns):
+                if float(x) <= (c + 0.5) * cell_w <= float(x) + float(w):
+                    cover.setdefault((c, row), []).append(layer["o"])
+        assert "".join(re.findall(r"M[\d.]+ \d+h[\d.]+v10h-[\d.]+z", layer["d"])) == layer["d"]
+    return cover
+
+
+def test_a_heatmap_paints_each_cell_once_in_its_shade() -> None:
+    rng = random.Random(7)
+    rows, columns = 12, 150
+    # Runs of equal values along the rows (as in music: a pitch class held), noise, and silence.
+    grid = [[0.0] * rows for _ in range(columns)]
+    for p in range(rows):
+        c = 0
+        while c < columns:
+            n, v = rng.randint(1, 12), rng.choice([0.0, 0.02, 0.3, 0.55, 1.0, rng.random()])
+            for i in range(c, min(columns, c + n)):
+                grid[i][p] = v
+            c += n
+    layers = charts.heat_layers(grid)
+    cover = painted(layers, columns, rows)
+    for c in range(columns):
+        for p in range(rows):
+            v = grid[c][p]
+            if v > 0.05:
+                assert cover.get((c, p)) == [round(v * charts.HEAT_LEVELS) / charts.HEAT_LEVELS], (c, p, v)
+            else:
+                assert (c, p) not in cover
+    assert len({layer["o"] for layer in layers}) == len(layers) <= charts.HEAT_LEVELS
+    cells = sum(v > 0.05 for column in grid for v in column)
+    rects = sum(layer["d"].count("M") for layer in layers)
+    assert rects < cells / 2  # held values are drawn as one rectangle a run
+
+
+def test_an_empty_heatmap_draws_nothing() -> None:
+    assert charts.heat_layers([]) == []
+    assert charts.heat_layers([[0.0] * 12] * 5) == []
