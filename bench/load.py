@@ -18,7 +18,7 @@ Prints p50/p95/max of both and the error count (uploads refused, sockets that fa
 failed, pages that were not 200, events missed or out of order). Targets: event p95 <= 200 ms, page p95
 <= 100 ms, errors 0.
 
-    .venv/bin/python bench/load.py [--clients 200] [--uploads 20] [--users 50] [--seconds 30]
+    .venv/bin/python bench/load.py [--clients 200] [--uploads 20] [--users 50] [--seconds 30] [--busy N]
 """
 
 from __future__ import annotations
@@ -271,8 +271,12 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     parser.add_argument("--verbose", action="store_true", help="print each progress event's median delay")
+    parser.add_argument("--busy", type=int, default=0,
+                        help="processes spinning at normal priority throughout, to see the margin on a slower "
+                             "(or busier) machine")
     args = parser.parse_args()
 
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
     speed_before = machine_speed()
     scratch = Path(tempfile.mkdtemp(prefix="soundforge-load-"))
     os.environ["SOUNDFORGE_VAR_DIR"] = str(scratch / "var")
@@ -383,8 +387,11 @@ def main() -> None:
               f"{percentiles(times)}   (target p95 <= 100 ms)")
         print(f"errors: {sum(errors.values())}   {errors}   (target 0)")
         print(f"machine speed: a fixed Python loop took {speed_before:.0f} ms before the run and "
-              f"{machine_speed():.0f} ms after (less is faster; on a shared host it varies by up to 2x)")
+              f"{machine_speed():.0f} ms after (less is faster; on a shared host it varies by up to 2x)"
+              + (f", with {args.busy} processes spinning" if args.busy else ""))
     finally:
+        for spinner in spinners:
+            spinner.kill()
         server.stop()
         redis.stop()
         if args.keep:
