@@ -3,7 +3,9 @@ HTDemucs from a local repo, and the dsp engine, on synthesized audio."""
 
 from __future__ import annotations
 
+import json
 import random
+import sys
 import time
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 import soundfile as sf
 
 from tests import audio, portcli
+from tracks.ports import runner
 
 
 def run(*args: str, env: dict[str, str]) -> tuple[int, dict, list[dict]]:
@@ -141,3 +144,23 @@ def test_it_lists_the_models_it_can_load_and_why_not(tmp_path: Path, models_dir:
     code, out, _ = run("--list-models", "--models-dir", str(tmp_path / "nowhere"), env=port_env)
     assert code == 0 and [m["name"] for m in out["models"] if m["available"]] == ["dsp"]
     assert "does not exist" in out["models"][0]["reason"]
+
+
+def test_no_time_left_is_guessed_before_a_chunk_is_done(capfd: pytest.CaptureFixture[str]) -> None:
+    """Before the first chunk there is no pace: a time left then climbed by seconds with every second (the
+    fraction held while elapsed time grew), which reads as a hang. After one, it is given."""
+    sys.path.insert(0, str(runner.PORTS_DIR))
+    import demucs_separate
+
+    def lines() -> list[dict]:
+        return [json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith('{"progress"')]
+
+    with demucs_separate.Heartbeat(3, "separating") as beat:
+        time.sleep(2.5 * demucs_separate.HEARTBEAT_S)
+        before = lines()
+        beat.step()
+        time.sleep(1.5 * demucs_separate.HEARTBEAT_S)
+    after = lines()
+    assert len(before) >= 3 and all(line.get("eta") is None for line in before)
+    assert after and all(line.get("eta") is not None for line in after)
+    assert after[0]["progress"] == round(1 / 3, 4)

@@ -74,7 +74,8 @@ class Heartbeat:
     """Progress lines: exact ones at each finished chunk, estimated ones in between at least every second.
 
     The estimate moves through the current chunk at the pace the earlier chunks went, never reaching the
-    chunk's end before it is done, so what is reported only ever rises.
+    chunk's end before it is done, so what is reported only ever rises. No time left is given until a chunk
+    is done: before there is a pace, an estimate would only climb with every second the first chunk takes.
     """
 
     def __init__(self, total: int, stage: str) -> None:
@@ -116,7 +117,8 @@ class Heartbeat:
             fraction = max(self._reported, min(1.0, fraction))
             self._reported = fraction
             elapsed = time.monotonic() - self._began
-        eta = elapsed * (1 - fraction) / fraction if fraction > 0.01 else None
+            paced = self._done > 0
+        eta = elapsed * (1 - fraction) / fraction if paced and fraction > 0.01 else None
         progress(fraction, self.stage, eta=None if eta is None else round(eta, 1))
 
 
