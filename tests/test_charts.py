@@ -52,3 +52,24 @@ def test_a_heatmap_paints_each_cell_once_in_its_shade() -> None:
 def test_an_empty_heatmap_draws_nothing() -> None:
     assert charts.heat_layers([]) == []
     assert charts.heat_layers([[0.0] * 12] * 5) == []
+
+
+def test_a_waveform_outline_lands_where_its_peaks_say() -> None:
+    """Whole-number points under a scaling transform: mapped through it, the outline runs across the whole
+    view box, the loudest slice touches the top (or bottom), and each slice is within 0.05 units of exact."""
+    rng = random.Random(3)
+    hi = [rng.uniform(0, 0.8) for _ in range(800)]
+    lo = [-rng.uniform(0, 0.5) for _ in range(800)]
+    hi[123] = 0.8
+    outline = charts.peaks_polygon({"min": lo, "max": hi}, charts.STEM_HEIGHT)
+    sx, sy = (float(v) for v in re.fullmatch(r"scale\(([\d.]+) ([\d.]+)\)", outline["transform"]).groups())
+    points = [(int(x) * sx, int(y) * sy) for x, y in (p.split(",") for p in outline["points"].split())]
+    assert len(points) == 1600
+    top, bottom = points[:800], points[800:][::-1]
+    mid = charts.STEM_HEIGHT / 2
+    for i in range(800):
+        assert abs(top[i][0] - i * charts.WIDTH / 799) < 0.01 and bottom[i][0] == top[i][0]
+        assert abs(top[i][1] - (mid - hi[i] / 0.8 * mid)) <= 0.05
+        assert abs(bottom[i][1] - (mid - lo[i] / 0.8 * mid)) <= 0.05
+    assert top[123][1] == 0 and abs(top[-1][0] - charts.WIDTH) < 0.01
+    assert charts.peaks_polygon({"min": [], "max": []}, charts.STEM_HEIGHT) == {"points": "", "transform": ""}
