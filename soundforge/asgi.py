@@ -58,6 +58,11 @@ class SyncViewsASGIHandler(ASGIHandler):
         super().__init__()
         self.threads = {False: _Threads("django", settings.WEB_THREADS),
                         True: _Threads("django-long", settings.WEB_LONG_THREADS)}
+        # The URL configuration, and every view with it, imported now rather than by the first request's
+        # long_running() on the event loop: ~150 ms of imports during which no socket of the process heard a
+        # thing (bench/load.py's slowest events, in runs where a process's first request came in its burst).
+        with contextlib.suppress(Resolver404):
+            resolve("/")
 
     def load_middleware(self, is_async: bool = False) -> None:
         super().load_middleware(is_async=False)

@@ -4,8 +4,11 @@ one of a few long-lived threads, long requests (uploads, files) to threads of th
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
@@ -167,3 +170,12 @@ def test_a_streaming_response_goes_out_as_it_is_read(recwarn: pytest.WarningsRec
 
     assert asyncio.run(fetch()) == b"a" * STREAM_PIECE + b"b" * 10
     assert not [w for w in recwarn if "synchronous iterators" in str(w.message)]
+
+
+def test_a_web_process_imports_the_views_as_it_starts() -> None:
+    """Not on the first request's way through the event loop, where every socket of the process waited."""
+    code = ("import sys, soundforge.asgi; "
+            "print('tracks.views' in sys.modules, 'tracks.media' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parent.parent).stdout.split()
+    assert out == ["True", "True"]
