@@ -138,8 +138,10 @@ RESULT_PANELS = ("analysis-panel", "stems-panel")
 CONVERSATION_PANELS = ("comments-panel", "activity-panel")
 
 
-def render_track_panels(track: Track, panels: tuple[str, ...] = JOB_PANELS + RESULT_PANELS + CONVERSATION_PANELS
-                        ) -> str:
+ALL_PANELS = JOB_PANELS + RESULT_PANELS + CONVERSATION_PANELS
+
+
+def render_track_panels(track: Track, panels: tuple[str, ...] = ALL_PANELS) -> str:
     """The live parts of a track page: the job panels, the analysis, the stems with their mixer, the
     comments and the activity."""
     context = track_context(track, detail=bool(set(panels) & set(RESULT_PANELS)))
@@ -215,9 +217,10 @@ def _send_row(track: Track) -> None:
     _send([library_group(user_id) for user_id in access.audience(track)], render_library_row(track))
 
 
-def track_changed(track: Track) -> None:
-    """Push a track's current state to its page and to the library of everyone who has it."""
-    _send(track_group(track.uuid), render_track_panels(track))
+def track_changed(track: Track, panels: tuple[str, ...] = ALL_PANELS) -> None:
+    """Push a track's current state (its ``panels``, all by default) to its page and its row to the library
+    of everyone who has it."""
+    _send(track_group(track.uuid), render_track_panels(track, panels))
     _send_row(track)
 
 
@@ -232,8 +235,7 @@ def job_ended(track: Track, job: Job) -> None:
     """Push what a job's end changed to its track's page (the job panels; when it succeeded, its results and
     the activity) and the track's row to the library of everyone who has it."""
     changed = RESULTS_OF[job.kind] + ("activity-panel",) if job.status == Job.Status.SUCCEEDED else ()
-    _send(track_group(track.uuid), render_track_panels(track, JOB_PANELS + changed))
-    _send_row(track)
+    track_changed(track, JOB_PANELS + changed)
 
 
 ROW_PROGRESS_S = 1.0
