@@ -145,7 +145,6 @@ def sessions(users: list, base: str) -> list[requests.Session]:
         client = Client()
         client.force_login(user)
         http = requests.Session()
-        http.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=64))  # the owner uploads 20 at once
         token = "b" * 32
         http.cookies.set(settings.SESSION_COOKIE_NAME, client.cookies[settings.SESSION_COOKIE_NAME].value)
         http.cookies.set(settings.CSRF_COOKIE_NAME, token)
