@@ -27,12 +27,14 @@ lint: $(STAMP)
 
 install: $(STAMP)
 
-# torch first, pinned, from the CPU wheel: anything else would let a dependency pull a CUDA build.
+# torch first, pinned, from the CPU wheel: anything else would let a dependency pull a CUDA build. BeatNet
+# only for its network weights (tracks/ports/beats.py), without the dependencies it pins.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps BeatNet==1.1.3
 	touch $(STAMP)
 
 clean:

@@ -19,8 +19,8 @@ def _tone(freq: float, n: int, sr: int) -> np.ndarray:
 
 def song(tonic: str = "C", mode: str = "major", bpm: float = 120.0, seconds: float = 8.0,
          sr: int = 22050, click: float = 1.0) -> np.ndarray:
-    """A click on every beat (``click`` times as loud) over a I-IV-V-I progression (one chord a bar) in the
-    given key."""
+    """A drum kit (``click`` times as loud: kick, snare on the backbeat, hi-hat eighths) over a I-IV-V-I
+    progression (one chord a bar) in the given key."""
     n = int(seconds * sr)
     y = np.zeros(n)
     root = 48 + PITCH_CLASSES.index(tonic)  # MIDI note in octave 3
@@ -37,7 +37,7 @@ def song(tonic: str = "C", mode: str = "major", bpm: float = 120.0, seconds: flo
             y[start:start + seg] += 0.08 * env * _tone(440 * 2 ** ((midi - 69) / 12), seg, sr)
         # The tonic in the bass under every chord.
         y[start:start + seg] += 0.05 * env * _tone(440 * 2 ** ((root - 12 - 69) / 12), seg, sr)
-    y += click * clicks(bpm, seconds, sr)
+    y += click * kit(bpm, seconds, sr)
     return (y / max(1e-9, np.abs(y).max()) * 0.8).astype(np.float32)
 
 
@@ -52,6 +52,45 @@ def clicks(bpm: float, seconds: float, sr: int = 22050) -> np.ndarray:
         if start + click.size <= n:
             y[start:start + click.size] += (0.9 if k % 4 == 0 else 0.6) * click
     return y
+
+
+def kit(bpm: float, seconds: float, sr: int = 22050, pattern: str = "KhShKhSh", per_beat: int = 2) -> np.ndarray:
+    """A drum kit playing ``pattern`` over and over, ``per_beat`` letters a beat: K kick, S snare, h hi-hat,
+    "." rest."""
+    n = int(seconds * sr)
+    y = np.zeros(n)
+    length = int(0.25 * sr)
+    t = np.arange(length) / sr
+    noise = np.random.default_rng(1).standard_normal(length)
+    sounds = {
+        "K": np.sin(2 * np.pi * (50 + 80 * np.exp(-t / 0.03)) * t) * np.exp(-t / 0.1),
+        "S": 0.5 * noise * np.exp(-t / 0.05) + 0.4 * np.sin(2 * np.pi * 190 * t) * np.exp(-t / 0.04),
+        "h": 0.15 * noise * np.exp(-t / 0.008),
+    }
+    step = 60 / bpm / per_beat
+    for k in range(int(seconds / step) + 1):
+        sound = sounds.get(pattern[k % len(pattern)])
+        start = round(k * step * sr)
+        if sound is not None and start < n:
+            piece = sound[: n - start]
+            y[start:start + piece.size] += piece
+    return y
+
+
+def pad(chords: list[str], seconds: float = 12.0, sr: int = 22050) -> np.ndarray:
+    """Held chords that swell in and fade out, one after another: harmony without a pulse."""
+    n = int(seconds * sr)
+    y = np.zeros(n)
+    each = n // len(chords)
+    t = np.arange(each) / sr
+    swell = np.sin(np.pi * np.arange(each) / each) ** 2
+    for i, name in enumerate(chords):
+        root_name, _, quality = name.partition(":")
+        root = PITCH_CLASSES.index(root_name)
+        for interval in QUALITY_INTERVALS[quality]:
+            f = 440 * 2 ** ((60 + root + interval - 69) / 12)
+            y[i * each:(i + 1) * each] += swell * np.sin(2 * np.pi * f * t)
+    return (y / max(1e-9, np.abs(y).max()) * 0.5).astype(np.float32)
 
 
 def write_wav(path: Path, y: np.ndarray, sr: int = 22050) -> Path:

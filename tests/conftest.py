@@ -122,13 +122,13 @@ def audio_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def c_major_wav(audio_dir: Path) -> Path:
     """8 s, C major, 120 BPM."""
-    return audio.write_wav(audio_dir / "c-major-120.wav", audio.song("C", "major", 120.0, 8.0))
+    return audio.write_wav(audio_dir / "c-major-120.wav", audio.song("C", "major", 120.0, 12.0))
 
 
 @pytest.fixture(scope="session")
 def fsharp_minor_mp3(audio_dir: Path) -> Path:
     """8 s, F# minor, 123.4 BPM, stereo MP3."""
-    return audio.write_encoded(audio_dir / "f-sharp-minor.mp3", audio.song("F#", "minor", 123.4, 8.0), channels=2)
+    return audio.write_encoded(audio_dir / "f-sharp-minor.mp3", audio.song("F#", "minor", 123.4, 12.0), channels=2)
 
 
 @pytest.fixture

@@ -69,7 +69,7 @@ def test_a_filler_that_dies_leaves_no_mark_and_the_next_one_fills(tmp_path: Path
 
 def test_analyses_started_at_once_on_an_empty_cache_all_succeed_and_so_does_the_next(tmp_path: Path,
                                                                                       port_env: dict[str, str]) -> None:
-    wav = audio.write_wav(tmp_path / "song.wav", audio.song(bpm=120.0, seconds=6.0))
+    wav = audio.write_wav(tmp_path / "song.wav", audio.song(bpm=120.0, seconds=12.0))
     env = {**port_env, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
     analyses = [subprocess.Popen([sys.executable, str(portcli.PORTS / "analyzer.py"), str(wav)], env=env,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(FILLERS)]

@@ -34,7 +34,7 @@ def test_it_analyses_an_upload(alice_client: Client, c_major_wav: Path, run_work
     assert result.job == job
     assert result.tempo == pytest.approx(120.0, abs=1.5)
     assert result.key_label == "C major"
-    assert result.analyzer_version == "2"
+    assert result.analyzer_version == "3"
     data = result.data
     page = alice_client.get(f"/tracks/{track.uuid}/").content.decode()
     assert "C major" in page

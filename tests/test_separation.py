@@ -30,7 +30,7 @@ FOUR = {"drums", "bass", "other", "vocals"}
 @pytest.fixture
 def song_wav(tmp_path: Path) -> Path:
     """6 s of stereo 44.1 kHz song."""
-    left = audio.song("G", "major", 96.0, 6.0, sr=44100)
+    left = audio.song("G", "major", 96.0, 12.0, sr=44100)
     return audio.write_wav(tmp_path / "Song Title.wav", np.stack([left, 0.5 * left], axis=1), 44100)
 
 

@@ -125,10 +125,10 @@ def test_timed_comments_by_those_it_is_shared_with(alice_client: Client, bob_cli
     html = response.content.decode()
     assert response.status_code == 200
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert" not in html
-    assert "0:02" in html and 'cx="312.5"' in html  # 2.5 s of 8 s along the timeline
+    assert "0:02" in html and 'cx="208.3"' in html  # 2.5 s of 12 s along the timeline
     comment = Comment.objects.get()
     assert (comment.author, comment.at) == (bob, 2.5)
-    assert bob_client.post(add, {"at": "9", "text": "after the end"}).status_code == 400
+    assert bob_client.post(add, {"at": "13", "text": "after the end"}).status_code == 400
     assert bob_client.post(add, {"at": "1", "text": "x" * 1001}).status_code == 400
     assert bob_client.post(add, {"at": "-1", "text": "before"}).status_code == 400
 

@@ -124,3 +124,16 @@ def test_a_stranger_does_not_see_the_track_in_their_library(charlie_client: Clie
     page = charlie_client.get("/").content.decode()
     assert str(track.uuid) not in page
     assert "No songs yet" in page
+
+
+def test_the_page_says_when_there_is_no_tempo_and_no_clear_key(alice_client: Client, track: Track) -> None:
+    from tracks.models import AnalysisResult, Job
+
+    job = Job.objects.create(track=track, kind=Job.Kind.ANALYSIS, status=Job.Status.SUCCEEDED)
+    key = {"key": "C", "mode": "minor", "confidence": 0.05, "clear": False,
+           "candidates": [{"key": "C", "mode": "minor", "score": 0.55}, {"key": "F", "mode": "minor", "score": 0.54}]}
+    result = AnalysisResult.record(job, {"analyzer_version": "3", "tempo": None, "beats": [], "key": key})
+    assert result.tempo is None and result.key_label == ""
+    page = alice_client.get(f"/tracks/{track.uuid}/").content.decode()
+    assert "no steady tempo" in page
+    assert "unclear" in page and "C minor or F minor?" in page

@@ -220,7 +220,8 @@ class AnalysisResult(models.Model):
             data=data,
             analyzer_version=str(data.get("analyzer_version", "")),
             tempo=data.get("tempo"),
-            key_label=f"{key['key']} {key.get('mode', 'major')}" if key.get("key") else "",
+            # An unclear key (the port's "clear": false) gets no label: the page names its two candidates.
+            key_label=f"{key['key']} {key.get('mode', 'major')}" if key.get("key") and key.get("clear", True) else "",
         )
 
 

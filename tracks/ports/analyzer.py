@@ -19,14 +19,16 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
+import beats as beat_network
 import harmony
 import jit_cache
 import numpy as np
 from port_protocol import Parser, PortFailure, progress, r, run, waveform_peaks
 
-ANALYZER_VERSION = "2"
+ANALYZER_VERSION = "3"
 FAILURE_KIND = "analysis_failed"
 FEATURES = ("tempo", "key", "energy", "spectral", "mfcc", "chroma", "waveform", "meter", "chords", "sections",
             "loudness")
@@ -59,6 +61,7 @@ PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"
 MAJOR_PROFILE = np.array([0.238, 0.006, 0.111, 0.006, 0.137, 0.094, 0.016, 0.214, 0.009, 0.080, 0.008, 0.081])
 MINOR_PROFILE = np.array([0.220, 0.006, 0.104, 0.123, 0.019, 0.103, 0.012, 0.214, 0.062, 0.022, 0.061, 0.052])
 CQT_OCTAVES = 7  # C1 to B7, one bin per semitone
+KEY_CLEAR = 0.15
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -149,12 +152,18 @@ def estimate_key(chroma_mean: np.ndarray) -> dict[str, Any]:
             scores.append((0.0 if np.isnan(corr) else float(corr), PITCH_CLASSES[tonic], mode))
     scores.sort(reverse=True)
     best, second = scores[0][0], scores[1][0]
-    # Confident only when the best key both fits well and stands clear of the runner-up.
-    confidence = float(np.clip(best, 0, 1) * np.clip((best - second) / 0.1, 0, 1))
+    # Confident only when the best key both fits well and stands clear of the runner-up, and the pitch
+    # classes differ at all: noise's are nearly flat (spread 0.03 of their mean; music's 0.2 and up), and any
+    # profile correlates with flat-plus-a-little.
+    spread = float(np.std(chroma_mean) / max(float(np.mean(chroma_mean)), 1e-9))
+    tonal = np.clip((spread - 0.05) / 0.1, 0, 1)
+    confidence = float(np.clip(best, 0, 1) * np.clip((best - second) / 0.1, 0, 1) * tonal)
     return {
         "key": scores[0][1],
         "mode": scores[0][2],
         "confidence": r(confidence, 3),
+        # Unclear: the page says so and names the two best candidates rather than one key.
+        "clear": confidence >= KEY_CLEAR,
         "candidates": [{"key": k, "mode": m, "score": r(s, 3)} for s, k, m in scores[:3]],
     }
 
@@ -183,6 +192,7 @@ def analyse(y: np.ndarray, sr: int, features: list[str], source: str = "", stems
     step(STAGES[features[0]])
 
     beat_frames = np.zeros(0, dtype=int)
+    grid = BeatGrid(np.zeros(0), None, None, "none")
     harmony_cache: dict[str, Any] = {}
 
     def beat_harmony() -> dict[str, Any]:
@@ -201,30 +211,18 @@ def analyse(y: np.ndarray, sr: int, features: list[str], source: str = "", stems
             db = 20 * np.log10(np.maximum(level, 1e-9) / max(float(rms.max()), 1e-9))
             labels = harmony.chords(chroma, db)
             lead = starts.size - beat_frames.size
-            meter, phase, clarity = harmony.meter_and_phase(chroma[:, lead:], labels[lead:])
+            meter, phase, clarity = harmony.meter_and_phase(chroma[:, lead:], labels[lead:], grid.accent)
             harmony_cache.update(starts=starts, lead=lead, chroma=chroma, labels=labels, meter=meter,
                                  phase=phase, clarity=clarity)
         return harmony_cache
 
     for name in features:
         if name == "tempo":
-            onset_env = librosa.onset.onset_strength(S=mel_db, sr=sr)
-            if "drums" in stems:
-                # The drum stem's onsets steady the pulse; the mix's keep it where the drums are silent.
-                onset_env = _with_drum_onsets(librosa, onset_env, stems["drums"], sr)
-            tempo = _tempo(librosa, onset_env, sr)
-            tempo, beats = librosa.beat.beat_track(onset_envelope=onset_env, sr=sr, hop_length=HOP, bpm=tempo)
-            beat_frames = _half_time(np.asarray(beats), onset_env, sr)
-            beats = _refine(beat_frames, onset_env) * HOP / sr
-            bpm = tempo
-            if beats.size >= 4:
-                # beat_track's tempo is quantised to its tempogram bins; the slope of a straight line
-                # through the beat times is the beat period the tracker actually followed.
-                period = np.polyfit(np.arange(beats.size), beats, 1)[0]
-                if period > 0:
-                    bpm = 60.0 / period
-            out["tempo"] = r(bpm, 2)
-            out["beats"] = [r(b, 3) for b in beats]
+            grid = _beat_grid(librosa, y, sr, mel_db, stems)
+            beat_frames = np.round(grid.beats * sr / HOP).astype(int) if grid.tempo else np.zeros(0, dtype=int)
+            out["tempo"] = r(grid.tempo, 2) if grid.tempo else None
+            out["beats"] = [r(b, 3) for b in grid.beats] if grid.tempo else []
+            out["beat_tracker"] = grid.tracker
         elif name == "key":
             # Energy (not magnitude) per pitch class, each frame scaled to its strongest class, so that loud
             # passages do not outvote the rest and drums, spread over every class, fade into the floor.
@@ -348,6 +346,47 @@ def _key_changes(sections: list[dict[str, Any]], song_key: dict[str, Any] | None
     return runs
 
 
+# Shorter than this, a piece has no tempo to speak of (a fragment's few beats fit any grid).
+MIN_STEADY_S = 10.0
+
+
+@dataclass
+class BeatGrid:
+    beats: np.ndarray  # seconds
+    tempo: float | None  # None: no steady tempo (then there is no grid)
+    accent: np.ndarray | None  # how much each beat sounds like a downbeat, where the tracker says
+    tracker: str  # "beatnet" or "librosa" (the fallback), "none" before the tempo step
+
+
+def _beat_grid(librosa: Any, y: np.ndarray, sr: int, mel_db: np.ndarray, stems: dict[str, str]) -> BeatGrid:
+    """Beats and tempo from the trained network (beats.py); librosa's tracker when it cannot load."""
+    try:
+        beat_network.load()
+    except beat_network.Unavailable as exc:
+        progress(0.1, "tempo and beats (librosa: " + str(exc) + ")")
+        onset_env = librosa.onset.onset_strength(S=mel_db, sr=sr)
+        if "drums" in stems:
+            # The drum stem's onsets steady the pulse; the mix's keep it where the drums are silent.
+            onset_env = _with_drum_onsets(librosa, onset_env, stems["drums"], sr)
+        _, frames = librosa.beat.beat_track(onset_envelope=onset_env, sr=sr, hop_length=HOP)
+        beats = _refine(np.asarray(frames), onset_env) * HOP / sr
+        tempo = beat_network.steady_tempo(beats, salience=1.0)  # librosa says nothing of how clear they were
+        return BeatGrid(beats, tempo if y.size >= MIN_STEADY_S * sr else None, None, "librosa")
+    audio = y
+    if "drums" in stems:
+        # The network hears the mix with its drums twice as loud: the pulse stands out, and it is still the
+        # kind of mix the network learnt from (the drum stem alone is not).
+        drums, _ = decode(stems["drums"], sr)
+        audio = y.copy()
+        n = min(audio.size, drums.size)
+        audio[:n] += drums[:n]
+    if sr != beat_network.SAMPLE_RATE:
+        audio = librosa.resample(audio, orig_sr=sr, target_sr=beat_network.SAMPLE_RATE)
+    grid = beat_network.track(beat_network.activations(audio))
+    tempo = grid.tempo if y.size >= MIN_STEADY_S * sr else None
+    return BeatGrid(grid.beats, tempo, grid.accent, "beatnet")
+
+
 def _with_drum_onsets(librosa: Any, onset_env: np.ndarray, path: str, sr: int) -> np.ndarray:
     drums, _ = decode(path, sr)
     mel = librosa.power_to_db(librosa.feature.melspectrogram(y=drums, sr=sr, n_fft=N_FFT, hop_length=HOP))
@@ -422,27 +461,6 @@ def _channels(path: str) -> int:
         return container.streams.audio[0].channels if container.streams.audio else 1
 
 
-def _tempo(librosa: Any, onset_env: np.ndarray, sr: int) -> float:
-    """librosa's global tempo estimate (``feature.tempo``: the mean autocorrelation tempogram under a tempo
-    prior), with the tempogram built a block of frames at a time. Whole, it is a float64 array of 384 lags
-    by every frame, about 120 MB for a 3-minute song; its mean is all the estimate needs."""
-    win = int(librosa.time_to_frames(TEMPOGRAM_S, sr=sr, hop_length=HOP).item())
-    # The padding tempogram(center=True) applies, done once, so each block sees the frames it would.
-    padded = np.pad(onset_env, (win // 2, win // 2), mode="linear_ramp", end_values=(0, 0))
-    total = np.zeros(win)
-    for start in range(0, onset_env.size, TEMPOGRAM_BLOCK):
-        stop = min(onset_env.size, start + TEMPOGRAM_BLOCK)
-        block = librosa.feature.tempogram(onset_envelope=padded[start:stop + win - 1], sr=sr, hop_length=HOP,
-                                          win_length=win, center=False)
-        total += block.sum(axis=1)
-    return float(librosa.feature.tempo(tg=(total / onset_env.size)[:, None], sr=sr, hop_length=HOP,
-                                       ac_size=TEMPOGRAM_S)[0])
-
-
-TEMPOGRAM_S = 8.0  # librosa's ac_size
-TEMPOGRAM_BLOCK = 1024
-
-
 def _refine(frames: np.ndarray, onset_env: np.ndarray) -> np.ndarray:
     """Beat positions finer than a frame: the onset peak within a frame of each beat, placed between frames
     by a parabola through it and its neighbours. A frame is 23 ms; over a short song that quantisation alone
@@ -458,31 +476,6 @@ def _refine(frames: np.ndarray, onset_env: np.ndarray) -> np.ndarray:
         if curvature < 0:
             refined[i] = peak + float(np.clip(0.5 * (a - c) / curvature, -0.5, 0.5))
     return refined
-
-
-HALF_TIME_ABOVE_BPM = 140.0
-HALF_TIME_MIDPOINT = 0.2
-HALF_TIME_PARITY = 0.6
-HALF_TIME_ALIKE = 0.5
-
-
-def _half_time(beats: np.ndarray, onset_env: np.ndarray, sr: int) -> np.ndarray:
-    """Beat frames at the level a listener taps. On a fast pulse the tracker sometimes follows the eighth
-    notes instead: then the beats alternate strong and weak, the strong ones alike, and nothing sounds
-    halfway between them (at a true beat, the subdivisions do). Keep every other beat, the strong ones, in
-    that case."""
-    if beats.size < 8 or 60.0 / (np.median(np.diff(beats)) * HOP / sr) <= HALF_TIME_ABOVE_BPM:
-        return beats
-    strength = onset_env[beats]
-    even, odd = strength[0::2].mean(), strength[1::2].mean()
-    between = onset_env[(beats[:-1] + beats[1:]) // 2].mean() / max(strength.mean(), 1e-9)
-    strong = beats[0::2] if even >= odd else beats[1::2]
-    # The strong beats must be alike (a steady pulse), not one accent a bar over plain clicks.
-    first, second = onset_env[strong[0::2]].mean(), onset_env[strong[1::2]].mean()
-    alike = min(first, second) >= HALF_TIME_ALIKE * max(first, second)
-    if between < HALF_TIME_MIDPOINT and min(even, odd) < HALF_TIME_PARITY * max(even, odd) and alike:
-        return strong
-    return beats
 
 
 def _cqt(librosa: Any, y: np.ndarray, sr: int, cache: dict[str, Any]) -> np.ndarray:

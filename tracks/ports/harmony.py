@@ -11,7 +11,8 @@ Choices, each measured on the labelled chorale corpus (bench/accuracy.py):
   Weighting the root in the templates cost 6 points, energy instead of magnitude 3.
 - Downbeats fall where the chords change: Western harmony changes on strong beats far more often than
   on weak ones. The meter (3 or 4 beats a bar) is the one whose best phase makes beat-to-beat harmonic
-  change most regular. Accents on loud beats mislead here (a backbeat is louder than the downbeat).
+  change most regular. Loudness misleads here (a backbeat is louder than the downbeat); the beat
+  network's downbeat activation does not, and counts as much as the harmony where it is there.
 - Sections from a self-similarity matrix of beat-level chroma and timbre: boundaries at the peaks of a
   checkerboard novelty curve snapped to downbeats, labels by how well one section's beats line up with
   another's (repetition shows as a diagonal, not as a similar average).
@@ -99,22 +100,27 @@ def chords(chroma: np.ndarray, loudness_db: np.ndarray) -> list[str]:
     return [NO_CHORD if db < SILENT_DB else chord_name(*names[k]) for k, db in zip(path, loudness_db, strict=True)]
 
 
-def meter_and_phase(chroma: np.ndarray, labels: list[str]) -> tuple[int, int, float]:
+def meter_and_phase(chroma: np.ndarray, labels: list[str], accent: np.ndarray | None = None
+                    ) -> tuple[int, int, float]:
     """Beats per bar, the index of the first downbeat among the beats, and how clear that was (0..1).
 
-    ``chroma`` and ``labels`` are per beat (no lead-in segment)."""
+    ``chroma`` and ``labels`` are per beat (no lead-in segment); ``accent``, where the beat tracker gives
+    one, is how much each beat sounds like a downbeat: it counts as much as the harmony."""
     if len(labels) < 2 * max(METERS):
         return 4, 0, 0.0
     change = np.r_[1.0, [a != b for a, b in zip(labels[1:], labels[:-1], strict=True)]].astype(float)
     novelty = np.r_[0.0, 1.0 - (chroma[:, 1:] * chroma[:, :-1]).sum(axis=0)]
     change_z, novelty_z = _z(change), _z(novelty)
+    accent_z = np.zeros(len(labels)) if accent is None else _z(np.asarray(accent, dtype=float)[: len(labels)])
+    if accent_z.size < len(labels):
+        accent_z = np.r_[accent_z, np.zeros(len(labels) - accent_z.size)]
 
-    def contrast(cue: np.ndarray, m: int) -> list[float]:
-        return [float(cue[p::m].mean() - cue.mean()) for p in range(m)]
+    def contrast(cue: np.ndarray, m: int) -> np.ndarray:
+        return np.array([cue[p::m].mean() - cue.mean() for p in range(m)])
 
-    by_meter = {m: max(contrast(novelty_z, m)) for m in METERS}
+    by_meter = {m: float(np.max(contrast(novelty_z, m) + contrast(accent_z, m))) for m in METERS}
     meter = max(METERS, key=by_meter.get)
-    phases = contrast(change_z, meter)
+    phases = contrast(change_z, meter) + contrast(accent_z, meter)
     phase = int(np.argmax(phases))
     ranked = sorted(phases, reverse=True)
     clarity = float(np.clip((ranked[0] - ranked[1]) / 0.5, 0, 1) * np.clip(abs(by_meter[3] - by_meter[4]) / 0.2, 0, 1))

@@ -74,14 +74,16 @@ def ensure_filled(warm_up: Callable[[], None] | None = None, on_wait: Callable[[
 
 def run_every_port() -> None:
     """Pass through every numba function the ports use: an analysis with every feature and stems, and a dsp
-    separation, on four seconds of synthetic sound."""
+    separation, on twelve seconds of synthetic sound (long enough for a tempo), and librosa's beat tracker, the
+    analyzer's fallback."""
     import analyzer
     import dsp_engine
+    import librosa
     import numpy as np
     import soundfile as sf
 
     sr = 22050
-    t = np.arange(sr * 4) / sr
+    t = np.arange(sr * 12) / sr
     y = (0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sign(np.sin(2 * np.pi * 2 * t)))).astype(np.float32)
     stereo = np.stack([y, 0.8 * y])
     with tempfile.TemporaryDirectory() as folder:
@@ -98,3 +100,4 @@ def run_every_port() -> None:
             os.close(saved)
             os.close(devnull)
     dsp_engine.split(stereo, sr)
+    librosa.beat.beat_track(y=y, sr=sr)

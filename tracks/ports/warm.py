@@ -34,11 +34,17 @@ WARM_PORTS = ("analyzer",)
 
 def warm_up() -> None:
     """Fill numba's cache if nobody has (jit_cache.py), then pass through every compiled function once so
-    all of them are loaded here, before any fork."""
+    all of them are loaded here, before any fork; read the beat network too."""
     import jit_cache
 
     if not jit_cache.ensure_filled():
         jit_cache.run_every_port()
+    import beats
+
+    try:
+        beats.load()  # the beat network's weights, read once
+    except beats.Unavailable:
+        pass  # each analysis falls back to librosa and says so
 
 
 def child(port: Any, listener: socket.socket, conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
