@@ -19,7 +19,6 @@ import argparse
 import os
 import sys
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import beats as beat_network
@@ -185,14 +184,14 @@ def analyse(y: np.ndarray, sr: int, features: list[str], source: str = "", stems
 
     progress(0.1, "spectrogram")
     S = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP))
-    mel_db = None
-    if {"tempo", "mfcc"} & set(features):
+    mel_db = None  # the fallback beat tracker makes its own when it runs
+    if {"mfcc", "sections"} & set(features):
         mel_db = librosa.power_to_db(librosa.feature.melspectrogram(S=S**2, sr=sr))
     rms = librosa.feature.rms(S=S, frame_length=N_FFT)[0]
     step(STAGES[features[0]])
 
     beat_frames = np.zeros(0, dtype=int)
-    grid = BeatGrid(np.zeros(0), None, None, "none")
+    grid = beat_network.Grid(np.zeros(0), None, None)
     harmony_cache: dict[str, Any] = {}
 
     def beat_harmony() -> dict[str, Any]:
@@ -350,28 +349,39 @@ def _key_changes(sections: list[dict[str, Any]], song_key: dict[str, Any] | None
 MIN_STEADY_S = 10.0
 
 
-@dataclass
-class BeatGrid:
-    beats: np.ndarray  # seconds
-    tempo: float | None  # None: no steady tempo (then there is no grid)
-    accent: np.ndarray | None  # how much each beat sounds like a downbeat, where the tracker says
-    tracker: str  # "beatnet" or "librosa" (the fallback), "none" before the tempo step
+def _beat_grid(librosa: Any, y: np.ndarray, sr: int, mel_db: np.ndarray | None, stems: dict[str, str]
+               ) -> beat_network.Grid:
+    """Beats and tempo from the trained network (beats.py), or librosa's tracker when it cannot load; no
+    tempo for a fragment."""
+    grid = _network_grid(librosa, y, sr, stems)
+    if grid is None:
+        grid = _librosa_grid(librosa, y, sr, mel_db, stems)
+    if y.size < MIN_STEADY_S * sr:
+        grid.tempo = None
+    return grid
 
 
-def _beat_grid(librosa: Any, y: np.ndarray, sr: int, mel_db: np.ndarray, stems: dict[str, str]) -> BeatGrid:
-    """Beats and tempo from the trained network (beats.py); librosa's tracker when it cannot load."""
+def _librosa_grid(librosa: Any, y: np.ndarray, sr: int, mel_db: np.ndarray | None, stems: dict[str, str]
+                  ) -> beat_network.Grid:
+    if mel_db is None:
+        mel_db = librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=sr, n_fft=N_FFT, hop_length=HOP))
+    onset_env = librosa.onset.onset_strength(S=mel_db, sr=sr)
+    if "drums" in stems:
+        # The drum stem's onsets steady the pulse; the mix's keep it where the drums are silent.
+        onset_env = _with_drum_onsets(librosa, onset_env, stems["drums"], sr)
+    _, frames = librosa.beat.beat_track(onset_envelope=onset_env, sr=sr, hop_length=HOP)
+    beats = _refine(np.asarray(frames), onset_env) * HOP / sr
+    tempo = beat_network.steady_tempo(beats, salience=1.0)  # librosa says nothing of how clear they were
+    return beat_network.Grid(beats, tempo, None, "librosa")
+
+
+def _network_grid(librosa: Any, y: np.ndarray, sr: int, stems: dict[str, str]) -> beat_network.Grid | None:
+    """The network's grid, or None (and a progress line saying why) when it cannot load."""
     try:
         beat_network.load()
     except beat_network.Unavailable as exc:
         progress(0.1, "tempo and beats (librosa: " + str(exc) + ")")
-        onset_env = librosa.onset.onset_strength(S=mel_db, sr=sr)
-        if "drums" in stems:
-            # The drum stem's onsets steady the pulse; the mix's keep it where the drums are silent.
-            onset_env = _with_drum_onsets(librosa, onset_env, stems["drums"], sr)
-        _, frames = librosa.beat.beat_track(onset_envelope=onset_env, sr=sr, hop_length=HOP)
-        beats = _refine(np.asarray(frames), onset_env) * HOP / sr
-        tempo = beat_network.steady_tempo(beats, salience=1.0)  # librosa says nothing of how clear they were
-        return BeatGrid(beats, tempo if y.size >= MIN_STEADY_S * sr else None, None, "librosa")
+        return None
     audio = y
     if "drums" in stems:
         # The network hears the mix with its drums twice as loud: the pulse stands out, and it is still the
@@ -382,9 +392,7 @@ def _beat_grid(librosa: Any, y: np.ndarray, sr: int, mel_db: np.ndarray, stems: 
         audio[:n] += drums[:n]
     if sr != beat_network.SAMPLE_RATE:
         audio = librosa.resample(audio, orig_sr=sr, target_sr=beat_network.SAMPLE_RATE)
-    grid = beat_network.track(beat_network.activations(audio))
-    tempo = grid.tempo if y.size >= MIN_STEADY_S * sr else None
-    return BeatGrid(grid.beats, tempo, grid.accent, "beatnet")
+    return beat_network.track(beat_network.activations(audio))
 
 
 def _with_drum_onsets(librosa: Any, onset_env: np.ndarray, path: str, sr: int) -> np.ndarray:
@@ -465,17 +473,12 @@ def _refine(frames: np.ndarray, onset_env: np.ndarray) -> np.ndarray:
     """Beat positions finer than a frame: the onset peak within a frame of each beat, placed between frames
     by a parabola through it and its neighbours. A frame is 23 ms; over a short song that quantisation alone
     moves the tempo by tenths of a BPM."""
-    refined = frames.astype(float)
-    for i, f in enumerate(frames):
+    peaks = np.asarray(frames, dtype=int).copy()
+    for i, f in enumerate(peaks):
         lo, hi = max(1, f - 1), min(onset_env.size - 2, f + 1)
-        if lo > hi:
-            continue
-        peak = lo + int(np.argmax(onset_env[lo:hi + 1]))
-        a, b, c = onset_env[peak - 1], onset_env[peak], onset_env[peak + 1]
-        curvature = a - 2 * b + c
-        if curvature < 0:
-            refined[i] = peak + float(np.clip(0.5 * (a - c) / curvature, -0.5, 0.5))
-    return refined
+        if lo <= hi:
+            peaks[i] = lo + int(np.argmax(onset_env[lo:hi + 1]))
+    return beat_network.between_frames(peaks, onset_env)
 
 
 def _cqt(librosa: Any, y: np.ndarray, sr: int, cache: dict[str, Any]) -> np.ndarray:
