@@ -58,9 +58,9 @@ def test_it_separates_with_the_built_in_engine(alice_client: Client, song_wav: P
         path = media.stem_path(stem)
         assert path.parent == media.stems_dir(stem.job)
         info = sf.info(path)
-        assert (info.samplerate, info.frames) == (44100, 6 * 44100)
+        assert (info.samplerate, info.frames) == (44100, 12 * 44100)
         assert (stem.model, stem.format, stem.size) == ("dsp", "wav", path.stat().st_size)
-        assert stem.duration == pytest.approx(6.0)
+        assert stem.duration == pytest.approx(12.0)
         assert stem.peaks["points"] > 100
     page = alice_client.get(f"/tracks/{track.uuid}/").content.decode()
     assert page.count('class="strip"') == 4
