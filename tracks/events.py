@@ -54,12 +54,13 @@ def track_context(track: Track, detail: bool = False) -> dict[str, Any]:
                "analysis": track.latest_analysis(with_data=False)}
     if detail:
         analysis = context["analysis"]
-        context["charts"] = SimpleLazyObject(lambda: charts.for_analysis(analysis.data)) if analysis else None
+        context["charts"] = SimpleLazyObject(lambda: charts.for_analysis(analysis.shown)) if analysis else None
         # The stems panel is cached too, by what it shows: the separations, the beats of its click track, and
         # the title in its download names. Its waveforms are drawn only when that changes.
         context["stem_sets"] = SimpleLazyObject(lambda: stem_sets(track))
         context["stems_version"] = (list(track.stems.order_by("job_id").values_list("job_id", flat=True).distinct()),
-                                    analysis.pk if analysis else None, track.title)
+                                    analysis.pk if analysis else None, analysis.tempo_factor if analysis else "",
+                                    track.title)
     return context
 
 

@@ -503,7 +503,7 @@ def mix_response(track: Track, stems: list[Stem], gains: dict[str, float], pans:
 def beat_rows(analysis: AnalysisResult) -> list[list[Any]]:
     """A row per beat: number, time, bar and beat in the bar (from the downbeats), the chord and section
     sounding at it, the tempo and the key; blanks where the analysis has no such figure."""
-    data = analysis.data
+    data = analysis.shown
     beats = data.get("beats") or []
     downbeats = set(data.get("downbeats") or [])
     chords, sections = data.get("chords") or [], data.get("sections") or []
@@ -522,9 +522,10 @@ def beat_rows(analysis: AnalysisResult) -> list[list[Any]]:
 
 def analysis_response(track: Track, analysis: AnalysisResult, fmt: str) -> HttpResponseBase:
     """An analysis to download: ``json`` is the port's whole output, ``csv`` a row per beat (number, time,
-    tempo and key alongside, for spreadsheets and DAWs). Call only after access.py has said yes."""
+    tempo and key alongside, for spreadsheets and DAWs); both with the tempo as corrected. Call only after
+    access.py has said yes."""
     if fmt == "json":
-        response = HttpResponse(json.dumps(analysis.data, indent=1), content_type="application/json")
+        response = HttpResponse(json.dumps(analysis.shown, indent=1), content_type="application/json")
     elif fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out)

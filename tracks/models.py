@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.functional import cached_property
+
+from . import tempo
 
 
 def display_name(user: Any) -> str:
@@ -36,6 +40,9 @@ class Track(models.Model):
     size = models.BigIntegerField()
     sha256 = models.CharField(max_length=64, db_index=True)
     created = models.DateTimeField(default=timezone.now)
+    # The tempo its owner or an editor said the song has (tempo.py): each analysis is shown at the metrical
+    # level nearest it. Null: as tracked.
+    tempo_target = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created", "-id"]
@@ -57,7 +64,26 @@ class Track(models.Model):
 
     def latest_analysis(self, with_data: bool = True) -> AnalysisResult | None:
         analyses = self.analyses.order_by("-created", "-id")
-        return (analyses if with_data else analyses.defer("data")).first()
+        found = (analyses if with_data else analyses.defer("data")).first()
+        if found is not None:
+            found.track = self
+        return found
+
+    def correct_tempo(self, step: Fraction | None) -> AnalysisResult | None:
+        """Move the latest analysis's beat grid by ``step`` (x2, /2, x3/2, x2/3; None: back to the tracked
+        tempo) and keep the tempo that gives for later analyses. Returns the analysis, or None when there is
+        no tempo to correct or the step leads nowhere sensible (tempo.can_step)."""
+        analysis = self.latest_analysis()
+        tracked = analysis.data.get("tempo") if analysis else None
+        if not tracked:
+            return None
+        factor = Fraction(1) if step is None else analysis.factor * step
+        if step is not None and not tempo.can_step(tracked, analysis.factor, step):
+            return None
+        self.tempo_target = None if factor == 1 else tracked * factor
+        self.save(update_fields=["tempo_target"])
+        analysis.apply_factor(factor)
+        return analysis
 
 
 class Job(models.Model):
@@ -200,8 +226,10 @@ class AnalysisResult(models.Model):
     job = models.OneToOneField(Job, on_delete=models.SET_NULL, null=True, blank=True, related_name="result")
     data = models.JSONField()
     analyzer_version = models.CharField(max_length=16)
-    # Copied out of ``data`` so that lists (and later sorting and filtering) never load the whole JSON.
+    # Copied out of ``data`` so that lists (and later sorting and filtering) never load the whole JSON; the
+    # tempo as corrected (tempo_factor times the tracked one).
     tempo = models.FloatField(null=True, blank=True)
+    tempo_factor = models.CharField(max_length=8, blank=True, help_text="the tempo correction, as 3/2; blank: none")
     key_label = models.CharField(max_length=16, blank=True)
     created = models.DateTimeField(default=timezone.now)
 
@@ -213,16 +241,48 @@ class AnalysisResult(models.Model):
 
     @classmethod
     def record(cls, job: Job, data: dict[str, Any]) -> AnalysisResult:
+        """Store a port's output; a tempo correction the track has carries over (at the factor nearest the
+        tempo the person chose)."""
         key = data.get("key") or {}
+        target = Track.objects.filter(pk=job.track_id).values_list("tempo_target", flat=True).first()
+        factor = tempo.factor_for(data.get("tempo"), target)
         return cls.objects.create(
             track_id=job.track_id,
             job=job,
             data=data,
             analyzer_version=str(data.get("analyzer_version", "")),
-            tempo=data.get("tempo"),
+            tempo=_times(data.get("tempo"), factor),
+            tempo_factor="" if factor == 1 else str(factor),
             # An unclear key (the port's "clear": false) gets no label: the page names its two candidates.
             key_label=f"{key['key']} {key.get('mode', 'major')}" if key.get("key") and key.get("clear", True) else "",
         )
+
+    @property
+    def factor(self) -> Fraction:
+        return tempo.parse(self.tempo_factor)
+
+    @cached_property
+    def shown(self) -> dict[str, Any]:
+        """The analysis as the page and the exports show it: the port's output with the tempo correction
+        applied to the tempo, beats and downbeats."""
+        return tempo.corrected(self.data, self.factor)
+
+    def apply_factor(self, factor: Fraction) -> None:
+        self.tempo_factor = "" if factor == 1 else str(factor)
+        self.tempo = _times(self.data.get("tempo"), factor)
+        self.save(update_fields=["tempo_factor", "tempo"])
+        self.__dict__.pop("shown", None)
+
+    def steps(self) -> list[dict[str, Any]]:
+        """The correction buttons: what each posts, its label, the tempo it leads to, and whether it may."""
+        tracked = self.data.get("tempo")
+        return [{"value": value, "label": tempo.label(step), "enabled": tempo.can_step(tracked, self.factor, step),
+                 "bpm": tracked * self.factor * step if tracked else None}
+                for value, step in tempo.STEPS.items()]
+
+
+def _times(value: float | None, factor: Fraction) -> float | None:
+    return None if value is None else round(value * float(factor), 2)
 
 
 class Stem(models.Model):
@@ -374,6 +434,7 @@ class Activity(models.Model):
         UNSHARED = "unshared", "stopped sharing with"
         LINKED = "linked", "made a share link"
         COMMENTED = "commented", "commented"
+        RETIMED = "retimed", "corrected the tempo"
 
     track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="activities")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_ratelimit.decorators import ratelimit
 
-from . import access, events, health, jobs, media
+from . import access, events, health, jobs, media, tempo
 from .forms import (
     CommentForm,
     LinkForm,
@@ -184,6 +184,27 @@ def track_analyse(request: HttpRequest, track_uuid: str) -> HttpResponse:
             return _job_panel(request, track, "job-panel", status=429, analysis_error=str(exc))
     if request.htmx:
         return render(request, "tracks/track_detail.html#job-panel", events.track_context(track))
+    return redirect(f"/tracks/{track.uuid}/")
+
+
+@require_POST
+def track_tempo(request: HttpRequest, track_uuid: str) -> HttpResponse:
+    """A tempo correction (``step``: 2, 1/2, 3/2, 2/3, or clear): the beat grid moves for everyone on the
+    page, in the library's BPM and in the exports; 400 when the step leads to no sensible tempo."""
+    track = access.get_editable(access.actor(request), track_uuid)
+    value = request.POST.get("step", "")
+    if value != "clear" and value not in tempo.STEPS:
+        return HttpResponse("step must be one of " + ", ".join([*tempo.STEPS, "clear"]), status=400)
+    with transaction.atomic():
+        analysis = track.correct_tempo(None if value == "clear" else tempo.STEPS[value])
+        if analysis is None:
+            return HttpResponse("There is no tempo to correct that way.", status=400)
+        Activity.record(track, Activity.Verb.RETIMED, request.user,
+                        detail=f"to {analysis.tempo:.1f} BPM" + (f" ({tempo.label(analysis.factor)})"
+                                                                 if analysis.factor != 1 else " (as tracked)"))
+        transaction.on_commit(lambda: events.track_changed(track, (*events.RESULT_PANELS, "activity-panel")))
+    if request.htmx:
+        return render(request, "tracks/track_detail.html#analysis-panel", events.track_context(track, detail=True))
     return redirect(f"/tracks/{track.uuid}/")
 
 
