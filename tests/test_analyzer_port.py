@@ -179,6 +179,32 @@ def test_a_cadence_in_fsharp_minor_reads_as_fsharp_minor_in_four(tmp_path: Path,
     assert [chord_at(out["chords"], (i + 0.5) * bar) for i in range(len(progression))] == progression
 
 
+def test_chords_hold_for_the_bar_under_passing_notes_and_rest_in_a_drum_break(tmp_path: Path,
+                                                                              port_env: dict[str, str]) -> None:
+    """A melody walks through notes outside the chord on every beat (the per-beat chord would follow it);
+    two bars of drums alone sit between two verses."""
+    bpm, sr = 120.0, 22050
+    chords = ["A:min", "F:maj", "C:maj", "G:maj"]
+    verse = audio.progression(chords, bpm=bpm)
+    beat = round(60 / bpm * sr)
+    t = np.arange(beat) / sr
+    walk = {"A:min": (69, 71, 72, 74), "F:maj": (65, 67, 69, 70), "C:maj": (64, 65, 67, 69), "G:maj": (67, 69, 71, 72)}
+    for bar, name in enumerate(chords):
+        for b, midi in enumerate(walk[name]):
+            start = (bar * 4 + b) * beat
+            verse[start:start + beat] += 0.25 * np.sin(2 * np.pi * 440 * 2 ** ((midi - 69) / 12) * t) * np.exp(-t / 0.4)
+    verse = np.tile(verse, 2)
+    brk = 0.6 * audio.kit(bpm, 8 * 60 / bpm, pattern="KhShKhSh")
+    y = np.concatenate([verse, brk, verse]).astype(np.float32)
+    path = audio.write_wav(tmp_path / "break.wav", y / np.abs(y).max() * 0.8)
+    code, out, _ = run(str(path), "--features", "meter,chords", env=port_env)
+    assert code == 0, out
+    bar = 4 * 60 / bpm
+    sung = [chord_at(out["chords"], (i + f) * bar) for i in (*range(8), *range(10, 18)) for f in (0.1, 0.4, 0.6, 0.9)]
+    assert sung == [name for _ in range(4) for name in chords for _ in range(4)]
+    assert {chord_at(out["chords"], (8 + f) * bar) for f in (0.1, 0.3, 0.5, 0.7, 0.9, 1.1, 1.5, 1.9)} == {"N"}
+
+
 def test_sections_find_a_verse_that_returns_and_the_key_it_moved_to(tmp_path: Path, port_env: dict[str, str]) -> None:
     verse = ["C:maj", "F:maj", "G:maj", "C:maj"] * 2
     bridge = ["A:min", "D:min", "E:min", "A:min"] * 2

@@ -159,6 +159,24 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     assert "Night Drive" in bob.inner_text("#shared-with-me")
     shots(bob, "bob-sees-shared-track")
 
+    # -- Alice doubles the tempo; Bob's open page follows, with no buttons for a viewer -----------------------
+    bob.goto(f"{served.url}/tracks/{track.uuid}/")
+    alice.wait_for_selector(f"#presence-{track.uuid} .avatar:nth-child(2)", timeout=15_000)  # Bob is connected
+    tempo = f"#analysis-panel-{track.uuid} .tempo"
+    expect(bob.locator(f"{tempo} b")).to_have_text("100.0")
+    expect(bob.locator(f"{tempo} .tempo-steps")).to_be_hidden()
+    clicks = alice.get_attribute("[data-mixer] [data-click]", "data-beats").count(",") + 1
+    alice.click(f"{tempo} .tempo-steps button[value='2']")
+    expect(bob.locator(f"{tempo} b")).to_have_text("200.0", timeout=15_000)
+    assert "corrected from 100.0 BPM" in bob.inner_text(tempo)
+    expect(alice.locator(f"{tempo} b")).to_have_text("200.0")
+    # The metronome follows: a click between every two it had.
+    alice.wait_for_function(f"document.querySelector('[data-mixer] [data-click]').dataset.beats.split(',').length"
+                            f" === {2 * clicks - 1}", timeout=15_000)
+    shots(bob, "viewer-sees-corrected-tempo")
+    alice.click(f"{tempo} .tempo-steps button[value='clear']")
+    expect(bob.locator(f"{tempo} b")).to_have_text("100.0", timeout=15_000)
+
     # -- the web server restarts; the open page reconnects and catches up ------------------------------------
     alice.evaluate("window.__stayed = true")  # gone if the page were reloaded
     served.stop()

@@ -201,16 +201,17 @@ def analyse(y: np.ndarray, sr: int, features: list[str], source: str = "", stems
             fine = np.abs(librosa.cqt(y, sr=sr, hop_length=HOP, fmin=librosa.note_to_hz("C1"),
                                       n_bins=12 * harmony.BINS_PER_SEMITONE * CQT_OCTAVES,
                                       bins_per_octave=12 * harmony.BINS_PER_SEMITONE))
-            chroma = harmony.beat_chroma(fine, starts)
+            chroma, pitched = harmony.beat_chroma(fine, starts)
             del fine
             if "bass" in stems:
                 # A clean bass line names the root better than the mix's low octaves.
                 chroma = _with_bass_roots(librosa, chroma, stems["bass"], sr, starts)
             level = harmony.beat_sync(rms[None], starts)[0]
             db = 20 * np.log10(np.maximum(level, 1e-9) / max(float(rms.max()), 1e-9))
-            labels = harmony.chords(chroma, db)
+            labels = harmony.chords(chroma, db, pitched)
             lead = starts.size - beat_frames.size
             meter, phase, clarity = harmony.meter_and_phase(chroma[:, lead:], labels[lead:], grid.accent)
+            labels = harmony.bar_chords(chroma, labels, list(range(lead + phase, starts.size, meter)))
             harmony_cache.update(starts=starts, lead=lead, chroma=chroma, labels=labels, meter=meter,
                                  phase=phase, clarity=clarity)
         return harmony_cache
@@ -233,8 +234,7 @@ def analyse(y: np.ndarray, sr: int, features: list[str], source: str = "", stems
         elif name == "chords":
             out["chords"] = _chord_spans(beat_harmony(), sr, y.size)
         elif name == "sections":
-            out["sections"] = _sections(librosa, beat_harmony(), mel_db, beat_frames, out, y, sr)
-            out["key_changes"] = _key_changes(out["sections"], out.get("key"))
+            out["sections"], out["key_changes"] = _sections(librosa, beat_harmony(), mel_db, beat_frames, out, y, sr)
         elif name == "loudness":
             out["loudness"] = loudness(source)
             for stem, path in stems.items():
@@ -302,8 +302,8 @@ def _chord_spans(h: dict[str, Any], sr: int, n_samples: int) -> list[list[Any]]:
 
 
 def _sections(librosa: Any, h: dict[str, Any], mel_db: np.ndarray, beat_frames: np.ndarray,
-              out: dict[str, Any], y: np.ndarray, sr: int) -> list[dict[str, Any]]:
-    """Sections with a letter, a name where it is clear, and their own key."""
+              out: dict[str, Any], y: np.ndarray, sr: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Sections with a letter, a name where it is clear, and their own key; and the key over time."""
     duration = y.size / sr
     lead = h["lead"]
     if beat_frames.size < 2:
@@ -318,26 +318,40 @@ def _sections(librosa: Any, h: dict[str, Any], mel_db: np.ndarray, beat_frames: 
         keys_of = [(round(a * sr / HOP), round(b * sr / HOP)) for a, b, _ in spans]
     chroma = _key_chroma(librosa, y, sr, out)
     names = harmony.section_names(spans, duration)
-    result = []
+    song_key = out.get("key")
+    bar_s = 60 / out["tempo"] * h["meter"] if out.get("tempo") else 0.0
+    result, moved = [], []
     for (start, end, label), name, (f0, f1) in zip(spans, names, keys_of, strict=True):
-        key = estimate_key(chroma[:, f0:max(f1, f0 + 1)].mean(axis=1))
+        mean = chroma[:, f0:max(f1, f0 + 1)].mean(axis=1)
+        key = estimate_key(mean)
         result.append({"start": r(start, 3), "end": r(end, 3), "label": label, "name": name,
                        "key": key["key"], "mode": key["mode"], "key_confidence": key["confidence"]})
-    return result
+        # Elsewhere than the song's key only when long enough to be heard as a key and clearly in it.
+        elsewhere = (song_key is None or (
+            end - start >= max(KEY_CHANGE_MIN_S, KEY_CHANGE_MIN_BARS * bar_s)
+            and key["confidence"] >= KEY_CHANGE_CONFIDENCE
+            and key["candidates"][0]["score"] - _key_fit(mean, song_key) >= KEY_CHANGE_MARGIN))
+        moved.append((key["key"], key["mode"]) if elsewhere else (song_key["key"], song_key["mode"]))
+    return result, _key_changes(result, moved)
 
 
 KEY_CHANGE_CONFIDENCE = 0.3
+KEY_CHANGE_MIN_S = 12.0
+KEY_CHANGE_MIN_BARS = 8
+KEY_CHANGE_MARGIN = 0.1
 
 
-def _key_changes(sections: list[dict[str, Any]], song_key: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """The key over time: runs of sections in the same key (one entry when the key never changes). A
-    section whose own key is unclear keeps the song's, so short ambiguous passages do not read as
-    modulations."""
+def _key_fit(chroma_mean: np.ndarray, key: dict[str, Any]) -> float:
+    """How well a key's profile fits a chroma (the correlation estimate_key ranks keys by)."""
+    profile = MAJOR_PROFILE if key["mode"] == "major" else MINOR_PROFILE
+    corr = np.corrcoef(chroma_mean, np.roll(profile, PITCH_CLASSES.index(key["key"])))[0, 1]
+    return 0.0 if np.isnan(corr) else float(corr)
+
+
+def _key_changes(sections: list[dict[str, Any]], keys: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """The key over time: runs of sections in the same key (one entry when the key never changes)."""
     runs: list[dict[str, Any]] = []
-    for s in sections:
-        key, mode = s["key"], s["mode"]
-        if song_key and s["key_confidence"] < KEY_CHANGE_CONFIDENCE:
-            key, mode = song_key["key"], song_key["mode"]
+    for s, (key, mode) in zip(sections, keys, strict=True):
         if runs and (runs[-1]["key"], runs[-1]["mode"]) == (key, mode):
             runs[-1]["end"] = s["end"]
         else:

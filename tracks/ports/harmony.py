@@ -32,9 +32,12 @@ BINS_PER_SEMITONE = 3
 CHORD_TEMPERATURE = 0.02
 CHORD_STAY = 0.3
 SILENT_DB = -50.0
+UNPITCHED = 0.36
+STEADY_FIT = 0.05
 METERS = (3, 4)
 SECTION_KERNEL_BARS = 4
 SECTION_MIN_BARS = 4
+MAX_SECTIONS = 10
 SAME_SECTION = 0.6
 VARIED_SECTION = 0.35
 
@@ -75,21 +78,25 @@ def chord_name(root: int, quality: str) -> str:
     return f"{PITCH_CLASSES[root]}:{quality}"
 
 
-def beat_chroma(cqt: np.ndarray, starts: np.ndarray) -> np.ndarray:
+def beat_chroma(cqt: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-beat chroma for chords and harmonic change from a CQT of three bins a semitone starting at C1
-    (the middle bin of each three on the note): magnitude, mid octaves, floor removed, unit length."""
+    (the middle bin of each three on the note): magnitude, mid octaves, floor removed, unit length. Also
+    each beat's pitchedness: the share of those octaves' energy in the bins on a semitone, a third for
+    drums and noise (spread evenly over the three), 0.40 and up where notes sound."""
     lo, hi = CHORD_OCTAVES
     per_octave = 12 * BINS_PER_SEMITONE
     # Roll by one so that each semitone's three bins (a third of a semitone flat, on it, sharp) sit together.
     bands = np.roll(cqt, 1, axis=0)[per_octave * lo : per_octave * hi]
-    chroma = bands.reshape(hi - lo, 12, BINS_PER_SEMITONE, cqt.shape[1]).sum(axis=(0, 2))
-    per_beat = beat_sync(chroma, starts)
-    return _unit(per_beat - per_beat.min(axis=0, keepdims=True))
+    thirds = bands.reshape(hi - lo, 12, BINS_PER_SEMITONE, cqt.shape[1]).sum(axis=0)
+    per_beat = beat_sync(thirds.sum(axis=1), starts)
+    by_third = beat_sync(thirds.sum(axis=0), starts)
+    pitched = by_third[BINS_PER_SEMITONE // 2] / (by_third.sum(axis=0) + 1e-12)
+    return _unit(per_beat - per_beat.min(axis=0, keepdims=True)), pitched
 
 
-def chords(chroma: np.ndarray, loudness_db: np.ndarray) -> list[str]:
+def chords(chroma: np.ndarray, loudness_db: np.ndarray, pitched: np.ndarray | None = None) -> list[str]:
     """One label per beat segment: the best template, smoothed so a label holds unless the music moves.
-    Silent beats are no-chord."""
+    Silent beats and beats with no notes in them (a drum break: ``pitched`` below UNPITCHED) are no-chord."""
     import librosa
 
     names, templates = chord_templates()
@@ -97,7 +104,40 @@ def chords(chroma: np.ndarray, loudness_db: np.ndarray) -> list[str]:
     prob = np.exp((fit - fit.max(axis=0)) / CHORD_TEMPERATURE)
     prob /= prob.sum(axis=0)
     path = librosa.sequence.viterbi(prob, librosa.sequence.transition_loop(len(names), CHORD_STAY))
-    return [NO_CHORD if db < SILENT_DB else chord_name(*names[k]) for k, db in zip(path, loudness_db, strict=True)]
+    pitched = np.ones(len(path)) if pitched is None else pitched
+    return [NO_CHORD if db < SILENT_DB or p < UNPITCHED else chord_name(*names[k])
+            for k, db, p in zip(path, loudness_db, pitched, strict=True)]
+
+
+def bar_chords(chroma: np.ndarray, labels: list[str], bar_starts: list[int]) -> list[str]:
+    """The per-beat chords held for the bar (or half bar) where the harmony is steady: one chord for the
+    bar when it fits the bar's beats nearly as well as their own labels (within STEADY_FIT a beat), else
+    one a half bar, else the beats' own. A bar mostly without notes is no-chord throughout; a beat without
+    notes inside a steady bar (a fill) takes the bar's chord. Harmony that moves every beat (a chorale)
+    keeps moving."""
+    names, templates = chord_templates()
+    index = {chord_name(*n): k for k, n in enumerate(names)}
+    fit = templates @ chroma
+    out = list(labels)
+    edges = sorted({0, *(b for b in bar_starts if 0 < b < len(labels)), len(labels)})
+    for a, b in itertools.pairwise(edges):
+        sounding = [i for i in range(a, b) if labels[i] != NO_CHORD]
+        if len(sounding) * 2 < b - a:
+            out[a:b] = [NO_CHORD] * (b - a)
+            continue
+        own = sum(fit[index[labels[i]], i] for i in sounding)
+        whole = fit[:, sounding].sum(axis=1)
+        if whole.max() >= own - STEADY_FIT * len(sounding):
+            out[a:b] = [chord_name(*names[int(whole.argmax())])] * (b - a)
+            continue
+        middle = a + (b - a) // 2
+        halves = [[i for i in sounding if i < middle], [i for i in sounding if i >= middle]]
+        if b - a >= 4 and all(halves):
+            best = [fit[:, h].sum(axis=1) for h in halves]
+            if sum(x.max() for x in best) >= own - STEADY_FIT * len(sounding):
+                out[a:middle] = [chord_name(*names[int(best[0].argmax())])] * (middle - a)
+                out[middle:b] = [chord_name(*names[int(best[1].argmax())])] * (b - middle)
+    return out
 
 
 def meter_and_phase(chroma: np.ndarray, labels: list[str], accent: np.ndarray | None = None
@@ -180,11 +220,13 @@ def _bar_sections(bars: np.ndarray) -> list[tuple[int, int, str]]:
     novelty = _novelty(sim, SECTION_KERNEL_BARS)
     candidates = [i for i in range(1, n - 1) if novelty[i] >= novelty[i - 1] and novelty[i] > novelty[i + 1]]
     floor = novelty.mean() + 0.5 * novelty.std()
+    # A long song's parts are longer: at most MAX_SECTIONS, none shorter than its share of a tenth.
+    shortest = max(SECTION_MIN_BARS, n // (MAX_SECTIONS + 2))
     picked: list[int] = []
     for i in sorted(candidates, key=lambda i: -novelty[i]):
-        if novelty[i] < floor:
+        if novelty[i] < floor or len(picked) == MAX_SECTIONS - 1:
             break
-        if SECTION_MIN_BARS <= i <= n - SECTION_MIN_BARS and all(abs(i - j) >= SECTION_MIN_BARS for j in picked):
+        if shortest <= i <= n - shortest and all(abs(i - j) >= shortest for j in picked):
             picked.append(i)
     spans = list(itertools.pairwise([0, *sorted(picked), n]))
     labels: list[str] = []
@@ -200,7 +242,14 @@ def _bar_sections(bars: np.ndarray) -> list[tuple[int, int, str]]:
             letter = chr(ord("A") + len(letters)) if len(letters) < 26 else "Z"
             letters.append((k, letter))
             labels.append(letter)
-    return [(a, b, label) for (a, b), label in zip(spans, labels, strict=True)]
+    # A part played twice in a row is one part (a verse's two halves), not two.
+    merged: list[list] = []
+    for (a, b), label in zip(spans, labels, strict=True):
+        if merged and merged[-1][2] == label:
+            merged[-1][1] = b
+        else:
+            merged.append([a, b, label])
+    return [(a, b, label) for a, b, label in merged]
 
 
 def section_names(spans: list[tuple[float, float, str]], duration: float) -> list[str | None]:
