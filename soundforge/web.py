@@ -1,4 +1,4 @@
-"""A web process of `manage.py serve`: daphne, with four changes.
+"""A web process of `manage.py serve`: daphne, with five changes.
 
 Twisted parses every POST form body into ``request.args`` before daphne sees the request (multipart with the
 ``email`` package, in pure Python, on the event loop), and daphne never reads ``request.args``: it hands the
@@ -15,6 +15,9 @@ And the event loop gets the GIL back sooner. Pages run in threads (soundforge/as
 waits up to the switch interval to get it back each time: at Python's 5 ms, a progress event's hundred
 websocket writes took seconds. At SWITCH_INTERVAL_S the loop waits a fifth as long per write.
 
+And the access log never holds a share link's token (``/s/<token>/`` is written ``/s/[token]/``): a token in
+a log is a key to the track for whoever reads the log.
+
 And a response's body is taken from the application only as fast as the client reads it. Daphne writes
 every piece the application sends straight into Twisted, which buffers without limit: a stem or a mix sent
 to a slow (or stalled) listener sat whole in the web process's memory. Here the request registers itself
@@ -30,11 +33,14 @@ import asyncio
 import sys
 from typing import Any
 
-from daphne import http_protocol
+from daphne import cli, http_protocol
+from daphne.access import AccessLogGenerator
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
+
+from tracks.logs import redact
 
 REQUEST_CHUNK = 1 << 20
 
@@ -99,6 +105,13 @@ class WebServer(Server):
             await protocol.writable.wait()
 
 
+class AccessLog(AccessLogGenerator):
+    """Daphne's access log, share-link tokens cut out of the paths it writes."""
+
+    def write_entry(self, host: Any, date: Any, request: str, *args: Any, **kwargs: Any) -> None:
+        super().write_entry(host, date, redact(request), *args, **kwargs)
+
+
 SWITCH_INTERVAL_S = 0.001
 
 
@@ -107,6 +120,7 @@ def install() -> None:
     command line our server, and shorten the GIL's switch interval."""
     http_protocol.WebRequest = WebRequest
     CommandLineInterface.server_class = WebServer
+    cli.AccessLogGenerator = AccessLog
     sys.setswitchinterval(SWITCH_INTERVAL_S)
 
 

@@ -109,3 +109,32 @@ def test_a_person_may_have_only_so_many_jobs_at_once(alice_client: Client, c_maj
     assert response.status_code == 200
     assert Job.objects.filter(kind=Job.Kind.SEPARATION, track=first).count() == 1
     assert second.jobs.count() == 1
+
+
+@pytest.mark.django_db
+def test_logs_hold_no_link_tokens_and_a_refusal_is_one_line(alice_client: Client, bob_client: Client,
+                                                            c_major_wav: Path) -> None:
+    """Through the configured handler: what an operator's log would show."""
+    import io
+    import logging
+
+    from tracks.models import Comment, ShareLink, Track
+
+    alice_client.post("/tracks/upload/", {"file": SimpleUploadedFile("song.wav", c_major_wav.read_bytes())},
+                      HTTP_X_REQUESTED_WITH="XMLHttpRequest")
+    track = Track.objects.get()
+    link = ShareLink.objects.create(track=track)
+    alice_client.post(f"/tracks/{track.uuid}/shares/", {"who": "bob@example.com", "role": "viewer"})
+    alice_client.post(f"/tracks/{track.uuid}/comments/", {"at": "1", "text": "mine"})
+    comment = Comment.objects.get()
+    handler = logging.getLogger().handlers[0]
+    stream, handler.stream = handler.stream, io.StringIO()
+    try:
+        Client().get(f"/s/{link.token}x/")  # no such link: "Not Found: /s/<token>/"
+        refused = bob_client.post(f"/tracks/{track.uuid}/comments/{comment.uuid}/", {"text": "not yours"})
+        written = handler.stream.getvalue()
+    finally:
+        handler.stream = stream
+    assert "Not Found: /s/[token]/" in written and link.token not in written
+    assert refused.status_code == 403 and "Forbidden (Permission denied): /tracks/" in written
+    assert "Traceback" not in written

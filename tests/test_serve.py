@@ -53,6 +53,10 @@ def test_it_serves_and_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
             urllib.request.urlopen(malformed, timeout=10)  # noqa: S310 (the http:// URL above)
         except urllib.error.HTTPError as exc:
             malformed_answer = (exc.code, exc.headers.get("Content-Security-Policy"))
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/s/a-secret-link-token/", timeout=10)
+        except urllib.error.HTTPError:
+            pass  # no such link: 404
         while time.monotonic() < deadline and not warm_socket.exists():
             time.sleep(0.3)
         warm_started = warm_socket.exists()
@@ -75,6 +79,9 @@ def test_it_serves_and_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
     except OSError:
         pass
     assert lines[-1] == "Stopped."
+    # The access log has the request, not the key to the track.
+    assert any('"GET /s/[token]/' in line for line in lines), out
+    assert "a-secret-link-token" not in out
 
 
 def test_it_says_so_and_starts_nothing_when_the_port_is_taken(tmp_path: Path) -> None:

@@ -1,11 +1,14 @@
-"""Which job a log line is about: ``job_context`` marks the code running a job, and ``JobFilter`` puts that
-job's id on every record logged meanwhile (``job``: its uuid, or "-"), for the plain and the JSON format."""
+"""What a log line says: ``job_context`` marks the code running a job, and ``JobFilter`` puts that job's id on
+every record logged meanwhile (``job``: its uuid, or "-"), for the plain and the JSON format. ``redact``
+cuts share-link tokens out of a line (a token in a log is a key to the track); ``JobFilter`` applies it to
+every record, and keeps a refused request (a 4xx) to its one line, without the traceback Django attaches."""
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
 import logging
+import re
 from collections.abc import Iterator
 
 _current_job: contextvars.ContextVar[str] = contextvars.ContextVar("soundforge_job", default="-")
@@ -20,7 +23,19 @@ def job_context(job_uuid: object) -> Iterator[None]:
         _current_job.reset(token)
 
 
+LINK_PATH = re.compile(r"/s/[^/\s?\"']+")
+
+
+def redact(text: str) -> str:
+    return LINK_PATH.sub("/s/[token]", text)
+
+
 class JobFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.job = _current_job.get()
+        message = record.getMessage()
+        if LINK_PATH.search(message):
+            record.msg, record.args = redact(message), None
+        if record.name == "django.request" and getattr(record, "status_code", 500) < 500:
+            record.exc_info = record.exc_text = None
         return True
