@@ -182,6 +182,17 @@ def test_it_serves_each_stem_and_a_zip_named_after_the_track(alice_client: Clien
             assert member.compress_type == zipfile.ZIP_STORED
             assert archive.read(member) == media.stem_path(stem).read_bytes()
 
+    # An editor's title is no path: not in the archive's entries, not in any download's name.
+    alice_client.post(f"/tracks/{track.uuid}/rename/", {"title": "../../../../tmp/x/CON\x07pwn"})
+    response = alice_client.get(f"/tracks/{track.uuid}/separations/{vocals.job.uuid}/zip/")
+    with zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))) as archive:
+        names = archive.namelist()
+    assert sorted(names) == sorted(f"tmp-x-CON-pwn - {n} (dsp).wav" for n in FOUR)
+    for url in (f"/tracks/{track.uuid}/separations/{vocals.job.uuid}/zip/", f"/tracks/{track.uuid}/audio/?download=1",
+                f"/tracks/{track.uuid}/stems/{vocals.uuid}/?download=1"):
+        disposition = alice_client.get(url)["Content-Disposition"]
+        assert 'filename="tmp-x-CON-pwn' in disposition and ".." not in disposition and "/" not in disposition
+
 
 @pytest.mark.django_db(transaction=True)
 def test_download_this_mix_renders_the_mixers_gains_and_pans(alice_client: Client, song_wav: Path,

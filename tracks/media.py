@@ -48,7 +48,7 @@ from django.http import (
 )
 from django.utils.http import content_disposition_header
 
-from .models import AnalysisResult, Job, Stem, Track
+from .models import AnalysisResult, Job, Stem, Track, safe_filename
 from .ports import runner
 
 logger = logging.getLogger(__name__)
@@ -374,6 +374,7 @@ def stored_response(name: str, content_type: str | None, filename: str, range_he
                     as_attachment: bool = False) -> HttpResponseBase:
     """A stored file: served from here with ranges when the storage is local, else a redirect to a
     short-lived signed URL of the bucket (which serves ranges itself) with the type and name to use."""
+    filename = safe_filename(filename)
     if is_local():
         return file_response(Path(default_storage.path(name)), content_type, filename, range_header, as_attachment)
     parameters = {"ResponseContentType": content_type or "application/octet-stream"}
@@ -425,7 +426,7 @@ def file_response(path: Path, content_type: str | None, filename: str, range_hea
 
 def _disposition(response: HttpResponseBase, filename: str, as_attachment: bool = True) -> HttpResponseBase:
     # FileResponse's own header logic: an ASCII fallback plus RFC 5987 filename* for the real name.
-    response.headers["Content-Disposition"] = content_disposition_header(as_attachment, filename)
+    response.headers["Content-Disposition"] = content_disposition_header(as_attachment, safe_filename(filename))
     return response
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 from fractions import Fraction
@@ -14,6 +15,25 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 
 from . import tempo
+
+
+WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+FILENAME_MAX = 150
+
+
+def safe_filename(name: str) -> str:
+    """A name for a downloaded file or an archive entry, whatever the title it comes from: no path
+    separators or parent steps, no control or reserved characters, no reserved Windows device name, no
+    leading dot, at most FILENAME_MAX characters with the extension kept."""
+    cleaned = re.sub(r'[\x00-\x1f\x7f/\\:*?"<>|]+', "-", name)
+    cleaned = re.sub(r"\.{2,}", ".", cleaned).strip(" .-") or "track"
+    stem, dot, ext = cleaned.rpartition(".")
+    if not dot or len(ext) > 8 or " " in ext:
+        stem, dot, ext = cleaned, "", ""
+    if stem.split(" ")[0].upper() in WINDOWS_RESERVED or stem.upper() in WINDOWS_RESERVED:
+        stem = "_" + stem
+    stem = stem[: FILENAME_MAX - len(dot + ext)].rstrip(" .")
+    return f"{stem}{dot}{ext}"
 
 
 def display_name(user: Any) -> str:
@@ -312,7 +332,7 @@ class Stem(models.Model):
 
     @property
     def download_name(self) -> str:
-        return f"{self.track.title} - {self.name} ({self.model}).{self.format}"
+        return safe_filename(f"{self.track.title} - {self.name} ({self.model}).{self.format}")
 
     @classmethod
     def record(cls, job: Job, data: dict[str, Any], folder: Path, prefix: str) -> list[Job]:
