@@ -16,7 +16,6 @@ from django.utils.functional import cached_property
 
 from . import tempo
 
-
 WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 FILENAME_MAX = 150
 
