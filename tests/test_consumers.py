@@ -70,6 +70,28 @@ async def test_it_rejects_anonymous_sockets() -> None:
         await ws.disconnect(timeout=5)
 
 
+@pytest.mark.parametrize(("origin", "host", "trusted", "opens"), [
+    ("http://localhost", "localhost", "", True),
+    ("http://localhost:8000", "localhost:8000", "", True),
+    ("http://localhost:8081", "localhost:8000", "", False),  # another program on the same host
+    ("https://localhost:8000", "localhost:8000", "", False),  # another scheme
+    ("http://evil.example", "localhost", "", False),
+    ("http://localhost", "evil.example", "", False),  # a host Django would not serve
+    ("https://soundforge.example", "127.0.0.1:8000", "https://soundforge.example", True),  # behind a front server
+    ("", "localhost", "", False),
+])
+async def test_it_opens_sockets_only_from_the_sites_own_origin(alice_client: Client, settings, origin: str,
+                                                                host: str, trusted: str, opens: bool) -> None:
+    settings.CSRF_TRUSTED_ORIGINS = [trusted] if trusted else []
+    cookie = f"sessionid={alice_client.cookies['sessionid'].value}".encode()
+    sent = [(b"host", host.encode()), (b"cookie", cookie)] + ([(b"origin", origin.encode())] if origin else [])
+    ws = WebsocketCommunicator(application, "/ws/library/", headers=sent)
+    connected, _ = await ws.connect()
+    assert connected is opens
+    if connected:
+        await ws.disconnect(timeout=5)
+
+
 async def test_it_checks_ownership(alice_client: Client, charlie_client: Client, c_major_wav: Path) -> None:
     track = await make_track(alice_client, c_major_wav)
     ws, connected, _ = await connect(f"/ws/tracks/{track.uuid}/", charlie_client)
