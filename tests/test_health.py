@@ -6,10 +6,14 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import django_rq
 import pytest
 from django.test import Client
+from rq import Worker
+from rq.utils import utcformat
 
 from tests.conftest import worker_env
 
@@ -33,6 +37,11 @@ def test_it_is_healthy_only_while_workers_run() -> None:
         assert response.status_code == 200
         assert response.json() == {"database": "ok", "redis": "ok", "workers": {"analysis": 1, "processing": 1},
                                    "status": "ok"}
+        # Idle for minutes: RQ renews an idle worker's heartbeat only every worker_ttl; its key lives on.
+        queue = django_rq.get_queue("analysis")
+        for found in Worker.all(queue=queue):
+            queue.connection.hset(found.key, "last_heartbeat", utcformat(datetime.now(UTC) - timedelta(minutes=5)))
+        assert client.get("/healthz/").status_code == 200
     finally:
         worker.send_signal(signal.SIGTERM)  # a worker stopping cleanly says goodbye
         worker.wait(timeout=30)
