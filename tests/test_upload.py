@@ -248,3 +248,39 @@ def test_the_probe_port_speaks_adr_002(tmp_path: Path) -> None:
     assert code == 1 and data["error"] == "rejected" and "the limit is" in data["message"]
     code, data, _ = portcli.run("probe", str(wav), env=dict(os.environ))
     assert code == 2 and data["error"] == "invalid_arguments"
+
+
+def test_the_probe_stops_decoding_once_a_file_passes_the_limit(tmp_path: Path) -> None:
+    """A FLAC whose header declares 2 s and which holds ten minutes of constant frames: refused while decoding,
+    not after decoding it all (whose message would give its whole length)."""
+    rate = 8000
+    path = audio.write_encoded(tmp_path / "bomb.flac", np.full(rate * 600, 0.1, dtype=np.float32), sr=rate,
+                               fmt="flac", codec="flac")
+    data = bytearray(path.read_bytes())
+    assert data[:4] == b"fLaC"
+    # STREAMINFO's 36-bit total sample count: the low 4 bits of byte 21, then bytes 22-25.
+    packed = int.from_bytes(data[21:26], "big") & ~((1 << 36) - 1) | (2 * rate)
+    data[21:26] = packed.to_bytes(5, "big")
+    path.write_bytes(bytes(data))
+    code, out, _ = portcli.run("probe", str(path), "--max-duration", "60", env=dict(os.environ))
+    assert code == 1 and out["message"] == "The audio runs past the limit of 1 minutes."
+
+
+def _without_length_header(mp3: bytes) -> bytes:
+    """The MP3 with its Xing/Info frame (the length header) taken out, as many encoders write them."""
+    tag = max(mp3.find(b"Xing"), mp3.find(b"Info"))
+    start = mp3.rfind(b"\xff", 0, tag)
+    while not (mp3[start + 1] & 0xE0 == 0xE0):
+        start = mp3.rfind(b"\xff", 0, start)
+    following = mp3.find(b"\xff" + bytes([mp3[start + 1]]), tag)
+    return mp3[:start] + mp3[following:]
+
+
+def test_an_mp3_cut_inside_its_last_frame_is_truncated_even_without_a_length_header(tmp_path: Path) -> None:
+    whole = _without_length_header(audio.write_encoded(tmp_path / "a.mp3", audio.song(seconds=6.0)).read_bytes())
+    (tmp_path / "whole.mp3").write_bytes(whole)
+    code, out, _ = portcli.run("probe", str(tmp_path / "whole.mp3"), "--max-duration", "60", env=dict(os.environ))
+    assert code == 0 and abs(out["duration"] - 6.0) < 0.1, out
+    (tmp_path / "cut.mp3").write_bytes(whole[:20000])
+    code, out, _ = portcli.run("probe", str(tmp_path / "cut.mp3"), "--max-duration", "60", env=dict(os.environ))
+    assert code == 1 and out["message"] == "The file is truncated: its last MP3 frame is cut off.", out

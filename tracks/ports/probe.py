@@ -9,10 +9,16 @@ decided by the content alone (FFmpeg's demuxer, through PyAV), never by the file
 Run as a process of its own by the upload view (tracks/media.py), not in the web process: a decoder that
 crashes or hangs on a hostile file then takes down only this process, and the decoding's CPU never holds
 the web process's GIL (its event loop feeds every open page's websocket). Imports no Django.
+
+A file's header may lie about its length: decoding stops as soon as the audio passes the limit (a few
+megabytes of FLAC can hold hundreds of hours of constant frames), and the process may use at most
+CPU_LIMIT_S of CPU time whatever the file. An MP3 whose last frame is cut short is a truncated file even
+when it has no length header to say so.
 """
 
 from __future__ import annotations
 
+import resource
 import sys
 import wave
 from typing import Any
@@ -22,6 +28,7 @@ from port_protocol import Parser, PortFailure, run
 
 REJECTED = "rejected"
 MIN_DURATION_S = 1.0
+CPU_LIMIT_S = 60
 ACCEPTED_LABEL = "MP3, WAV, FLAC, OGG (Vorbis/Opus), M4A (AAC/ALAC) or AAC"
 # FFmpeg demuxer name -> our format.
 CONTAINERS = {
@@ -85,15 +92,22 @@ def probe(path: str, max_duration: float) -> dict[str, Any]:
             raise rejected(too_long(declared, max_duration))
 
         samples = packets = bad = 0
+        last = b""
         try:
             for packet in container.demux(stream):
                 packets += 1
+                if packet.size:
+                    last = bytes(packet)
                 try:
                     samples += sum(frame.samples for frame in packet.decode())
                 except av.error.InvalidDataError:
                     bad += 1
+                if samples > (max_duration + 1) * rate:
+                    raise rejected(f"The audio runs past the limit of {max_duration / 60:g} minutes.")
         except av.error.FFmpegError as exc:
             raise rejected(f"The audio is damaged and cannot be decoded ({exc.strerror}).") from None
+    if fmt == "mp3" and cut_short(last):
+        raise rejected("The file is truncated: its last MP3 frame is cut off.")
 
     decoded = samples / rate
     if samples == 0:
@@ -110,7 +124,29 @@ def probe(path: str, max_duration: float) -> dict[str, Any]:
     return {"format": fmt, "codec": codec, "duration": decoded, "sample_rate": rate, "channels": channels}
 
 
+# MPEG audio Layer III: kbit/s by bitrate index, for MPEG-1 and for MPEG-2 and 2.5; sample rates by index.
+MP3_KBPS = {1: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+            2: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)}
+MP3_RATES = (44100, 48000, 32000)
+
+
+def cut_short(frame: bytes) -> bool:
+    """Whether an MP3 frame (header included, as FFmpeg's demuxer hands it over) is shorter than its
+    header says: 144 (MPEG-1) or 72 (MPEG-2, 2.5) bytes per kbit/s over the rate in kHz, plus padding."""
+    if len(frame) < 4 or frame[0] != 0xFF or frame[1] & 0xE0 != 0xE0 or (frame[1] >> 1) & 3 != 1:
+        return False  # not a Layer III header: nothing to go by
+    version = (frame[1] >> 3) & 3  # 3: MPEG-1, 2: MPEG-2, 0: MPEG-2.5
+    bitrate_index, rate_index, padding = frame[2] >> 4, (frame[2] >> 2) & 3, (frame[2] >> 1) & 1
+    if version == 1 or bitrate_index in (0, 15) or rate_index == 3:
+        return False
+    kbps = MP3_KBPS[1 if version == 3 else 2][bitrate_index]
+    rate = MP3_RATES[rate_index] // {3: 1, 2: 2, 0: 4}[version]
+    length = (144 if version == 3 else 72) * kbps * 1000 // rate + padding
+    return len(frame) < length
+
+
 def main(argv: list[str]) -> dict[str, Any]:
+    resource.setrlimit(resource.RLIMIT_CPU, (CPU_LIMIT_S, CPU_LIMIT_S + 5))
     parser = Parser(prog="probe.py")
     parser.add_argument("path")
     parser.add_argument("--max-duration", type=float, required=True)
