@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -171,8 +172,11 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     assert "corrected from 100.0 BPM" in bob.inner_text(tempo)
     expect(alice.locator(f"{tempo} b")).to_have_text("200.0")
     # The metronome follows: a click between every two it had.
-    alice.wait_for_function(f"document.querySelector('[data-mixer] [data-click]').dataset.beats.split(',').length"
-                            f" === {2 * clicks - 1}", timeout=15_000)
+    deadline = time.monotonic() + 15
+    while (alice.get_attribute("[data-mixer] [data-click]", "data-beats").count(",") + 1 != 2 * clicks - 1
+           and time.monotonic() < deadline):
+        time.sleep(0.2)
+    assert alice.get_attribute("[data-mixer] [data-click]", "data-beats").count(",") + 1 == 2 * clicks - 1
     shots(bob, "viewer-sees-corrected-tempo")
     alice.click(f"{tempo} .tempo-steps button[value='clear']")
     expect(bob.locator(f"{tempo} b")).to_have_text("100.0", timeout=15_000)

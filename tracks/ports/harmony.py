@@ -21,8 +21,11 @@ Choices, each measured on the labelled chorale corpus and the real productions (
   song's own median.
 - Downbeats fall where the chords change: Western harmony changes on strong beats far more often than
   on weak ones. The meter (3 or 4 beats a bar) is the one whose best phase makes beat-to-beat harmonic
-  change most regular. Loudness misleads here (a backbeat is louder than the downbeat); the beat
-  network's downbeat activation does not, and counts as much as the harmony where it is there.
+  change most regular. Loudness misleads here (a backbeat is louder than the downbeat), and so, for the
+  bar's phase, does the beat network's downbeat activation (downbeat F 0.56 from the harmony alone on the
+  real songs, 0.54 with the activation added, 0.43 from the activation alone; on the chorales 0.68, 0.11,
+  0.11). Where the harmony cannot tell three from four, the activation can: meter right on 0.96 of the
+  real songs (0.88 from the harmony alone), still all the chorales.
 - Sections from a self-similarity matrix of beat-level chroma and timbre: boundaries at the peaks of a
   checkerboard novelty curve snapped to downbeats, labels by how well one section's beats line up with
   another's (repetition shows as a diagonal, not as a similar average); at most MAX_SECTIONS, none shorter
@@ -50,6 +53,7 @@ STEADY_FIT = 0.05
 # triad with one loud passing note fits them too.
 QUALITY_PRIOR = {"maj": 0.0, "min": 0.0, "7": 0.04, "dim": 0.06}
 METERS = (3, 4)
+METER_ACCENT = 0.25
 SECTION_KERNEL_BARS = 4
 SECTION_MIN_BARS = 4
 MAX_SECTIONS = 10
@@ -167,7 +171,8 @@ def meter_and_phase(chroma: np.ndarray, labels: list[str], accent: np.ndarray | 
     """Beats per bar, the index of the first downbeat among the beats, and how clear that was (0..1).
 
     ``chroma`` and ``labels`` are per beat (no lead-in segment); ``accent``, where the beat tracker gives
-    one, is how much each beat sounds like a downbeat: it counts as much as the harmony."""
+    one, is how much each beat sounds like a downbeat: it decides the meter where the harmony's evidence
+    for three and for four differ by less than METER_ACCENT."""
     if len(labels) < 2 * max(METERS):
         return 4, 0, 0.0
     change = np.r_[1.0, [a != b for a, b in zip(labels[1:], labels[:-1], strict=True)]].astype(float)
@@ -180,9 +185,11 @@ def meter_and_phase(chroma: np.ndarray, labels: list[str], accent: np.ndarray | 
     def contrast(cue: np.ndarray, m: int) -> np.ndarray:
         return np.array([cue[p::m].mean() - cue.mean() for p in range(m)])
 
-    by_meter = {m: float(np.max(contrast(novelty_z, m) + contrast(accent_z, m))) for m in METERS}
+    by_meter = {m: float(np.max(contrast(novelty_z, m))) for m in METERS}
+    if abs(by_meter[3] - by_meter[4]) < METER_ACCENT:
+        by_meter = {m: by_meter[m] + float(np.max(contrast(accent_z, m))) for m in METERS}
     meter = max(METERS, key=by_meter.get)
-    phases = contrast(change_z, meter) + contrast(accent_z, meter)
+    phases = contrast(change_z, meter)
     phase = int(np.argmax(phases))
     ranked = sorted(phases, reverse=True)
     clarity = float(np.clip((ranked[0] - ranked[1]) / 0.5, 0, 1) * np.clip(abs(by_meter[3] - by_meter[4]) / 0.2, 0, 1))
