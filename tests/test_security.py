@@ -138,3 +138,21 @@ def test_logs_hold_no_link_tokens_and_a_refusal_is_one_line(alice_client: Client
     assert "Not Found: /s/[token]/" in written and link.token not in written
     assert refused.status_code == 403 and "Forbidden (Permission denied): /tracks/" in written
     assert "Traceback" not in written
+
+
+@pytest.mark.django_db
+def test_pages_and_files_are_private_to_caches(alice_client: Client, c_major_wav: Path) -> None:
+    from tracks.models import ShareLink, Track
+
+    alice_client.post("/tracks/upload/", {"file": SimpleUploadedFile("song.wav", c_major_wav.read_bytes())},
+                      HTTP_X_REQUESTED_WITH="XMLHttpRequest")
+    track = Track.objects.get()
+    guest = Client()
+    guest.get(f"/s/{ShareLink.objects.create(track=track).token}/")
+    page = f"/tracks/{track.uuid}/"
+    for client, url in ((alice_client, "/"), (alice_client, page), (guest, page), (Client(), "/login/")):
+        directives = {d.strip() for d in client.get(url)["Cache-Control"].split(",")}
+        assert {"private", "no-store"} <= directives, url
+    for client in (alice_client, guest):
+        audio = client.get(f"/tracks/{track.uuid}/audio/")
+        assert audio.status_code == 200 and "private" in audio["Cache-Control"]
