@@ -175,6 +175,7 @@ TABLE = {
     "login": ("get", "/login/", {}, SIGNED_IN_AWAY),
     "logout": ("post", "/logout/", {}, EVERYONE_REDIRECTED),
     "library": ("get", "/", {}, ACCOUNT),
+    "account": ("get", "/account/", {}, ACCOUNT),
     "upload": ("post", "/tracks/upload/", {}, {**ACCOUNT, **{a: 302 for a in ACTORS}}),
     "track": ("get", "/tracks/{track}/", {}, VIEW),
     "track-audio": ("get", "/tracks/{track}/audio/?download=1", {}, DOWNLOAD),
@@ -193,6 +194,7 @@ TABLE = {
     "link-revoke": ("post", "/tracks/{track}/links/{link}/revoke/", {}, MANAGE),
     "link-open": ("get", "/s/{link}/", {}, EVERYONE_REDIRECTED),
     "track-rename": ("post", "/tracks/{track}/rename/", {"title": "New name"}, EDIT),
+    "track-tempo": ("post", "/tracks/{track}/tempo/", {"step": "2"}, EDIT),
     "comment-add": ("post", "/tracks/{track}/comments/", {"at": "1.5", "text": "hi"}, COMMENT),
     # The comment is the owner's: only its author edits it; the owner and editors may delete it.
     "comment-edit": ("post", "/tracks/{track}/comments/{comment}/", {"text": "edited"}, MANAGE),

@@ -23,21 +23,27 @@ def track(alice_client: Client, c_major_wav: Path) -> Track:
 
 @pytest.mark.django_db
 def test_sign_up_logs_in_and_lands_in_the_library(client: Client) -> None:
-    response = client.post("/signup/", {"email": "Dana@Example.com", "password1": PASSWORD, "password2": PASSWORD})
+    response = client.post("/signup/", {"email": "Dana@Example.com", "display_name": " Dana  B ", "password1": PASSWORD,
+                                        "password2": PASSWORD})
     assert response.status_code == 302 and response["Location"] == "/"
     user = get_user_model().objects.get()
-    assert user.username == user.email == "dana@example.com"
-    assert "Your library" in client.get("/").content.decode()
+    assert user.username == user.email == "dana@example.com" and user.profile.display_name == "Dana B"
+    page = client.get("/").content.decode()
+    assert "Your library" in page and ">Dana B</a>" in page
 
 
 @pytest.mark.django_db
 def test_sign_up_rejects_weak_mismatched_and_duplicate(client: Client, alice) -> None:
-    weak = client.post("/signup/", {"email": "e@example.com", "password1": "123", "password2": "123"})
+    form = {"email": "e@example.com", "display_name": "Eve"}
+    weak = client.post("/signup/", {**form, "password1": "123", "password2": "123"})
     assert "too short" in weak.content.decode()
-    differ = client.post("/signup/", {"email": "e@example.com", "password1": PASSWORD, "password2": PASSWORD + "x"})
+    differ = client.post("/signup/", {**form, "password1": PASSWORD, "password2": PASSWORD + "x"})
     assert "The two passwords differ." in differ.content.decode()
-    dup = client.post("/signup/", {"email": "ALICE@example.com", "password1": PASSWORD, "password2": PASSWORD})
+    dup = client.post("/signup/", {**form, "email": "ALICE@example.com", "password1": PASSWORD, "password2": PASSWORD})
     assert "already exists" in dup.content.decode()
+    for name, error in (("ALICE", "already has that name"), ("e@example.com", "never your email"), ("x", "2 to 40")):
+        taken = client.post("/signup/", {**form, "display_name": name, "password1": PASSWORD, "password2": PASSWORD})
+        assert error in taken.content.decode(), name
     assert get_user_model().objects.count() == 1
 
 
@@ -137,3 +143,27 @@ def test_the_page_says_when_there_is_no_tempo_and_no_clear_key(alice_client: Cli
     page = alice_client.get(f"/tracks/{track.uuid}/").content.decode()
     assert "no steady tempo" in page
     assert "unclear" in page and "C minor or F minor?" in page
+
+
+@pytest.mark.django_db
+def test_people_appear_by_display_name_and_link_holders_never_see_an_address(
+        alice_client: Client, bob_client: Client, bob, track: Track) -> None:
+    from tracks import events
+    from tracks.models import ShareLink
+
+    assert alice_client.post(f"/tracks/{track.uuid}/shares/", {"who": "BOB", "role": "viewer"}).status_code == 302
+    assert track.shares.get().user == bob  # shared by display name
+    bob_client.post("/account/", {"display_name": "Bobby Tables"})
+    bob_client.post(f"/tracks/{track.uuid}/comments/", {"at": "2", "text": "nice bridge"})
+    alice_client.post(f"/tracks/{track.uuid}/comments/", {"at": "3", "text": "thanks"})
+    guest = Client()
+    guest.get(f"/s/{ShareLink.objects.create(track=track).token}/")
+    page = guest.get(f"/tracks/{track.uuid}/").content.decode()
+    pushed = events.render_track_panels(track)
+    for html in (page, pushed):
+        assert "Bobby Tables" in html and "nice bridge" in html
+        assert "@example.com" not in html
+    owner_page = alice_client.get(f"/tracks/{track.uuid}/").content.decode()
+    assert "bob@example.com" in owner_page  # the owner shared with that address: the sharing panel says it
+    assert "Bobby Tables" in bob_client.get("/account/").content.decode()
+    assert "already has that name" in bob_client.post("/account/", {"display_name": "alice"}).content.decode()

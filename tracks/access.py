@@ -142,7 +142,7 @@ def audience(track: Track) -> Iterable[int]:
 def find_viewable(who: Actor, track_uuid: uuid.UUID | str) -> Track | None:
     """The track if this actor may see it, else None."""
     try:
-        track = Track.objects.select_related("owner").get(uuid=track_uuid)
+        track = Track.objects.select_related("owner__profile").get(uuid=track_uuid)
     except (Track.DoesNotExist, ValueError):
         return None
     return track if can_view(who, track) else None

@@ -1,6 +1,22 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.conf import settings
+from django.db.models.signals import post_save
+
+
+def give_a_display_name(sender: Any, instance: Any, created: bool, raw: bool = False, **kwargs: Any) -> None:
+    """Every new account gets a profile; sign-up then sets the name its person chose."""
+    from .models import Profile
+
+    if created and not raw:
+        Profile.objects.get_or_create(user=instance,
+                                      defaults={"display_name": Profile.free_name(instance.email or instance.username)})
 
 
 class TracksConfig(AppConfig):
     name = "tracks"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        post_save.connect(give_a_display_name, sender=settings.AUTH_USER_MODEL, dispatch_uid="display-name")

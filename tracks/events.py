@@ -86,13 +86,13 @@ ACTIVITY_SHOWN = 30
 
 def conversation_context(track: Track) -> dict[str, Any]:
     """The track page's comments (with a marker position each) and its latest activity."""
-    comments = list(track.comments.select_related("author"))
+    comments = list(track.comments.select_related("author__profile"))
     for comment in comments:
         comment.x = round(comment.at / track.duration * charts.WIDTH, 1) if track.duration else 0
     return {
         "track": track,
         "comments": comments,
-        "activities": track.activities.select_related("actor")[:ACTIVITY_SHOWN],
+        "activities": track.activities.select_related("actor__profile")[:ACTIVITY_SHOWN],
     }
 
 
@@ -114,7 +114,7 @@ def library_context(user: Any) -> dict[str, Any]:
     """A user's library: their own tracks, and those shared with them (with whose they are). Three queries
     whatever its length: the tracks with the ids of their latest analysis job and analysis, then those."""
     latest = {"track": OuterRef("pk")}
-    tracks = list(access.viewable_tracks(user).select_related("owner").annotate(
+    tracks = list(access.viewable_tracks(user).select_related("owner__profile").annotate(
         latest_job_id=Subquery(Job.objects.filter(**latest, kind=Job.Kind.ANALYSIS).values("pk")[:1]),
         latest_analysis_id=Subquery(AnalysisResult.objects.filter(**latest).values("pk")[:1]),
     ))

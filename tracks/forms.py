@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from django import forms
@@ -11,16 +12,30 @@ from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils import timezone
 
-from .models import Comment, Track
+from .models import Comment, Profile, Track
 
 User = get_user_model()
 EMAIL_WIDGET = {"autocomplete": "email", "autofocus": True}
 
 
+DISPLAY_NAME_HELP = "What others see of you: 2 to 40 letters, digits, spaces, dots, dashes; never your email."
+
+
+def clean_display_name(name: str, user: object = None) -> str:
+    name = " ".join(name.split())
+    if not 2 <= len(name) <= Profile.NAME_MAX or not re.fullmatch(r"[\w .'-]+", name):
+        raise forms.ValidationError(DISPLAY_NAME_HELP)
+    if Profile.taken(name, user):
+        raise forms.ValidationError("Someone already has that name. Choose another.")
+    return name
+
+
 class SignupForm(forms.Form):
-    """Email and password; the email is also the username (lower-cased), so it is unique."""
+    """Email, display name and password; the email is also the username (lower-cased), so it is unique."""
 
     email = forms.EmailField(max_length=150, widget=forms.EmailInput(attrs=EMAIL_WIDGET))
+    display_name = forms.CharField(label="Display name", max_length=Profile.NAME_MAX, help_text=DISPLAY_NAME_HELP,
+                                   widget=forms.TextInput(attrs={"autocomplete": "nickname"}))
     password1 = forms.CharField(label="Password", strip=False,
                                 widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
     password2 = forms.CharField(label="Password again", strip=False,
@@ -31,6 +46,9 @@ class SignupForm(forms.Form):
         if User.objects.filter(username=email).exists():
             raise forms.ValidationError("An account with this email already exists. Log in instead.")
         return email
+
+    def clean_display_name(self) -> str:
+        return clean_display_name(self.cleaned_data["display_name"])
 
     def clean(self) -> dict:
         data = super().clean()
@@ -46,7 +64,20 @@ class SignupForm(forms.Form):
 
     def save(self) -> User:
         email = self.cleaned_data["email"]
-        return User.objects.create_user(username=email, email=email, password=self.cleaned_data["password1"])
+        user = User.objects.create_user(username=email, email=email, password=self.cleaned_data["password1"])
+        Profile.objects.filter(user=user).update(display_name=self.cleaned_data["display_name"])
+        return user
+
+
+class DisplayNameForm(forms.Form):
+    display_name = forms.CharField(label="Display name", max_length=Profile.NAME_MAX, help_text=DISPLAY_NAME_HELP)
+
+    def __init__(self, *args: object, user: User, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_display_name(self) -> str:
+        return clean_display_name(self.cleaned_data["display_name"], self.user)
 
 
 class LoginForm(AuthenticationForm):
@@ -108,9 +139,9 @@ class MixForm(forms.Form):
 
 
 class ShareForm(forms.Form):
-    """Share with a user by username or email, as viewer or editor."""
+    """Share with a user by display name or email, as viewer or editor."""
 
-    who = forms.CharField(label="Username or email", max_length=254)
+    who = forms.CharField(label="Display name or email", max_length=254)
     role = forms.ChoiceField(choices=[("viewer", "Viewer: see, play, download"),
                                       ("editor", "Editor: also re-run, separate, cancel")], initial="viewer")
 
@@ -121,7 +152,7 @@ class ShareForm(forms.Form):
     def clean_who(self) -> str:
         who = self.cleaned_data["who"].strip()
         user = User.objects.filter(is_active=True).filter(
-            models.Q(username__iexact=who) | models.Q(email__iexact=who)
+            models.Q(profile__display_name__iexact=who) | models.Q(email__iexact=who)
         ).first()
         if user is None:
             raise forms.ValidationError("There is no SoundForge user with that name or email.")

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.functional import cached_property
 
@@ -36,12 +37,45 @@ def safe_filename(name: str) -> str:
 
 
 def display_name(user: Any) -> str:
-    """How a person is shown to others on a track page (collaborators and link holders alike): the part of
-    their email before the @, so addresses are not handed to everyone who holds a link."""
+    """How a person is shown to others (collaborators and link holders alike): the display name they chose,
+    never their email address."""
     if user is None:
         return "Someone"
-    name = user.email or user.get_username()
-    return name.split("@")[0]
+    try:
+        return user.profile.display_name
+    except (Profile.DoesNotExist, AttributeError):
+        return Profile.free_name(user.email or user.get_username())
+
+
+class Profile(models.Model):
+    """What a person shows of themselves: a display name, unique whatever its case, chosen at sign-up and
+    editable; accounts made otherwise (``createsuperuser``) get one from their address (apps.py)."""
+
+    NAME_MAX = 40
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    display_name = models.CharField(max_length=NAME_MAX)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(Lower("display_name"), name="one_display_name_whatever_its_case")]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @classmethod
+    def taken(cls, name: str, user: Any = None) -> bool:
+        others = cls.objects.filter(display_name__iexact=name)
+        return (others.exclude(user=user) if user is not None and user.pk else others).exists()
+
+    @classmethod
+    def free_name(cls, address: str) -> str:
+        """A display name made from an address's part before the @, numbered when it is taken."""
+        base = re.sub(r"[^\w .'-]+", "", address.split("@")[0])[: cls.NAME_MAX - 4].strip() or "someone"
+        name, n = base, 1
+        while cls.taken(name):
+            n += 1
+            name = f"{base}{n}"
+        return name
 
 
 class Track(models.Model):

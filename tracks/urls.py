@@ -10,6 +10,7 @@ urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path("login/", views.SoundForgeLoginView.as_view(), name="login"),
     path("logout/", LogoutView.as_view(), name="logout"),
+    path("account/", views.account, name="account"),
     path("", views.library, name="library"),
     path("tracks/upload/", views.upload, name="upload"),
     path("tracks/<uuid:track_uuid>/", views.track_detail, name="track"),

@@ -22,6 +22,7 @@ from django_ratelimit.decorators import ratelimit
 from . import access, events, health, jobs, media, tempo
 from .forms import (
     CommentForm,
+    DisplayNameForm,
     LinkForm,
     LoginForm,
     MixForm,
@@ -31,7 +32,7 @@ from .forms import (
     SignupForm,
     UploadForm,
 )
-from .models import Activity, Comment, Job, Share, ShareLink, Stem, Track, display_name
+from .models import Activity, Comment, Job, Profile, Share, ShareLink, Stem, Track, display_name
 from .templatetags.sound import clock
 
 
@@ -76,6 +77,18 @@ def signup(request: HttpRequest) -> HttpResponse:
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("/")
     return render(request, "registration/signup.html", {"form": form})
+
+
+def account(request: HttpRequest) -> HttpResponse:
+    """The display name others see, changed here."""
+    form = DisplayNameForm(request.POST or None, user=request.user,
+                           initial={"display_name": display_name(request.user)})
+    if request.method == "POST" and form.is_valid():
+        name = form.cleaned_data["display_name"]
+        Profile.objects.update_or_create(user=request.user, defaults={"display_name": name})
+        messages.success(request, f"Others now see you as “{name}”.")
+        return redirect("/account/")
+    return render(request, "registration/account.html", {"form": form})
 
 
 class SoundForgeLoginView(LoginView):
@@ -309,7 +322,7 @@ def sharing_context(track: Track, share_form: ShareForm | None = None, link_form
                     new_link: ShareLink | None = None) -> dict[str, Any]:
     return {
         "track": track,
-        "shares": track.shares.select_related("user"),
+        "shares": track.shares.select_related("user__profile"),
         "links": track.links.filter(revoked__isnull=True),
         "share_form": share_form or ShareForm(owner=track.owner),
         "link_form": link_form or LinkForm(),

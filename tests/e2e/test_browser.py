@@ -83,6 +83,7 @@ def sign_up(context, base: str, email: str):
     page = context.new_page()
     page.goto(f"{base}/signup/")
     page.fill("input[name=email]", email)
+    page.fill("input[name=display_name]", email.split("@")[0])
     page.fill("input[name=password1]", PASSWORD)
     page.fill("input[name=password2]", PASSWORD)
     page.click("form button.primary")
