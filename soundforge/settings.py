@@ -110,6 +110,10 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # Limits per user: uploads per period (django-ratelimit, counted in Redis so every web process agrees),
 # storage for originals and stems, and jobs asked for by hand (re-analyses, separations) at once.
 UPLOAD_RATE = env_str("SOUNDFORGE_UPLOAD_RATE", "60/h")
+# Per client address: sign-ups, and log-in attempts across every account (password spraying; django-axes
+# counts the failures of each account at each address).
+SIGNUP_RATE = env_str("SOUNDFORGE_SIGNUP_RATE", "10/h")
+LOGIN_RATE = env_str("SOUNDFORGE_LOGIN_RATE", "30/15m")
 USER_QUOTA_MB = env_int("SOUNDFORGE_USER_QUOTA_MB", 5120, minimum=1)
 MAX_ACTIVE_JOBS = env_int("SOUNDFORGE_MAX_ACTIVE_JOBS", 4, minimum=1)
 RATELIMIT_USE_CACHE = "ratelimit"
@@ -319,3 +323,14 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["job"]}},
     "root": {"handlers": ["console"], "level": env_str("SOUNDFORGE_LOG_LEVEL", "INFO")},
 }
+
+# Mail (sign-up verification, invitations, password reset): printed on the console unless an SMTP host is
+# given.
+EMAIL_HOST = env_str("SOUNDFORGE_SMTP_HOST", "")
+EMAIL_BACKEND = ("django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
+                 else "django.core.mail.backends.console.EmailBackend")
+EMAIL_PORT = env_int("SOUNDFORGE_SMTP_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env_str("SOUNDFORGE_SMTP_USER", "")
+EMAIL_HOST_PASSWORD = env_str("SOUNDFORGE_SMTP_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("SOUNDFORGE_SMTP_TLS", True)
+DEFAULT_FROM_EMAIL = env_str("SOUNDFORGE_MAIL_FROM", "SoundForge <soundforge@localhost>")

@@ -10,6 +10,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from tests.conftest import PASSWORD
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -39,7 +41,7 @@ def test_templates_have_no_inline_scripts_or_handlers() -> None:
 def test_logins_lock_out_after_five_wrong_passwords(alice) -> None:
     from django.contrib.auth import get_user_model
 
-    from tests.conftest import PASSWORD
+
 
     get_user_model().objects.create_user("carol@example.com", "carol@example.com", PASSWORD)
     client = Client()
@@ -156,3 +158,23 @@ def test_pages_and_files_are_private_to_caches(alice_client: Client, c_major_wav
     for client in (alice_client, guest):
         audio = client.get(f"/tracks/{track.uuid}/audio/")
         assert audio.status_code == 200 and "private" in audio["Cache-Control"]
+
+
+@pytest.mark.django_db
+def test_sign_ups_and_log_ins_are_limited_per_client_address(alice, settings) -> None:
+    """Password spraying: many accounts tried from one address are stopped, whatever each account's count."""
+    from django.core.cache import caches
+
+    caches["ratelimit"].clear()
+    settings.RATELIMIT_ENABLE = True
+    settings.SIGNUP_RATE, settings.LOGIN_RATE = "2/h", "3/h"
+    client = Client()
+    answers = [client.post("/signup/", {"email": f"s{i}@example.com", "display_name": f"S{i}", "password1": "x" * 20,
+                                        "password2": "x" * 20}).status_code for i in range(3)]
+    assert answers == [302, 302, 429]
+    tries = [client.post("/login/", {"username": f"u{i}@example.com", "password": "wrong"}) for i in range(3)]
+    assert [t.status_code for t in tries] == [200, 200, 200]  # wrong passwords for three different accounts
+    blocked = client.post("/login/", {"username": "alice@example.com", "password": PASSWORD})
+    assert blocked.status_code == 429 and "Too many log-in attempts" in blocked.content.decode()
+    assert Client(REMOTE_ADDR="10.0.0.2").post("/login/", {"username": "alice@example.com",
+                                                            "password": PASSWORD}).status_code == 302

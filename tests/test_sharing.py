@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -71,13 +72,55 @@ def test_the_owner_shares_changes_the_role_and_revokes(alice_client: Client, bob
     assert "Shared with me" not in bob_client.get("/").content.decode()
 
 
-def test_it_refuses_unknown_users_and_the_owner(alice_client: Client, song: Path) -> None:
+def test_it_refuses_unknown_names_and_the_owner(alice_client: Client, song: Path) -> None:
     track = upload(alice_client, song)
-    for who, message in (("nobody@example.com", "There is no SoundForge user"), ("alice@example.com", "That is you")):
+    for who, message in (("nobody", "No one has that display name"), ("alice@example.com", "That is you"),
+                         ("alice", "That is you"), ("not@an@address", "valid email")):
         response = alice_client.post(f"/tracks/{track.uuid}/shares/", {"who": who, "role": "viewer"},
                                      HTTP_HX_REQUEST="true")
-        assert response.status_code == 400 and message in response.content.decode()
+        assert response.status_code == 400 and message in response.content.decode(), who
     assert not Share.objects.exists()
+
+
+def test_an_address_without_an_account_is_invited_and_answered_like_any_other(
+        alice_client: Client, bob, song: Path, mailoutbox: list) -> None:
+    """Whether an address has an account must not show: both shares answer alike, the mails differ. The
+    invited address gets the track once it signs up and verifies (the whole flow, through the outbox)."""
+    track = upload(alice_client, song)
+    answers = [alice_client.post(f"/tracks/{track.uuid}/shares/", {"who": who, "role": "viewer"},
+                                 HTTP_HX_REQUEST="true") for who in ("bob@example.com", "dana@example.com")]
+    assert [a.status_code for a in answers] == [200, 200]
+    rows = re.findall(r'<li id="share-\d+">.*?</li>', answers[1].content.decode(), re.S)
+    assert len(rows) == 2 and "dana@example.com" in rows[1]
+    same = [re.sub(r"\b(bob|dana)@example.com\b|\b\d+\b", "_", row) for row in rows]
+    assert same[0] == same[1]  # the same row, but for the address and its number
+    assert Share.objects.get(user=bob).track == track and Share.objects.get(email="dana@example.com").user is None
+    assert [m.to for m in mailoutbox] == [["bob@example.com"], ["dana@example.com"]]
+    assert f"/tracks/{track.uuid}/" in mailoutbox[0].body and "/signup/" in mailoutbox[1].body
+
+    dana = Client()
+    dana.post("/signup/", {"email": "Dana@example.com", "display_name": "Dana", "password1": PASSWORD,
+                           "password2": PASSWORD})
+    assert dana.get(f"/tracks/{track.uuid}/").status_code == 302  # not signed in before verifying
+    link = re.search(r"http://testserver(/verify/\S+/)", mailoutbox[-1].body)[1]
+    assert dana.get(link).status_code == 302
+    assert dana.get(f"/tracks/{track.uuid}/").status_code == 200
+    assert "Shared with me" in dana.get("/").content.decode()
+    assert Share.objects.get(email="dana@example.com").user.email == "dana@example.com"
+
+
+def test_an_unverified_account_gets_no_share_until_it_verifies(alice_client: Client, song: Path,
+                                                              mailoutbox: list) -> None:
+    track = upload(alice_client, song)
+    Client().post("/signup/", {"email": "erin@example.com", "display_name": "Erin", "password1": PASSWORD,
+                               "password2": PASSWORD})
+    by_name = alice_client.post(f"/tracks/{track.uuid}/shares/", {"who": "Erin", "role": "viewer"},
+                                HTTP_HX_REQUEST="true")
+    assert by_name.status_code == 400 and "not verified" in by_name.content.decode()
+    alice_client.post(f"/tracks/{track.uuid}/shares/", {"who": "erin@example.com", "role": "editor"})
+    erin = get_user_model().objects.get(email="erin@example.com")
+    assert not Share.objects.filter(user=erin).exists()  # waiting for the address, not given to whoever typed it
+    assert "Sign up" in mailoutbox[-1].body
 
 
 def test_a_link_shows_the_page_and_nothing_else(alice_client: Client, song: Path) -> None:
@@ -172,6 +215,13 @@ TABLE = {
     # Open to all; unhealthy here, since no worker runs beside these tests (tests/test_health.py has one).
     "healthz": ("get", "/healthz/", {}, dict.fromkeys(ACTORS, 503)),
     "signup": ("get", "/signup/", {}, SIGNED_IN_AWAY),
+    "signup-sent": ("get", "/signup/sent/", {}, dict.fromkeys(ACTORS, 200)),
+    # A link that is wrong (these are) is refused whoever opens it.
+    "verify": ("get", "/verify/MQ/0-0/", {}, dict.fromkeys(ACTORS, 400)),
+    "password_reset": ("get", "/password-reset/", {}, dict.fromkeys(ACTORS, 200)),
+    "password_reset_done": ("get", "/password-reset/sent/", {}, dict.fromkeys(ACTORS, 200)),
+    "password_reset_confirm": ("get", "/reset/MQ/0-0/", {}, dict.fromkeys(ACTORS, 200)),  # says it does not work
+    "password_reset_complete": ("get", "/reset/done/", {}, dict.fromkeys(ACTORS, 200)),
     "login": ("get", "/login/", {}, SIGNED_IN_AWAY),
     "logout": ("post", "/logout/", {}, EVERYONE_REDIRECTED),
     "library": ("get", "/", {}, ACCOUNT),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -21,30 +22,51 @@ def track(alice_client: Client, c_major_wav: Path) -> Track:
     return Track.objects.get()
 
 
+def link_in(message: object) -> str:
+    return re.search(r"http://testserver(/\S+/)", message.body)[1]
+
+
 @pytest.mark.django_db
-def test_sign_up_logs_in_and_lands_in_the_library(client: Client) -> None:
+def test_sign_up_verifies_the_address_through_the_mail(client: Client, mailoutbox: list) -> None:
     response = client.post("/signup/", {"email": "Dana@Example.com", "display_name": " Dana  B ", "password1": PASSWORD,
                                         "password2": PASSWORD})
-    assert response.status_code == 302 and response["Location"] == "/"
+    assert response.status_code == 302 and response["Location"] == "/signup/sent/"
+    assert "dana@example.com" in client.get("/signup/sent/").content.decode()
     user = get_user_model().objects.get()
     assert user.username == user.email == "dana@example.com" and user.profile.display_name == "Dana B"
+    assert not user.profile.email_verified and client.get("/").status_code == 302  # not in yet
+    (mail,) = mailoutbox
+    assert mail.to == ["dana@example.com"] and "verify" in mail.subject.lower()
+    assert client.get(link_in(mail)).status_code == 302
+    user.profile.refresh_from_db()
+    assert user.profile.email_verified
     page = client.get("/").content.decode()
     assert "Your library" in page and ">Dana B</a>" in page
+    client.post("/logout/")
+    assert client.get(link_in(mail)).status_code == 400  # used
 
 
 @pytest.mark.django_db
-def test_sign_up_rejects_weak_mismatched_and_duplicate(client: Client, alice) -> None:
+def test_sign_up_rejects_weak_and_mismatched_and_answers_the_same_for_a_taken_address(
+        client: Client, alice, mailoutbox: list) -> None:
     form = {"email": "e@example.com", "display_name": "Eve"}
     weak = client.post("/signup/", {**form, "password1": "123", "password2": "123"})
     assert "too short" in weak.content.decode()
     differ = client.post("/signup/", {**form, "password1": PASSWORD, "password2": PASSWORD + "x"})
     assert "The two passwords differ." in differ.content.decode()
-    dup = client.post("/signup/", {**form, "email": "ALICE@example.com", "password1": PASSWORD, "password2": PASSWORD})
-    assert "already exists" in dup.content.decode()
     for name, error in (("ALICE", "already has that name"), ("e@example.com", "never your email"), ("x", "2 to 40")):
         taken = client.post("/signup/", {**form, "display_name": name, "password1": PASSWORD, "password2": PASSWORD})
         assert error in taken.content.decode(), name
-    assert get_user_model().objects.count() == 1
+    assert mailoutbox == []
+    # An address with an account: the same answer as a new one; the mail tells its owner.
+    fresh = client.post("/signup/", {**form, "password1": PASSWORD, "password2": PASSWORD})
+    dup = client.post("/signup/", {**form, "email": "ALICE@example.com", "display_name": "Al2", "password1": PASSWORD,
+                                   "password2": PASSWORD})
+    assert (dup.status_code, dup["Location"]) == (fresh.status_code, fresh["Location"]) == (302, "/signup/sent/")
+    assert [m.to for m in mailoutbox] == [["e@example.com"], ["alice@example.com"]]
+    assert "already has an account" in mailoutbox[1].body and "/password-reset/" in mailoutbox[1].body
+    assert get_user_model().objects.count() == 2
+    assert alice.check_password(PASSWORD)  # nothing changed for Alice
 
 
 @pytest.mark.django_db
@@ -164,6 +186,22 @@ def test_people_appear_by_display_name_and_link_holders_never_see_an_address(
         assert "Bobby Tables" in html and "nice bridge" in html
         assert "@example.com" not in html
     owner_page = alice_client.get(f"/tracks/{track.uuid}/").content.decode()
-    assert "bob@example.com" in owner_page  # the owner shared with that address: the sharing panel says it
+    assert "bob@example.com" not in owner_page and "Bobby Tables" in owner_page  # shared by name: no address
     assert "Bobby Tables" in bob_client.get("/account/").content.decode()
     assert "already has that name" in bob_client.post("/account/", {"display_name": "alice"}).content.decode()
+
+
+@pytest.mark.django_db
+def test_a_forgotten_password_is_reset_through_the_mail(alice, mailoutbox: list) -> None:
+    client = Client()
+    for address in ("nobody@example.com", "alice@example.com"):  # the same answer either way
+        response = client.post("/password-reset/", {"email": address})
+        assert response.status_code == 302 and response["Location"] == "/password-reset/sent/"
+    (mail,) = mailoutbox
+    assert mail.to == ["alice@example.com"]
+    form = client.get(link_in(mail), follow=True)
+    assert "Set a new password" in form.content.decode()
+    new = "a-brand-new-passphrase-42"
+    done = client.post(form.redirect_chain[-1][0], {"new_password1": new, "new_password2": new})
+    assert done.status_code == 302 and done["Location"] == "/reset/done/"
+    assert client.post("/login/", {"username": "alice@example.com", "password": new}).status_code == 302

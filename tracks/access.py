@@ -136,7 +136,7 @@ def viewable_tracks(user: User) -> QuerySet[Track]:
 
 def audience(track: Track) -> Iterable[int]:
     """The users whose library shows the track: its owner and everyone it is shared with."""
-    return [track.owner_id, *Share.objects.filter(track=track).values_list("user_id", flat=True)]
+    return [track.owner_id, *Share.objects.filter(track=track, user__isnull=False).values_list("user_id", flat=True)]
 
 
 def find_viewable(who: Actor, track_uuid: uuid.UUID | str) -> Track | None:

@@ -9,7 +9,6 @@ from django import forms
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.validators import MaxValueValidator
-from django.db import models
 from django.utils import timezone
 
 from .models import Comment, Profile, Track
@@ -42,10 +41,9 @@ class SignupForm(forms.Form):
                                 widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
 
     def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip().lower()
-        if User.objects.filter(username=email).exists():
-            raise forms.ValidationError("An account with this email already exists. Log in instead.")
-        return email
+        # An address with an account already is not refused here: the answer would tell anyone who has an
+        # account (accounts.sign_up mails its owner instead).
+        return self.cleaned_data["email"].strip().lower()
 
     def clean_display_name(self) -> str:
         return clean_display_name(self.cleaned_data["display_name"])
@@ -62,11 +60,6 @@ class SignupForm(forms.Form):
                 self.add_error("password1", exc)
         return data
 
-    def save(self) -> User:
-        email = self.cleaned_data["email"]
-        user = User.objects.create_user(username=email, email=email, password=self.cleaned_data["password1"])
-        Profile.objects.filter(user=user).update(display_name=self.cleaned_data["display_name"])
-        return user
 
 
 class DisplayNameForm(forms.Form):
@@ -150,14 +143,23 @@ class ShareForm(forms.Form):
         self.owner = owner
 
     def clean_who(self) -> str:
+        """An address (any: one without a verified account gets an invitation, and the answer is the same),
+        or the display name of a verified account."""
         who = self.cleaned_data["who"].strip()
-        user = User.objects.filter(is_active=True).filter(
-            models.Q(profile__display_name__iexact=who) | models.Q(email__iexact=who)
-        ).first()
+        self.cleaned_data["user"], self.cleaned_data["email"] = None, ""
+        if "@" in who:
+            email = forms.EmailField().clean(who).lower()
+            if email == (self.owner.email or "").lower():
+                raise forms.ValidationError("That is you: the track is already yours.")
+            self.cleaned_data["email"] = email
+            return who
+        user = User.objects.filter(is_active=True, profile__display_name__iexact=who).first()
         if user is None:
-            raise forms.ValidationError("There is no SoundForge user with that name or email.")
+            raise forms.ValidationError("No one has that display name. Share by email address instead.")
         if user.pk == self.owner.pk:
             raise forms.ValidationError("That is you: the track is already yours.")
+        if not user.profile.email_verified:
+            raise forms.ValidationError("That person has not verified their address yet. Share by email address.")
         self.cleaned_data["user"] = user
         return who
 

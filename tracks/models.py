@@ -55,6 +55,9 @@ class Profile(models.Model):
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
     display_name = models.CharField(max_length=NAME_MAX)
+    # Sign-up leaves it false until the link mailed to the address is opened (accounts.py); an account made
+    # by an operator is taken as verified. Only verified accounts receive shares.
+    email_verified = models.BooleanField(default=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(Lower("display_name"), name="one_display_name_whatever_its_case")]
@@ -400,14 +403,20 @@ class Stem(models.Model):
 
 
 class Share(models.Model):
-    """A track shared with another user: viewers see, play and download; editors also change and run jobs."""
+    """A track shared with another user: viewers see, play and download; editors also change and run jobs.
+
+    Shared with an address that has no verified account yet, it waits (``user`` null, ``email`` set) and
+    takes effect when an account verifies that address (accounts.py). ``email`` is kept only when the owner
+    shared by address: it is what the sharing panel shows them, and no one else sees it."""
 
     class Role(models.TextChoices):
         VIEWER = "viewer", "Viewer"
         EDITOR = "editor", "Editor"
 
     track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="shares")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shares")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shares", null=True,
+                             blank=True)
+    email = models.EmailField(max_length=254, blank=True)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
     created = models.DateTimeField(default=timezone.now)
 
@@ -416,7 +425,16 @@ class Share(models.Model):
         constraints = [models.UniqueConstraint(fields=["track", "user"], name="one_share_per_user_per_track")]
 
     def __str__(self) -> str:
-        return f"{self.track_id} shared with {self.user_id} as {self.role}"
+        return f"{self.track_id} shared with {self.user_id or 'a pending address'} as {self.role}"
+
+    @property
+    def pending(self) -> bool:
+        return self.user_id is None
+
+    @property
+    def label(self) -> str:
+        """What the sharing panel calls it: the address it was shared with, else the person's display name."""
+        return self.email or display_name(self.user)
 
 
 def new_link_token() -> str:

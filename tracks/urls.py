@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import LogoutView
 from django.urls import path
 
@@ -8,6 +9,12 @@ from . import views
 urlpatterns = [
     path("healthz/", views.healthz, name="healthz"),
     path("signup/", views.signup, name="signup"),
+    path("signup/sent/", views.signup_sent, name="signup-sent"),
+    path("verify/<str:uidb64>/<str:token>/", views.verify, name="verify"),
+    path("password-reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path("reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
+    path("reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("login/", views.SoundForgeLoginView.as_view(), name="login"),
     path("logout/", LogoutView.as_view(), name="logout"),
     path("account/", views.account, name="account"),

@@ -17,9 +17,10 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
+from django_ratelimit.core import is_ratelimited
 from django_ratelimit.decorators import ratelimit
 
-from . import access, events, health, jobs, media, tempo
+from . import access, accounts, events, health, jobs, media, tempo
 from .forms import (
     CommentForm,
     DisplayNameForm,
@@ -68,15 +69,38 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 
 @login_not_required
+@ratelimit(key="ip", rate=lambda group, request: settings.SIGNUP_RATE, method="POST", block=False)
 def signup(request: HttpRequest) -> HttpResponse:
+    """Sign up: the same answer for every address (accounts.py); the mail says what happened."""
     if request.user.is_authenticated:
         return redirect("/")
     form = SignupForm(request.POST or None)
+    if request.method == "POST" and getattr(request, "limited", False):
+        form.add_error(None, "Too many sign-ups from this address. Try again later.")
+        return render(request, "registration/signup.html", {"form": form}, status=429)
     if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("/")
+        data = form.cleaned_data
+        accounts.sign_up(request, data["email"], data["display_name"], data["password1"])
+        request.session["signed_up"] = data["email"]
+        return redirect("/signup/sent/")
     return render(request, "registration/signup.html", {"form": form})
+
+
+@login_not_required
+@require_GET
+def signup_sent(request: HttpRequest) -> HttpResponse:
+    return render(request, "registration/signup_sent.html", {"email": request.session.get("signed_up", "")})
+
+
+@login_not_required
+@require_GET
+def verify(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    user = accounts.verify(uidb64, token)
+    if user is None:
+        return render(request, "registration/verify_failed.html", status=400)
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    messages.success(request, "Your address is verified. Tracks shared with it are in your library.")
+    return redirect("/")
 
 
 def account(request: HttpRequest) -> HttpResponse:
@@ -92,8 +116,19 @@ def account(request: HttpRequest) -> HttpResponse:
 
 
 class SoundForgeLoginView(LoginView):
+    """Log in; at most LOGIN_RATE attempts per client address whatever the account (django-axes also locks
+    an account at an address after repeated failures)."""
+
     form_class = LoginForm
     redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if is_ratelimited(request, group="login", key="ip", rate=settings.LOGIN_RATE, method="POST", increment=True):
+            form = self.get_form()
+            form.errors.clear()
+            form.add_error(None, "Too many log-in attempts from this address. Try again later.")
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().post(request, *args, **kwargs)
 
 
 def uploaded(track: Track, user: Any) -> None:
@@ -343,11 +378,10 @@ def share_add(request: HttpRequest, track_uuid: str) -> HttpResponse:
     form = ShareForm(request.POST, owner=track.owner)
     if not form.is_valid():
         return _sharing_panel(request, track, status=400, share_form=form)
-    share, created = Share.objects.update_or_create(track=track, user=form.cleaned_data["user"],
-                                                    defaults={"role": form.cleaned_data["role"]})
-    Activity.record(track, Activity.Verb.SHARED, request.user,
-                    detail=f"with {display_name(share.user)} as {share.role}")
-    events.library_changed(share.user_id)
+    share, created = accounts.share(request, track, form.cleaned_data["role"], user=form.cleaned_data["user"],
+                                    email=form.cleaned_data["email"])
+    if share.user_id:
+        events.library_changed(share.user_id)
     events.comments_changed(track)
     if not created:
         events.access_changed(track)  # an editor made viewer loses controls on reload; sockets re-check
@@ -371,10 +405,12 @@ def share_revoke(request: HttpRequest, track_uuid: str, share_id: int) -> HttpRe
     track = access.get_manageable(access.actor(request), track_uuid)
     share = get_object_or_404(Share, track=track, pk=share_id)
     share.delete()
-    Activity.record(track, Activity.Verb.UNSHARED, request.user, detail=display_name(share.user))
+    Activity.record(track, Activity.Verb.UNSHARED, request.user,
+                    detail=display_name(share.user) if share.user_id else "an invited address")
     # Sockets that lost access close before anything else is pushed to the page.
     events.access_changed(track)
-    events.library_changed(share.user_id)
+    if share.user_id:
+        events.library_changed(share.user_id)
     events.comments_changed(track)
     return _sharing_panel(request, track)
 

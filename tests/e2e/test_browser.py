@@ -8,6 +8,7 @@ Run with `make e2e` (`.ci/run` does); screenshots of every step go to var/e2e-sc
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -79,15 +80,23 @@ class Shots:
         page.screenshot(path=str(SHOTS / f"{self.n:02d}-{name}.png"), full_page=True)
 
 
-def sign_up(context, base: str, email: str):
+def sign_up(context, served: Served, email: str):
+    """Sign up, then open the verification link the server mailed (its console backend prints the mail into
+    the server's output): that signs the person in."""
     page = context.new_page()
-    page.goto(f"{base}/signup/")
+    page.goto(f"{served.url}/signup/")
     page.fill("input[name=email]", email)
     page.fill("input[name=display_name]", email.split("@")[0])
     page.fill("input[name=password1]", PASSWORD)
     page.fill("input[name=password2]", PASSWORD)
     page.click("form button.primary")
-    page.wait_for_url(f"{base}/")
+    page.wait_for_url(f"{served.url}/signup/sent/")
+    deadline = time.monotonic() + 10
+    while not (links := re.findall(r"/verify/[^/\s]+/[^/\s]+/", served.output().split(f"To: {email}")[-1])):
+        assert time.monotonic() < deadline, served.output()[-3000:]
+        time.sleep(0.2)
+    page.goto(served.url + links[0])
+    page.wait_for_url(f"{served.url}/")
     return page
 
 
@@ -101,8 +110,8 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
                                 "(window.__csp = window.__csp || []).push(e.violatedDirective + ' ' + e.blockedURI))")
 
     # -- sign up, both -------------------------------------------------------------------------------------
-    alice = sign_up(alice_context, served.url, "alice@example.org")
-    bob = sign_up(bob_context, served.url, "bob@example.org")
+    alice = sign_up(alice_context, served, "alice@example.org")
+    bob = sign_up(bob_context, served, "bob@example.org")
     assert get_user_model().objects.filter(email__in=["alice@example.org", "bob@example.org"]).count() == 2
     shots(alice, "signed-up")
 
