@@ -186,7 +186,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
     # -- presence: who is on a track's page ------------------------------------------------------------------
 
     async def _join(self) -> None:
-        who = presence.person(self.scope.get("user"), self.channel_name)
+        # The display name is a row of its own: read off the event loop.
+        who = await database_sync_to_async(presence.person)(self.scope.get("user"), self.channel_name)
         await presence.join(self.track_uuid, self.channel_name, who)
         await self._announce()
         self._refresh = asyncio.create_task(self._keep_present(who))
