@@ -141,7 +141,7 @@ def test_the_cached_stems_panel_follows_new_stems_a_new_analysis_and_a_new_title
     first = track.jobs.get(kind=Job.Kind.SEPARATION)
     analysis = track.latest_analysis()
     page = alice_client.get(f"/tracks/{track.uuid}/").content.decode()
-    assert "Song Title - vocals (dsp).wav" in page and f'data-click="{analysis.job_id}"' in page
+    assert "Song Title - vocals (dsp).wav" in page and f'data-click="{analysis.job_id}-"' in page
 
     assert alice_client.post(f"/tracks/{track.uuid}/rename/", {"title": "Renamed"}).status_code == 302
     page = alice_client.get(f"/tracks/{track.uuid}/").content.decode()
@@ -155,7 +155,7 @@ def test_the_cached_stems_panel_follows_new_stems_a_new_analysis_and_a_new_title
     assert newer.pk != analysis.pk
     page = alice_client.get(f"/tracks/{track.uuid}/").content.decode()
     assert f"/separations/{second.uuid}/zip/" in page and f"/separations/{first.uuid}/zip/" not in page
-    assert "Renamed - vocals (dsp).mp3" in page and f'data-click="{newer.job_id}"' in page
+    assert "Renamed - vocals (dsp).mp3" in page and f'data-click="{newer.job_id}-"' in page
 
 
 @pytest.mark.django_db(transaction=True)
