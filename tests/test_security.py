@@ -86,7 +86,7 @@ def test_an_upload_over_the_storage_quota_is_refused_and_leaves_nothing(alice_cl
     folders = set((Path(settings.MEDIA_ROOT) / "tracks").iterdir())
     response = alice_client.post("/tracks/upload/", {"file": SimpleUploadedFile("c.wav", c_major_wav.read_bytes())},
                                  HTTP_X_REQUESTED_WITH="XMLHttpRequest")
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert "Your storage is full" in response.content.decode()
     assert Track.objects.count() == len(kept)
     assert set((Path(settings.MEDIA_ROOT) / "tracks").iterdir()) == folders
@@ -178,3 +178,21 @@ def test_sign_ups_and_log_ins_are_limited_per_client_address(alice, settings) ->
     assert blocked.status_code == 429 and "Too many log-in attempts" in blocked.content.decode()
     assert Client(REMOTE_ADDR="10.0.0.2").post("/login/", {"username": "alice@example.com",
                                                             "password": PASSWORD}).status_code == 302
+
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_separation_that_would_pass_the_quota_is_refused_before_it_runs(alice_client: Client, c_major_wav: Path,
+                                                                         settings) -> None:
+    """12 s of song: four 16-bit stereo WAV stems take 8.1 MiB, four MP3 stems 1.8 MiB."""
+    from tests.test_jobs import upload
+    from tracks.models import Job
+
+    track = upload(alice_client, c_major_wav)
+    settings.USER_QUOTA_MB = 3
+    url = f"/tracks/{track.uuid}/separate/"
+    refused = alice_client.post(url, {"model": "dsp", "format": "wav"}, HTTP_HX_REQUEST="true")
+    assert refused.status_code == 413 and "this separation needs 8.1 MB" in refused.content.decode()
+    assert not Job.objects.filter(kind=Job.Kind.SEPARATION).exists()
+    assert alice_client.post(url, {"model": "dsp", "format": "mp3"}, HTTP_HX_REQUEST="true").status_code == 200
+    assert Job.objects.filter(kind=Job.Kind.SEPARATION).count() == 1

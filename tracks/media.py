@@ -33,6 +33,7 @@ import numpy as np
 import soundfile as sf
 import zipstream
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
@@ -66,6 +67,10 @@ CONTENT_TYPES = {
 
 class AudioRejected(ValueError):
     """The upload is not audio we can use; the message is shown to the uploader as it is."""
+
+
+class QuotaFull(AudioRejected):
+    """What a person asked for would pass their storage quota (HTTP's 413)."""
 
 
 @dataclass(frozen=True)
@@ -217,6 +222,31 @@ def storage_used(owner: object) -> int:
     return originals + stems
 
 
+# What a separation's stems take per second of song and stem (44.1 kHz stereo): 16-bit WAV, FLAC at about
+# 60 % of it (music compresses little further), MP3 at 320 kbit/s.
+STEM_BYTES_PER_S = {"wav": 44100 * 2 * 2, "flac": 44100 * 2 * 2 * 6 // 10, "mp3": 320_000 // 8}
+
+
+def separation_bytes(track: Track, model: str, fmt: str) -> int:
+    """What a separation of the track will store, counted against the quota before it is queued."""
+    stems = 6 if model.endswith("_6s") else 4
+    return int(track.duration * STEM_BYTES_PER_S.get(fmt, STEM_BYTES_PER_S["wav"]) * stems)
+
+
+def reserve(owner: object, needed: int, what: str) -> None:
+    """Refuse with QuotaFull unless ``needed`` more bytes fit the owner's quota. Called inside the
+    transaction that stores the thing, it locks the owner's row first: concurrent uploads and separations of
+    one person are counted one after another, each seeing what the others stored."""
+    if transaction.get_connection().in_atomic_block:
+        get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
+    used, quota = storage_used(owner), settings.USER_QUOTA_MB * 2**20
+    if used + needed > quota:
+        raise QuotaFull(
+            f"Your storage is full: {used / 2**20:.0f} MB of your {settings.USER_QUOTA_MB} MB are used and {what} "
+            f"needs {needed / 2**20:.1f} MB. Delete tracks or stems you no longer need."
+        )
+
+
 def store_upload(upload: UploadedFile, owner: object, then: Callable[[Track], object]) -> Track:
     """Turn an upload into a Track, or raise AudioRejected leaving nothing behind.
 
@@ -226,12 +256,7 @@ def store_upload(upload: UploadedFile, owner: object, then: Callable[[Track], ob
         raise AudioRejected("The file is empty.")
     if upload.size > max_upload_bytes():
         raise AudioRejected(too_large_message())
-    used, quota = storage_used(owner), settings.USER_QUOTA_MB * 2**20
-    if used + upload.size > quota:
-        raise AudioRejected(
-            f"Your storage is full: {used / 2**20:.0f} MB of your {settings.USER_QUOTA_MB} MB are used and this "
-            f"file needs {upload.size / 2**20:.1f} MB. Delete tracks or stems you no longer need."
-        )
+    reserve(owner, upload.size, "this file")  # early, before the long part; again below, atomically
     track_uuid = uuid.uuid4()
     staging = Path(settings.VAR_DIR) / "uploads"
     staging.mkdir(parents=True, exist_ok=True)
@@ -249,6 +274,7 @@ def store_upload(upload: UploadedFile, owner: object, then: Callable[[Track], ob
         store(name, staged)
         original_name = upload.name or "upload"
         with transaction.atomic():
+            reserve(owner, upload.size, "this file")
             track = Track.objects.create(
                 uuid=track_uuid,
                 owner=owner,

@@ -167,6 +167,7 @@ def upload(request: HttpRequest) -> HttpResponse:
                                        then=lambda t: uploaded(t, request.user))
         except media.AudioRejected as exc:
             error = str(exc)
+            status = 413 if isinstance(exc, media.QuotaFull) else status
     if track is not None:
         events.library_changed(request.user.pk)
     if is_xhr:
@@ -265,13 +266,18 @@ def track_separate(request: HttpRequest, track_uuid: str) -> HttpResponse:
         return _job_panel(request, track, "separation-job-panel", status=400, separation_error=error)
     job = track.latest_job(Job.Kind.SEPARATION)
     if job is None or not job.is_active:
+        model, fmt = form.cleaned_data["model"], form.cleaned_data["format"]
         try:
             with transaction.atomic():
-                jobs.enqueue_separation(track, form.cleaned_data["model"], form.cleaned_data["format"],
-                                        by=request.user)
+                # The stems count against the owner's quota before they exist (what a newer separation
+                # with the same model replaces is counted too: a safe overestimate).
+                media.reserve(track.owner, media.separation_bytes(track, model, fmt), "this separation")
+                jobs.enqueue_separation(track, model, fmt, by=request.user)
                 transaction.on_commit(lambda: events.jobs_changed(track))
         except jobs.Busy as exc:
             return _job_panel(request, track, "separation-job-panel", status=429, separation_error=str(exc))
+        except media.QuotaFull as exc:
+            return _job_panel(request, track, "separation-job-panel", status=413, separation_error=str(exc))
     return _job_panel(request, track, "separation-job-panel")
 
 
