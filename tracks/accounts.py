@@ -47,12 +47,12 @@ def _site(request: HttpRequest) -> str:
 def sign_up(request: HttpRequest, email: str, name: str, password: str) -> None:
     """A new account waiting for its address, and the link that verifies it; for an address that has an
     account already, a mail saying so (and nothing else changes)."""
-    existing = User.objects.filter(username=email).first()
-    if existing is not None:
+    site = _site(request)
+    if User.objects.filter(username=email).exists():
         send_mail("Your SoundForge account",
-                  f"Someone (you, perhaps) tried to sign up at {_site(request)} with this address, which already "
-                  f"has an account. Log in at {_site(request)}/login/ or set a new password at "
-                  f"{_site(request)}/password-reset/.\n\nIf it was not you, nothing has changed.",
+                  f"Someone (you, perhaps) tried to sign up at {site} with this address, which already has an "
+                  f"account. Log in at {site}/login/ or set a new password at {site}/password-reset/.\n\n"
+                  "If it was not you, nothing has changed.",
                   None, [email])
         return
     with transaction.atomic():
@@ -61,7 +61,7 @@ def sign_up(request: HttpRequest, email: str, name: str, password: str) -> None:
     uid = urlsafe_base64_encode(force_bytes(user.pk))
     send_mail("Verify your SoundForge address",
               f"Welcome, {name}. Open this link to verify your address and start:\n\n"
-              f"{_site(request)}/verify/{uid}/{tokens.make_token(user)}/\n\n"
+              f"{site}/verify/{uid}/{tokens.make_token(user)}/\n\n"
               "Tracks shared with this address reach you once it is verified.", None, [email])
 
 
@@ -87,10 +87,6 @@ def verify(uidb64: str, token: str) -> Any | None:
         if claimed:
             transaction.on_commit(lambda: events.library_changed(user.pk))
     return user
-
-
-def is_verified(user: Any) -> bool:
-    return Profile.objects.filter(user=user, email_verified=True).exists()
 
 
 def share(request: HttpRequest, track: Track, role: str, user: Any = None, email: str = "") -> tuple[Share, bool]:

@@ -61,7 +61,6 @@ class SignupForm(forms.Form):
         return data
 
 
-
 class DisplayNameForm(forms.Form):
     display_name = forms.CharField(label="Display name", max_length=Profile.NAME_MAX, help_text=DISPLAY_NAME_HELP)
 

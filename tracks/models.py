@@ -301,14 +301,12 @@ class AnalysisResult(models.Model):
         tempo the person chose)."""
         key = data.get("key") or {}
         target = Track.objects.filter(pk=job.track_id).values_list("tempo_target", flat=True).first()
-        factor = tempo.factor_for(data.get("tempo"), target)
         return cls.objects.create(
             track_id=job.track_id,
             job=job,
             data=data,
             analyzer_version=str(data.get("analyzer_version", "")),
-            tempo=_times(data.get("tempo"), factor),
-            tempo_factor="" if factor == 1 else str(factor),
+            **_tempo_fields(data, tempo.factor_for(data.get("tempo"), target)),
             # An unclear key (the port's "clear": false) gets no label: the page names its two candidates.
             key_label=f"{key['key']} {key.get('mode', 'major')}" if key.get("key") and key.get("clear", True) else "",
         )
@@ -324,9 +322,10 @@ class AnalysisResult(models.Model):
         return tempo.corrected(self.data, self.factor)
 
     def apply_factor(self, factor: Fraction) -> None:
-        self.tempo_factor = "" if factor == 1 else str(factor)
-        self.tempo = _times(self.data.get("tempo"), factor)
-        self.save(update_fields=["tempo_factor", "tempo"])
+        fields = _tempo_fields(self.data, factor)
+        for name, value in fields.items():
+            setattr(self, name, value)
+        self.save(update_fields=list(fields))
         self.__dict__.pop("shown", None)
 
     def steps(self) -> list[dict[str, Any]]:
@@ -337,8 +336,11 @@ class AnalysisResult(models.Model):
                 for value, step in tempo.STEPS.items()]
 
 
-def _times(value: float | None, factor: Fraction) -> float | None:
-    return None if value is None else round(value * float(factor), 2)
+def _tempo_fields(data: dict[str, Any], factor: Fraction) -> dict[str, Any]:
+    """An analysis's tempo columns at a correction ``factor``: the corrected tempo and the factor itself."""
+    tracked = data.get("tempo")
+    return {"tempo": None if tracked is None else round(tracked * float(factor), 2),
+            "tempo_factor": "" if factor == 1 else str(factor)}
 
 
 class Stem(models.Model):
@@ -426,10 +428,6 @@ class Share(models.Model):
 
     def __str__(self) -> str:
         return f"{self.track_id} shared with {self.user_id or 'a pending address'} as {self.role}"
-
-    @property
-    def pending(self) -> bool:
-        return self.user_id is None
 
     @property
     def label(self) -> str:

@@ -145,12 +145,8 @@ def _curve(frames: np.ndarray, sr: int, hz: float = CURVE_HZ) -> np.ndarray:
 
 def estimate_key(chroma_mean: np.ndarray) -> dict[str, Any]:
     """Krumhansl-Schmuckler's method: correlate the mean chroma with the 24 rotated key profiles."""
-    scores = []
-    for mode, profile in (("major", MAJOR_PROFILE), ("minor", MINOR_PROFILE)):
-        for tonic in range(12):
-            corr = np.corrcoef(chroma_mean, np.roll(profile, tonic))[0, 1]
-            scores.append((0.0 if np.isnan(corr) else float(corr), PITCH_CLASSES[tonic], mode))
-    scores.sort(reverse=True)
+    scores = sorted(((_key_fit(chroma_mean, {"key": tonic, "mode": mode}), tonic, mode)
+                     for mode in ("major", "minor") for tonic in PITCH_CLASSES), reverse=True)
     best, second = scores[0][0], scores[1][0]
     # Confident only when the best key both fits well and stands clear of the runner-up, and the pitch
     # classes differ at all: noise's are nearly flat (spread 0.03 of their mean; music's 0.2 and up), and any
