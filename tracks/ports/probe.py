@@ -92,12 +92,12 @@ def probe(path: str, max_duration: float) -> dict[str, Any]:
             raise rejected(too_long(declared, max_duration))
 
         samples = packets = bad = 0
-        last = b""
+        last = None  # the last packet with data: only its bytes are looked at, once
         try:
             for packet in container.demux(stream):
                 packets += 1
                 if packet.size:
-                    last = bytes(packet)
+                    last = packet
                 try:
                     samples += sum(frame.samples for frame in packet.decode())
                 except av.error.InvalidDataError:
@@ -106,7 +106,7 @@ def probe(path: str, max_duration: float) -> dict[str, Any]:
                     raise rejected(f"The audio runs past the limit of {max_duration / 60:g} minutes.")
         except av.error.FFmpegError as exc:
             raise rejected(f"The audio is damaged and cannot be decoded ({exc.strerror}).") from None
-    if fmt == "mp3" and cut_short(last):
+    if fmt == "mp3" and last is not None and cut_short(bytes(last)):
         raise rejected("The file is truncated: its last MP3 frame is cut off.")
 
     decoded = samples / rate
