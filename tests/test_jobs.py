@@ -7,6 +7,7 @@ from pathlib import Path
 
 import django_rq
 import pytest
+import soundfile as sf
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test import Client
@@ -35,6 +36,11 @@ def test_it_analyses_an_upload(alice_client: Client, c_major_wav: Path, run_work
     assert result.tempo == pytest.approx(120.0, abs=1.5)
     assert result.key_label == "C major"
     assert result.analyzer_version == "3"
+    # The first analysis also made the preview that listen-only links play: the song, as MP3.
+    track.refresh_from_db()
+    assert track.preview == f"tracks/{track.uuid}/original.preview.mp3"
+    preview = sf.info(media.track_dir(track.uuid) / "original.preview.mp3")
+    assert preview.format == "MP3" and preview.duration == pytest.approx(track.duration, abs=0.1)
     data = result.data
     page = alice_client.get(f"/tracks/{track.uuid}/").content.decode()
     assert "C major" in page

@@ -62,6 +62,12 @@ def test_it_separates_with_the_built_in_engine(alice_client: Client, song_wav: P
         assert (stem.model, stem.format, stem.size) == ("dsp", "wav", path.stat().st_size)
         assert stem.duration == pytest.approx(12.0)
         assert stem.peaks["points"] > 100
+        # Its preview for listen-only links: the same audio as MP3, a fraction of the size.
+        preview = media.stem_path(stem).with_name(f"{stem.name}.preview.mp3")
+        assert stem.preview == f"{media.stems_prefix(stem.job)}/{preview.name}"
+        played = sf.info(preview)
+        assert played.format == "MP3" and played.duration == pytest.approx(12.0, abs=0.1)
+        assert preview.stat().st_size < stem.size / 5
     page = alice_client.get(f"/tracks/{track.uuid}/").content.decode()
     assert page.count('class="strip"') == 4
     assert "built-in engine, lower quality" in page

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from django.contrib.auth import get_user_model
+from django.core.files.storage import default_storage
 from django.test import Client
 from django.urls import URLPattern, get_resolver
 from django.utils import timezone
@@ -25,8 +26,9 @@ def song(tmp_path: Path, c_major_wav: Path) -> Path:
     return c_major_wav
 
 
-def separated_track(client: Client, path: Path) -> Track:
-    """A track with a finished separation: two short stems written where the port would write them."""
+def separated_track(client: Client, path: Path, previews: bool = True) -> Track:
+    """A track with a finished separation: two short stems written where the port would write them, and
+    (unless not ``previews``) the previews the worker makes, whose bytes say what they are."""
     track = upload(client, path)
     job = Job.objects.create(track=track, kind=Job.Kind.SEPARATION, status=Job.Status.SUCCEEDED,
                              options={"model": "dsp", "format": "wav"})
@@ -35,10 +37,22 @@ def separated_track(client: Client, path: Path) -> Track:
     for name in ("drums", "vocals"):
         path = folder / f"{name}.wav"
         sf.write(path, np.zeros((22050, 2), dtype="float32"), 22050, subtype="PCM_16")
-        Stem.objects.create(track=track, job=job, name=name, model="dsp", format="wav",
-                            file=str(path.relative_to(media.track_dir(track.uuid).parent.parent)), duration=1.0,
-                            size=path.stat().st_size)
+        stem = Stem.objects.create(track=track, job=job, name=name, model="dsp", format="wav",
+                                   file=str(path.relative_to(media.track_dir(track.uuid).parent.parent)),
+                                   duration=1.0, size=path.stat().st_size)
+        if previews:
+            stem.preview = media.preview_name(stem.file)
+            Path(default_storage.path(stem.preview)).write_bytes(b"preview of " + name.encode())
+            stem.save()
+    if previews:
+        track.preview = media.preview_name(track.file)
+        Path(default_storage.path(track.preview)).write_bytes(b"preview of the song")
+        track.save()
     return track
+
+
+def played(response: object) -> bytes:
+    return b"".join(response.streaming_content)
 
 
 def link_client(link: ShareLink) -> Client:
@@ -137,9 +151,13 @@ def test_a_link_shows_the_page_and_nothing_else(alice_client: Client, song: Path
     assert track.title in page and 'class="strip"' in page and "read-only no-downloads" in page
     assert "Separate into stems" not in page and "Sharing" not in page
     stem = track.stems.first()
-    assert guest.get(f"/tracks/{track.uuid}/stems/{stem.uuid}/").status_code == 200  # the mixer plays it
+    # The mixer and the player play the previews; nothing hands out the original or a lossless stem.
+    assert played(guest.get(f"/tracks/{track.uuid}/stems/{stem.uuid}/")) == b"preview of drums"
+    assert played(guest.get(f"/tracks/{track.uuid}/audio/")) == b"preview of the song"
+    assert guest.get(f"/tracks/{track.uuid}/audio/", HTTP_RANGE="bytes=0-").status_code == 206
     assert guest.get(f"/tracks/{track.uuid}/stems/{stem.uuid}/?download=1").status_code == 403
     assert guest.get(f"/tracks/{track.uuid}/audio/?download=1").status_code == 403
+    assert "listen only (preview quality)" in alice_client.get(f"/tracks/{track.uuid}/").content.decode()
     assert guest.get("/").status_code == 302
 
     link.revoke()
@@ -250,7 +268,8 @@ TABLE = {
     "comment-edit": ("post", "/tracks/{track}/comments/{comment}/", {"text": "edited"}, MANAGE),
     "comment-delete": ("post", "/tracks/{track}/comments/{comment}/delete/", {}, EDIT),
 }
-# Plain playback of the original and a stem's download follow the same rules as the page and the zip.
+# Plain playback and a stem's download follow the same rules as the page and the zip (what plays for a
+# listen-only link is the preview: checked in the test).
 EXTRA = {
     "track-audio-play": ("get", "/tracks/{track}/audio/", {}, VIEW),
     "stem-download": ("get", "/tracks/{track}/stems/{stem}/?download=1", {}, DOWNLOAD),
@@ -301,6 +320,11 @@ def test_the_access_table(route: str, actor: str, alice_client: Client, alice, c
                           link=owners_link.token if route == "link-open" else owners_link.pk)
     response = getattr(client, method)(url, data)
     assert response.status_code == expected[actor], (route, actor, url)
+    if route in ("track-audio-play", "stem-file") and response.status_code == 200:
+        # What plays: the compressed preview for a listen-only link, the file itself for everyone else.
+        stem = track.stems.first()
+        preview, original = (track.preview, track.file) if route == "track-audio-play" else (stem.preview, stem.file)
+        assert played(response) == Path(default_storage.path(preview if actor == "link" else original)).read_bytes()
 
 
 @pytest.mark.parametrize("mode", ["x-accel-redirect", "x-sendfile"])
@@ -336,3 +360,14 @@ def test_jobs_are_only_enqueued_for_those_who_may_change_the_track(alice_client:
     with pytest.raises(PermissionDenied):
         jobs.enqueue_analysis(track, by=bob)
     assert jobs.enqueue_separation(track, "dsp", "wav", by=alice).requested_by == alice
+
+
+def test_a_listen_only_link_plays_nothing_until_the_preview_is_made(alice_client: Client, song: Path) -> None:
+    track = separated_track(alice_client, song, previews=False)
+    guest = link_client(ShareLink.objects.create(track=track))
+    stem = track.stems.first()
+    for url in (f"/tracks/{track.uuid}/audio/", f"/tracks/{track.uuid}/stems/{stem.uuid}/"):
+        response = guest.get(url)
+        assert response.status_code == 404 and b"not ready" in response.content
+    original = Path(default_storage.path(track.file)).read_bytes()
+    assert played(alice_client.get(f"/tracks/{track.uuid}/audio/")) == original

@@ -167,11 +167,15 @@ LINK_EXPIRY = [("", "Never"), ("1", "1 day"), ("7", "7 days"), ("30", "30 days")
 
 
 class LinkForm(forms.Form):
-    """A read-only link, optionally expiring, optionally allowing downloads."""
+    """A read-only link, optionally expiring; listen only (compressed previews, no downloads) unless it allows
+    downloads."""
 
     expires_in_days = forms.TypedChoiceField(label="Expires", choices=LINK_EXPIRY, coerce=int, empty_value=None,
                                              required=False)
-    allow_downloads = forms.BooleanField(label="Allow downloads", required=False)
+    allow_downloads = forms.TypedChoiceField(
+        label="Access", coerce=lambda v: v == "yes", initial="no", required=False, empty_value=False,
+        widget=forms.RadioSelect,
+        choices=[("no", "listen only (preview quality)"), ("yes", "listen and download originals and stems")])
 
     def link_fields(self) -> dict[str, object]:
         days = self.cleaned_data.get("expires_in_days")

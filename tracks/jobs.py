@@ -260,6 +260,8 @@ def _analyse(job: Job) -> None:
     # roots, and a loudness for each. The port reads local files: copies, when the storage is a bucket.
     with contextlib.ExitStack() as files:
         path = files.enter_context(media.local_file(job.track.file))
+        if not job.track.preview:
+            _make_preview(job, path)
         stems = [f"--stem={name}={files.enter_context(media.local_file(file))}"
                  for name, file in media.newest_stems(job.track).items()
                  if name in STEMS_ANALYSED and default_storage.exists(file)]
@@ -270,6 +272,38 @@ def _analyse(job: Job) -> None:
             timeout=settings.ANALYSIS_TIMEOUT_S,
             on_success=record,
         )
+
+
+PREVIEW_TIMEOUT_S = 300
+
+
+def _make_preview(job: Job, path: Path) -> None:
+    """The track's preview for listen-only links (tracks/ports/preview.py), made once, as the first stage of
+    its first analysis. Without one such a link plays nothing: a failure is logged, not the job's."""
+    track = job.track
+    name = media.preview_name(track.file)
+
+    def on_progress(p: runner.Progress) -> None:
+        job.set_progress(0.0, p.stage)
+        events.jobs_changed(track, progress=True)
+
+    with tempfile.TemporaryDirectory(prefix="soundforge-preview-") as folder:
+        out = Path(folder) / Path(name).name
+        try:
+            runner.run_port(runner.port_path("preview"), [os.fspath(path), "--output", os.fspath(out)],
+                            timeout=PREVIEW_TIMEOUT_S, memory_limit_mb=settings.PORT_MEMORY_MB,
+                            max_file_mb=settings.PORT_MAX_FILE_MB, nice=settings.PORT_NICE,
+                            progress_interval=PUSH_INTERVAL_S, on_progress=on_progress,
+                            should_cancel=lambda: not job.this_run().exists(),
+                            python=settings.PORT_PYTHON or None, env=port_env())
+        except runner.PortError as exc:
+            logger.warning("job %s: no preview for track %s: %s: %s", job.uuid, track.uuid, exc.kind, exc.message)
+            return
+        default_storage.delete(name)  # a preview stored by an attempt that stopped before recording it
+        media.store(name, out)
+    if not Track.objects.filter(pk=track.pk).update(preview=name):
+        default_storage.delete(name)  # the track was deleted meanwhile
+    track.preview = name
 
 
 def separate_track(job_pk: int) -> None:
@@ -289,7 +323,7 @@ def _separate(job: Job) -> None:
     model, fmt = job.options.get("model", settings.DEFAULT_SEPARATION_MODEL), job.options.get("format", "wav")
 
     def store(data: dict[str, Any]) -> None:
-        for path in data["stems"].values():
+        for path in [*data["stems"].values(), *(data.get("previews") or {}).values()]:
             media.store(f"{prefix}/{Path(path).name}", Path(path))
 
     def record(data: dict[str, Any]) -> None:
@@ -304,7 +338,8 @@ def _separate(job: Job) -> None:
             run_and_record(
                 job,
                 "demucs_separate",
-                [os.fspath(original), "--output-dir", os.fspath(folder), "--model", model, "--format", fmt],
+                [os.fspath(original), "--output-dir", os.fspath(folder), "--model", model, "--format", fmt,
+                 "--previews"],
                 timeout=separation_timeout(job.track),
                 on_success=record,
                 before_success=None if local else store,

@@ -381,14 +381,40 @@ def _read_range(path: Path, start: int, length: int) -> Iterator[bytes]:
             yield chunk
 
 
-def audio_response(track: Track, range_header: str = "", as_attachment: bool = False) -> HttpResponseBase:
-    """The track's original file. Call only after access.py has said yes."""
+PREVIEW_SUFFIX = ".preview.mp3"  # as tracks/ports/audio_stream.py writes them
+
+
+def preview_name(name: str) -> str:
+    """Where a stored file's preview is stored: beside it, ``<name>.preview.mp3``."""
+    return f"{name.rsplit('.', 1)[0]}{PREVIEW_SUFFIX}"
+
+
+def preview_missing() -> HttpResponse:
+    return HttpResponse("This song's preview for listening is not ready yet.", status=404,
+                        content_type="text/plain; charset=utf-8")
+
+
+def audio_response(track: Track, range_header: str = "", as_attachment: bool = False,
+                   preview: bool = False) -> HttpResponseBase:
+    """The track's original file, or with ``preview`` its compressed copy for listening (404 until it is
+    made). Call only after access.py has said yes."""
+    if preview:
+        if not track.preview:
+            return preview_missing()
+        return stored_response(track.preview, CONTENT_TYPES["mp3"], f"{track.title} (preview).mp3", range_header)
     return stored_response(track.file, CONTENT_TYPES.get(track.format), f"{track.title}{Path(track.file).suffix}",
                            range_header, as_attachment)
 
 
-def stem_response(stem: Stem, range_header: str = "", as_attachment: bool = False) -> HttpResponseBase:
-    """One stem's file, named ``<title> - <stem> (<model>).<ext>``. Call only after access.py has said yes."""
+def stem_response(stem: Stem, range_header: str = "", as_attachment: bool = False,
+                  preview: bool = False) -> HttpResponseBase:
+    """One stem's file, named ``<title> - <stem> (<model>).<ext>``, or with ``preview`` its compressed copy
+    for listening. Call only after access.py has said yes."""
+    if preview:
+        if not stem.preview:
+            return preview_missing()
+        return stored_response(stem.preview, CONTENT_TYPES["mp3"], f"{stem.track.title} - {stem.name} (preview).mp3",
+                               range_header)
     return stored_response(stem.file, CONTENT_TYPES.get(stem.format), stem.download_name, range_header,
                            as_attachment)
 

@@ -88,6 +88,9 @@ class Track(models.Model):
     original_name = models.CharField(max_length=255)
     # Relative to MEDIA_ROOT, chosen by the server (tracks/<uuid>/original.<ext>), never the user's name.
     file = models.CharField(max_length=255)
+    # A compressed copy for listening (tracks/<uuid>/original.preview.mp3), made by the analysis job: what a
+    # listen-only link plays. Empty until then.
+    preview = models.CharField(max_length=255, blank=True)
     format = models.CharField(max_length=16)
     codec = models.CharField(max_length=32)
     duration = models.FloatField()
@@ -352,8 +355,10 @@ class Stem(models.Model):
     name = models.CharField(max_length=32)
     model = models.CharField(max_length=64)
     format = models.CharField(max_length=8)
-    # Relative to MEDIA_ROOT: tracks/<track uuid>/stems/<job uuid>/<name>.<format>.
+    # Relative to MEDIA_ROOT: tracks/<track uuid>/stems/<job uuid>/<name>.<format>; its compressed copy for
+    # listening beside it (<name>.preview.mp3, written by the separation port).
     file = models.CharField(max_length=255)
+    preview = models.CharField(max_length=255, blank=True)
     duration = models.FloatField()
     size = models.BigIntegerField()
     rms = models.FloatField(default=0.0)
@@ -379,10 +384,17 @@ class Stem(models.Model):
         files may go."""
         folder = folder.resolve()
         info = data.get("stem_info") or {}
-        for name, raw_path in data["stems"].items():
+
+        def inside(name: str, raw_path: str) -> Path:
             path = Path(raw_path).resolve()
             if path.parent != folder:
                 raise ValueError(f"the port wrote {name} outside its folder: {path}")
+            return path
+
+        previews = data.get("previews") or {}
+        for name, raw_path in data["stems"].items():
+            path = inside(name, raw_path)
+            preview = inside(name, previews[name]).name if name in previews else ""
             cls.objects.create(
                 track_id=job.track_id,
                 job=job,
@@ -390,6 +402,7 @@ class Stem(models.Model):
                 model=str(data["model"]),
                 format=str(data["format"]),
                 file=f"{prefix}/{path.name}",
+                preview=f"{prefix}/{preview}" if preview else "",
                 duration=float(data["duration"]),
                 size=path.stat().st_size,
                 rms=float(info.get(name, {}).get("rms", 0.0)),

@@ -17,6 +17,10 @@ from port_protocol import PortFailure, disk_full, out_of_space
 
 FORMATS = ("wav", "flac", "mp3")
 MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+# Previews: what a listen-only link plays instead of the original or a lossless stem (MP3 plays in every
+# browser, and its encoder delay is the same for every stem of a song, so they stay in step).
+PREVIEW_KBPS = 128
+PREVIEW_SUFFIX = ".preview.mp3"
 
 
 @dataclass
@@ -167,17 +171,62 @@ class Resampler:
         return np.concatenate(outs, axis=1) if outs else np.zeros((2, 0), dtype=np.float32)
 
 
+class PreviewWriter:
+    """A compressed copy for listening, a block at a time: MP3 at ``kbps``, resampled to 44.1 kHz when MP3
+    cannot hold the source's rate."""
+
+    def __init__(self, path: str, sample_rate: int, kbps: int = PREVIEW_KBPS) -> None:
+        import lameenc
+
+        self.path = path
+        rate = sample_rate if sample_rate in MP3_RATES else 44100
+        self._resampler = Resampler(sample_rate, rate)
+        self._encoder = lameenc.Encoder()
+        self._encoder.set_bit_rate(kbps)
+        self._encoder.set_in_sample_rate(rate)
+        self._encoder.set_channels(2)
+        self._encoder.set_quality(5)
+        self._file: Any = open(path, "wb")  # closed in close()
+
+    def write(self, block: np.ndarray | None) -> None:
+        block = self._resampler.push(block)
+        if block.shape[1]:
+            pcm = (np.clip(block, -1.0, 1.0).T * 32767.0).round().astype("<i2")
+            self._write(self._encoder.encode(pcm.tobytes()))
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self._file.write(data)
+        except OSError as exc:
+            if why := out_of_space(self.path):
+                raise disk_full(why) from exc
+            raise
+
+    def close(self) -> str:
+        self.write(None)
+        self._write(self._encoder.flush())
+        self._file.close()
+        return self.path
+
+
+def preview_path(path: str) -> str:
+    """Where a file's preview goes: beside it, ``<name>.preview.mp3``."""
+    return os.path.splitext(path)[0] + PREVIEW_SUFFIX
+
+
 class StemWriter:
     """Writes one stem a block at a time, cut or padded to exactly ``frames`` frames at ``sample_rate``.
 
     WAV and FLAC are PCM at ``bit_depth`` (16 or 24; WAV also 32 = float); MP3 is CBR at ``bitrate`` kbps.
     Samples are clamped to [-1, 1] — a streaming writer cannot rescale by a peak it has not seen yet.
-    Keeps a running min/max per slice of the mono signal for the stem's waveform.
+    Keeps a running min/max per slice of the mono signal for the stem's waveform. With ``preview``, also
+    writes a compressed copy for listening beside it (PreviewWriter).
     """
 
     def __init__(self, path: str, fmt: str, sample_rate: int, frames: int, bit_depth: int, bitrate: int,
-                 peaks: int) -> None:
+                 peaks: int, preview: bool = False) -> None:
         self.path = path
+        self.preview = PreviewWriter(preview_path(path), sample_rate) if preview else None
         self.frames = frames
         self.written = 0
         self._fmt = fmt
@@ -217,6 +266,8 @@ class StemWriter:
                 self._file.write(self._encoder.encode(pcm.tobytes()))
             else:
                 self._file.write(block.T)
+        if self.preview is not None:
+            self.preview.write(block)
         self.written += block.shape[1]
 
     @contextlib.contextmanager
@@ -252,6 +303,7 @@ class StemWriter:
         rms = float(np.sqrt(self._square / max(1, self.written)))
         return {
             "path": self.path,
+            "preview": self.preview.close() if self.preview is not None else None,
             "frames": self.written,
             "rms": round(rms, 6),
             "peaks": {

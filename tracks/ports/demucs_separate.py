@@ -2,10 +2,10 @@
 
     python tracks/ports/demucs_separate.py song.mp3 --output-dir out/ --model htdemucs
 
-Prints ``{"stems": {"vocals": "out/vocals.wav", ...}, "model": ..., "device": ..., "sample_rate": ...,
-"duration": ..., "seconds": ...}`` and exits 0, or prints ``{"error": type, "message": text}`` and exits
-non-zero, where type is one of ``invalid_arguments``, ``file_not_found``, ``decode_error``,
-``model_unavailable``, ``separation_failed``. Progress goes to stderr as JSON lines
+Prints ``{"stems": {"vocals": "out/vocals.wav", ...}, "previews": {...} (with ``--previews``), "model": ...,
+"device": ..., "sample_rate": ..., "duration": ..., "seconds": ...}`` and exits 0, or prints ``{"error": type,
+"message": text}`` and exits non-zero, where type is one of ``invalid_arguments``, ``file_not_found``,
+``decode_error``, ``model_unavailable``, ``separation_failed``. Progress goes to stderr as JSON lines
 ``{"progress": 0..1, "stage": name, "eta": seconds}``, at every chunk and at least every 2 seconds.
 
 Models are demucs 4.1's own (``demucs.pretrained.get_model``, ``demucs.apply.apply_model``): weights from
@@ -49,6 +49,8 @@ def parse_args(argv: list[str]) -> Any:
     parser.add_argument("--format", default="wav", choices=FORMATS)
     parser.add_argument("--bit-depth", type=int, default=16, choices=[16, 24, 32])
     parser.add_argument("--bitrate", type=int, default=320, help="MP3 kbps")
+    parser.add_argument("--previews", action="store_true",
+                        help="also write <stem>.preview.mp3 beside each stem, for listening (listen-only links)")
     parser.add_argument("--segment", type=float, help="seconds per segment (default: the model's)")
     parser.add_argument("--shifts", type=int, default=1, help="random shifts averaged (demucs's shift trick)")
     parser.add_argument("--overlap", type=float, default=0.25)
@@ -450,7 +452,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     info = scan(args.audio_path, rate)
     writers = {
         name: StemWriter(os.path.join(args.output_dir, f"{name}.{args.format}"), args.format, info.sample_rate,
-                         info.frames, args.bit_depth, args.bitrate, PEAKS)
+                         info.frames, args.bit_depth, args.bitrate, PEAKS, preview=args.previews)
         for name in sources
     }
     try:
@@ -465,9 +467,12 @@ def main(argv: list[str]) -> dict[str, Any]:
     except BaseException:
         for writer in writers.values():
             _remove(writer.path)
+            if writer.preview is not None:
+                _remove(writer.preview.path)
         raise
     return {
         "stems": {name: w["path"] for name, w in written.items()},
+        "previews": {name: w["preview"] for name, w in written.items() if w["preview"]},
         "model": args.model,
         "sources": sources,
         "device": device,

@@ -1,0 +1,51 @@
+"""The preview port: a compressed copy of an audio file for listening (ADR-002's protocol).
+
+    python tracks/ports/preview.py FILE --output OUT.mp3
+
+Prints ``{"path": OUT, "bytes": n, "duration": seconds}`` and exits 0, or the error object and a non-zero
+exit. A listen-only share link plays this instead of the original (tracks/views.py); a separation's stems get
+theirs from the separation port itself. MP3 at audio_stream.PREVIEW_KBPS, written a block at a time.
+Imports no Django.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any
+
+from audio_stream import PreviewWriter, frames, scan
+from port_protocol import Parser, PortFailure, progress, r, run
+
+PROGRESS_S = 0.5
+
+
+def main(argv: list[str]) -> dict[str, Any]:
+    parser = Parser(prog="preview.py")
+    parser.add_argument("audio_path")
+    parser.add_argument("--output", required=True)
+    args = parser.parse_args(argv)
+    if not os.path.isfile(args.audio_path):
+        raise PortFailure("file_not_found", f"no such file: {args.audio_path}")
+    info = scan(args.audio_path)
+    progress(0.0, "making a preview")
+    writer = PreviewWriter(args.output, info.sample_rate)
+    done, said = 0, time.monotonic()
+    try:
+        for block in frames(args.audio_path):
+            writer.write(block)
+            done += block.shape[1]
+            if time.monotonic() - said >= PROGRESS_S:
+                said = time.monotonic()
+                progress(min(1.0, done / info.frames), "making a preview")
+        writer.close()
+    except BaseException:
+        if os.path.exists(args.output):
+            os.remove(args.output)
+        raise
+    return {"path": args.output, "bytes": os.path.getsize(args.output), "duration": r(info.duration, 3)}
+
+
+if __name__ == "__main__":
+    sys.exit(run(main, sys.argv[1:], "preview_failed"))
