@@ -150,7 +150,7 @@ def test_pages_and_files_are_private_to_caches(alice_client: Client, c_major_wav
                       HTTP_X_REQUESTED_WITH="XMLHttpRequest")
     track = Track.objects.get()
     guest = Client()
-    guest.get(f"/s/{ShareLink.objects.create(track=track).token}/")
+    guest.get(f"/s/{ShareLink.objects.create(track=track, allow_downloads=True).token}/")
     page = f"/tracks/{track.uuid}/"
     for client, url in ((alice_client, "/"), (alice_client, page), (guest, page), (Client(), "/login/")):
         directives = {d.strip() for d in client.get(url)["Cache-Control"].split(",")}

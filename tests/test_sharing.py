@@ -246,6 +246,7 @@ TABLE = {
     "account": ("get", "/account/", {}, ACCOUNT),
     "upload": ("post", "/tracks/upload/", {}, {**ACCOUNT, **{a: 302 for a in ACTORS}}),
     "track": ("get", "/tracks/{track}/", {}, VIEW),
+    "track-controls": ("get", "/tracks/{track}/controls/", {}, VIEW),
     "track-audio": ("get", "/tracks/{track}/audio/?download=1", {}, DOWNLOAD),
     "track-analyse": ("post", "/tracks/{track}/analyse/", {}, EDIT),
     "analysis-export": ("get", "/tracks/{track}/analysis.csv", {}, DOWNLOAD),

@@ -3,19 +3,21 @@ lost access, and a track's pushes reach its viewers and link holders but never a
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django.utils import timezone
 
 from tests.conftest import PASSWORD
 from tests.test_consumers import connect, make_track, open_track_page, receive_until
 from tests.test_jobs import upload
 from tests.test_sharing import ACTORS, client_for
 from tracks import events
-from tracks.consumers import CLOSE_NOT_FOUND
+from tracks.consumers import CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED
 from tracks.models import Job, Share, ShareLink
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -104,6 +106,73 @@ async def test_everyone_on_the_page_sees_who_else_is_there(alice_client: Client,
     after = await receive_until(alice, lambda html: presence_id in html and "BO" not in html, timeout=5)
     assert 'title="alice">AL<' in after[-1]
     await alice.disconnect(timeout=5)
+
+
+async def test_a_role_change_reaches_the_persons_open_page(alice_client: Client, bob_client: Client, bob,
+                                                          c_major_wav: Path) -> None:
+    track = await make_track(alice_client, c_major_wav)
+    post = sync_to_async(alice_client.post)
+    await post(f"/tracks/{track.uuid}/shares/", {"who": "bob", "role": "viewer"})
+    share_id = await sync_to_async(lambda: track.shares.get().pk)()
+    page = await open_track_page(track, bob_client)
+    controls = sync_to_async(lambda: bob_client.get(f"/tracks/{track.uuid}/controls/").content.decode())
+    assert "Re-run analysis" not in await controls()
+
+    notice = f'id="access-{track.uuid}"'
+    await post(f"/tracks/{track.uuid}/shares/{share_id}/", {"role": "editor"}, HTTP_HX_REQUEST="true")
+    await receive_until(page, lambda html: notice in html, timeout=5)
+    # What the page then fetches: the editor's buttons, the separation form, the comment box, by id.
+    upgraded = await controls()
+    assert "Re-run analysis" in upgraded and 'data-can-edit="1"' in upgraded
+    for part in ("controls", "separate-panel", "comment-box"):
+        assert f'id="{part}-{track.uuid}"' in upgraded
+    assert "Separate into stems" in upgraded
+
+    await post(f"/tracks/{track.uuid}/shares/{share_id}/", {"role": "viewer"}, HTTP_HX_REQUEST="true")
+    await receive_until(page, lambda html: notice in html, timeout=5)
+    downgraded = await controls()
+    assert "Re-run analysis" not in downgraded and "Separate into stems" not in downgraded
+    assert 'data-can-edit="0"' in downgraded and 'class="comment-form"' in downgraded
+    await page.disconnect(timeout=5)
+
+
+async def test_a_link_closes_its_pages_when_it_expires(alice_client: Client, c_major_wav: Path) -> None:
+    track = await make_track(alice_client, c_major_wav)
+    expires = timezone.now() + timedelta(seconds=2)
+    link = await sync_to_async(ShareLink.objects.create)(track=track, expires=expires)
+    guest = Client()
+    assert (await sync_to_async(guest.get)(f"/s/{link.token}/")).status_code == 302
+    page = await open_track_page(track, guest)
+    closed = await receive_until_closed(page, timeout=10)
+    assert closed == CLOSE_NOT_FOUND and timezone.now() >= expires
+    await page.disconnect(timeout=5)
+
+
+async def receive_until_closed(ws: object, timeout: float) -> int:
+    """The close code the socket ends with, after whatever fragments come first."""
+    while True:
+        output = await ws.receive_output(timeout=timeout)
+        if output["type"] == "websocket.close":
+            return output["code"]
+
+
+async def test_logging_out_closes_that_sessions_pages_only(alice_client: Client, bob_client: Client, bob,
+                                                           c_major_wav: Path) -> None:
+    track = await make_track(alice_client, c_major_wav)
+    await sync_to_async(alice_client.post)(f"/tracks/{track.uuid}/shares/", {"who": "bob", "role": "viewer"})
+    other_session = Client()
+    await sync_to_async(other_session.force_login)(bob)
+    page = await open_track_page(track, bob_client)
+    library, _, _ = await connect("/ws/library/", bob_client)
+    elsewhere = await open_track_page(track, other_session)
+    await sync_to_async(bob_client.post)("/logout/")
+    assert await receive_until_closed(page, timeout=5) == CLOSE_UNAUTHENTICATED
+    assert await receive_until_closed(library, timeout=5) == CLOSE_UNAUTHENTICATED
+    # Bob's other browser stays logged in, and its page stays open.
+    await sync_to_async(events.jobs_changed)(track)
+    await receive_until(elsewhere, lambda html: f'id="job-panel-{track.uuid}"' in html, timeout=5)
+    for ws in (page, library, elsewhere):
+        await ws.disconnect(timeout=5)
 
 
 WS_TABLE = {

@@ -11,11 +11,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.http import Http404
 
 from .models import Comment, Share, ShareLink, Track
@@ -125,6 +126,17 @@ def rights(who: Actor, track: Track) -> dict[str, Any]:
         "can_comment": found in COMMENT_ROLES,
         "can_download": _may_download(who, track, found),
     }
+
+
+def access_ends(who: Actor, track: Track) -> datetime | None:
+    """When the actor's access to the track ends by itself: the latest expiry of the links that let them in,
+    when links are all that does (None: not by itself)."""
+    if role(who, track) != LINK:
+        return None
+    links = ShareLink.usable().filter(track=track, token__in=who.link_tokens)
+    if links.filter(expires__isnull=True).exists():
+        return None
+    return links.aggregate(latest=Max("expires"))["latest"]
 
 
 def viewable_tracks(user: User) -> QuerySet[Track]:

@@ -2,6 +2,7 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.conf import settings
+from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import post_save
 
 
@@ -14,9 +15,17 @@ def give_a_display_name(sender: Any, instance: Any, created: bool, raw: bool = F
                                       defaults={"display_name": Profile.free_name(instance.email or instance.username)})
 
 
+def close_its_sockets(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    """Logging out closes every page the session has open (before the session is flushed)."""
+    from . import events
+
+    events.session_ended(request.session.session_key)
+
+
 class TracksConfig(AppConfig):
     name = "tracks"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
         post_save.connect(give_a_display_name, sender=settings.AUTH_USER_MODEL, dispatch_uid="display-name")
+        user_logged_out.connect(close_its_sockets, dispatch_uid="close-sockets")

@@ -1,9 +1,12 @@
 """Websocket consumers: authenticate from the session, ask access.py, join groups, forward fragments.
 
 One socket per page. On connect the socket is sent the current fragments, so a page never misses what
-happened between rendering and connecting (or while it was reconnecting). When who may see a track
-changes, every socket on its page asks access.py again and those no longer allowed are closed. Track
-sockets also say who is on the page (presence.py), pushed to everyone there as people come and go.
+happened between rendering and connecting (or while it was reconnecting). When who may do what with a
+track changes, every socket on its page asks access.py again: those no longer allowed are closed (the page
+says the access ended and stops playing), those whose rights changed tell their page to fetch its controls
+again; a socket let in by expiring links checks again when they expire. Logging out closes every socket of
+that session. Track sockets also say who is on the page (presence.py), pushed to everyone there as people
+come and go.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import contextlib
 import functools
 import logging
 import weakref
+from datetime import datetime
 from typing import Any
 
 import redis
@@ -20,11 +24,14 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
+from django.utils import timezone
 
 from . import access, events, presence
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
+# A link's expiry is checked this long after it: the database's clock and ours may differ a little.
+EXPIRY_SLACK_S = 0.5
 # "Open me again" (static/js/live.js reopens the socket after it; the new one is sent the current fragments).
 # Not 1012, "Service Restart", which the htmx ws extension would act on by itself: servers may not send it.
 CLOSE_RECONNECT = 4012
@@ -137,8 +144,11 @@ class LiveConsumer(AsyncWebsocketConsumer):
     owner, those it is shared with, and holders of a usable share link)."""
 
     group: str | None = None
+    session_group: str | None = None
     track_uuid: str | None = None
+    rights: dict[str, Any] | None = None
     _refresh: asyncio.Task | None = None
+    _expiry: asyncio.Task | None = None
     _held: list[dict[str, Any]] | None = None
 
     async def __call__(self, scope, receive, send) -> None:
@@ -163,16 +173,22 @@ class LiveConsumer(AsyncWebsocketConsumer):
             self.group = events.library_group(user.pk)
             render = functools.partial(events.render_library_list, user.pk)
         else:
-            track = await self._viewable_track()
-            if track is None:
+            looked = await self._look()
+            if looked is None:
                 await self.close(code=CLOSE_NOT_FOUND if user and user.is_authenticated else CLOSE_UNAUTHENTICATED)
                 return
+            track, self.rights, ends = looked
             self.group = events.track_group(track.uuid)
             render = functools.partial(events.render_track_panels, track)
+            self._expire_at(ends)
         # Listening first, then the current state, then what was pushed while it was rendered (held back
         # till then: the socket is not open before), so no push is lost and none arrives before the state.
         self._held = []
         await GroupHub.join(self.group, self)
+        session = self.scope.get("session")
+        if session is not None and session.session_key:
+            self.session_group = events.session_group(session.session_key)
+            await GroupHub.join(self.session_group, self)
         self._held.clear()  # sent before the state is read: in it
         initial = await database_sync_to_async(render)()
         await self.accept()
@@ -218,19 +234,44 @@ class LiveConsumer(AsyncWebsocketConsumer):
             _announcing[self.track_uuid] = asyncio.create_task(_announce_soon(self.track_uuid))
 
     @database_sync_to_async
-    def _viewable_track(self) -> object | None:
-        return access.find_viewable(access.actor(self.scope), self.track_uuid)
+    def _look(self) -> tuple[Any, dict[str, Any], datetime | None] | None:
+        """The track, what this socket's person may do with it, and when that ends by itself; None when they
+        may not see it."""
+        who = access.actor(self.scope)
+        track = access.find_viewable(who, self.track_uuid)
+        if track is None:
+            return None
+        return track, access.rights(who, track), access.access_ends(who, track)
+
+    def _expire_at(self, ends: datetime | None) -> None:
+        """Check access again the moment the links that let this socket in expire."""
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        if ends is not None:
+            self._expiry = asyncio.create_task(self._check_at(ends))
+
+    async def _check_at(self, ends: datetime) -> None:
+        await asyncio.sleep(max(0.0, (ends - timezone.now()).total_seconds()) + EXPIRY_SLACK_S)
+        self._expiry = None
+        await self.access_check({"type": "access.check"})
+
+    def _stop_listening(self) -> None:
+        for group in (self.group, self.session_group):
+            if group:
+                GroupHub.leave(group, self)
+        self.group = self.session_group = None
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
 
     async def disconnect(self, code: int) -> None:
-        if self.group:
-            GroupHub.leave(self.group, self)
+        self._stop_listening()
         await self._leave()
 
     async def reconnect(self) -> None:
         """Ask the page to open its socket again (static/js/live.js does): it missed what Redis lost."""
-        if self.group:
-            GroupHub.leave(self.group, self)
-            self.group = None
+        self._stop_listening()
         with contextlib.suppress(Exception):  # the socket may be gone too
             await self.close(code=CLOSE_RECONNECT)
         await self._leave()
@@ -264,8 +305,26 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=event["html"])
 
     async def access_check(self, event: dict[str, str]) -> None:
-        if self.track_uuid is not None and await self._viewable_track() is None:
-            GroupHub.leave(self.group, self)
-            self.group = None
-            await self.close(code=CLOSE_NOT_FOUND)
-            await self._leave()
+        """Who may do what with the track changed: close if this person may no longer see it; if what they
+        may do changed, tell the page to fetch its controls again."""
+        if self.track_uuid is None or self.group is None:
+            return
+        looked = await self._look()
+        if looked is None:
+            await self._end(CLOSE_NOT_FOUND)
+            return
+        _, rights, ends = looked
+        self._expire_at(ends)
+        if rights != self.rights:
+            self.rights = rights
+            await self.send(text_data=events.access_notice(self.track_uuid))
+
+    async def session_ended(self, event: dict[str, str]) -> None:
+        """The session logged out: its pages stop updating (static/js/live.js says so and stops playing)."""
+        await self._end(CLOSE_UNAUTHENTICATED)
+
+    async def _end(self, code: int) -> None:
+        self._stop_listening()
+        with contextlib.suppress(Exception):  # the socket may be gone already
+            await self.close(code=code)
+        await self._leave()

@@ -19,6 +19,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import OuterRef, Subquery
 from django.template.loader import get_template, render_to_string
 from django.utils.functional import SimpleLazyObject
+from django.utils.html import format_html
 
 from . import access, charts
 from .models import AnalysisResult, Job, Track
@@ -32,6 +33,11 @@ def track_group(track_uuid: uuid.UUID | str) -> str:
 
 def library_group(user_id: int) -> str:
     return f"library-{user_id}"
+
+
+def session_group(session_key: str) -> str:
+    """Every socket a browser session has open (its pages close when it logs out)."""
+    return f"session-{session_key}"
 
 
 def row_context(track: Track, with_data: bool = False) -> dict[str, Any]:
@@ -260,6 +266,18 @@ def access_changed(track: Track) -> None:
     """Who may see the track changed (a share or link revoked, the track deleted): every socket on its page
     asks access.py again and closes if the answer is now no."""
     _group_send(track_group(track.uuid), {"type": "access.check"})
+
+
+def access_notice(track_uuid: object) -> str:
+    """Sent to one socket whose person's rights on the track changed: static/js/live.js then fetches the
+    page's controls for them again (views.track_controls)."""
+    return format_html('<div id="access-{}" hidden data-changed="{}"></div>', track_uuid, time.time())
+
+
+def session_ended(session_key: str | None) -> None:
+    """A session logged out: close every socket it has open."""
+    if session_key:
+        _group_send(session_group(session_key), {"type": "session.ended"})
 
 
 def library_changed(user_id: int) -> None:

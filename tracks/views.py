@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_ratelimit.core import is_ratelimited
@@ -187,12 +188,34 @@ def track_detail(request: HttpRequest, track_uuid: str) -> HttpResponse:
     who = access.actor(request)
     track = access.get_viewable(who, track_uuid)
     context = {**events.track_context(track, detail=True), **events.conversation_context(track)}
-    context.update(access.rights(who, track), comment_form=CommentForm())
-    if context["can_edit"]:
-        context["separation_form"] = separation_form(None)
+    context.update(controls_context(who, track))
     if context["can_manage"]:
         context.update(sharing_context(track))
     return render(request, "tracks/track_detail.html", context)
+
+
+def controls_context(who: access.Actor, track: Track) -> dict[str, Any]:
+    """What a person may do on a track's page: their rights and the forms that go with them."""
+    context = {"track": track, **access.rights(who, track), "comment_form": CommentForm()}
+    if context["can_edit"]:
+        context["separation_form"] = separation_form(None)
+    return context
+
+
+CONTROL_PANELS = ("controls", "separate-panel", "comment-box")
+
+
+@open_to_links
+@require_GET
+def track_controls(request: HttpRequest, track_uuid: str) -> HttpResponse:
+    """The parts of a track's page that depend on who is looking (their buttons, the separation form, the
+    comment box), rendered for this person: an open page fetches them when its socket says their access
+    changed (static/js/live.js), so controls appear and vanish without a reload."""
+    who = access.actor(request)
+    track = access.get_viewable(who, track_uuid)
+    context = controls_context(who, track)
+    parts = [render_to_string(f"tracks/track_detail.html#{name}", context, request) for name in CONTROL_PANELS]
+    return HttpResponse("".join(parts))
 
 
 def separation_form(data: object) -> SeparationForm:
@@ -387,13 +410,12 @@ def share_add(request: HttpRequest, track_uuid: str) -> HttpResponse:
     form = ShareForm(request.POST, owner=track.owner)
     if not form.is_valid():
         return _sharing_panel(request, track, status=400, share_form=form)
-    share, created = accounts.share(request, track, form.cleaned_data["role"], user=form.cleaned_data["user"],
+    share, _ = accounts.share(request, track, form.cleaned_data["role"], user=form.cleaned_data["user"],
                                     email=form.cleaned_data["email"])
     if share.user_id:
         events.library_changed(share.user_id)
     events.comments_changed(track)
-    if not created:
-        events.access_changed(track)  # an editor made viewer loses controls on reload; sockets re-check
+    events.access_changed(track)  # pages the person has open (through a link, say) gain their controls
     return _sharing_panel(request, track)
 
 
@@ -406,6 +428,7 @@ def share_update(request: HttpRequest, track_uuid: str, share_id: int) -> HttpRe
         return _sharing_panel(request, track, status=400)
     share.role = new_role
     share.save(update_fields=["role"])
+    events.access_changed(track)  # the person's open pages gain or lose their controls
     return _sharing_panel(request, track)
 
 
@@ -432,7 +455,7 @@ def link_add(request: HttpRequest, track_uuid: str) -> HttpResponse:
         return _sharing_panel(request, track, status=400, link_form=form)
     link = ShareLink.objects.create(track=track, **form.link_fields())
     Activity.record(track, Activity.Verb.LINKED, request.user,
-                    detail="with downloads" if link.allow_downloads else "read-only")
+                    detail="with downloads" if link.allow_downloads else "listen only")
     events.comments_changed(track)
     return _sharing_panel(request, track, new_link=link)
 

@@ -1,8 +1,83 @@
-// Live pages: when the server loses Redis for a moment it closes a page's socket with 4012, "open me again".
-// The htmx ws extension reopens by itself only after 1006, 1011, 1012 and 1013, and a server may not send
-// 1012; so this reopens after 4012, after a short random pause (pages do not all come back at once). The new
-// socket is sent the current fragments, so the page catches up with what it missed.
-document.addEventListener("htmx:wsClose", (event) => {
-  if (event.detail.event.code !== 4012) return;
-  setTimeout(() => event.detail.socketWrapper.reconnect(), 500 + Math.random() * 1500);
-});
+// Live pages.
+(function () {
+  "use strict";
+
+  // A message in the page, read out by screen readers: a refused action, access that ended.
+  function notify(text) {
+    const box = document.getElementById("notice");
+    if (!box) return;
+    box.querySelector("[data-notice-text]").textContent = text;
+    box.hidden = false;
+  }
+
+  document.addEventListener("click", (event) => {
+    if (event.target.closest("[data-notice-close]")) document.getElementById("notice").hidden = true;
+  });
+
+  // A refused htmx action (403, 404, 413, 500 ...) says why in the page, not only in the console: the error
+  // pages mark their message with data-message.
+  document.addEventListener("htmx:responseError", (event) => {
+    const xhr = event.detail.xhr;
+    let text = "";
+    if ((xhr.getResponseHeader("Content-Type") || "").startsWith("text/html")) {
+      const page = new DOMParser().parseFromString(xhr.responseText, "text/html");
+      const found = page.querySelector("[data-message]") || page.querySelector("main h1");
+      text = found ? found.textContent.trim() : "";
+    } else {
+      text = xhr.responseText.trim().slice(0, 300);
+    }
+    notify(text || `The server refused that (${xhr.status}).`);
+  });
+  document.addEventListener("htmx:sendError", () => notify("The server could not be reached; try again in a moment."));
+
+  function stopPlaying() {
+    document.querySelectorAll("audio, video").forEach((media) => media.pause());
+    document.dispatchEvent(new CustomEvent("soundforge:stop"));
+  }
+
+  // When the server loses Redis for a moment it closes a page's socket with 4012, "open me again". The htmx
+  // ws extension reopens by itself only after 1006, 1011, 1012 and 1013, and a server may not send 1012; so
+  // this reopens after 4012, after a short random pause (pages do not all come back at once). The new socket
+  // is sent the current fragments, so the page catches up with what it missed. 4404: this person's access to
+  // the track ended (a share or link revoked, a link expired, the track deleted); 4401: the session logged
+  // out. Neither reopens.
+  const ENDED = {
+    4404: "Your access to this track ended.",
+    4401: "You are logged out: this page no longer updates.",
+  };
+  document.addEventListener("htmx:wsClose", (event) => {
+    const code = event.detail.event.code;
+    if (code === 4012) {
+      setTimeout(() => event.detail.socketWrapper.reconnect(), 500 + Math.random() * 1500);
+    } else if (ENDED[code]) {
+      stopPlaying();
+      document.querySelector("main").classList.add("ended", "read-only", "no-downloads");
+      notify(ENDED[code]);
+    }
+  });
+
+  // What this person may do changed (a role up or down, a link with downloads gone): fetch the parts of the
+  // page that depend on it (views.track_controls) and swap them in by id.
+  async function refreshControls(uuid) {
+    const response = await fetch(`/tracks/${uuid}/controls/`, { headers: { "HX-Request": "true" } });
+    if (!response.ok) return;
+    const parts = document.createElement("template");
+    parts.innerHTML = await response.text();
+    for (const fresh of Array.from(parts.content.children)) {
+      const old = fresh.id && document.getElementById(fresh.id);
+      if (old) {
+        old.replaceWith(fresh);
+        htmx.process(fresh);
+      }
+    }
+    const rights = document.querySelector("[data-rights]");
+    const main = document.querySelector("main");
+    main.classList.toggle("read-only", rights.dataset.canEdit !== "1");
+    main.classList.toggle("no-downloads", rights.dataset.canDownload !== "1");
+  }
+
+  document.addEventListener("htmx:wsAfterMessage", (event) => {
+    const changed = /id="access-([0-9a-f-]+)"/.exec(event.detail.message);
+    if (changed) refreshControls(changed[1]);
+  });
+})();

@@ -302,6 +302,8 @@
     }
   });
   document.addEventListener("htmx:load", (event) => bindAll(event.detail.elt));
+  // Access to the track ended (static/js/live.js): silence.
+  document.addEventListener("soundforge:stop", () => engines.forEach((engine) => engine.pause()));
   document.addEventListener("DOMContentLoaded", () => bindAll(document));
   window.SoundForgeMixer = { engines };
 })();

@@ -191,6 +191,43 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     alice.click(f"{tempo} .tempo-steps button[value='clear']")
     expect(bob.locator(f"{tempo} b")).to_have_text("100.0", timeout=15_000)
 
+    # -- access changes reach open pages: a refused action says why, a role change brings its buttons -------
+    bob.evaluate("window.__stayed = true")
+    bob.evaluate(f"htmx.ajax('POST', '/tracks/{track.uuid}/analyse/', {{swap: 'none'}})")
+    expect(bob.locator("#notice")).to_contain_text("You may view this track but not change it.")
+    bob.click("[data-notice-close]")
+    expect(bob.locator("#notice")).to_be_hidden()
+    expect(bob.locator("button:has-text('Re-run analysis')")).to_have_count(0)
+    alice.select_option(f"#sharing-panel-{track.uuid} li select[name=role]", "editor")
+    expect(bob.locator("button:has-text('Re-run analysis')")).to_be_visible(timeout=15_000)
+    expect(bob.locator("form[hx-post$='/separate/']")).to_be_visible()
+    shots(bob, "viewer-made-editor-live")
+    alice.select_option(f"#sharing-panel-{track.uuid} li select[name=role]", "viewer")
+    expect(bob.locator("button:has-text('Re-run analysis')")).to_have_count(0, timeout=15_000)
+    assert bob.evaluate("window.__stayed") is True  # no reload
+
+    # -- a listen-only link plays previews; revoking it ends the holder's page and its sound -----------------
+    alice.click(f"#sharing-panel-{track.uuid} button:has-text('Create link')")
+    link_url = alice.input_value(f"#sharing-panel-{track.uuid} li.new input[readonly]")
+    guest_context = browser.new_context()
+    guest = guest_context.new_page()
+    guest.goto(link_url)
+    guest.wait_for_selector("[data-mixer] .strip[data-stem=vocals]")
+    assert "preview quality" in guest.inner_text(f"#controls-{track.uuid}")
+    guest.click("[data-mixer] [data-action=play]")
+    expect(guest.locator("[data-mixer] [data-time]")).not_to_have_text("0:00", timeout=15_000)  # previews play
+    alice.click(f"#sharing-panel-{track.uuid} li.new button:has-text('Revoke')")
+    expect(guest.locator("#notice")).to_contain_text("Your access to this track ended.", timeout=15_000)
+    expect(guest.locator("[data-mixer] [data-action=play]")).to_have_text("Play")
+    shots(guest, "link-revoked-live")
+    guest_context.close()
+
+    # -- logging out in one tab ends the session's other pages ------------------------------------------------
+    bob_library = bob_context.new_page()
+    bob_library.goto(f"{served.url}/")
+    bob_library.click("nav button:has-text('Log out')")
+    expect(bob.locator("#notice")).to_contain_text("You are logged out", timeout=15_000)
+
     # -- the web server restarts; the open page reconnects and catches up ------------------------------------
     alice.evaluate("window.__stayed = true")  # gone if the page were reloaded
     served.stop()
