@@ -24,12 +24,22 @@ to a slow (or stalled) listener sat whole in the web process's memory. Here the 
 with Twisted as a producer of the connection, and the application's ``send`` of a body piece waits while
 Twisted says the connection's buffer is full (``pauseProducing`` until ``resumeProducing``).
 
+And a request body is refused before it is read. Twisted reads a whole body (into memory or a temporary
+file) before daphne hands any of it to Django: a 64 MB POST to /login/ was read to its end before its 403,
+and a body that stops arriving held its connection for Twisted's twelve hours. Here a request whose declared
+length (or, chunked, whose running length) passes its limit is answered 413 the moment that is known, and
+the connection closed: the upload limit (SOUNDFORGE_MAX_UPLOAD_MB and room for the form around the file)
+for a request that carries a session cookie, ANONYMOUS_BODY_BYTES for one that does not (log-in and sign-up
+forms are small; a forged cookie buys no more than a signed-in person may send). A body that stops
+arriving for SOUNDFORGE_BODY_IDLE_S is answered 408 and its connection closed.
+
     python -m soundforge.web --fd N soundforge.asgi:application   (daphne's own arguments)
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from typing import Any
 
@@ -37,12 +47,17 @@ from daphne import cli, http_protocol
 from daphne.access import AccessLogGenerator
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
+from django.conf import settings
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
 from tracks.logs import redact
 
 REQUEST_CHUNK = 1 << 20
+FORM_SLACK_BYTES = 1 << 20  # the multipart form around an uploaded file, generously
+ANONYMOUS_BODY_BYTES = 64 << 10
+
+logger = logging.getLogger(__name__)
 
 
 @implementer(IPushProducer)
@@ -73,11 +88,84 @@ class _Writable:
             await asyncio.shield(self.paused)
 
 
+def body_limit(cookies: dict[bytes, bytes]) -> int:
+    """The most a request may send: the upload limit with a session cookie, a form's worth without."""
+    if settings.SESSION_COOKIE_NAME.encode() in cookies:
+        return settings.MAX_UPLOAD_MB * (1 << 20) + FORM_SLACK_BYTES
+    return ANONYMOUS_BODY_BYTES
+
+
+def too_large(limit: int) -> str:
+    size = f"{limit / (1 << 20):.0f} MB" if limit >= 1 << 20 else f"{limit >> 10} KB"
+    return f"The request is larger than the limit of {size}."
+
+
 class WebRequest(http_protocol.WebRequest):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._parsePOSTFormSubmission = False
         self.writable = _Writable()
+        self._limit = 0
+        self._received = 0
+        self._idle: Any = None
+        self._refused = False
+
+    # -- the body: refused past its limit, timed out when it stops -----------------------------------------
+
+    def gotLength(self, length: int | None) -> None:
+        """The headers are in (and the cookies parsed): refuse a declared length past the limit at once."""
+        self._limit = body_limit(self.received_cookies)
+        if length is not None and length > self._limit:
+            self._refuse(413, too_large(self._limit))
+            return
+        super().gotLength(length)
+        if length != 0:
+            from twisted.internet import reactor  # daphne's, installed when it starts
+
+            self._idle = reactor.callLater(settings.BODY_IDLE_S, self._stalled)
+
+    def handleContentChunk(self, data: bytes) -> None:
+        if self._refused:
+            return
+        self._received += len(data)
+        if self._received > self._limit:  # a chunked body (it declared no length) grew past its limit
+            self._refuse(413, too_large(self._limit))
+            return
+        if self._idle is not None and self._idle.active():
+            self._idle.reset(settings.BODY_IDLE_S)
+        super().handleContentChunk(data)
+
+    def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
+        self._stop_timer()
+        if not self._refused:
+            super().requestReceived(command, path, version)
+
+    def _stalled(self) -> None:
+        self._idle = None
+        self._refuse(408, f"The request's body stopped arriving for {settings.BODY_IDLE_S} s.")
+
+    def _stop_timer(self) -> None:
+        if self._idle is not None and self._idle.active():
+            self._idle.cancel()
+        self._idle = None
+
+    def _refuse(self, status: int, message: str) -> None:
+        """Answer now, in plain text, and close: what the client is still sending is never read."""
+        self._refused = True
+        self._stop_timer()
+        body = message.encode()
+        reason = {408: b"Request Timeout", 413: b"Content Too Large"}[status]
+        logger.info("refused a request's body from %s: %s", self.getClientAddress(), message)
+        if self.channel is not None:
+            self.channel.transport.write(
+                b"HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n"
+                b"Connection: close\r\n\r\n%s" % (status, reason, len(body), body))
+            self.channel.loseConnection()
+
+    def connectionLost(self, reason: Any) -> None:
+        self._stop_timer()
+        self.writable.stopProducing()
+        super().connectionLost(reason)
 
     def handle_reply(self, message: dict[str, Any]) -> None:
         if (message.get("type") == "http.response.body" and not message.get("more_body", False)
@@ -88,10 +176,6 @@ class WebRequest(http_protocol.WebRequest):
             self.registerProducer(self.writable, True)
             if getattr(self.channel, "_waitingForTransport", False):  # already full (Twisted tells only changes)
                 self.writable.pauseProducing()
-
-    def connectionLost(self, reason: Any) -> None:
-        self.writable.stopProducing()
-        super().connectionLost(reason)
 
 
 class WebServer(Server):

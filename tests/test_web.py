@@ -1,20 +1,91 @@
 """soundforge.web, the daphne a web process runs: a response's body is taken from the application only as
-fast as the client reads it, and a request's body is handed over in large pieces."""
+fast as the client reads it, a request's body is handed over in large pieces, and a body past its limit or
+one that stops arriving is refused before it is read."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from tests import streaming_app
 from tracks.services import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
+SESSION = "sessionid=abc"
+
+
+@contextlib.contextmanager
+def web(**env: str) -> Iterator[int]:
+    """soundforge.web serving tests/streaming_app.py; yields its port once it answers."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "soundforge.web", "-b", "127.0.0.1", "-p", str(port),
+                             "tests.streaming_app:application"], cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/sent", timeout=10):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def answer_to(port: int, head: str, body: bytes = b"", timeout: float = 10) -> tuple[bytes, float]:
+    """Send a request's head and the start of its body, then read the answer: its bytes (till the server
+    closes), and how long it took to come."""
+    with socket.create_connection(("127.0.0.1", port)) as client:
+        client.settimeout(timeout)
+        started = time.monotonic()
+        client.sendall((head + "Connection: close\n").replace("\n", "\r\n").encode() + b"\r\n" + body)
+        received = bytearray()
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := client.recv(65536):
+                received += chunk
+        return bytes(received), time.monotonic() - started
+
+
+def test_a_body_past_its_limit_is_refused_before_it_is_read() -> None:
+    with web(SOUNDFORGE_MAX_UPLOAD_MB="5") as port:
+        # Anonymous (no session cookie): a log-in form's worth at most, answered from the declared length.
+        head = f"POST /login/ HTTP/1.1\nHost: x\nContent-Length: {64 << 20}\n"
+        answer, seconds = answer_to(port, head, b"username=a&")
+        assert answer.startswith(b"HTTP/1.1 413") and b"limit of 64 KB" in answer and seconds < 2
+        # Signed in: the upload limit and the form around the file; a huge declared length with a small body.
+        head = f"POST /pieces HTTP/1.1\nHost: x\nCookie: {SESSION}\nContent-Length: 10000000000\n"
+        answer, seconds = answer_to(port, head, b"x" * 100)
+        assert answer.startswith(b"HTTP/1.1 413") and b"limit of 6 MB" in answer and seconds < 2
+        # A chunked body declares nothing: refused once it grows past the limit.
+        chunk = b"%x\r\n%s\r\n" % (32 << 10, b"x" * (32 << 10))
+        answer, _ = answer_to(port, "POST /pieces HTTP/1.1\nHost: x\nTransfer-Encoding: chunked\n", chunk * 3)
+        assert answer.startswith(b"HTTP/1.1 413")
+        # Within the limits, the application answers.
+        answer, _ = answer_to(port, "POST /pieces HTTP/1.1\nHost: x\nContent-Length: 1000\n", bytes(1000))
+        assert answer.startswith(b"HTTP/1.1 200")
+        answer, _ = answer_to(port, f"POST /pieces HTTP/1.1\nHost: x\nCookie: {SESSION}\nContent-Length: {4 << 20}\n",
+                              bytes(4 << 20))
+        assert answer.startswith(b"HTTP/1.1 200")
+
+
+def test_a_body_that_stops_arriving_is_timed_out() -> None:
+    with web(SOUNDFORGE_BODY_IDLE_S="1") as port:
+        answer, seconds = answer_to(port, f"POST /pieces HTTP/1.1\nHost: x\nCookie: {SESSION}\nContent-Length: 1000\n",
+                                    b"x" * 10)
+        assert answer.startswith(b"HTTP/1.1 408") and 0.9 < seconds < 5
 
 
 def test_a_slow_reader_holds_the_application_back(tmp_path: Path) -> None:
@@ -61,7 +132,8 @@ def test_a_slow_reader_holds_the_application_back(tmp_path: Path) -> None:
         assert sent() == total  # and then it went on to the end
 
         # A request's body comes to the application a megabyte at a time (daphne's own pieces are 8 KB).
-        three_mb = urllib.request.Request(f"http://127.0.0.1:{port}/pieces", data=bytes(3 << 20))
+        three_mb = urllib.request.Request(f"http://127.0.0.1:{port}/pieces", data=bytes(3 << 20),
+                                          headers={"Cookie": SESSION})
         with urllib.request.urlopen(three_mb, timeout=10) as answer:  # noqa: S310 (the http:// URL above)
             assert int(answer.read()) <= 4
     finally:

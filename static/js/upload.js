@@ -69,9 +69,13 @@
       if (xhr.status === 201) {
         ui.note.textContent = "uploaded, analysis queued";
         insertRow(xhr.responseText);
-      } else if (xhr.status === 400 || xhr.status === 429) {
+      } else if ([400, 413, 429].includes(xhr.status)) {
         ui.li.classList.add("failed");
-        ui.note.innerHTML = xhr.responseText;  // a server-rendered, escaped partial
+        if ((xhr.getResponseHeader("Content-Type") || "").startsWith("text/html")) {
+          ui.note.innerHTML = xhr.responseText;  // a server-rendered, escaped partial
+        } else {
+          ui.note.textContent = xhr.responseText;  // the web server's own answer (soundforge/web.py)
+        }
       } else {
         ui.li.classList.add("failed");
         ui.note.textContent = "failed (" + xhr.status + ")";
