@@ -28,6 +28,9 @@ def start() -> None:
     os.environ["SOUNDFORGE_VAR_DIR"] = str(_scratch / "var")
     os.environ["SOUNDFORGE_MEDIA_ROOT"] = str(_scratch / "media")
     os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / "var" / "numba-cache"))
+    # Whether a Demucs download could start is the tests' to say, not the network's: nothing listens on port
+    # 1 (tests/test_separate_port.py opens a port of its own where a download must look possible).
+    os.environ["SOUNDFORGE_MODEL_HOSTS"] = "127.0.0.1:1"
     url = os.environ.get("SOUNDFORGE_TEST_REDIS_URL")
     if not url:
         _redis = EmbeddedRedis(_scratch / "redis")

@@ -3,17 +3,23 @@ HTDemucs from a local repo, and the dsp engine, on synthesized audio."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import http.server
 import json
 import random
+import socket
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from tests import audio, portcli
+from tests import audio, demucs_models, portcli
 from tracks.ports import runner
 
 
@@ -143,7 +149,17 @@ def test_it_lists_the_models_it_can_load_and_why_not(tmp_path: Path, models_dir:
     assert "htdemucs_ft.yaml" in models["htdemucs_ft"]["reason"]
     code, out, _ = run("--list-models", "--models-dir", str(tmp_path / "nowhere"), env=port_env)
     assert code == 0 and [m["name"] for m in out["models"] if m["available"]] == ["dsp"]
-    assert "does not exist" in out["models"][0]["reason"]
+    reason = {m["name"]: m for m in out["models"]}["htdemucs"]["reason"]
+    assert "does not exist" in reason and "cannot start" in reason and "manage.py models fetch htdemucs" in reason
+    # Where a download can start (something answers at the download host), the model is offered.
+    with socket.socket() as host:
+        host.bind(("127.0.0.1", 0))
+        host.listen()
+        hosts = f"127.0.0.1:{host.getsockname()[1]}"
+        code, out, _ = run("--list-models", "--models-dir", str(tmp_path / "nowhere"),
+                           env={**port_env, "SOUNDFORGE_MODEL_HOSTS": hosts})
+    models = {m["name"]: m for m in out["models"]}
+    assert models["htdemucs_ft"]["available"] and models["htdemucs_ft"]["source"] == "download on first use"
 
 
 def test_no_time_left_is_guessed_before_a_chunk_is_done(capfd: pytest.CaptureFixture[str]) -> None:
@@ -164,3 +180,53 @@ def test_no_time_left_is_guessed_before_a_chunk_is_done(capfd: pytest.CaptureFix
     assert len(before) >= 3 and all(line.get("eta") is None for line in before)
     assert after and all(line.get("eta") is not None for line in after)
     assert after[0]["progress"] == round(1 / 3, 4)
+
+
+@contextlib.contextmanager
+def serving(folder: Path) -> Iterator[str]:
+    """A repository of weights over HTTP, as demucs's own is."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_fetch_fills_a_models_folder_and_keeps_only_what_its_checksum_says(
+    tmp_path: Path, stereo_song_wav: Path, port_env: dict[str, str]
+) -> None:
+    remote = tmp_path / "remote"
+    weights = demucs_models.save_random_model(remote, "mine", "tiny", seed=3)
+    (remote / "files.txt").write_text(f"{weights.name}\n")
+    # Where htdemucs's weights would be, a file that is not them: its name's checksum is not its content's.
+    (remote / "hybrid_transformer").mkdir()
+    (remote / "hybrid_transformer" / "955717e8-8726e21a.th").write_bytes(weights.read_bytes())
+    folder = tmp_path / "models"
+    with serving(remote) as url:
+        code, out, progress = portcli.run("demucs_repo", "fetch", "mine", "--models-dir", str(folder), "--url", url,
+                                          env=port_env)
+        assert code == 0, out
+        assert out["fetched"] == {"mine": ["mine.yaml", weights.name]}
+        assert (folder / weights.name).read_bytes() == weights.read_bytes()
+        assert any(p["stage"].startswith("fetching mine") for p in progress)
+
+        code, out, _ = portcli.run("demucs_repo", "fetch", "htdemucs", "--models-dir", str(folder), "--url", url,
+                                   env=port_env)
+        assert (code, out["error"]) == (1, "checksum_mismatch")
+        assert not list(folder.glob("955717e8*"))  # nothing kept, not even a part
+    # What was fetched loads: the port separates with it from the folder.
+    code, out, _ = run(str(stereo_song_wav), "--output-dir", str(tmp_path / "out"), "--models-dir", str(folder),
+                       "--model", "mine", env=port_env)
+    assert code == 0, out
+    assert set(out["stems"]) == {"drums", "bass", "other", "vocals"}
+
+
+def test_a_fetch_that_cannot_start_says_so(tmp_path: Path, port_env: dict[str, str]) -> None:
+    started = time.monotonic()
+    code, out, _ = portcli.run("demucs_repo", "fetch", "htdemucs", "--models-dir", str(tmp_path / "models"),
+                               "--url", "http://127.0.0.1:1/", env=port_env)
+    assert (code, out["error"]) == (1, "fetch_failed") and "127.0.0.1:1" in out["message"]
+    assert time.monotonic() - started < 5

@@ -7,6 +7,7 @@ result or a clear error on the row, and pushes every change to the pages through
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shutil
@@ -18,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import django_rq
+import redis
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -137,23 +138,72 @@ def cancel(job: Job) -> bool:
     return True
 
 
-MODELS_CACHE_S = 30
+# Which separation models can load here is the separation port's to say (tracks/ports/demucs_repo.py: the
+# models folder, demucs's download caches, a download that can start), and asking takes a process and up to
+# a few seconds of network: never in a page's request. A worker asks (check_models) and keeps the answer in
+# Redis for every process; `manage.py recover` asks again when it is MODELS_FRESH_S old, a page that finds
+# none queues the question and offers the built-in engine meanwhile.
+MODELS_FRESH_S = 300
+MODELS_KEEP_S = 3600
+MODELS_ASKED_S = 60
+DEMUCS_MODELS = ("htdemucs", "htdemucs_ft", "htdemucs_6s", "hdemucs_mmi", "mdx_extra")
+BUILT_IN = {"name": "dsp", "available": True, "reason": "", "source": "built in"}
+
+
+def _redis() -> Any:
+    return django_rq.get_connection(QUEUES[Job.Kind.ANALYSIS])
+
+
+def _models_key() -> str:
+    return f"soundforge:separation-models:{settings.MODELS_DIR}"
 
 
 def separation_models() -> list[dict[str, Any]]:
-    """The separation port's models, each with whether it can be had here and why not (asked of the port
-    itself, which knows demucs's repo layout, and remembered for a little while)."""
+    """The separation models, each with whether it can load here now and, if not, why and what to do: the
+    last check's answer. Before there is one: the built-in engine, the others being checked (queued)."""
+    connection = _redis()
+    try:
+        raw = connection.get(_models_key())
+    except (redis.ConnectionError, redis.TimeoutError):
+        raw = None
+    known = json.loads(raw) if raw else None
+    if known is None or time.time() - known["checked"] > MODELS_FRESH_S:
+        _ask_about_models(connection)
+    if known is not None:
+        return known["models"]
+    checking = "being checked; reload the page in a moment"
+    return [BUILT_IN, *({"name": name, "available": False, "reason": checking, "source": ""}
+                        for name in DEMUCS_MODELS)]
 
-    def ask() -> list[dict[str, Any]]:
-        try:
-            result = runner.run_port(runner.port_path("demucs_separate"), ["--list-models"], timeout=30,
-                                     python=settings.PORT_PYTHON or None, env=port_env())
-        except runner.PortError as exc:
-            logger.warning("could not list separation models: %s", exc.message)
-            return [{"name": "dsp", "available": True, "reason": "", "source": "built in"}]
-        return result.data["models"]
 
-    return cache.get_or_set(f"separation-models:{settings.MODELS_DIR}", ask, MODELS_CACHE_S)
+def _ask_about_models(connection: Any) -> None:
+    """Queue check_models once, however many pages ask meanwhile."""
+    try:
+        if connection.set(f"{_models_key()}:asked", 1, nx=True, ex=MODELS_ASKED_S):
+            django_rq.get_queue(QUEUES[Job.Kind.ANALYSIS]).enqueue(check_models, job_timeout=120)
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        logger.warning("could not queue a check of the separation models: %s", exc)
+
+
+def check_models() -> list[dict[str, Any]]:
+    """Ask the separation port which models can load here now, and keep the answer for every process."""
+    try:
+        result = runner.run_port(runner.port_path("demucs_separate"), ["--list-models"], timeout=60,
+                                 python=settings.PORT_PYTHON or None, env=port_env())
+    except runner.PortError as exc:
+        logger.warning("could not list separation models: %s", exc.message)
+        models = [BUILT_IN]
+    else:
+        models = result.data["models"]
+    connection = _redis()
+    connection.set(_models_key(), json.dumps({"checked": time.time(), "models": models}), ex=MODELS_KEEP_S)
+    connection.delete(f"{_models_key()}:asked")
+    return models
+
+
+def models_stale() -> bool:
+    raw = _redis().get(_models_key())
+    return raw is None or time.time() - json.loads(raw)["checked"] > MODELS_FRESH_S
 
 
 def port_env() -> dict[str, str]:

@@ -27,6 +27,7 @@ import threading
 import time
 from typing import Any
 
+import demucs_repo
 import numpy as np
 from audio_stream import FORMATS, Resampler, StemWriter, Window, frames, scan
 from port_protocol import Parser, PortFailure, progress, r, run
@@ -127,88 +128,16 @@ class Heartbeat:
 # -- models ------------------------------------------------------------------------------------------------
 
 
-def _signatures(name: str, folder: str) -> list[str]:
-    """The model signatures ``name`` stands for in a demucs repo folder: its bag's list, or itself."""
-    import yaml
-
-    bag = os.path.join(folder, f"{name}.yaml")
-    if not os.path.isfile(bag):
-        return [name]
-    try:
-        with open(bag) as file:
-            sigs = [str(sig) for sig in (yaml.safe_load(file) or {}).get("models", [])]
-    except (OSError, yaml.YAMLError, AttributeError) as exc:
-        raise PortFailure("model_unavailable", f"{bag} is not a demucs bag file: {exc}") from exc
-    if not sigs:
-        raise PortFailure("model_unavailable", f"{bag} lists no models")
-    return sigs
-
-
-def missing_weights(name: str, models_dir: str, weights_dir: str | None = None) -> list[str]:
-    """The weight files a repo lacks for ``name``, found without importing torch so a miss is quick."""
-    import glob
-
-    weights_dir = weights_dir or models_dir
-    sigs = _signatures(name, models_dir)
-    missing = [s for s in sigs if not glob.glob(os.path.join(glob.escape(weights_dir), f"{glob.escape(s)}*.th"))]
-    if missing == [name] and sigs == [name]:
-        return [f"{name}.yaml"]
-    return [f"{s}-<sha8>.th" for s in missing]
-
-
-def offline_and_uncached(name: str) -> bool:
-    """With HF_HUB_OFFLINE set, whether neither of demucs's download caches holds ``name``."""
-    import glob
-    import importlib.util
-
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() not in {"1", "true", "yes", "on"}:
-        return False
-    home = os.path.expanduser("~/.cache")
-    hf = os.environ.get("HF_HUB_CACHE") or os.path.join(os.environ.get("HF_HOME", f"{home}/huggingface"), "hub")
-    if glob.glob(os.path.join(hf, "models--*", "snapshots", "*", f"{name}.yaml")):
-        return False
-    spec = importlib.util.find_spec("demucs")
-    if spec is None or not spec.submodule_search_locations:
-        return True
-    remote = os.path.join(next(iter(spec.submodule_search_locations)), "remote")
-    hub = os.path.join(os.environ.get("TORCH_HOME", f"{home}/torch"), "hub", "checkpoints")
-    return bool(missing_weights(name, remote, hub))
-
-
-def check_available(name: str, models_dir: str | None) -> None:
-    """Raise model_unavailable, saying what to put where, when ``name`` surely cannot be loaded: quick
-    (no torch), so a page can list the models and a job can fail in well under a second."""
-    if models_dir is not None:
-        if not os.path.isdir(models_dir):
-            raise PortFailure("model_unavailable", f"the models folder {models_dir} does not exist")
-        missing = missing_weights(name, models_dir)
-        if missing:
-            raise PortFailure(
-                "model_unavailable",
-                f"model {name!r} is not in the models folder {models_dir}: it lacks {', '.join(missing)}. "
-                f"Copy {name}.yaml and the <signature>-<sha8>.th files it lists (from demucs's model "
-                "repository, or a machine that has downloaded them) into that folder.",
-            )
-    elif offline_and_uncached(name):
-        raise PortFailure(
-            "model_unavailable",
-            f"model {name!r} is not cached and downloads are off (HF_HUB_OFFLINE). Put its weights in a "
-            "folder and point SOUNDFORGE_MODELS_DIR at it.",
-        )
-
-
 def list_models(models_dir: str | None) -> dict[str, Any]:
-    """Every model this port knows, whether it can be had here, and if not why; ``dsp`` always can."""
-    found = []
-    for name in MODELS:
-        reason = ""
+    """Every model this port knows, whether it can load here now (demucs_repo.where), and if not why and
+    what to do; ``dsp`` always can."""
+    found = [{"name": "dsp", "available": True, "reason": "", "source": "built in"}]
+    for name in DEMUCS_MODELS:
         try:
-            if name != "dsp":
-                check_available(name, models_dir)
+            source, reason = demucs_repo.where(name, models_dir)
         except PortFailure as exc:
-            reason = exc.message
-        where = "built in" if name == "dsp" else "models folder" if models_dir else "download on first use"
-        found.append({"name": name, "available": not reason, "reason": reason, "source": where})
+            source, reason = "", exc.message
+        found.append({"name": name, "available": not reason, "reason": reason, "source": source})
     return {"models": found, "models_dir": models_dir}
 
 
@@ -216,13 +145,16 @@ def load_model(name: str, models_dir: str | None) -> Any:
     """The demucs model or bag, from the local repo when given, else by demucs's normal download."""
     from pathlib import Path
 
-    check_available(name, models_dir)
-    if models_dir is None:
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    source, reason = demucs_repo.where(name, models_dir)  # in well under 3 s, whatever the network
+    if reason:
+        raise PortFailure("model_unavailable", f"model {name!r} cannot be loaded here: {reason}")
+    if source == "download on first use":
+        progress(0.0, f"downloading {name} (first use)")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     from demucs.pretrained import get_model
     from demucs.repo import ModelLoadingError
 
-    repo = Path(models_dir) if models_dir else None
+    repo = Path(models_dir) if source == "models folder" else None
     try:
         return get_model(name, repo=repo)
     except ModelLoadingError as exc:

@@ -1,5 +1,6 @@
 """`manage.py recover [--every S]`: retry or fail jobs whose worker stopped, and enqueue again those Redis
-lost; once, or at once and then every S seconds until stopped.
+lost; once, or at once and then every S seconds until stopped (and then also check which separation models
+can load here whenever the last answer is old).
 
 `manage.py serve` runs it with --every SOUNDFORGE_RECOVER_EVERY_S; deployments that run workers some other
 way run it the same way (or once at start-up and from a timer).
@@ -39,6 +40,8 @@ class Command(BaseCommand):
         while not stopping:
             try:
                 counts = jobs.recover()
+                if jobs.models_stale():  # which separation models can load here (jobs.check_models)
+                    jobs.check_models()
             except Exception:  # Redis or the database away for a moment: try again next time
                 logger.exception("job recovery failed this time")
             else:
