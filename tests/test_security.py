@@ -93,6 +93,36 @@ def test_an_upload_over_the_storage_quota_is_refused_and_leaves_nothing(alice_cl
 
 
 @pytest.mark.django_db(transaction=True)
+def test_concurrent_uploads_cannot_pass_the_quota_together(alice, tmp_path: Path, settings) -> None:
+    """Three uploads at once, room for two: each is counted against what the others stored."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    from tests import audio
+    from tracks.models import Track
+
+    settings.USER_QUOTA_MB = 1
+    song = audio.write_wav(tmp_path / "song.wav", audio.song("A", "minor", 100.0, 4.5, sr=44100), 44100)
+    assert 2 * song.stat().st_size <= 2**20 < 3 * song.stat().st_size
+
+    def send(n: int) -> int:
+        client = Client()
+        client.force_login(alice)
+        try:
+            return client.post("/tracks/upload/", {"file": SimpleUploadedFile(f"song {n}.wav", song.read_bytes())},
+                               HTTP_X_REQUESTED_WITH="XMLHttpRequest").status_code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(3) as pool:
+        answers = sorted(pool.map(send, range(3)))
+    assert answers == [201, 201, 413]
+    assert Track.objects.filter(owner=alice).count() == 2
+    assert len(list((Path(settings.MEDIA_ROOT) / "tracks").iterdir())) == 2
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_person_may_have_only_so_many_jobs_at_once(alice_client: Client, c_major_wav: Path, run_worker,
                                                      settings) -> None:
     from tests.test_jobs import upload

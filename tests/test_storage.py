@@ -95,7 +95,10 @@ def test_a_worker_elsewhere_works_from_the_bucket(alice_client: Client, s3, tmp_
     assert set(jobs[2].result.data["stems"]) >= {"drums", "bass"}
     stems = list(Stem.objects.filter(track=track))
     assert {s.name for s in stems} == FOUR
-    assert keys(client, f"tracks/{track.uuid}/stems/") == {s.file for s in stems}
+    track.refresh_from_db()
+    assert track.preview == f"tracks/{track.uuid}/original.preview.mp3" and track.preview in keys(client)
+    # Each stem and its preview for listen-only links, stored in the bucket before the job was done.
+    assert keys(client, f"tracks/{track.uuid}/stems/") == {s.file for s in stems} | {s.preview for s in stems}
     assert not (elsewhere / "no-media-here").exists()  # nothing was kept on the worker's disk
 
     # A stem: a redirect to a signed URL of the bucket, which serves the file, ranges included.
