@@ -193,6 +193,7 @@ async def test_a_job_streams_progress_and_results_to_the_page(alice_client: Clie
     assert any("Running" in html for html in seen)
     percents = [int(html.split("aria-valuenow=\"")[1].split('"')[0]) for html in seen if "aria-valuenow" in html]
     assert percents == sorted(percents) and len(percents) >= 2
+    assert all('aria-label="Analysis progress"' in html for html in seen if "aria-valuenow" in html)
     assert "<polygon" in seen[-1] and "BPM" in seen[-1]
     await ws.disconnect(timeout=5)
 

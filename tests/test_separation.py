@@ -71,6 +71,8 @@ def test_it_separates_with_the_built_in_engine(alice_client: Client, song_wav: P
         assert preview.stat().st_size < stem.size / 5
     page = alice_client.get(f"/tracks/{track.uuid}/").content.decode()
     assert page.count('class="strip"') == 4
+    # Every control names its stem, for those who cannot see which row it is in.
+    assert all(f'aria-label="Mute {n}"' in page and f'aria-label="Solo {n}"' in page for n in FOUR)
     assert "built-in engine, lower quality" in page
     assert f"/separations/{stems[0].job.uuid}/zip/" in page
 

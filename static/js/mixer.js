@@ -213,8 +213,12 @@
         if (!strip) continue;
         strip.querySelector('[data-action="mute"]').setAttribute("aria-pressed", String(stem.mute));
         strip.querySelector('[data-action="solo"]').setAttribute("aria-pressed", String(stem.solo));
-        strip.querySelector("[data-gain]").value = stem.gain;
-        strip.querySelector("[data-pan]").value = stem.pan;
+        const gain = strip.querySelector("[data-gain]");
+        gain.value = stem.gain;
+        gain.setAttribute("aria-valuetext", decibels(stem.gain));
+        const pan = strip.querySelector("[data-pan]");
+        pan.value = stem.pan;
+        pan.setAttribute("aria-valuetext", panned(stem.pan));
         strip.classList.toggle("silent", !this.audible(stem));
       }
       const download = this.root.querySelector("[data-mix-download]");
@@ -222,11 +226,11 @@
       this.renderPosition();
     }
 
-    // Keyboard: space play/pause, arrows seek 5 s, digits mute (with Shift: solo) stem n, 0 resets.
-    // Space means play/pause even on a focused mixer button (Enter still presses it), as in any DAW.
+    // Keyboard: space play/pause, arrows seek 5 s, digits mute (with Shift: solo) stem n, 0 resets. Space on
+    // a focused button presses that button (mute, solo, play), as buttons do everywhere else.
     key(event) {
       const target = event.target;
-      if (target.matches("input[type=text], input[type=email], textarea, select")) return;
+      if (target.matches("input[type=text], input[type=email], textarea, select, button, a")) return;
       if (target.closest("form") && !target.closest("[data-mixer]")) return;
       const digit = /^Digit([0-9])$/.exec(event.code);
       if (event.code === "Space") {
@@ -271,6 +275,18 @@
     }
   }
 
+  // What a screen reader reads for a slider: "−3.0 dB" rather than "0.71"; "20 % left" rather than "-0.2".
+  function decibels(gain) {
+    if (gain <= 0.0001) return "silent";
+    const db = 20 * Math.log10(gain);
+    return (db < -0.05 ? "\u2212" : db > 0.05 ? "+" : "") + Math.abs(db).toFixed(1) + " dB";
+  }
+
+  function panned(pan) {
+    const percent = Math.round(Math.abs(pan) * 100);
+    return percent === 0 ? "centre" : `${percent} % ${pan < 0 ? "left" : "right"}`;
+  }
+
   function bindAll(scope) {
     const roots = scope.matches && scope.matches("[data-mixer]") ? [scope] : scope.querySelectorAll("[data-mixer]");
     roots.forEach((root) => {
@@ -294,12 +310,6 @@
     const root = document.querySelector("[data-mixer]");
     const engine = root && engines.get(root.id);
     if (engine) engine.key(event);
-  });
-  // A focused button "clicks" on Space's keyup; the keydown already played or paused.
-  document.addEventListener("keyup", (event) => {
-    if (event.code === "Space" && event.target.closest("[data-mixer]") && event.target.matches("button")) {
-      event.preventDefault();
-    }
   });
   document.addEventListener("htmx:load", (event) => bindAll(event.detail.elt));
   // Access to the track ended (static/js/live.js): silence.

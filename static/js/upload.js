@@ -17,6 +17,10 @@
     const bar = document.createElement("span");
     bar.className = "bar";
     bar.setAttribute("role", "progressbar");
+    bar.setAttribute("aria-label", "Uploading " + file.name);
+    bar.setAttribute("aria-valuemin", "0");
+    bar.setAttribute("aria-valuemax", "100");
+    bar.setAttribute("aria-valuenow", "0");
     const fill = document.createElement("span");
     fill.style.width = "0%";
     bar.appendChild(fill);
@@ -25,7 +29,7 @@
     note.textContent = "waiting";
     li.append(name, bar, note);
     list.prepend(li);
-    return { li, fill, note };
+    return { li, bar, fill, note };
   }
 
   function insertRow(html) {
@@ -62,6 +66,7 @@
       if (!e.lengthComputable) return;
       const pct = Math.round((e.loaded / e.total) * 100);
       ui.fill.style.width = pct + "%";
+      ui.bar.setAttribute("aria-valuenow", String(pct));
       ui.note.textContent = pct < 100 ? "uploading " + pct + "%" : "checking the audio…";
     };
     xhr.onload = function () {
@@ -88,6 +93,8 @@
   function sendAll(files) { Array.from(files).forEach(send); }
 
   input.addEventListener("change", function () { sendAll(input.files); input.value = ""; });
+  // A real button opens the picker, so keyboards and screen readers can upload too.
+  form.querySelector("[data-pick]").addEventListener("click", function () { input.click(); });
   ["dragenter", "dragover"].forEach(function (t) {
     form.addEventListener(t, function (e) { e.preventDefault(); form.classList.add("over"); });
   });

@@ -123,7 +123,15 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
             if (rows && rows.innerText !== window.__seen.at(-1)) window.__seen.push(rows.innerText);
         }).observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
     }""")
-    alice.set_input_files("#upload-input", str(song))
+    # By keyboard alone: Tab reaches a real button that opens the file chooser.
+    for _ in range(30):
+        alice.keyboard.press("Tab")
+        if alice.evaluate("document.activeElement.matches('[data-pick]')"):
+            break
+    assert alice.evaluate("document.activeElement.textContent") == "choose files"
+    with alice.expect_file_chooser() as chooser:
+        alice.keyboard.press("Enter")
+    chooser.value.set_files(str(song))
     alice.wait_for_selector("#track-rows article .title:text('Night Drive')")
     shots(alice, "uploaded")
     alice.wait_for_selector("#track-rows article .figure b", timeout=LIVE_S)  # the BPM arrived
@@ -155,6 +163,20 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     expect(alice.locator("[data-mixer] [data-action=play]")).to_have_text("Pause")
     # the clock runs: the stems are playing
     expect(alice.locator("[data-mixer] [data-time]")).not_to_have_text("0:00", timeout=15_000)
+    # Each control says which stem it is; Space on a focused button presses it (the song plays on); a
+    # volume reads in decibels.
+    mute_drums = alice.get_by_role("button", name="Mute drums")
+    mute_drums.focus()
+    alice.keyboard.press("Space")
+    expect(mute_drums).to_have_attribute("aria-pressed", "true")
+    expect(alice.locator("[data-mixer] [data-action=play]")).to_have_text("Pause")
+    alice.keyboard.press("Space")
+    expect(mute_drums).to_have_attribute("aria-pressed", "false")
+    volume = alice.get_by_role("slider", name="drums volume")
+    volume.focus()
+    for _ in range(29):
+        alice.keyboard.press("ArrowLeft")
+    expect(volume).to_have_attribute("aria-valuetext", "\u22123.0 dB")  # gain 0.71
     alice.click("[data-mixer] .strip[data-stem=vocals] [data-action=solo]")
     assert alice.get_attribute("[data-mixer] .strip[data-stem=vocals] [data-action=solo]", "aria-pressed") == "true"
     assert alice.get_attribute("[data-mixer] .strip[data-stem=drums] [data-action=solo]", "aria-pressed") == "false"
