@@ -79,5 +79,39 @@
   document.addEventListener("htmx:wsAfterMessage", (event) => {
     const changed = /id="access-([0-9a-f-]+)"/.exec(event.detail.message);
     if (changed) refreshControls(changed[1]);
+    announceJobs();
   });
+
+  // Jobs, told to screen readers (a polite live region): each change of status at once ("Analysis:
+  // Succeeded"), a new stage or progress at most every STAGE_EVERY_MS, so a separation's hundred updates
+  // are not read out one by one.
+  const STAGE_EVERY_MS = 10000;
+  const heard = new Map();
+  let lastStageAt = 0;
+
+  function announceJobs() {
+    const said = [];
+    let stageNews = false;
+    document.querySelectorAll(".job-panel").forEach((panel) => {
+      const name = panel.querySelector("h2") ? panel.querySelector("h2").firstChild.textContent.trim() : "Job";
+      const badge = panel.querySelector(".badge");
+      const stage = panel.querySelector(".stage");
+      const status = badge ? badge.textContent.trim() : "";
+      const detail = stage ? stage.textContent.trim() : "";
+      const before = heard.get(panel.id) || { status: "", detail: "" };
+      if (before.status && status !== before.status) {
+        said.push(`${name}: ${status}${detail ? ", " + detail : ""}`);
+      } else if (before.status && detail !== before.detail) {
+        stageNews = true;
+        said.push(`${name}: ${detail}`);
+      }
+      heard.set(panel.id, { status, detail });
+    });
+    if (!said.length) return;
+    const now = Date.now();
+    if (stageNews && said.length === 1 && now - lastStageAt < STAGE_EVERY_MS) return;
+    if (stageNews) lastStageAt = now;
+    document.getElementById("announcer").textContent = said.join(". ");
+  }
+  document.addEventListener("DOMContentLoaded", announceJobs);
 })();

@@ -150,11 +150,19 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     shots(alice, "analysis")
 
     # -- separate with the dsp engine; the stems and their mixer arrive live -------------------------------
+    alice.evaluate("""() => {  // what a screen reader would be told, as it is told
+        window.__heard = [];
+        new MutationObserver(() => window.__heard.push(document.getElementById('announcer').textContent))
+            .observe(document.getElementById('announcer'), {childList: true, characterData: true, subtree: true});
+    }""")
     alice.select_option("select[name=model]", "dsp")
     alice.click("form[hx-post$='/separate/'] button.primary")
     alice.wait_for_selector(f"#separation-job-panel-{track.uuid} .badge", timeout=10_000)
     alice.wait_for_selector("[data-mixer] .strip[data-stem=vocals]", timeout=LIVE_S)
     stems = alice.eval_on_selector_all("[data-mixer] .strip[data-stem]", "els => els.map(e => e.dataset.stem)")
+    heard = alice.evaluate("window.__heard")
+    assert any("Separation: Succeeded" in text for text in heard), heard
+    assert len(heard) < 20, heard  # told the news, not every progress line
     assert {"drums", "bass", "other", "vocals"} <= set(stems)
     shots(alice, "separated")
 
