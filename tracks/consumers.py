@@ -271,10 +271,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def reconnect(self) -> None:
         """Ask the page to open its socket again (static/js/live.js does): it missed what Redis lost."""
-        self._stop_listening()
-        with contextlib.suppress(Exception):  # the socket may be gone too
-            await self.close(code=CLOSE_RECONNECT)
-        await self._leave()
+        await self._end(CLOSE_RECONNECT)
 
     async def deliver(self, message: dict[str, Any]) -> None:
         """A push from the group's hub: held back while the socket is still connecting, else handled."""

@@ -161,14 +161,12 @@ def _models_key() -> str:
 def separation_models() -> list[dict[str, Any]]:
     """The separation models, each with whether it can load here now and, if not, why and what to do: the
     last check's answer. Before there is one: the built-in engine, the others being checked (queued)."""
-    connection = _redis()
     try:
-        raw = connection.get(_models_key())
+        known = _stored_models()
     except (redis.ConnectionError, redis.TimeoutError):
-        raw = None
-    known = json.loads(raw) if raw else None
-    if known is None or time.time() - known["checked"] > MODELS_FRESH_S:
-        _ask_about_models(connection)
+        known = None
+    if _stale(known):
+        _ask_about_models()
     if known is not None:
         return known["models"]
     checking = "being checked; reload the page in a moment"
@@ -176,10 +174,20 @@ def separation_models() -> list[dict[str, Any]]:
                         for name in DEMUCS_MODELS)]
 
 
-def _ask_about_models(connection: Any) -> None:
+def _stored_models() -> dict[str, Any] | None:
+    """The last check's answer as check_models stored it ({"checked": unix time, "models": [...]}), if any."""
+    raw = _redis().get(_models_key())
+    return json.loads(raw) if raw else None
+
+
+def _stale(known: dict[str, Any] | None) -> bool:
+    return known is None or time.time() - known["checked"] > MODELS_FRESH_S
+
+
+def _ask_about_models() -> None:
     """Queue check_models once, however many pages ask meanwhile."""
     try:
-        if connection.set(f"{_models_key()}:asked", 1, nx=True, ex=MODELS_ASKED_S):
+        if _redis().set(f"{_models_key()}:asked", 1, nx=True, ex=MODELS_ASKED_S):
             django_rq.get_queue(QUEUES[Job.Kind.ANALYSIS]).enqueue(check_models, job_timeout=120)
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         logger.warning("could not queue a check of the separation models: %s", exc)
@@ -202,8 +210,14 @@ def check_models() -> list[dict[str, Any]]:
 
 
 def models_stale() -> bool:
-    raw = _redis().get(_models_key())
-    return raw is None or time.time() - json.loads(raw)["checked"] > MODELS_FRESH_S
+    return _stale(_stored_models())
+
+
+def port_limits() -> dict[str, Any]:
+    """What every job's port runs under: its memory, file size and nice limits, its interpreter and
+    environment (runner.run_port's keyword arguments)."""
+    return {"memory_limit_mb": settings.PORT_MEMORY_MB, "max_file_mb": settings.PORT_MAX_FILE_MB,
+            "nice": settings.PORT_NICE, "python": settings.PORT_PYTHON or None, "env": port_env()}
 
 
 def port_env() -> dict[str, str]:
@@ -249,15 +263,11 @@ def run_and_record(job: Job, port: str, args: list[str], timeout: float,
             runner.port_path(port),
             args,
             timeout=timeout,
-            memory_limit_mb=settings.PORT_MEMORY_MB,
-            max_file_mb=settings.PORT_MAX_FILE_MB,
-            nice=settings.PORT_NICE,
             progress_interval=PUSH_INTERVAL_S,
             on_progress=on_progress,
             should_cancel=should_cancel,
-            python=settings.PORT_PYTHON or None,
-            env=port_env(),
             warm_socket=str(settings.ANALYZER_SOCKET) if port == "analyzer" and settings.WARM_ANALYZER else None,
+            **port_limits(),
         )
         if before_success:
             before_success(result.data)
@@ -341,11 +351,8 @@ def _make_preview(job: Job, path: Path) -> None:
         out = Path(folder) / Path(name).name
         try:
             runner.run_port(runner.port_path("preview"), [os.fspath(path), "--output", os.fspath(out)],
-                            timeout=PREVIEW_TIMEOUT_S, memory_limit_mb=settings.PORT_MEMORY_MB,
-                            max_file_mb=settings.PORT_MAX_FILE_MB, nice=settings.PORT_NICE,
-                            progress_interval=PUSH_INTERVAL_S, on_progress=on_progress,
-                            should_cancel=lambda: not job.this_run().exists(),
-                            python=settings.PORT_PYTHON or None, env=port_env())
+                            timeout=PREVIEW_TIMEOUT_S, progress_interval=PUSH_INTERVAL_S, on_progress=on_progress,
+                            should_cancel=lambda: not job.this_run().exists(), **port_limits())
         except runner.PortError as exc:
             logger.warning("job %s: no preview for track %s: %s: %s", job.uuid, track.uuid, exc.kind, exc.message)
             return

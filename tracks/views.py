@@ -411,7 +411,7 @@ def share_add(request: HttpRequest, track_uuid: str) -> HttpResponse:
     if not form.is_valid():
         return _sharing_panel(request, track, status=400, share_form=form)
     share, _ = accounts.share(request, track, form.cleaned_data["role"], user=form.cleaned_data["user"],
-                                    email=form.cleaned_data["email"])
+                              email=form.cleaned_data["email"])
     if share.user_id:
         events.library_changed(share.user_id)
     events.comments_changed(track)

@@ -82,6 +82,18 @@ def frames(path: str, rate: int | None = None) -> Iterator[np.ndarray]:
         container.close()
 
 
+def header(path: str) -> tuple[int, float]:
+    """The file's native sample rate and the length its header declares (0 when it declares none), read
+    without decoding."""
+    import av
+
+    with _open(path) as container:
+        stream = container.streams.audio[0]
+        if stream.duration and stream.time_base:
+            return stream.rate, float(stream.duration * stream.time_base)
+        return stream.rate, (container.duration or 0) / av.time_base
+
+
 def scan(path: str, rate: int | None = None) -> Scan:
     """Native length, and mean/std of the mix at ``rate`` (default native; Demucs normalises by them).
 
@@ -171,41 +183,57 @@ class Resampler:
         return np.concatenate(outs, axis=1) if outs else np.zeros((2, 0), dtype=np.float32)
 
 
+def mp3_encoder(sample_rate: int, kbps: int, quality: int) -> Any:
+    """A stereo lameenc encoder (``quality`` 2 is near-best, 5 good and quick)."""
+    import lameenc
+
+    encoder = lameenc.Encoder()
+    encoder.set_bit_rate(kbps)
+    encoder.set_in_sample_rate(sample_rate)
+    encoder.set_channels(2)
+    encoder.set_quality(quality)
+    return encoder
+
+
+def pcm16(block: np.ndarray) -> bytes:
+    """Interleaved 16-bit PCM of a stereo float block in [-1, 1]."""
+    return (block.T * 32767.0).round().astype("<i2").tobytes()
+
+
+@contextlib.contextmanager
+def space_for(path: str) -> Iterator[None]:
+    """A write to ``path`` that failed for want of space says so (libsndfile hides the OSError behind its
+    own)."""
+    try:
+        yield
+    except Exception as exc:
+        if why := out_of_space(path):
+            raise disk_full(why) from exc
+        raise
+
+
 class PreviewWriter:
     """A compressed copy for listening, a block at a time: MP3 at ``kbps``, resampled to 44.1 kHz when MP3
     cannot hold the source's rate."""
 
     def __init__(self, path: str, sample_rate: int, kbps: int = PREVIEW_KBPS) -> None:
-        import lameenc
-
         self.path = path
         rate = sample_rate if sample_rate in MP3_RATES else 44100
         self._resampler = Resampler(sample_rate, rate)
-        self._encoder = lameenc.Encoder()
-        self._encoder.set_bit_rate(kbps)
-        self._encoder.set_in_sample_rate(rate)
-        self._encoder.set_channels(2)
-        self._encoder.set_quality(5)
+        self._encoder = mp3_encoder(rate, kbps, quality=5)
         self._file: Any = open(path, "wb")  # closed in close()
 
     def write(self, block: np.ndarray | None) -> None:
         block = self._resampler.push(block)
         if block.shape[1]:
-            pcm = (np.clip(block, -1.0, 1.0).T * 32767.0).round().astype("<i2")
-            self._write(self._encoder.encode(pcm.tobytes()))
-
-    def _write(self, data: bytes) -> None:
-        try:
-            self._file.write(data)
-        except OSError as exc:
-            if why := out_of_space(self.path):
-                raise disk_full(why) from exc
-            raise
+            with space_for(self.path):
+                self._file.write(self._encoder.encode(pcm16(np.clip(block, -1.0, 1.0))))
 
     def close(self) -> str:
         self.write(None)
-        self._write(self._encoder.flush())
-        self._file.close()
+        with space_for(self.path):
+            self._file.write(self._encoder.flush())
+            self._file.close()
         return self.path
 
 
@@ -235,15 +263,9 @@ class StemWriter:
         self._hi = np.full(self._edges.size - 1, -np.inf, dtype=np.float32)
         self._square = 0.0
         if fmt == "mp3":
-            import lameenc
-
             if sample_rate not in MP3_RATES:
                 raise PortFailure("invalid_arguments", f"MP3 cannot hold {sample_rate} Hz; choose wav or flac")
-            self._encoder = lameenc.Encoder()
-            self._encoder.set_bit_rate(bitrate)
-            self._encoder.set_in_sample_rate(sample_rate)
-            self._encoder.set_channels(2)
-            self._encoder.set_quality(2)
+            self._encoder = mp3_encoder(sample_rate, bitrate, quality=2)
             self._file: Any = open(path, "wb")  # closed in close()
         else:
             import soundfile
@@ -260,25 +282,14 @@ class StemWriter:
             return
         block = np.clip(block, -1.0, 1.0).astype(np.float32, copy=False)
         self._track(block)
-        with self._space():
+        with space_for(self.path):
             if self._fmt == "mp3":
-                pcm = (block.T * 32767.0).round().astype("<i2")
-                self._file.write(self._encoder.encode(pcm.tobytes()))
+                self._file.write(self._encoder.encode(pcm16(block)))
             else:
                 self._file.write(block.T)
         if self.preview is not None:
             self.preview.write(block)
         self.written += block.shape[1]
-
-    @contextlib.contextmanager
-    def _space(self) -> Iterator[None]:
-        """A write that failed for want of space says so (libsndfile hides the OSError behind its own)."""
-        try:
-            yield
-        except Exception as exc:
-            if why := out_of_space(self.path):
-                raise disk_full(why) from exc
-            raise
 
     def _track(self, block: np.ndarray) -> None:
         mono = block.mean(axis=0)
@@ -296,7 +307,7 @@ class StemWriter:
     def close(self) -> dict[str, Any]:
         if self.written < self.frames:
             self.write(np.zeros((2, self.frames - self.written), dtype=np.float32))
-        with self._space():
+        with space_for(self.path):
             if self._fmt == "mp3":
                 self._file.write(self._encoder.flush())
             self._file.close()

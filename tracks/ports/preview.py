@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any
 
-from audio_stream import PreviewWriter, frames, scan
+from audio_stream import PreviewWriter, frames, header
 from port_protocol import Parser, PortFailure, progress, r, run
 
 PROGRESS_S = 0.5
@@ -28,9 +28,10 @@ def main(argv: list[str]) -> dict[str, Any]:
     args = parser.parse_args(argv)
     if not os.path.isfile(args.audio_path):
         raise PortFailure("file_not_found", f"no such file: {args.audio_path}")
-    info = scan(args.audio_path)
+    # One decoding pass: the header tells the rate, and the length that progress is measured against.
+    rate, declared = header(args.audio_path)
     progress(0.0, "making a preview")
-    writer = PreviewWriter(args.output, info.sample_rate)
+    writer = PreviewWriter(args.output, rate)
     done, said = 0, time.monotonic()
     try:
         for block in frames(args.audio_path):
@@ -38,13 +39,15 @@ def main(argv: list[str]) -> dict[str, Any]:
             done += block.shape[1]
             if time.monotonic() - said >= PROGRESS_S:
                 said = time.monotonic()
-                progress(min(1.0, done / info.frames), "making a preview")
+                progress(min(1.0, done / (declared * rate)) if declared else 0.0, "making a preview")
+        if not done:
+            raise PortFailure("decode_error", "the file holds no decodable audio")
         writer.close()
     except BaseException:
         if os.path.exists(args.output):
             os.remove(args.output)
         raise
-    return {"path": args.output, "bytes": os.path.getsize(args.output), "duration": r(info.duration, 3)}
+    return {"path": args.output, "bytes": os.path.getsize(args.output), "duration": r(done / rate, 3)}
 
 
 if __name__ == "__main__":
