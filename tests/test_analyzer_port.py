@@ -267,3 +267,24 @@ def test_audio_too_short_for_a_loudness_still_gets_its_other_figures(tmp_path: P
     assert out["loudness"]["integrated_lufs"] is None and out["loudness"]["short_term"] == []
     assert out["loudness"]["true_peak_dbtp"] == pytest.approx(-6.0, abs=0.5)
     assert out["duration"] == pytest.approx(0.25, abs=0.01)
+
+
+@pytest.mark.filterwarnings("ignore:n_fft=2048 is too large")  # librosa, of the reference below
+@pytest.mark.parametrize("seconds", [0.05, 30.0])
+def test_the_spectrogram_in_blocks_is_librosas(seconds: float) -> None:
+    """The port never holds a whole STFT: its blocks, end to end, are librosa's centred STFT magnitude."""
+    import sys
+
+    import librosa
+
+    from tracks.ports import runner
+
+    sys.path.insert(0, str(runner.PORTS_DIR))
+    import analyzer
+
+    y = np.random.default_rng(3).standard_normal(int(seconds * 22050)).astype(np.float32)
+    blocks = list(analyzer.magnitude_blocks(librosa, y))
+    assert len(blocks) == int(np.ceil((1 + y.size // analyzer.HOP) / analyzer.SPECTRAL_BLOCK))
+    np.testing.assert_allclose(np.concatenate(blocks, axis=1),
+                               np.abs(librosa.stft(y, n_fft=analyzer.N_FFT, hop_length=analyzer.HOP)),
+                               rtol=1e-5, atol=1e-5)

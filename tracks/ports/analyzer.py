@@ -20,13 +20,14 @@ import functools
 import os
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import beats as beat_network
 import harmony
 import jit_cache
 import numpy as np
-from port_protocol import Parser, PortFailure, progress, r, run, waveform_peaks
+from port_protocol import Parser, PortFailure, centred_piece, progress, r, run, waveform_peaks
 
 ANALYZER_VERSION = "3"
 FAILURE_KIND = "analysis_failed"
@@ -38,7 +39,7 @@ STEM_NAMES = ("vocals", "drums", "bass", "other", "guitar", "piano")
 N_FFT = 2048
 HOP = 512
 CURVE_HZ = 2.0
-SPECTRAL_BLOCK = 1024  # frames (about 24 s) per block of spectral features
+SPECTRAL_BLOCK = 1024  # frames (about 24 s) of the spectrogram at a time
 WAVEFORM_POINTS = 1000
 STAGES = {
     "tempo": "tempo and beats",
@@ -180,11 +181,25 @@ def analyse(y: np.ndarray, sr: int, features: list[str], source: str = "", stems
         progress(0.1 + 0.9 * done / steps, next_stage)
 
     progress(0.1, "spectrogram")
-    S = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP))
-    mel_db = None  # the fallback beat tracker makes its own when it runs
-    if {"mfcc", "sections"} & set(features):
-        mel_db = librosa.power_to_db(librosa.feature.melspectrogram(S=S**2, sr=sr))
-    rms = librosa.feature.rms(S=S, frame_length=N_FFT)[0]
+    # One pass over the spectrogram, a block at a time, for everything computed from it: the whole magnitude
+    # spectrogram of a three-minute song is 32 MB, its complex STFT 64 MB.
+    mel = [] if {"mfcc", "sections"} & set(features) else None  # the fallback tracker makes its own
+    rms_blocks = []
+    spectral: dict[str, list[np.ndarray]] | None = (
+        {k: [] for k in ("centroid", "rolloff", "bandwidth", "flatness", "contrast")} if "spectral" in features
+        else None)
+    for S in magnitude_blocks(librosa, y):
+        rms_blocks.append(librosa.feature.rms(S=S, frame_length=N_FFT)[0])
+        if mel is not None:
+            mel.append(librosa.feature.melspectrogram(S=S**2, sr=sr))
+        if spectral is not None:
+            spectral["centroid"].append(librosa.feature.spectral_centroid(S=S, sr=sr)[0])
+            spectral["rolloff"].append(librosa.feature.spectral_rolloff(S=S, sr=sr)[0])
+            spectral["bandwidth"].append(librosa.feature.spectral_bandwidth(S=S, sr=sr)[0])
+            spectral["flatness"].append(librosa.feature.spectral_flatness(S=S)[0])
+            spectral["contrast"].append(librosa.feature.spectral_contrast(S=S, sr=sr))
+    rms = np.concatenate(rms_blocks)
+    mel_db = librosa.power_to_db(np.concatenate(mel, axis=1)) if mel is not None else None
     step(STAGES[features[0]])
 
     beat_frames = np.zeros(0, dtype=int)
@@ -254,21 +269,9 @@ def analyse(y: np.ndarray, sr: int, features: list[str], source: str = "", stems
                 "curve_hz": CURVE_HZ,
                 "curve": [r(v) for v in _curve(rms, sr)],
             }
-        elif name == "spectral":
-            # Frame by frame features, computed a block of frames at a time: each librosa call builds
-            # float64 arrays as large as the spectrogram, and five of them at once for a whole song would
-            # be most of the port's memory.
-            blocks: dict[str, list[np.ndarray]] = {k: [] for k in ("centroid", "rolloff", "bandwidth", "flatness",
-                                                                   "contrast")}
-            for start in range(0, S.shape[1], SPECTRAL_BLOCK):
-                part = S[:, start:start + SPECTRAL_BLOCK]
-                blocks["centroid"].append(librosa.feature.spectral_centroid(S=part, sr=sr)[0])
-                blocks["rolloff"].append(librosa.feature.spectral_rolloff(S=part, sr=sr)[0])
-                blocks["bandwidth"].append(librosa.feature.spectral_bandwidth(S=part, sr=sr)[0])
-                blocks["flatness"].append(librosa.feature.spectral_flatness(S=part)[0])
-                blocks["contrast"].append(librosa.feature.spectral_contrast(S=part, sr=sr))
-            contrast = np.concatenate(blocks.pop("contrast"), axis=1)
-            out["spectral"] = {k: _stats(np.concatenate(v)) for k, v in blocks.items()}
+        elif name == "spectral" and spectral is not None:
+            contrast = np.concatenate(spectral.pop("contrast"), axis=1)
+            out["spectral"] = {k: _stats(np.concatenate(v)) for k, v in spectral.items()}
             out["spectral"]["contrast"] = [r(v, 3) for v in contrast.mean(axis=1)]
         elif name == "mfcc":
             mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=13)
@@ -279,6 +282,15 @@ def analyse(y: np.ndarray, sr: int, features: list[str], source: str = "", stems
         step(STAGES[later[0]] if later else "done")
     out.pop("_cqt", None)
     return out
+
+
+def magnitude_blocks(librosa: Any, y: np.ndarray) -> Iterator[np.ndarray]:
+    """``abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP))`` (centred frames, zeros beyond the ends) in blocks
+    of SPECTRAL_BLOCK frames, so that neither the complex STFT nor the magnitude of a whole song is held."""
+    n_frames = 1 + y.size // HOP
+    for first in range(0, n_frames, SPECTRAL_BLOCK):
+        piece = centred_piece(y, first, min(SPECTRAL_BLOCK, n_frames - first), HOP, N_FFT)
+        yield np.abs(librosa.stft(piece, n_fft=N_FFT, hop_length=HOP, center=False))
 
 
 def _span_times(starts: np.ndarray, sr: int, n_samples: int) -> tuple[np.ndarray, np.ndarray]:

@@ -5,7 +5,8 @@ the ``BeatNet`` package ships (CC BY 4.0, trained each leaving one data set out)
 averaged. Its input is madmom's log-filtered spectrogram and its positive difference at 50 frames a second,
 computed by ``madmom-infer`` (BSD-2, a reimplementation of madmom's signal processing without madmom's
 non-commercial model files); the beats come from the dynamic Bayesian network of Krebs, Böck and Widmer
-(2015), also from ``madmom-infer``. Imports numpy and those two packages only: no torch, so the cold port
+(2015): its state space and transition model from ``madmom-infer``, decoded by a compiled Viterbi here.
+Imports numpy, numba (which librosa loads anyway) and those two packages only: no torch, so the cold port
 stays small (``read_state_dict`` reads PyTorch's checkpoint format itself).
 
 When the package or its weights are missing, ``load()`` raises ``Unavailable`` and the analyzer falls back to
@@ -31,7 +32,9 @@ import zipfile
 from dataclasses import dataclass
 from typing import Any
 
+import numba
 import numpy as np
+from port_protocol import centred_piece
 
 FPS = 50
 SAMPLE_RATE = 22050
@@ -106,46 +109,81 @@ class Network:
 
 
 def forward(networks: list[Network], features: np.ndarray) -> np.ndarray:
-    """Beat and downbeat activation (networks, frames, 2) of each network, their LSTMs run side by side: a
-    step of the recurrence costs the same Python whether it carries one network or three."""
-    hidden = []
-    for network in networks:
-        w = network.weights
-        x = np.lib.stride_tricks.sliding_window_view(features, w["conv1.weight"].shape[-1], axis=1)
-        conv = np.einsum("ftk,ck->fct", x, w["conv1.weight"][:, 0]) + w["conv1.bias"][None, :, None]
-        conv = np.maximum(conv, 0)
-        pooled = conv[:, :, : conv.shape[2] // 2 * 2].reshape(conv.shape[0], conv.shape[1], -1, 2).max(axis=3)
-        hidden.append(pooled.reshape(pooled.shape[0], -1) @ w["linear0.weight"].T + w["linear0.bias"])
-    h = np.stack(hidden)
-    for layer in range(2):
-        h = _lstm(h, *(np.stack([n.weights[f"lstm.{name}_l{layer}"] for n in networks])
-                       for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")))
-    outs = []
-    for network, states in zip(networks, h, strict=True):
-        out = states @ network.weights["linear.weight"].T + network.weights["linear.bias"]
-        out = np.exp(out - out.max(axis=1, keepdims=True))
-        outs.append((out / out.sum(axis=1, keepdims=True))[:, :2])
-    return np.stack(outs)
+    """Beat and downbeat activation (networks, frames, 2) of each network, their LSTMs run side by side (a
+    step of the recurrence costs the same Python whether it carries one network or three), the whole network
+    a block of frames at a time with each LSTM layer's state carried across blocks: nothing song-long is held
+    but the input and the activations."""
+    frames = features.shape[0]
+    layers = [_LSTMLayer(networks, layer) for layer in range(2)]
+    out = np.empty((len(networks), frames, 2), dtype=np.float32)
+    for start in range(0, frames, BLOCK):
+        part = features[start:start + BLOCK]
+        x = np.stack([_conv_dense(network.weights, part) for network in networks])
+        for layer in layers:
+            x = layer(x)
+        for n, network in enumerate(networks):
+            logits = x[n] @ network.weights["linear.weight"].T + network.weights["linear.bias"]
+            e = np.exp(logits - logits.max(axis=1, keepdims=True))
+            out[n, start:start + BLOCK] = (e / e.sum(axis=1, keepdims=True))[:, :2]
+    return out
 
 
-def _lstm(x: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray, b_ih: np.ndarray, b_hh: np.ndarray) -> np.ndarray:
-    """PyTorch's LSTM layer (gates in, forget, cell, out) over a sequence, from zero state, for several
-    networks at once: ``x`` is (networks, frames, inputs), each weight stacked by network."""
-    nets, frames = x.shape[:2]
-    size = w_hh.shape[2]
-    gates_in = np.matmul(x, w_ih.transpose(0, 2, 1)) + (b_ih + b_hh)[:, None, :]
-    gates_in = np.ascontiguousarray(gates_in.transpose(1, 0, 2), dtype=np.float32)  # frames, nets, 4 * size
-    w_hh_t = np.ascontiguousarray(w_hh.transpose(0, 2, 1), dtype=np.float32)  # nets, size, 4 * size
-    h = np.zeros((nets, 1, size), dtype=np.float32)
-    c = np.zeros((nets, size), dtype=np.float32)
-    out = np.empty((frames, nets, size), dtype=np.float32)
-    for t in range(frames):
-        g = gates_in[t] + np.matmul(h, w_hh_t)[:, 0]
-        sig = 1.0 / (1.0 + np.exp(-g))
-        c = sig[:, size:2 * size] * c + sig[:, :size] * np.tanh(g[:, 2 * size:3 * size])
-        out[t] = sig[:, 3 * size:] * np.tanh(c)
-        h = out[t][:, None, :]
-    return out.transpose(1, 0, 2)
+BLOCK = 512  # frames run through the network at once (a few MB)
+
+
+def _conv_dense(w: dict[str, np.ndarray], features: np.ndarray) -> np.ndarray:
+    """The convolution over frequency (frames, channels, positions) as a sum of shifted copies, ReLU,
+    max-pooling by 2 and the dense layer to the LSTM's input: (frames, 150)."""
+    kernel = w["conv1.weight"][:, 0]  # channels, width
+    width = features.shape[1] - kernel.shape[1] + 1
+    conv = np.broadcast_to(w["conv1.bias"][None, :, None], (features.shape[0], kernel.shape[0], width)).copy()
+    for k in range(kernel.shape[1]):
+        conv += features[:, None, k:k + width] * kernel[None, :, k, None]
+    np.maximum(conv, 0, out=conv)
+    pooled = np.maximum(conv[:, :, 0:width // 2 * 2:2], conv[:, :, 1:width // 2 * 2:2])
+    return pooled.reshape(pooled.shape[0], -1) @ w["linear0.weight"].T + w["linear0.bias"]
+
+
+class _LSTMLayer:
+    """One of PyTorch's LSTM layers (gates in, forget, cell, out) from zero state, for several networks at
+    once, fed a block of frames at a time ((networks, frames, inputs) -> (networks, frames, size)) and keeping
+    its state between blocks. Each step works in place on arrays made once: its matrix product is most of its
+    time, numpy's call overhead the rest."""
+
+    def __init__(self, networks: list[Network], layer: int) -> None:
+        def stacked(name: str) -> np.ndarray:
+            return np.stack([n.weights[f"lstm.{name}_l{layer}"] for n in networks]).astype(np.float32)
+
+        self.w_ih_t = np.ascontiguousarray(stacked("weight_ih").transpose(0, 2, 1))
+        self.w_hh_t = np.ascontiguousarray(stacked("weight_hh").transpose(0, 2, 1))  # nets, size, 4 * size
+        self.bias = (stacked("bias_ih") + stacked("bias_hh"))[:, None, :]
+        nets, self.size = len(networks), self.w_hh_t.shape[1]
+        self.h = np.zeros((nets, 1, self.size), dtype=np.float32)
+        self.c = np.zeros((nets, self.size), dtype=np.float32)
+        self.gates = np.empty((nets, 1, 4 * self.size), dtype=np.float32)
+        self.sig = np.empty((nets, 4 * self.size), dtype=np.float32)
+        self.cell = np.empty((nets, self.size), dtype=np.float32)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        from scipy.special import expit
+
+        size, h, c, gates, sig, cell = self.size, self.h, self.c, self.gates, self.sig, self.cell
+        g = gates[:, 0]
+        in_gate, forget_gate, out_gate = sig[:, :size], sig[:, size:2 * size], sig[:, 3 * size:]
+        gates_in = np.ascontiguousarray((np.matmul(x, self.w_ih_t) + self.bias).transpose(1, 0, 2))
+        out = np.empty((x.shape[1], x.shape[0], size), dtype=np.float32)
+        for t in range(x.shape[1]):
+            np.matmul(h, self.w_hh_t, out=gates)
+            g += gates_in[t]
+            expit(g, out=sig)
+            np.tanh(g[:, 2 * size:3 * size], out=cell)
+            cell *= in_gate
+            c *= forget_gate
+            c += cell
+            np.tanh(c, out=out[t])
+            out[t] *= out_gate
+            h[:, 0] = out[t]
+        return out.transpose(1, 0, 2)
 
 
 _networks: list[Network] = []
@@ -167,36 +205,48 @@ def load() -> list[Network]:
             _networks.clear()
             raise Unavailable(f"BeatNet's weights could not be read: {exc}") from exc
         try:  # imported here so that the warm analyzer holds them before it forks
-            import madmom_infer.audio.spectrogram
-            import madmom_infer.features.beats_hmm
-            import madmom_infer.ml.hmm  # noqa: F401
+            import madmom_infer.audio.filters
+            import madmom_infer.audio.stft
+            import madmom_infer.features.beats_hmm  # noqa: F401
         except ImportError as exc:
             _networks.clear()
             raise Unavailable("the madmom-infer package is not installed") from exc
     return _networks
 
 
+FEATURE_BLOCK = 500  # frames (10 s) framed and transformed at once
+# The difference's lag: madmom's diff_ratio 0.5 (the first window sample above half its peak, 352 samples
+# from the centre) in hops of 441, at least one.
+DIFF_FRAMES = 1
+
+
 def features(y: np.ndarray) -> np.ndarray:
     """madmom's log-filtered spectrogram (24 bands an octave, 30 Hz to 17 kHz) and its positive difference,
-    of mono audio at 22.05 kHz: (frames, 272)."""
-    from madmom_infer.audio.signal import FramedSignalProcessor, SignalProcessor
-    from madmom_infer.audio.spectrogram import (
-        FilteredSpectrogramProcessor,
-        LogarithmicSpectrogramProcessor,
-        SpectrogramDifferenceProcessor,
-    )
-    from madmom_infer.audio.stft import ShortTimeFourierTransformProcessor
-    from madmom_infer.processors import SequentialProcessor
+    of mono audio at 22.05 kHz: (frames, 272). What madmom's processors (FramedSignal, STFT, Filtered-,
+    Logarithmic- and SpectrogramDifference) compute, a block of frames at a time with one FFT call per block:
+    their frame-by-frame STFT holds every frame's complex spectrum at once and costs a Python call per frame.
+    tests/test_beats.py checks it against those processors."""
+    import scipy.fft
+    from madmom_infer.audio.filters import LogarithmicFilterbank
+    from madmom_infer.audio.stft import fft_frequencies
 
-    pipeline = SequentialProcessor([
-        SignalProcessor(num_channels=1, sample_rate=SAMPLE_RATE),
-        FramedSignalProcessor(frame_size=WINDOW, hop_size=HOP),
-        ShortTimeFourierTransformProcessor(),
-        FilteredSpectrogramProcessor(num_bands=24, fmin=30, fmax=17000, norm_filters=True),
-        LogarithmicSpectrogramProcessor(mul=1, add=1),
-        SpectrogramDifferenceProcessor(diff_ratio=0.5, positive_diffs=True, stack_diffs=np.hstack),
-    ])
-    return np.asarray(pipeline(np.asarray(y, dtype=np.float32)), dtype=np.float32)
+    bins = WINDOW >> 1  # madmom keeps the FFT's first frame_size // 2 bins
+    bank = np.asarray(LogarithmicFilterbank(fft_frequencies(bins, SAMPLE_RATE), num_bands=24, fmin=30, fmax=17000,
+                                            norm_filters=True))
+    window = np.hanning(WINDOW)
+    y = np.asarray(y, dtype=np.float32)
+    n_frames = int(np.ceil(y.size / HOP))
+    out = np.zeros((n_frames, 2 * bank.shape[1]), dtype=np.float32)
+    log_spec, diff = out[:, :bank.shape[1]], out[:, bank.shape[1]:]
+    for first in range(0, n_frames, FEATURE_BLOCK):
+        count = min(FEATURE_BLOCK, n_frames - first)
+        frames = np.lib.stride_tricks.sliding_window_view(centred_piece(y, first, count, HOP, WINDOW), WINDOW)[::HOP]
+        spectrum = scipy.fft.rfft(frames * window, axis=1)[:, :bins].astype(np.complex64)
+        # The magnitude as madmom-infer takes it: in float64, rounded once.
+        magnitude = np.sqrt(spectrum.real.astype(np.float64) ** 2 + spectrum.imag.astype(np.float64) ** 2)
+        np.log10(magnitude.astype(np.float32) @ bank + 1, out=log_spec[first:first + count])
+    np.maximum(log_spec[DIFF_FRAMES:] - log_spec[:-DIFF_FRAMES], 0, out=diff[DIFF_FRAMES:])
+    return out
 
 
 def activations(y: np.ndarray) -> np.ndarray:
@@ -220,7 +270,6 @@ def track(act: np.ndarray) -> Grid:
         BeatTransitionModel,
         RNNBeatTrackingObservationModel,
     )
-    from madmom_infer.ml.hmm import HiddenMarkovModel
 
     total = np.clip(act[:, 0] + act[:, 1], 1e-6, 1 - 1e-6)
     sounding = np.flatnonzero(total >= ACTIVATION_FLOOR)
@@ -228,17 +277,16 @@ def track(act: np.ndarray) -> Grid:
         return Grid(np.zeros(0), None, np.zeros(0))
     first, last = int(sounding[0]), int(sounding[-1]) + 1
     space = BeatStateSpace(60.0 * FPS / MAX_BPM, 60.0 * FPS / MIN_BPM)
-
-    class Observations(RNNBeatTrackingObservationModel):
-        # madmom-infer 0.2.0 calls np.asarray(..., ndmin=1), which no numpy release takes.
-        def log_densities(self, observations: np.ndarray) -> np.ndarray:
-            return np.stack([np.log((1.0 - observations) / (self.observation_lambda - 1)), np.log(observations)],
-                            axis=1)
-
-    hmm = HiddenMarkovModel(BeatTransitionModel(space, TRANSITION_LAMBDA), Observations(space, OBSERVATION_LAMBDA))
-    path, _ = hmm.viterbi(total[first:last])
+    transitions = BeatTransitionModel(space, TRANSITION_LAMBDA)
+    observations = RNNBeatTrackingObservationModel(space, OBSERVATION_LAMBDA)
+    # madmom-infer 0.2.0's log_densities calls np.asarray(..., ndmin=1), which no numpy release takes.
+    observed = total[first:last]
+    densities = np.stack([np.log((1.0 - observed) / (OBSERVATION_LAMBDA - 1)), np.log(observed)], axis=1)
+    path = viterbi(transitions.states, transitions.pointers, transitions.log_probabilities,
+                   observations.pointers, densities)
+    pointers = observations.pointers
     # A beat where the path enters the beat states; each placed on the activation's peak in that stretch.
-    in_beat = hmm.observation_model.pointers[path] >= 1
+    in_beat = pointers[path] >= 1
     edges = np.flatnonzero(np.diff(np.r_[0, in_beat.astype(int), 0]))
     frames = np.array([first + a + int(np.argmax(total[first + a: first + b]))
                        for a, b in edges.reshape(-1, 2)], dtype=int)
@@ -246,6 +294,59 @@ def track(act: np.ndarray) -> Grid:
     accent = np.array([act[max(0, f - 1): f + 2, 1].max() for f in frames])
     salience = float(np.median(total[frames]) - np.median(total[first:last])) if frames.size else 0.0
     return Grid(beats, steady_tempo(beats, salience), accent)
+
+
+def viterbi(states: np.ndarray, pointers: np.ndarray, log_probabilities: np.ndarray, density_of: np.ndarray,
+            densities: np.ndarray) -> np.ndarray:
+    """The most likely state path of an HMM with a uniform start, for a transition model in madmom's sparse
+    form (state ``s``'s predecessors are ``states[pointers[s]:pointers[s + 1]]``) and observation log
+    densities (frames, kinds) where state ``s`` observes kind ``density_of[s]``: madmom's Viterbi (hmm.pyx),
+    ties to the first predecessor included. Compiled, because madmom-infer's numpy version spends 0.9 s and
+    150 MB on a three-minute song. Only states with a choice of predecessor keep back pointers (in a beat
+    state space the first state of each tempo); every other state's predecessor is fixed."""
+    n = pointers.size - 1
+    counts = np.diff(pointers)
+    choosers = np.flatnonzero(counts > 1)
+    slot = np.full(n, -1, dtype=np.int64)
+    slot[choosers] = np.arange(choosers.size)
+    return _viterbi_path(np.ascontiguousarray(states, dtype=np.int64), np.ascontiguousarray(pointers, dtype=np.int64),
+                    np.ascontiguousarray(log_probabilities, dtype=np.float64),
+                    np.ascontiguousarray(density_of, dtype=np.int64), np.ascontiguousarray(densities, np.float64),
+                    slot, choosers.size)
+
+
+@numba.njit(cache=True)
+def _viterbi_path(states: np.ndarray, pointers: np.ndarray, log_probabilities: np.ndarray, density_of: np.ndarray,
+                  densities: np.ndarray, slot: np.ndarray, n_choosers: int) -> np.ndarray:
+    frames = densities.shape[0]
+    n = pointers.size - 1
+    back = np.zeros((frames, max(n_choosers, 1)), dtype=np.int32)
+    previous = np.full(n, -np.log(n))
+    current = np.empty(n)
+    for frame in range(frames):
+        for state in range(n):
+            best = -np.inf
+            chosen = 0
+            for k in range(pointers[state], pointers[state + 1]):
+                score = previous[states[k]] + log_probabilities[k]
+                if score > best:
+                    best = score
+                    chosen = states[k]
+            current[state] = best + densities[frame, density_of[state]]
+            if slot[state] >= 0:
+                back[frame, slot[state]] = chosen
+        previous, current = current, previous
+    path = np.empty(frames, dtype=np.int64)
+    state = int(np.argmax(previous))
+    for frame in range(frames - 1, -1, -1):
+        path[frame] = state
+        if slot[state] >= 0:
+            state = back[frame, slot[state]]
+        elif pointers[state + 1] > pointers[state]:
+            state = states[pointers[state]]
+        else:
+            state = 0
+    return path
 
 
 def between_frames(frames: np.ndarray, curve: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ channel so the stereo image stays):
 - other: whatever is left, in the time domain, so the four stems sum back to the mix exactly.
 
 Blocks overlap by a margin that is thrown away, so memory does not grow with the length. Lower quality
-than Demucs, and labelled so in the app; its SDR on the labelled corpus is in the README.
+than Demucs, and labelled so in the app; its SDR on the labelled corpus is in bench/README.md.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from pathlib import Path
 
 PORTS_DIR = Path(__file__).resolve().parent
 # The ports whose librosa calls the warm-up covers: a change to any of them may compile something new.
-COMPILING_PORTS = ("analyzer.py", "harmony.py", "dsp_engine.py", "jit_cache.py")
+COMPILING_PORTS = ("analyzer.py", "beats.py", "harmony.py", "dsp_engine.py", "jit_cache.py")
 LOCK_NAME = ".lock"
 
 _filling = False

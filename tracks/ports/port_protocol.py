@@ -89,6 +89,16 @@ def waveform_peaks(y: np.ndarray, points: int) -> dict[str, Any]:
     return {"points": points, "min": [r(v, 4) for v in lo], "max": [r(v, 4) for v in hi]}
 
 
+def centred_piece(y: np.ndarray, first: int, count: int, hop: int, size: int) -> np.ndarray:
+    """The stretch of ``y`` that frames ``first`` to ``first + count`` cover, frame i being the ``size``
+    samples centred on sample ``i * hop`` (zeros beyond the ends), as librosa's and madmom's centred frames
+    are: frame ``first + k`` starts at ``k * hop`` in it."""
+    lo = first * hop - size // 2
+    hi = lo + (count - 1) * hop + size
+    piece = y[max(lo, 0):max(min(hi, y.size), 0)]
+    return np.pad(piece, (max(0, -lo), hi - lo - piece.size - max(0, -lo)))
+
+
 def run(main: Callable[[list[str]], dict[str, Any]], argv: list[str], failure_kind: str) -> int:
     """Run a port's ``main``: its result on stdout and exit 0, or the error object and a non-zero exit.
 
