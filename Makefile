@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export NUMBA_CACHE_DIR ?= $(CURDIR)/var/numba-cache
+# Where the CPU build of torch comes from; empty, or unreachable, for the plain install (which on Linux
+# from the public index is the CUDA build: several GB more).
+TORCH_INDEX_URL ?= https://download.pytorch.org/whl/cpu
 
 .PHONY: run test e2e lint install migrate clean
 
@@ -27,12 +30,16 @@ lint: $(STAMP)
 
 install: $(STAMP)
 
-# torch first, pinned, from the CPU wheel: anything else would let a dependency pull a CUDA build. BeatNet
-# only for its network weights (tracks/ports/beats.py), without the dependencies it pins.
+# torch first, pinned, the CPU build from TORCH_INDEX_URL where it answers: anything later would let a
+# dependency pull a CUDA build. The install says which build it got. BeatNet only for its network weights
+# (tracks/ports/beats.py), without the dependencies it pins.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet torch==2.13.0
+	$(if $(TORCH_INDEX_URL),$(BIN)/pip install --quiet --timeout 15 --retries 1 --index-url $(TORCH_INDEX_URL) \
+	    torch==2.13.0 || )$(BIN)/pip install --quiet torch==2.13.0
+	@$(BIN)/python -c "import torch; print('installed torch', torch.__version__, \
+	    '(CUDA ' + torch.version.cuda + ' build)' if torch.version.cuda else '(CPU build)')"
 	$(BIN)/pip install --quiet -e '.[dev]'
 	$(BIN)/pip install --quiet --no-deps BeatNet==1.1.3
 	touch $(STAMP)
