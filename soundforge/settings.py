@@ -78,7 +78,6 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "django_rq",
-    "template_partials",
     "csp",
     "axes",
     "tracks",

@@ -16,7 +16,7 @@ from django.test import Client
 
 from soundforge.asgi import application
 from tests.conftest import worker_env
-from tracks import events
+from tracks import events, panels
 from tracks.models import Job, Track
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -122,7 +122,7 @@ async def test_pushes_reach_the_owner_and_never_a_stranger(alice_client: Client,
     await alice_library.receive_from()
     await charlie_library.receive_from()
     await sync_to_async(Job.objects.filter(track=track).update)(status="running", progress=0.42, stage="key")
-    await sync_to_async(events.track_changed)(track)
+    await sync_to_async(events.changed)(track, panels.JOB)
     pushed = await alice_library.receive_from()
     assert f'id="track-{track.uuid}"' in pushed and "42%" in pushed
     assert await charlie_library.receive_nothing(timeout=0.5)
@@ -167,7 +167,7 @@ async def test_an_idle_socket_stays_open_and_still_receives(alice_client: Client
     track = await make_track(alice_client, c_major_wav)
     ws = await open_track_page(track, alice_client)
     assert await ws.receive_nothing(timeout=11, interval=0.5)
-    await sync_to_async(events.track_changed)(track)
+    await sync_to_async(events.changed)(track, panels.JOB)
     assert f'id="job-panel-{track.uuid}"' in await ws.receive_from(timeout=5)
     await ws.disconnect(timeout=5)
 

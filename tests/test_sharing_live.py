@@ -16,7 +16,7 @@ from tests.conftest import PASSWORD
 from tests.test_consumers import connect, make_track, open_track_page, receive_until
 from tests.test_jobs import upload
 from tests.test_sharing import ACTORS, client_for
-from tracks import events
+from tracks import events, panels
 from tracks.consumers import CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED
 from tracks.models import Job, Share, ShareLink
 
@@ -62,7 +62,7 @@ async def test_pushes_reach_viewers_and_link_holders_never_strangers(
         await refused.disconnect(timeout=5)
 
     await sync_to_async(Job.objects.filter(track=track).update)(status="running", progress=0.37, stage="key")
-    await sync_to_async(events.jobs_changed)(track)
+    await sync_to_async(events.changed)(track, panels.JOB)
     for ws in sockets.values():
         await receive_until(ws, lambda html: "37%" in html, timeout=5)
 
@@ -169,7 +169,7 @@ async def test_logging_out_closes_that_sessions_pages_only(alice_client: Client,
     assert await receive_until_closed(page, timeout=5) == CLOSE_UNAUTHENTICATED
     assert await receive_until_closed(library, timeout=5) == CLOSE_UNAUTHENTICATED
     # Bob's other browser stays logged in, and its page stays open.
-    await sync_to_async(events.jobs_changed)(track)
+    await sync_to_async(events.changed)(track, panels.JOB)
     await receive_until(elsewhere, lambda html: f'id="job-panel-{track.uuid}"' in html, timeout=5)
     for ws in (page, library, elsewhere):
         await ws.disconnect(timeout=5)

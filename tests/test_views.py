@@ -170,7 +170,7 @@ def test_the_page_says_when_there_is_no_tempo_and_no_clear_key(alice_client: Cli
 @pytest.mark.django_db
 def test_people_appear_by_display_name_and_link_holders_never_see_an_address(
         alice_client: Client, bob_client: Client, bob, track: Track) -> None:
-    from tracks import events
+    from tracks import panels
     from tracks.models import ShareLink
 
     assert alice_client.post(f"/tracks/{track.uuid}/shares/", {"who": "BOB", "role": "viewer"}).status_code == 302
@@ -181,7 +181,7 @@ def test_people_appear_by_display_name_and_link_holders_never_see_an_address(
     guest = Client()
     guest.get(f"/s/{ShareLink.objects.create(track=track).token}/")
     page = guest.get(f"/tracks/{track.uuid}/").content.decode()
-    pushed = events.render_track_panels(track)
+    pushed = panels.render(track, panels.LIVE)
     for html in (page, pushed):
         assert "Bobby Tables" in html and "nice bridge" in html
         assert "@example.com" not in html

@@ -85,7 +85,7 @@ def verify(uidb64: str, token: str) -> Any | None:
             share.save(update_fields=["user"])
             claimed.append(share.track)
         if claimed:
-            transaction.on_commit(lambda: events.library_changed(user.pk))
+            events.library_changed(user.pk)
     return user
 
 

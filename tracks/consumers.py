@@ -26,7 +26,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.utils import timezone
 
-from . import access, events, presence
+from . import access, events, panels, presence
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
@@ -171,7 +171,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
                 await self.close(code=CLOSE_UNAUTHENTICATED)
                 return
             self.group = events.library_group(user.pk)
-            render = functools.partial(events.render_library_list, user.pk)
+            render = functools.partial(panels.render_library, user)
         else:
             looked = await self._look()
             if looked is None:
@@ -179,7 +179,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
                 return
             track, self.rights, ends = looked
             self.group = events.track_group(track.uuid)
-            render = functools.partial(events.render_track_panels, track)
+            render = functools.partial(panels.render, track, panels.LIVE)
             self._expire_at(ends)
         # Listening first, then the current state, then what was pushed while it was rendered (held back
         # till then: the socket is not open before), so no push is lost and none arrives before the state.

@@ -26,7 +26,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from . import access, events, logs, media
+from . import access, events, logs, media, panels
 from .models import Activity, AnalysisResult, Job, Stem, Track
 from .ports import runner
 
@@ -96,7 +96,7 @@ def recover(now: datetime | None = None) -> dict[str, int]:
             logger.warning("job %s: its worker stopped; failed after %d attempts", job.uuid, job.attempts)
         if job.kind == Job.Kind.SEPARATION and job.status != Job.Status.RUNNING:
             media.delete_stem_files(job)
-        events.track_changed(job.track)
+        events.changed(job.track, panels.JOB)
     grace = now - timedelta(seconds=settings.JOB_ENQUEUE_GRACE_S)
     for job in Job.objects.select_related("track").filter(status=Job.Status.QUEUED, created__lt=grace):
         queue = django_rq.get_queue(QUEUES[job.kind])
@@ -245,7 +245,7 @@ def run_and_record(job: Job, port: str, args: list[str], timeout: float,
         eta, at = p.extra.get("eta"), p.extra.get("read_at")
         job.set_progress(p.fraction, p.stage, float(eta) if isinstance(eta, int | float) else None,
                          float(at) if isinstance(at, int | float) else None)
-        events.jobs_changed(track, progress=True)
+        events.progressed(track)
 
     last_beat = time.monotonic()
 
@@ -299,7 +299,7 @@ def _claim(job_pk: int) -> Job | None:
     if job is None or not job.claim():
         logger.info("job %s is gone, cancelled or already taken", job_pk)
         return None
-    events.jobs_changed(job.track)
+    events.changed(job.track, panels.JOB)
     return job
 
 
@@ -345,7 +345,7 @@ def _make_preview(job: Job, path: Path) -> None:
 
     def on_progress(p: runner.Progress) -> None:
         job.set_progress(0.0, p.stage)
-        events.jobs_changed(track, progress=True)
+        events.progressed(track)
 
     with tempfile.TemporaryDirectory(prefix="soundforge-preview-") as folder:
         out = Path(folder) / Path(name).name

@@ -109,10 +109,6 @@ class Track(models.Model):
     def __str__(self) -> str:
         return self.title
 
-    @property
-    def dom_id(self) -> str:
-        return f"track-{self.uuid}"
-
     def latest_job(self, kind: str) -> Job | None:
         return self.jobs.filter(kind=kind).order_by("-created", "-id").first()
 
@@ -195,10 +191,6 @@ class Job(models.Model):
         if not self.rq_id:
             self.rq_id = str(self.uuid)
         super().save(*args, **kwargs)
-
-    @property
-    def dom_id(self) -> str:
-        return f"job-{self.uuid}"
 
     @property
     def is_active(self) -> bool:
@@ -514,7 +506,9 @@ class Activity(models.Model):
         SEPARATED = "separated", "separated the stems"
         SHARED = "shared", "shared the track"
         UNSHARED = "unshared", "stopped sharing with"
+        ROLE_CHANGED = "role_changed", "changed the role"
         LINKED = "linked", "made a share link"
+        UNLINKED = "unlinked", "revoked a share link"
         COMMENTED = "commented", "commented"
         RETIMED = "retimed", "corrected the tempo"
 

@@ -1,4 +1,5 @@
-"""Small views: access -> form -> model method or enqueue -> partial or redirect."""
+"""Small views: access -> form -> action (actions.py) -> panel (panels.py) or redirect. No view pushes to
+pages or records activity: the actions do."""
 
 from __future__ import annotations
 
@@ -12,16 +13,14 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import LoginView, redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import render_to_string
-from django.utils import timezone
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_ratelimit.core import is_ratelimited
 from django_ratelimit.decorators import ratelimit
 
-from . import access, accounts, events, health, jobs, media, tempo
+from . import access, accounts, actions, health, jobs, media, panels, tempo
 from .forms import (
     CommentForm,
     DisplayNameForm,
@@ -34,8 +33,11 @@ from .forms import (
     SignupForm,
     UploadForm,
 )
-from .models import Activity, Comment, Job, Profile, Share, ShareLink, Stem, Track, display_name
-from .templatetags.sound import clock
+from .models import Comment, Job, Profile, Share, ShareLink, Stem, Track, display_name
+
+
+def track_url(track: Track) -> str:
+    return reverse("track", args=[track.uuid])
 
 
 def long_running(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -74,7 +76,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
 def signup(request: HttpRequest) -> HttpResponse:
     """Sign up: the same answer for every address (accounts.py); the mail says what happened."""
     if request.user.is_authenticated:
-        return redirect("/")
+        return redirect("library")
     form = SignupForm(request.POST or None)
     if request.method == "POST" and getattr(request, "limited", False):
         form.add_error(None, "Too many sign-ups from this address. Try again later.")
@@ -83,7 +85,7 @@ def signup(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         accounts.sign_up(request, data["email"], data["display_name"], data["password1"])
         request.session["signed_up"] = data["email"]
-        return redirect("/signup/sent/")
+        return redirect("signup-sent")
     return render(request, "registration/signup.html", {"form": form})
 
 
@@ -101,7 +103,7 @@ def verify(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
         return render(request, "registration/verify_failed.html", status=400)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     messages.success(request, "Your address is verified. Tracks shared with it are in your library.")
-    return redirect("/")
+    return redirect("library")
 
 
 def account(request: HttpRequest) -> HttpResponse:
@@ -112,7 +114,7 @@ def account(request: HttpRequest) -> HttpResponse:
         name = form.cleaned_data["display_name"]
         Profile.objects.update_or_create(user=request.user, defaults={"display_name": name})
         messages.success(request, f"Others now see you as “{name}”.")
-        return redirect("/account/")
+        return redirect("account")
     return render(request, "registration/account.html", {"form": form})
 
 
@@ -132,16 +134,10 @@ class SoundForgeLoginView(LoginView):
         return super().post(request, *args, **kwargs)
 
 
-def uploaded(track: Track, user: Any) -> None:
-    """In the upload's transaction: the activity list starts, and the analysis is queued."""
-    Activity.record(track, Activity.Verb.UPLOADED, user, detail=track.original_name)
-    jobs.enqueue_analysis(track, by=user, limited=False)
-
-
 @require_GET
 def library(request: HttpRequest) -> HttpResponse:
     return render(request, "tracks/library.html", {
-        **events.library_context(request.user),
+        **panels.library_data(request.user),
         "max_upload_mb": settings.MAX_UPLOAD_MB,
         "max_minutes": settings.MAX_DURATION_S // 60,
     })
@@ -164,22 +160,19 @@ def upload(request: HttpRequest) -> HttpResponse:
         error = form.errors["file"][0]
     else:
         try:
-            track = media.store_upload(form.cleaned_data["file"], request.user,
-                                       then=lambda t: uploaded(t, request.user))
+            track = actions.upload(form.cleaned_data["file"], request.user)
         except media.AudioRejected as exc:
             error = str(exc)
             status = 413 if isinstance(exc, media.QuotaFull) else status
-    if track is not None:
-        events.library_changed(request.user.pk)
     if is_xhr:
         if error:
             return render(request, "tracks/upload_error.html", {"error": error}, status=status)
-        return render(request, "tracks/library.html#track-row", events.row_context(track), status=201)
+        return render(request, panels.ROW_TEMPLATE, panels.row_data(track), status=201)
     if error:
         messages.error(request, error)
     else:
         messages.success(request, f"Uploaded “{track.title}”; analysis is queued.")
-    return redirect("/")
+    return redirect("library")
 
 
 @open_to_links
@@ -187,8 +180,7 @@ def upload(request: HttpRequest) -> HttpResponse:
 def track_detail(request: HttpRequest, track_uuid: str) -> HttpResponse:
     who = access.actor(request)
     track = access.get_viewable(who, track_uuid)
-    context = {**events.track_context(track, detail=True), **events.conversation_context(track)}
-    context.update(controls_context(who, track))
+    context = {**panels.page_data(track), **controls_context(who, track)}
     if context["can_manage"]:
         context.update(sharing_context(track))
     return render(request, "tracks/track_detail.html", context)
@@ -202,7 +194,8 @@ def controls_context(who: access.Actor, track: Track) -> dict[str, Any]:
     return context
 
 
-CONTROL_PANELS = ("controls", "separate-panel", "comment-box")
+CONTROL_PANELS = tuple(name for name, panel in panels.PANELS.items()
+                       if panel.per_person and panels.ACCESS in panel.facts)
 
 
 @open_to_links
@@ -213,9 +206,7 @@ def track_controls(request: HttpRequest, track_uuid: str) -> HttpResponse:
     changed (static/js/live.js), so controls appear and vanish without a reload."""
     who = access.actor(request)
     track = access.get_viewable(who, track_uuid)
-    context = controls_context(who, track)
-    parts = [render_to_string(f"tracks/track_detail.html#{name}", context, request) for name in CONTROL_PANELS]
-    return HttpResponse("".join(parts))
+    return HttpResponse(panels.render(track, CONTROL_PANELS, request, **controls_context(who, track)))
 
 
 def separation_form(data: object) -> SeparationForm:
@@ -248,17 +239,11 @@ def analysis_export(request: HttpRequest, track_uuid: str, fmt: str) -> HttpResp
 @require_POST
 def track_analyse(request: HttpRequest, track_uuid: str) -> HttpResponse:
     track = access.get_editable(access.actor(request), track_uuid)
-    job = track.latest_job("analysis")
-    if job is None or not job.is_active:
-        try:
-            with transaction.atomic():
-                jobs.enqueue_analysis(track, by=request.user)
-                transaction.on_commit(lambda: events.track_changed(track))
-        except jobs.Busy as exc:
-            return _job_panel(request, track, "job-panel", status=429, analysis_error=str(exc))
-    if request.htmx:
-        return render(request, "tracks/track_detail.html#job-panel", events.track_context(track))
-    return redirect(f"/tracks/{track.uuid}/")
+    try:
+        actions.reanalyse(track, request.user)
+    except jobs.Busy as exc:
+        return _job_panel(request, track, "job-panel", status=429, analysis_error=str(exc))
+    return _job_panel(request, track, "job-panel")
 
 
 @require_POST
@@ -269,17 +254,11 @@ def track_tempo(request: HttpRequest, track_uuid: str) -> HttpResponse:
     value = request.POST.get("step", "")
     if value != "clear" and value not in tempo.STEPS:
         return HttpResponse("step must be one of " + ", ".join([*tempo.STEPS, "clear"]), status=400)
-    with transaction.atomic():
-        analysis = track.correct_tempo(None if value == "clear" else tempo.STEPS[value])
-        if analysis is None:
-            return HttpResponse("There is no tempo to correct that way.", status=400)
-        Activity.record(track, Activity.Verb.RETIMED, request.user,
-                        detail=f"to {analysis.tempo:.1f} BPM" + (f" ({tempo.label(analysis.factor)})"
-                                                                 if analysis.factor != 1 else " (as tracked)"))
-        transaction.on_commit(lambda: events.track_changed(track, (*events.RESULT_PANELS, "activity-panel")))
+    if actions.retime(track, request.user, None if value == "clear" else tempo.STEPS[value]) is None:
+        return HttpResponse("There is no tempo to correct that way.", status=400)
     if request.htmx:
-        return render(request, "tracks/track_detail.html#analysis-panel", events.track_context(track, detail=True))
-    return redirect(f"/tracks/{track.uuid}/")
+        return HttpResponse(panels.render(track, ["analysis-panel"], request))
+    return redirect(track_url(track))
 
 
 @require_POST
@@ -289,40 +268,30 @@ def track_separate(request: HttpRequest, track_uuid: str) -> HttpResponse:
     if not form.is_valid():
         error = " ".join(e for errors in form.errors.values() for e in errors)
         return _job_panel(request, track, "separation-job-panel", status=400, separation_error=error)
-    job = track.latest_job(Job.Kind.SEPARATION)
-    if job is None or not job.is_active:
-        model, fmt = form.cleaned_data["model"], form.cleaned_data["format"]
-        try:
-            with transaction.atomic():
-                # The stems count against the owner's quota before they exist (what a newer separation
-                # with the same model replaces is counted too: a safe overestimate).
-                media.reserve(track.owner, media.separation_bytes(track, model, fmt), "this separation")
-                jobs.enqueue_separation(track, model, fmt, by=request.user)
-                transaction.on_commit(lambda: events.jobs_changed(track))
-        except jobs.Busy as exc:
-            return _job_panel(request, track, "separation-job-panel", status=429, separation_error=str(exc))
-        except media.QuotaFull as exc:
-            return _job_panel(request, track, "separation-job-panel", status=413, separation_error=str(exc))
+    try:
+        actions.separate(track, request.user, form.cleaned_data["model"], form.cleaned_data["format"])
+    except jobs.Busy as exc:
+        return _job_panel(request, track, "separation-job-panel", status=429, separation_error=str(exc))
+    except media.QuotaFull as exc:
+        return _job_panel(request, track, "separation-job-panel", status=413, separation_error=str(exc))
     return _job_panel(request, track, "separation-job-panel")
 
 
 @require_POST
 def job_cancel(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpResponse:
     track = access.get_editable(access.actor(request), track_uuid)
-    job = get_object_or_404(Job, track=track, uuid=job_uuid)
-    if jobs.cancel(job):
-        events.jobs_changed(track)
+    job = get_object_or_404(Job.objects.select_related("track"), track=track, uuid=job_uuid)
+    actions.cancel(job)
     panel = "job-panel" if job.kind == Job.Kind.ANALYSIS else "separation-job-panel"
     return _job_panel(request, track, panel)
 
 
 def _job_panel(request: HttpRequest, track: Track, panel: str, status: int = 200, **extra: Any) -> HttpResponse:
     if request.htmx:
-        return render(request, f"tracks/track_detail.html#{panel}", {**events.track_context(track), **extra},
-                      status=status)
+        return HttpResponse(panels.render(track, [panel], request, **extra), status=status)
     if status >= 400:
         return HttpResponse(" ".join(str(v) for v in extra.values()), status=status)
-    return redirect(f"/tracks/{track.uuid}/")
+    return redirect(track_url(track))
 
 
 @long_running
@@ -369,17 +338,9 @@ def stems_mix(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpRespo
 def track_delete(request: HttpRequest, track_uuid: str) -> HttpResponse:
     track = access.get_manageable(access.actor(request), track_uuid)
     title = track.title
-    audience = list(access.audience(track))
-    for job in track.jobs.filter(status__in=Job.ACTIVE):
-        # Queued ones leave Redis now; running ones see their row go and stop their port (should_cancel).
-        jobs.cancel(job)
-    with transaction.atomic():
-        track.delete()
-        transaction.on_commit(lambda: media.delete_files(track))
-        transaction.on_commit(lambda: [events.library_changed(uid) for uid in audience])
-        transaction.on_commit(lambda: events.access_changed(track))
+    actions.delete(track)
     messages.success(request, f"Deleted “{title}”.")
-    return redirect("/")
+    return redirect("library")
 
 
 # -- sharing ---------------------------------------------------------------------------------------------------
@@ -399,9 +360,9 @@ def sharing_context(track: Track, share_form: ShareForm | None = None, link_form
 
 def _sharing_panel(request: HttpRequest, track: Track, status: int = 200, **kwargs: Any) -> HttpResponse:
     if request.htmx:
-        return render(request, "tracks/track_detail.html#sharing-panel", sharing_context(track, **kwargs),
-                      status=status)
-    return redirect(f"/tracks/{track.uuid}/")
+        return HttpResponse(panels.render(track, ["sharing-panel"], request, **sharing_context(track, **kwargs)),
+                            status=status)
+    return redirect(track_url(track))
 
 
 @require_POST
@@ -410,12 +371,8 @@ def share_add(request: HttpRequest, track_uuid: str) -> HttpResponse:
     form = ShareForm(request.POST, owner=track.owner)
     if not form.is_valid():
         return _sharing_panel(request, track, status=400, share_form=form)
-    share, _ = accounts.share(request, track, form.cleaned_data["role"], user=form.cleaned_data["user"],
-                              email=form.cleaned_data["email"])
-    if share.user_id:
-        events.library_changed(share.user_id)
-    events.comments_changed(track)
-    events.access_changed(track)  # pages the person has open (through a link, say) gain their controls
+    actions.share(request, track, form.cleaned_data["role"], user=form.cleaned_data["user"],
+                  email=form.cleaned_data["email"])
     return _sharing_panel(request, track)
 
 
@@ -426,9 +383,7 @@ def share_update(request: HttpRequest, track_uuid: str, share_id: int) -> HttpRe
     new_role = request.POST.get("role")
     if new_role not in Share.Role.values:
         return _sharing_panel(request, track, status=400)
-    share.role = new_role
-    share.save(update_fields=["role"])
-    events.access_changed(track)  # the person's open pages gain or lose their controls
+    actions.change_role(track, request.user, share, new_role)
     return _sharing_panel(request, track)
 
 
@@ -436,14 +391,7 @@ def share_update(request: HttpRequest, track_uuid: str, share_id: int) -> HttpRe
 def share_revoke(request: HttpRequest, track_uuid: str, share_id: int) -> HttpResponse:
     track = access.get_manageable(access.actor(request), track_uuid)
     share = get_object_or_404(Share, track=track, pk=share_id)
-    share.delete()
-    Activity.record(track, Activity.Verb.UNSHARED, request.user,
-                    detail=display_name(share.user) if share.user_id else "an invited address")
-    # Sockets that lost access close before anything else is pushed to the page.
-    events.access_changed(track)
-    if share.user_id:
-        events.library_changed(share.user_id)
-    events.comments_changed(track)
+    actions.unshare(track, request.user, share)
     return _sharing_panel(request, track)
 
 
@@ -453,10 +401,7 @@ def link_add(request: HttpRequest, track_uuid: str) -> HttpResponse:
     form = LinkForm(request.POST)
     if not form.is_valid():
         return _sharing_panel(request, track, status=400, link_form=form)
-    link = ShareLink.objects.create(track=track, **form.link_fields())
-    Activity.record(track, Activity.Verb.LINKED, request.user,
-                    detail="with downloads" if link.allow_downloads else "listen only")
-    events.comments_changed(track)
+    link = actions.add_link(track, request.user, **form.link_fields())
     return _sharing_panel(request, track, new_link=link)
 
 
@@ -464,8 +409,7 @@ def link_add(request: HttpRequest, track_uuid: str) -> HttpResponse:
 def link_revoke(request: HttpRequest, track_uuid: str, link_id: int) -> HttpResponse:
     track = access.get_manageable(access.actor(request), track_uuid)
     link = get_object_or_404(ShareLink, track=track, pk=link_id)
-    link.revoke()
-    events.access_changed(track)
+    actions.revoke_link(track, request.user, link)
     return _sharing_panel(request, track)
 
 
@@ -477,7 +421,7 @@ def link_open(request: HttpRequest, token: str) -> HttpResponse:
     if link is None:
         raise Http404("No such link")
     access.remember_link(request.session, link)
-    return redirect(f"/tracks/{link.track.uuid}/")
+    return redirect(track_url(link.track))
 
 
 # -- comments and renaming -------------------------------------------------------------------------------------
@@ -485,11 +429,10 @@ def link_open(request: HttpRequest, token: str) -> HttpResponse:
 
 def _comments_panel(request: HttpRequest, track: Track, status: int = 200, **extra: Any) -> HttpResponse:
     if request.htmx:
-        context = {**events.conversation_context(track), **extra}
-        return render(request, "tracks/track_detail.html#comments-panel", context, status=status)
+        return HttpResponse(panels.render(track, ["comments-panel"], request, **extra), status=status)
     if status >= 400:
         return HttpResponse("; ".join(f"{k}: {v[0]}" for k, v in extra["comment_form"].errors.items()), status=status)
-    return redirect(f"/tracks/{track.uuid}/")
+    return redirect(track_url(track))
 
 
 @require_POST
@@ -501,9 +444,7 @@ def comment_add(request: HttpRequest, track_uuid: str) -> HttpResponse:
     form = CommentForm(request.POST, duration=track.duration)
     if not form.is_valid():
         return _comments_panel(request, track, status=400, comment_form=form)
-    Comment.objects.create(track=track, author=request.user, **form.cleaned_data)
-    Activity.record(track, Activity.Verb.COMMENTED, request.user, detail=f"at {clock(form.cleaned_data['at'])}")
-    events.comments_changed(track)
+    actions.comment(track, request.user, form.cleaned_data["at"], form.cleaned_data["text"])
     return _comments_panel(request, track)
 
 
@@ -522,9 +463,7 @@ def comment_edit(request: HttpRequest, track_uuid: str, comment_uuid: str) -> Ht
     form = CommentForm({"at": comment.at, "text": request.POST.get("text", "")}, duration=track.duration)
     if not form.is_valid():
         return _comments_panel(request, track, status=400, comment_form=form)
-    comment.text, comment.edited = form.cleaned_data["text"], timezone.now()
-    comment.save(update_fields=["text", "edited"])
-    events.comments_changed(track)
+    actions.edit_comment(comment, form.cleaned_data["text"])
     return _comments_panel(request, track)
 
 
@@ -534,8 +473,7 @@ def comment_delete(request: HttpRequest, track_uuid: str, comment_uuid: str) -> 
     track = comment.track
     if not access.can_delete_comment(who, comment):
         raise PermissionDenied("Only its author, the owner and editors may delete a comment.")
-    comment.delete()
-    events.comments_changed(track)
+    actions.delete_comment(comment)
     return _comments_panel(request, track)
 
 
@@ -545,9 +483,5 @@ def track_rename(request: HttpRequest, track_uuid: str) -> HttpResponse:
     form = RenameForm(request.POST)
     if not form.is_valid():
         return HttpResponse(form.errors["title"][0], status=400)
-    old, track.title = track.title, form.cleaned_data["title"]
-    track.save(update_fields=["title"])
-    Activity.record(track, Activity.Verb.RENAMED, request.user, detail=f"from “{old}”")
-    events.track_changed(track)
-    events.comments_changed(track)
-    return redirect(f"/tracks/{track.uuid}/")
+    actions.rename(track, request.user, form.cleaned_data["title"])
+    return redirect(track_url(track))

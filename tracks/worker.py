@@ -9,7 +9,7 @@ import redis
 from rq import Worker as RQWorker
 from rq import worker_registration
 
-from . import events
+from . import panels
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ class Worker(RQWorker):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        events.load_templates()
+        panels.load_templates()
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         super().heartbeat(timeout, pipeline)

@@ -1,0 +1,174 @@
+"""Every change a person makes to a track, each one function: it changes the models, records the activity and
+announces what changed (``events.changed(track, *facts)``: once the transaction commits, the panels that
+show those facts go to everyone on the track's page, and the library rows that show them to everyone who
+has it). Views ask access.py and check the form first, then call one of these, then answer with a panel;
+the coming API calls the same functions.
+
+Adding an action: a function here that ends with ``events.changed`` naming the facts it changed (panels.py);
+its view and route; its row in the access table (tests/test_sharing.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from . import access, accounts, events, jobs, media, tempo
+from .models import Activity, AnalysisResult, Comment, Job, Share, ShareLink, Track, display_name
+from .panels import ACCESS, ACTIVITY, ANALYSIS, COMMENTS, JOB, TITLE
+from .templatetags.sound import clock
+
+# -- tracks ----------------------------------------------------------------------------------------------------
+
+
+def upload(file: Any, user: Any) -> Track:
+    """Store an upload as the person's track and queue its analysis, in one transaction (media.AudioRejected
+    or media.QuotaFull, with nothing kept, when it cannot be)."""
+
+    def started(track: Track) -> None:
+        Activity.record(track, Activity.Verb.UPLOADED, user, detail=track.original_name)
+        jobs.enqueue_analysis(track, by=user, limited=False)
+
+    track = media.store_upload(file, user, then=started)
+    events.library_changed(user.pk)
+    return track
+
+
+@transaction.atomic
+def rename(track: Track, user: Any, title: str) -> None:
+    old, track.title = track.title, title
+    track.save(update_fields=["title"])
+    Activity.record(track, Activity.Verb.RENAMED, user, detail=f"from “{old}”")
+    events.changed(track, TITLE, ACTIVITY)
+
+
+def delete(track: Track) -> None:
+    """The track, its files once the deletion commits, and its jobs: queued ones leave Redis now; running
+    ones see their row go and stop their port. Open pages of it end; it leaves every library."""
+    audience = list(access.audience(track))
+    for job in track.jobs.filter(status__in=Job.ACTIVE):
+        jobs.cancel(job)
+    with transaction.atomic():
+        track.delete()
+        transaction.on_commit(lambda: media.delete_files(track))
+        for user_id in audience:
+            events.library_changed(user_id)
+        events.changed(track, ACCESS)
+
+
+# -- jobs ------------------------------------------------------------------------------------------------------
+
+
+def reanalyse(track: Track, user: Any) -> None:
+    """Queue an analysis unless one is queued or running (jobs.Busy past the person's limit)."""
+    job = track.latest_job(Job.Kind.ANALYSIS)
+    if job is not None and job.is_active:
+        return
+    with transaction.atomic():
+        jobs.enqueue_analysis(track, by=user)
+        events.changed(track, JOB)
+
+
+def separate(track: Track, user: Any, model: str, fmt: str) -> None:
+    """Queue a separation unless one is queued or running; its stems count against the owner's quota before
+    they exist (what a newer separation with the same model replaces is counted too: a safe overestimate).
+    jobs.Busy or media.QuotaFull when it cannot be."""
+    job = track.latest_job(Job.Kind.SEPARATION)
+    if job is not None and job.is_active:
+        return
+    with transaction.atomic():
+        media.reserve(track.owner, media.separation_bytes(track, model, fmt), "this separation")
+        jobs.enqueue_separation(track, model, fmt, by=user)
+        events.changed(track, JOB)
+
+
+def cancel(job: Job) -> None:
+    if jobs.cancel(job):
+        events.changed(job.track, JOB)
+
+
+@transaction.atomic
+def retime(track: Track, user: Any, factor: float | None) -> AnalysisResult | None:
+    """A tempo correction (None: back to the tracked tempo); None when it leads to no sensible tempo."""
+    analysis = track.correct_tempo(factor)
+    if analysis is None:
+        return None
+    Activity.record(track, Activity.Verb.RETIMED, user,
+                    detail=f"to {analysis.tempo:.1f} BPM" + (f" ({tempo.label(analysis.factor)})"
+                                                             if analysis.factor != 1 else " (as tracked)"))
+    events.changed(track, ANALYSIS, ACTIVITY)
+    return analysis
+
+
+# -- sharing ---------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def share(request: HttpRequest, track: Track, role: str, user: Any = None, email: str = "") -> Share:
+    """Share with an account or an address (accounts.share, which records it and mails them); pages the
+    person has open (through a link, say) gain their controls."""
+    found, _ = accounts.share(request, track, role, user=user, email=email)
+    if found.user_id:
+        events.library_changed(found.user_id)
+    events.changed(track, ACCESS, ACTIVITY)
+    return found
+
+
+@transaction.atomic
+def change_role(track: Track, by: Any, found: Share, role: str) -> None:
+    found.role = role
+    found.save(update_fields=["role"])
+    Activity.record(track, Activity.Verb.ROLE_CHANGED, by,
+                    detail=f"of {display_name(found.user) if found.user_id else 'an invited address'} to {role}")
+    events.changed(track, ACCESS, ACTIVITY)
+
+
+@transaction.atomic
+def unshare(track: Track, by: Any, found: Share) -> None:
+    found.delete()
+    Activity.record(track, Activity.Verb.UNSHARED, by,
+                    detail=display_name(found.user) if found.user_id else "an invited address")
+    if found.user_id:
+        events.library_changed(found.user_id)
+    events.changed(track, ACCESS, ACTIVITY)
+
+
+@transaction.atomic
+def add_link(track: Track, by: Any, **fields: Any) -> ShareLink:
+    link = ShareLink.objects.create(track=track, **fields)
+    Activity.record(track, Activity.Verb.LINKED, by, detail="with downloads" if link.allow_downloads else "listen only")
+    events.changed(track, ACTIVITY)
+    return link
+
+
+@transaction.atomic
+def revoke_link(track: Track, by: Any, link: ShareLink) -> None:
+    link.revoke()
+    Activity.record(track, Activity.Verb.UNLINKED, by,
+                    detail="with downloads" if link.allow_downloads else "listen only")
+    events.changed(track, ACCESS, ACTIVITY)
+
+
+# -- comments --------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def comment(track: Track, author: Any, at: float, text: str) -> Comment:
+    made = Comment.objects.create(track=track, author=author, at=at, text=text)
+    Activity.record(track, Activity.Verb.COMMENTED, author, detail=f"at {clock(at)}")
+    events.changed(track, COMMENTS, ACTIVITY)
+    return made
+
+
+def edit_comment(found: Comment, text: str) -> None:
+    found.text, found.edited = text, timezone.now()
+    found.save(update_fields=["text", "edited"])
+    events.changed(found.track, COMMENTS)
+
+
+def delete_comment(found: Comment) -> None:
+    found.delete()
+    events.changed(found.track, COMMENTS)

@@ -1,0 +1,193 @@
+"""The parts of the pages that change: each panel's template, the data it shows and the facts it depends on.
+
+A track's page is its panels (``templates/tracks/panels/<name>.html``, each an element with a stable id such
+as ``job-panel-<uuid>``); the library is its rows. The page, the htmx replies and the pushes all render them
+from here, so a panel is one entry below and one template. ``events.changed(track, *facts)`` pushes exactly
+the panels that show one of the facts that changed; the panels rendered for one person (their controls)
+are fetched again by the page when the ``access`` fact changes.
+
+Adding a panel: its template, an entry in ``PANELS`` (name, facts, data), and an include in
+``track_detail.html``; the actions that change what it shows already announce their facts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import OuterRef, Subquery
+from django.template.loader import get_template, render_to_string
+from django.utils.functional import SimpleLazyObject
+
+from . import access, charts
+from .models import AnalysisResult, Job, Track
+
+# What can change about a track; each action announces the facts it changed.
+JOB = "job"  # a job was queued, moved on, or ended (both job panels show both kinds)
+ANALYSIS = "analysis"  # a new analysis, or its tempo corrected
+STEMS = "stems"  # a separation's stems arrived or went
+COMMENTS = "comments"
+ACTIVITY = "activity"
+TITLE = "title"
+ACCESS = "access"  # who may see or do what: open pages ask again (events.access_changed)
+FACTS = frozenset({JOB, ANALYSIS, STEMS, COMMENTS, ACTIVITY, TITLE, ACCESS})
+
+
+def jobs_data(track: Track) -> dict[str, Any]:
+    """Both job panels: the latest job of each kind, and the analysis's headline figures."""
+    jobs = track.latest_jobs()
+    return {"job": jobs.get(Job.Kind.ANALYSIS), "separation_job": jobs.get(Job.Kind.SEPARATION),
+            "analysis": track.latest_analysis(with_data=False)}
+
+
+def results_data(track: Track) -> dict[str, Any]:
+    """The analysis with its pictures, and the stems with their mixer. Both panels are cached by what they
+    show (templates/tracks/panels/*.html), so the analysis's data, the pictures and the waveforms are loaded
+    only when the cache misses."""
+    analysis = track.latest_analysis(with_data=False)
+    return {
+        "analysis": analysis,
+        "charts": SimpleLazyObject(lambda: charts.for_analysis(analysis.shown)) if analysis else None,
+        "stem_sets": SimpleLazyObject(lambda: stem_sets(track)),
+        # The stems panel shows the separations, the beats of its click track, and the title in its
+        # download names.
+        "stems_version": (list(track.stems.order_by("job_id").values_list("job_id", flat=True).distinct()),
+                          analysis.pk if analysis else None, analysis.tempo_factor if analysis else "",
+                          track.title),
+    }
+
+
+def stem_sets(track: Track) -> list[dict[str, Any]]:
+    """The track's separations that have stems, newest first: the first one is the mixer's."""
+    sets: dict[int, dict[str, Any]] = {}
+    for stem in track.stems.select_related("job").order_by("-job__created", "-job_id", "id"):
+        entry = sets.setdefault(stem.job_id, {"job": stem.job, "model": stem.model, "format": stem.format,
+                                               "stems": []})
+        entry["stems"].append(stem)
+    for entry in sets.values():
+        waves = charts.stem_waves(entry["stems"])
+        entry["strips"] = [{"stem": s, "wave": waves[s.name]} for s in entry["stems"]]
+    return list(sets.values())
+
+
+ACTIVITY_SHOWN = 30
+
+
+def comments_data(track: Track) -> dict[str, Any]:
+    """The comments, each with its marker's place on the timeline."""
+    comments = list(track.comments.select_related("author__profile"))
+    for comment in comments:
+        comment.x = round(comment.at / track.duration * charts.WIDTH, 1) if track.duration else 0
+    return {"comments": comments}
+
+
+def activity_data(track: Track) -> dict[str, Any]:
+    return {"activities": track.activities.select_related("actor__profile")[:ACTIVITY_SHOWN]}
+
+
+def no_data(track: Track) -> dict[str, Any]:
+    """A panel whose data the caller gives (who is on the page; a person's rights and forms)."""
+    return {}
+
+
+@dataclass(frozen=True)
+class Panel:
+    name: str  # its template is templates/tracks/panels/<name>.html, its element's id <name>-<track uuid>
+    facts: frozenset[str]  # what it shows: a change to any of them pushes it again
+    data: Callable[[Track], dict[str, Any]]  # what it shows, beside the track
+    per_person: bool = False  # rendered for one person (never pushed: fetched when access changes)
+
+    @property
+    def template(self) -> str:
+        return f"tracks/panels/{self.name}.html"
+
+
+PANELS = {panel.name: panel for panel in (
+    Panel("job-panel", frozenset({JOB}), jobs_data),
+    Panel("separation-job-panel", frozenset({JOB}), jobs_data),
+    Panel("analysis-panel", frozenset({ANALYSIS}), results_data),
+    Panel("stems-panel", frozenset({STEMS, ANALYSIS, TITLE}), results_data),
+    Panel("comments-panel", frozenset({COMMENTS}), comments_data),
+    Panel("activity-panel", frozenset({ACTIVITY}), activity_data),
+    Panel("presence-panel", frozenset(), no_data),  # pushed by presence.py with who is there
+    Panel("controls", frozenset({ACCESS, TITLE}), no_data, per_person=True),
+    Panel("separate-panel", frozenset({ACCESS}), no_data, per_person=True),
+    Panel("comment-box", frozenset({ACCESS}), no_data, per_person=True),
+    Panel("sharing-panel", frozenset(), no_data, per_person=True),  # the owner's, in htmx replies
+)}
+# Pushed to the page whenever one of their facts changes.
+LIVE = tuple(name for name, panel in PANELS.items() if panel.facts and not panel.per_person)
+# The facts a library row shows (its job, tempo and key, title).
+ROW_FACTS = frozenset({JOB, ANALYSIS, TITLE})
+
+
+def affected(facts: set[str] | frozenset[str]) -> tuple[str, ...]:
+    """The live panels that show any of ``facts``, in page order."""
+    unknown = set(facts) - FACTS
+    if unknown:
+        raise ValueError(f"unknown facts: {', '.join(sorted(unknown))}")
+    return tuple(name for name in LIVE if PANELS[name].facts & facts)
+
+
+def data(track: Track, names: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """The context of the panels ``names`` of a track: each data function once."""
+    context: dict[str, Any] = {"track": track}
+    for function in dict.fromkeys(PANELS[name].data for name in names):
+        context.update(function(track))
+    return context
+
+
+def render(track: Track, names: tuple[str, ...] | list[str], request: Any = None, /, **extra: Any) -> str:
+    """The panels ``names`` of a track, one after the other (``extra`` adds to their context)."""
+    context = {**data(track, names), **extra}
+    return "".join(render_to_string(PANELS[name].template, context, request) for name in names)
+
+
+def page_data(track: Track) -> dict[str, Any]:
+    """Everything the track page's panels show but the person's own controls."""
+    return data(track, [name for name, panel in PANELS.items() if not panel.per_person])
+
+
+def row_data(track: Track) -> dict[str, Any]:
+    """A library row: the latest analysis job and the analysis's headline figures."""
+    return {"track": track, "job": track.latest_job(Job.Kind.ANALYSIS),
+            "analysis": track.latest_analysis(with_data=False)}
+
+
+ROW_TEMPLATE = "tracks/library/track-row.html"
+LIST_TEMPLATE = "tracks/library/track-list.html"
+
+
+def render_row(track: Track) -> str:
+    return render_to_string(ROW_TEMPLATE, row_data(track))
+
+
+def library_data(user: Any) -> dict[str, Any]:
+    """A user's library: their own tracks, and those shared with them (with whose they are). Three queries
+    whatever its length: the tracks with the ids of their latest analysis job and analysis, then those."""
+    latest = {"track": OuterRef("pk")}
+    tracks = list(access.viewable_tracks(user).select_related("owner__profile").annotate(
+        latest_job_id=Subquery(Job.objects.filter(**latest, kind=Job.Kind.ANALYSIS).values("pk")[:1]),
+        latest_analysis_id=Subquery(AnalysisResult.objects.filter(**latest).values("pk")[:1]),
+    ))
+    jobs = Job.objects.in_bulk([t.latest_job_id for t in tracks if t.latest_job_id])
+    analyses = AnalysisResult.objects.defer("data").in_bulk([t.latest_analysis_id for t in tracks
+                                                             if t.latest_analysis_id])
+    rows = [{"track": t, "job": jobs.get(t.latest_job_id), "analysis": analyses.get(t.latest_analysis_id)}
+            for t in tracks]
+    return {
+        "rows": [row for row in rows if row["track"].owner_id == user.pk],
+        "shared_rows": [row for row in rows if row["track"].owner_id != user.pk],
+    }
+
+
+def render_library(user: Any) -> str:
+    return render_to_string(LIST_TEMPLATE, library_data(user))
+
+
+def load_templates() -> None:
+    """Compile the templates pushes render: a worker does this once, before it forks a work-horse per job,
+    which would otherwise compile them for its first push (the track page's panels took ~90 ms)."""
+    for name in (*(PANELS[n].template for n in (*LIVE, "presence-panel")), ROW_TEMPLATE, LIST_TEMPLATE):
+        get_template(name)
