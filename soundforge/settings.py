@@ -238,7 +238,7 @@ MAX_DURATION_S = env_int("SOUNDFORGE_MAX_DURATION_S", 30 * 60, minimum=1)
 BODY_IDLE_S = env_int("SOUNDFORGE_BODY_IDLE_S", 30, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_HANDLERS = [
-    "tracks.media.UploadLimitHandler",  # stops an oversized upload before it is stored
+    "tracks.uploads.UploadLimitHandler",  # stops an oversized upload before it is stored
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]

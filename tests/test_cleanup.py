@@ -10,11 +10,12 @@ import uuid
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.test import Client
 
 from tests.test_jobs import upload
-from tracks import media
+from tracks import storage
 from tracks.models import Job
 
 
@@ -24,7 +25,7 @@ def make(path: Path, age_s: float = 0) -> Path:
     if age_s:
         old = time.time() - age_s
         for entry in [path, *path.parents]:
-            if entry == Path(media.settings.MEDIA_ROOT):
+            if entry == Path(settings.MEDIA_ROOT):
                 break
             os.utime(entry, (old, old))
     return path
@@ -39,13 +40,13 @@ def cleanup(*args: str) -> str:
 @pytest.mark.django_db(transaction=True)
 def test_it_removes_only_what_no_row_points_at(alice_client: Client, c_major_wav: Path) -> None:
     track = upload(alice_client, c_major_wav)
-    kept_track = media.track_path(track)
-    hour = media.ORPHAN_GRACE_S + 60
-    gone_track = make(media.track_dir(uuid.uuid4()) / "original.wav", hour).parent
-    gone_stems = make(media.track_dir(track.uuid) / "stems" / str(uuid.uuid4()) / "drums.wav", hour).parent
+    kept_track = storage.track_path(track)
+    hour = storage.ORPHAN_GRACE_S + 60
+    gone_track = make(storage.track_dir(uuid.uuid4()) / "original.wav", hour).parent
+    gone_stems = make(storage.track_dir(track.uuid) / "stems" / str(uuid.uuid4()) / "drums.wav", hour).parent
     running = Job.objects.create(track=track, kind=Job.Kind.SEPARATION)
-    writing = make(media.stems_dir(running) / "bass.wav", hour).parent  # its job is still active
-    young = make(media.track_dir(uuid.uuid4()) / "original.wav").parent  # an upload in progress, perhaps
+    writing = make(storage.stems_dir(running) / "bass.wav", hour).parent  # its job is still active
+    young = make(storage.track_dir(uuid.uuid4()) / "original.wav").parent  # an upload in progress, perhaps
     listed = cleanup("--dry-run")
     assert f"would remove {gone_track}" in listed and f"would remove {gone_stems}" in listed
     assert "2 orphan folder(s)" in listed

@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test import Client
 
-from tracks import jobs, media
+from tracks import jobs, storage
 from tracks.models import AnalysisResult, Job, Track
 
 
@@ -39,7 +39,7 @@ def test_it_analyses_an_upload(alice_client: Client, c_major_wav: Path, run_work
     # The first analysis also made the preview that listen-only links play: the song, as MP3.
     track.refresh_from_db()
     assert track.preview == f"tracks/{track.uuid}/original.preview.mp3"
-    preview = sf.info(media.track_dir(track.uuid) / "original.preview.mp3")
+    preview = sf.info(storage.track_dir(track.uuid) / "original.preview.mp3")
     assert preview.format == "MP3" and preview.duration == pytest.approx(track.duration, abs=0.1)
     data = result.data
     page = alice_client.get(f"/tracks/{track.uuid}/").content.decode()
@@ -79,7 +79,7 @@ def test_it_records_a_clear_error_when_the_port_fails(alice_client: Client, c_ma
                                                         run_worker: Callable[[str], bool]) -> None:
     track = upload(alice_client, c_major_wav)
     # The stored file goes bad between upload and analysis: the port's decode error reaches the row.
-    media.track_path(track).write_bytes(b"garbage" * 100)
+    storage.track_path(track).write_bytes(b"garbage" * 100)
     run_worker("analysis")
     job = Job.objects.get(track=track)
     assert job.status == Job.Status.FAILED
@@ -122,7 +122,7 @@ def test_a_deleted_track_stops_its_job(alice_client: Client, c_major_wav: Path,
     Job.objects.filter(track=track).delete()
     with transaction.atomic():
         job = jobs.enqueue_analysis(track)
-    track_dir = media.track_path(track).parent
+    track_dir = storage.track_path(track).parent
     queue = django_rq.get_queue("analysis")
     assert job.rq_id in queue.get_job_ids()
     response = alice_client.post(f"/tracks/{track.uuid}/delete/")

@@ -16,7 +16,7 @@ from tests import audio
 from tests.conftest import worker_env
 from tests.test_jobs import upload
 from tests.test_separation import FOUR, separate
-from tracks import media
+from tracks import storage
 from tracks.models import Job
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,11 +55,11 @@ def test_a_port_writing_past_the_file_limit_fails_cleanly_and_the_worker_goes_on
     too_big.refresh_from_db()
     assert too_big.status == Job.Status.FAILED
     assert too_big.error == "ran out of space writing its output: an output file reached the size limit of 1 MB"
-    assert not media.stems_dir(too_big).exists()
+    assert not storage.stems_dir(too_big).exists()
     fits.refresh_from_db()
     assert fits.status == Job.Status.SUCCEEDED, fits.error
     assert {stem.name for stem in fits.stems.all()} == FOUR
-    assert all(media.stem_path(stem).stat().st_size < 2**20 for stem in fits.stems.all())
+    assert all(storage.stem_path(stem).stat().st_size < 2**20 for stem in fits.stems.all())
 
 
 @pytest.mark.django_db(transaction=True)
@@ -72,5 +72,5 @@ def test_a_port_over_its_memory_limit_fails_cleanly_and_the_worker_goes_on(
         job.refresh_from_db()
         assert job.status == Job.Status.FAILED
         assert job.error.startswith("used ") and job.error.endswith("MB, over the limit of 64 MB, and was stopped")
-        assert not media.stems_dir(job).exists()
+        assert not storage.stems_dir(job).exists()
         assert not job.stems.exists()

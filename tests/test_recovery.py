@@ -23,7 +23,7 @@ from django.utils import timezone
 from tests import processes
 from tests.conftest import worker_env
 from tests.test_jobs import upload
-from tracks import events, jobs, media
+from tracks import events, jobs, storage
 from tracks.models import Job
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,7 +60,7 @@ def test_a_worker_killed_mid_job_is_retried_and_the_page_hears_of_it(
     settings.JOB_STALE_S = 1
     track = upload(alice_client, c_major_wav)
     job = Job.objects.get(track=track)
-    path = str(media.track_path(track))
+    path = str(storage.track_path(track))
     worker = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "rqworker", "analysis", "--burst"],
                               env=worker_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -76,13 +76,12 @@ def test_uploads_are_rate_limited(alice_client: Client, c_major_wav: Path, setti
 def test_an_upload_over_the_storage_quota_is_refused_and_leaves_nothing(alice_client: Client, c_major_wav: Path,
                                                                       settings) -> None:
     from tests.test_jobs import upload
-    from tracks import media
     from tracks.models import Track
 
     settings.USER_QUOTA_MB = 1
     size = c_major_wav.stat().st_size
     kept = [upload(alice_client, c_major_wav) for _ in range(2**20 // size)]
-    assert media.storage_used(kept[0].owner) == len(kept) * size
+    assert Track.objects.storage_used(kept[0].owner) == len(kept) * size
     folders = set((Path(settings.MEDIA_ROOT) / "tracks").iterdir())
     response = alice_client.post("/tracks/upload/", {"file": SimpleUploadedFile("c.wav", c_major_wav.read_bytes())},
                                  HTTP_X_REQUESTED_WITH="XMLHttpRequest")

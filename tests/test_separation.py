@@ -21,7 +21,7 @@ from django.test import Client
 from tests import audio, demucs_models, processes
 from tests.conftest import worker_env
 from tests.test_jobs import upload
-from tracks import jobs, media
+from tracks import jobs, storage
 from tracks.models import Job, Stem, Track
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,16 +56,16 @@ def test_it_separates_with_the_built_in_engine(alice_client: Client, song_wav: P
     stems = list(track.stems.all())
     assert {s.name for s in stems} == FOUR
     for stem in stems:
-        path = media.stem_path(stem)
-        assert path.parent == media.stems_dir(stem.job)
+        path = storage.stem_path(stem)
+        assert path.parent == storage.stems_dir(stem.job)
         info = sf.info(path)
         assert (info.samplerate, info.frames) == (44100, 12 * 44100)
         assert (stem.model, stem.format, stem.size) == ("dsp", "wav", path.stat().st_size)
         assert stem.duration == pytest.approx(12.0)
         assert stem.peaks["points"] > 100
         # Its preview for listen-only links: the same audio as MP3, a fraction of the size.
-        preview = media.stem_path(stem).with_name(f"{stem.name}.preview.mp3")
-        assert stem.preview == f"{media.stems_prefix(stem.job)}/{preview.name}"
+        preview = storage.stem_path(stem).with_name(f"{stem.name}.preview.mp3")
+        assert stem.preview == f"{storage.stems_prefix(stem.job)}/{preview.name}"
         played = sf.info(preview)
         assert played.format == "MP3" and played.duration == pytest.approx(12.0, abs=0.1)
         assert preview.stat().st_size < stem.size / 5
@@ -110,7 +110,7 @@ def test_it_separates_with_a_demucs_model_from_the_models_folder(
     stems = track.stems.all()
     assert {s.name for s in stems} == FOUR | {"guitar", "piano"}
     assert {(s.model, s.format) for s in stems} == {("htdemucs_6s", "flac")}
-    assert all(sf.info(media.stem_path(s)).format == "FLAC" for s in stems)
+    assert all(sf.info(storage.stem_path(s)).format == "FLAC" for s in stems)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -146,7 +146,7 @@ def test_a_new_separation_with_the_same_model_replaces_the_old_stems(
     assert separate(alice_client, track, fmt="mp3") == 200
     run_worker("processing")
     assert set(track.stems.values_list("format", flat=True)) == {"mp3"}
-    assert not media.stems_dir(first).exists()
+    assert not storage.stems_dir(first).exists()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -185,7 +185,7 @@ def test_it_serves_each_stem_and_a_zip_named_after_the_track(alice_client: Clien
     response = alice_client.get(f"/tracks/{track.uuid}/stems/{vocals.uuid}/?download=1")
     assert response.status_code == 200
     assert 'filename="Song Title - vocals (dsp).wav"' in response["Content-Disposition"]
-    assert b"".join(response.streaming_content) == media.stem_path(vocals).read_bytes()
+    assert b"".join(response.streaming_content) == storage.stem_path(vocals).read_bytes()
     ranged = alice_client.get(f"/tracks/{track.uuid}/stems/{vocals.uuid}/", HTTP_RANGE="bytes=0-99")
     assert ranged.status_code == 206 and len(b"".join(ranged.streaming_content)) == 100
 
@@ -199,7 +199,7 @@ def test_it_serves_each_stem_and_a_zip_named_after_the_track(alice_client: Clien
         for stem in track.stems.all():
             member = archive.getinfo(stem.download_name)
             assert member.compress_type == zipfile.ZIP_STORED
-            assert archive.read(member) == media.stem_path(stem).read_bytes()
+            assert archive.read(member) == storage.stem_path(stem).read_bytes()
 
     # An editor's title is no path: not in the archive's entries, not in any download's name.
     alice_client.post(f"/tracks/{track.uuid}/rename/", {"title": "../../../../tmp/x/CON\x07pwn"})
@@ -229,7 +229,7 @@ def test_download_this_mix_renders_the_mixers_gains_and_pans(alice_client: Clien
         assert rate == 44100
         return data
 
-    stems = {s.name: sf.read(media.stem_path(s), dtype="float64")[0] for s in track.stems.all()}
+    stems = {s.name: sf.read(storage.stem_path(s), dtype="float64")[0] for s in track.stems.all()}
     # Everything at unity: the stems sum back to (nearly) the song.
     assert np.abs(mix() - sum(stems.values())).max() < 2e-4
     # Only the bass, doubled, panned hard left: its right channel folds into the left, the right is silent.
@@ -282,7 +282,7 @@ def test_cancelling_a_running_separation_kills_the_port_and_removes_its_files(
     track = upload(alice_client, long_song)
     assert separate(alice_client, track) == 200
     job = track.jobs.get(kind=Job.Kind.SEPARATION)
-    folder = media.stems_dir(job)
+    folder = storage.stems_dir(job)
     worker = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "rqworker", "processing", "--burst"],
                               env=worker_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

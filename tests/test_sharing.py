@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from tests.conftest import PASSWORD
 from tests.test_jobs import upload
-from tracks import media
+from tracks import storage
 from tracks.models import Activity, AnalysisResult, Comment, Job, Share, ShareLink, Stem, Track
 
 
@@ -32,20 +32,20 @@ def separated_track(client: Client, path: Path, previews: bool = True) -> Track:
     track = upload(client, path)
     job = Job.objects.create(track=track, kind=Job.Kind.SEPARATION, status=Job.Status.SUCCEEDED,
                              options={"model": "dsp", "format": "wav"})
-    folder = media.stems_dir(job)
+    folder = storage.stems_dir(job)
     folder.mkdir(parents=True)
     for name in ("drums", "vocals"):
         path = folder / f"{name}.wav"
         sf.write(path, np.zeros((22050, 2), dtype="float32"), 22050, subtype="PCM_16")
         stem = Stem.objects.create(track=track, job=job, name=name, model="dsp", format="wav",
-                                   file=str(path.relative_to(media.track_dir(track.uuid).parent.parent)),
+                                   file=str(path.relative_to(storage.track_dir(track.uuid).parent.parent)),
                                    duration=1.0, size=path.stat().st_size)
         if previews:
-            stem.preview = media.preview_name(stem.file)
+            stem.preview = storage.preview_name(stem.file)
             Path(default_storage.path(stem.preview)).write_bytes(b"preview of " + name.encode())
             stem.save()
     if previews:
-        track.preview = media.preview_name(track.file)
+        track.preview = storage.preview_name(track.file)
         Path(default_storage.path(track.preview)).write_bytes(b"preview of the song")
         track.save()
     return track
@@ -341,7 +341,7 @@ def test_a_front_server_can_send_the_files_after_the_access_check(mode: str, ali
     if mode == "x-accel-redirect":
         assert response["X-Accel-Redirect"] == f"/protected-media/{stem.file}"
     else:
-        assert response["X-Sendfile"] == str(media.stem_path(stem).resolve())
+        assert response["X-Sendfile"] == str(storage.stem_path(stem).resolve())
     original = alice_client.get(f"/tracks/{track.uuid}/audio/")
     assert (original.get("X-Accel-Redirect") or original.get("X-Sendfile")).endswith(f"{track.file}")
     assert "inline" in original["Content-Disposition"]

@@ -160,12 +160,12 @@ def test_a_decoder_that_crashes_or_hangs_rejects_the_file_and_nothing_else(
     """The probe decodes in a process of its own (tracks/ports/probe.py): a decoder crashing or hanging on a
     hostile file is that process's end, not the web server's. Here the ports' interpreter is one that does
     exactly that."""
-    from tracks import media
+    from tracks import uploads
 
     interpreter = tmp_path / "decoder.sh"
     interpreter.write_text(f"#!/bin/sh\n{decoder}\n")
     interpreter.chmod(0o755)
-    monkeypatch.setattr(media, "PROBE_TIMEOUT_S", 1)
+    monkeypatch.setattr(uploads, "PROBE_TIMEOUT_S", 1)
     with override_settings(PORT_PYTHON=str(interpreter)):
         response = post(alice_client, "song.wav", wav_bytes(tmp_path))
     assert response.status_code == 400 and message in response.content.decode()
@@ -187,7 +187,7 @@ def test_an_oversized_upload_is_dropped_while_it_streams(settings) -> None:
     from django.core.files.uploadhandler import SkipFile
     from django.test import RequestFactory
 
-    from tracks.media import UploadLimitHandler
+    from tracks.uploads import UploadLimitHandler
 
     settings.MAX_UPLOAD_MB = 1
     request = RequestFactory().post("/tracks/upload/")
@@ -226,13 +226,13 @@ def test_it_needs_a_logged_in_user(client: Client, tmp_path: Path) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_nothing_stays_when_queueing_the_analysis_fails(alice, tmp_path: Path) -> None:
-    from tracks import media
+    from tracks import uploads
 
     def broken_queue(track: Track) -> None:
         raise ConnectionError("redis is down")
 
     with pytest.raises(ConnectionError):
-        media.store_upload(SimpleUploadedFile("a.wav", wav_bytes(tmp_path)), alice, then=broken_queue)
+        uploads.store_upload(SimpleUploadedFile("a.wav", wav_bytes(tmp_path)), alice, then=broken_queue)
     assert Track.objects.count() == 0
     assert media_files() == []
 

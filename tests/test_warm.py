@@ -135,7 +135,7 @@ def test_without_a_server_the_port_starts_cold(tmp_path: Path, c_major_wav: Path
 def test_analysis_jobs_fork_from_the_warm_server(warm: Server, alice_client, c_major_wav: Path, run_worker,
                                                  settings) -> None:
     from tests.test_jobs import upload
-    from tracks import media
+    from tracks import storage
     from tracks.models import Job
 
     settings.ANALYZER_SOCKET = Path(warm.socket)
@@ -144,5 +144,5 @@ def test_analysis_jobs_fork_from_the_warm_server(warm: Server, alice_client, c_m
     run_worker("analysis")
     job = Job.objects.get(track=track)
     assert job.status == Job.Status.SUCCEEDED, job.error
-    assert warm.wait_for("forked", since)["argv"][0] == str(media.track_path(track))
+    assert warm.wait_for("forked", since)["argv"][0] == str(storage.track_path(track))
     assert job.result.data["key"]["key"] == "C"

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from . import access, accounts, events, jobs, media, tempo
+from . import access, accounts, events, jobs, limits, storage, tempo, uploads
 from .models import Activity, AnalysisResult, Comment, Job, Share, ShareLink, Track, display_name
 from .panels import ACCESS, ACTIVITY, ANALYSIS, COMMENTS, JOB, TITLE
 from .templatetags.sound import clock
@@ -25,14 +25,14 @@ from .templatetags.sound import clock
 
 
 def upload(file: Any, user: Any) -> Track:
-    """Store an upload as the person's track and queue its analysis, in one transaction (media.AudioRejected
-    or media.QuotaFull, with nothing kept, when it cannot be)."""
+    """Store an upload as the person's track and queue its analysis, in one transaction (uploads.AudioRejected
+    or limits.QuotaFull, with nothing kept, when it cannot be)."""
 
     def started(track: Track) -> None:
         Activity.record(track, Activity.Verb.UPLOADED, user, detail=track.original_name)
         jobs.enqueue_analysis(track, by=user, limited=False)
 
-    track = media.store_upload(file, user, then=started)
+    track = uploads.store_upload(file, user, then=started)
     events.library_changed(user.pk)
     return track
 
@@ -53,7 +53,7 @@ def delete(track: Track) -> None:
         jobs.cancel(job)
     with transaction.atomic():
         track.delete()
-        transaction.on_commit(lambda: media.delete_files(track))
+        transaction.on_commit(lambda: storage.delete_files(track))
         for user_id in audience:
             events.library_changed(user_id)
         events.changed(track, ACCESS)
@@ -63,7 +63,7 @@ def delete(track: Track) -> None:
 
 
 def reanalyse(track: Track, user: Any) -> None:
-    """Queue an analysis unless one is queued or running (jobs.Busy past the person's limit)."""
+    """Queue an analysis unless one is queued or running (limits.Busy past the person's limit)."""
     job = track.latest_job(Job.Kind.ANALYSIS)
     if job is not None and job.is_active:
         return
@@ -75,12 +75,12 @@ def reanalyse(track: Track, user: Any) -> None:
 def separate(track: Track, user: Any, model: str, fmt: str) -> None:
     """Queue a separation unless one is queued or running; its stems count against the owner's quota before
     they exist (what a newer separation with the same model replaces is counted too: a safe overestimate).
-    jobs.Busy or media.QuotaFull when it cannot be."""
+    limits.Busy or limits.QuotaFull when it cannot be."""
     job = track.latest_job(Job.Kind.SEPARATION)
     if job is not None and job.is_active:
         return
     with transaction.atomic():
-        media.reserve(track.owner, media.separation_bytes(track, model, fmt), "this separation")
+        limits.reserve(track.owner, limits.separation_bytes(track, model, fmt), "this separation")
         jobs.enqueue_separation(track, model, fmt, by=user)
         events.changed(track, JOB)
 

@@ -26,7 +26,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from . import access, events, logs, media, panels
+from . import access, events, limits, logs, panels, storage
 from .models import Activity, AnalysisResult, Job, Stem, Track
 from .ports import runner
 
@@ -37,10 +37,6 @@ STEMS_ANALYSED = ("vocals", "drums", "bass", "other", "guitar", "piano")
 PUSH_INTERVAL_S = 0.1
 HEARTBEAT_S = 5.0
 QUEUES = {Job.Kind.ANALYSIS: "analysis", Job.Kind.SEPARATION: "processing"}
-
-
-class Busy(Exception):
-    """The person already has as many jobs queued or running as they may."""
 
 
 def enqueue_analysis(track: Track, by: Any = None, limited: bool = True) -> Job:
@@ -95,7 +91,7 @@ def recover(now: datetime | None = None) -> dict[str, int]:
             counts["failed"] += 1
             logger.warning("job %s: its worker stopped; failed after %d attempts", job.uuid, job.attempts)
         if job.kind == Job.Kind.SEPARATION and job.status != Job.Status.RUNNING:
-            media.delete_stem_files(job)
+            storage.delete_stem_files(job)
         events.changed(job.track, panels.JOB)
     grace = now - timedelta(seconds=settings.JOB_ENQUEUE_GRACE_S)
     for job in Job.objects.select_related("track").filter(status=Job.Status.QUEUED, created__lt=grace):
@@ -116,10 +112,7 @@ def _user(by: Any, track: Track, limited: bool) -> Any:
     if not access.can_edit(access.Actor(by), track):
         raise PermissionDenied("You may not start jobs on this track.")
     if limited:
-        active = Job.objects.filter(requested_by=by, status__in=Job.ACTIVE).count()
-        if active >= settings.MAX_ACTIVE_JOBS:
-            raise Busy(f"You have {active} jobs queued or running, the most you may have at once; "
-                       "start this one when one of them is done.")
+        limits.check_active_jobs(by)
     return by
 
 
@@ -319,11 +312,11 @@ def _analyse(job: Job) -> None:
     # Once the track has stems, the analysis listens to them too: drums for the beats, bass for the chord
     # roots, and a loudness for each. The port reads local files: copies, when the storage is a bucket.
     with contextlib.ExitStack() as files:
-        path = files.enter_context(media.local_file(job.track.file))
+        path = files.enter_context(storage.local_file(job.track.file))
         if not job.track.preview:
             _make_preview(job, path)
-        stems = [f"--stem={name}={files.enter_context(media.local_file(file))}"
-                 for name, file in media.newest_stems(job.track).items()
+        stems = [f"--stem={name}={files.enter_context(storage.local_file(file))}"
+                 for name, file in job.track.newest_stems().items()
                  if name in STEMS_ANALYSED and default_storage.exists(file)]
         run_and_record(
             job,
@@ -341,7 +334,7 @@ def _make_preview(job: Job, path: Path) -> None:
     """The track's preview for listen-only links (tracks/ports/preview.py), made once, as the first stage of
     its first analysis. Without one such a link plays nothing: a failure is logged, not the job's."""
     track = job.track
-    name = media.preview_name(track.file)
+    name = storage.preview_name(track.file)
 
     def on_progress(p: runner.Progress) -> None:
         job.set_progress(0.0, p.stage)
@@ -357,7 +350,7 @@ def _make_preview(job: Job, path: Path) -> None:
             logger.warning("job %s: no preview for track %s: %s: %s", job.uuid, track.uuid, exc.kind, exc.message)
             return
         default_storage.delete(name)  # a preview stored by an attempt that stopped before recording it
-        media.store(name, out)
+        storage.store(name, out)
     if not Track.objects.filter(pk=track.pk).update(preview=name):
         default_storage.delete(name)  # the track was deleted meanwhile
     track.preview = name
@@ -374,24 +367,24 @@ def separate_track(job_pk: int) -> None:
 def _separate(job: Job) -> None:
     # The port writes the stems into their own folder of a local storage, else into a scratch folder from
     # which they are stored in the bucket before the job is recorded as done.
-    local = media.is_local()
-    folder = media.stems_dir(job) if local else Path(tempfile.mkdtemp(prefix="soundforge-stems-"))
-    prefix = media.stems_prefix(job)
+    local = storage.is_local()
+    folder = storage.stems_dir(job) if local else Path(tempfile.mkdtemp(prefix="soundforge-stems-"))
+    prefix = storage.stems_prefix(job)
     model, fmt = job.options.get("model", settings.DEFAULT_SEPARATION_MODEL), job.options.get("format", "wav")
 
     def store(data: dict[str, Any]) -> None:
         for path in [*data["stems"].values(), *(data.get("previews") or {}).values()]:
-            media.store(f"{prefix}/{Path(path).name}", Path(path))
+            storage.store(f"{prefix}/{Path(path).name}", Path(path))
 
     def record(data: dict[str, Any]) -> None:
         replaced = Stem.record(job, data, folder, prefix)
         Activity.record(job.track, Activity.Verb.SEPARATED, job.requested_by, detail=f"with {data['model']}")
-        transaction.on_commit(lambda: [media.delete_stem_files(old) for old in replaced])
+        transaction.on_commit(lambda: [storage.delete_stem_files(old) for old in replaced])
         # The new stems make the analysis steadier and give each its loudness: analyse again with them.
         enqueue_analysis(job.track)
 
     try:
-        with media.local_file(job.track.file) as original:
+        with storage.local_file(job.track.file) as original:
             run_and_record(
                 job,
                 "demucs_separate",
@@ -404,6 +397,6 @@ def _separate(job: Job) -> None:
     finally:
         if job.status != Job.Status.SUCCEEDED:
             # Failed, timed out, killed or cancelled: nothing half-written stays behind.
-            media.delete_prefix(prefix)
+            storage.delete_prefix(prefix)
         if not local:
             shutil.rmtree(folder, ignore_errors=True)

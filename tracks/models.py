@@ -81,6 +81,14 @@ class Profile(models.Model):
         return name
 
 
+class TrackQuerySet(models.QuerySet):
+    def storage_used(self, owner: Any) -> int:
+        """Bytes of a person's own tracks: originals and stems (what the storage quota counts)."""
+        originals = self.filter(owner=owner).aggregate(total=models.Sum("size"))["total"] or 0
+        stems = Stem.objects.filter(track__owner=owner).aggregate(total=models.Sum("size"))["total"] or 0
+        return originals + stems
+
+
 class Track(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tracks")
@@ -103,11 +111,18 @@ class Track(models.Model):
     # level nearest it. Null: as tracked.
     tempo_target = models.FloatField(null=True, blank=True)
 
+    objects = TrackQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created", "-id"]
 
     def __str__(self) -> str:
         return self.title
+
+    def newest_stems(self) -> dict[str, str]:
+        """The stored names of the newest separation's stems, by stem (what an analysis listens to as well)."""
+        newest = self.stems.order_by("-job__created", "-job_id").values_list("job_id", flat=True).first()
+        return {s.name: s.file for s in self.stems.filter(job_id=newest)} if newest else {}
 
     def latest_job(self, kind: str) -> Job | None:
         return self.jobs.filter(kind=kind).order_by("-created", "-id").first()

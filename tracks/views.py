@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_ratelimit.core import is_ratelimited
 from django_ratelimit.decorators import ratelimit
 
-from . import access, accounts, actions, health, jobs, media, panels, tempo
+from . import access, accounts, actions, downloads, health, jobs, limits, panels, tempo, uploads
 from .forms import (
     CommentForm,
     DisplayNameForm,
@@ -72,7 +72,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 
 @login_not_required
-@ratelimit(key="ip", rate=lambda group, request: settings.SIGNUP_RATE, method="POST", block=False)
+@ratelimit(key="ip", rate=limits.signup_rate, method="POST", block=False)
 def signup(request: HttpRequest) -> HttpResponse:
     """Sign up: the same answer for every address (accounts.py); the mail says what happened."""
     if request.user.is_authenticated:
@@ -126,7 +126,7 @@ class SoundForgeLoginView(LoginView):
     redirect_authenticated_user = True
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if is_ratelimited(request, group="login", key="ip", rate=settings.LOGIN_RATE, method="POST", increment=True):
+        if is_ratelimited(request, group="login", key="ip", rate=limits.login_rate(), method="POST", increment=True):
             form = self.get_form()
             form.errors.clear()
             form.add_error(None, "Too many log-in attempts from this address. Try again later.")
@@ -145,7 +145,7 @@ def library(request: HttpRequest) -> HttpResponse:
 
 @long_running
 @require_POST
-@ratelimit(key="user", rate=lambda group, request: settings.UPLOAD_RATE, method="POST", block=False)
+@ratelimit(key="user", rate=limits.upload_rate, method="POST", block=False)
 def upload(request: HttpRequest) -> HttpResponse:
     form = UploadForm(request.POST, request.FILES)
     is_xhr = request.headers.get("X-Requested-With") == "XMLHttpRequest"
@@ -155,15 +155,16 @@ def upload(request: HttpRequest) -> HttpResponse:
     if getattr(request, "limited", False):
         error, status = f"Too many uploads: {settings.UPLOAD_RATE.replace('/', ' per ')} at most. Try again later.", 429
     elif getattr(request, "upload_too_large", False):
-        error = media.too_large_message()
+        error = uploads.too_large_message()
     elif not form.is_valid():
         error = form.errors["file"][0]
     else:
         try:
             track = actions.upload(form.cleaned_data["file"], request.user)
-        except media.AudioRejected as exc:
+        except uploads.AudioRejected as exc:
             error = str(exc)
-            status = 413 if isinstance(exc, media.QuotaFull) else status
+        except limits.QuotaFull as exc:
+            error, status = str(exc), 413
     if is_xhr:
         if error:
             return render(request, "tracks/upload_error.html", {"error": error}, status=status)
@@ -221,7 +222,7 @@ def track_audio(request: HttpRequest, track_uuid: str) -> HttpResponse:
     who = access.actor(request)
     track = (access.get_downloadable if as_attachment else access.get_viewable)(who, track_uuid)
     # Listen-only link holders play the compressed preview: never the original, through any URL.
-    return media.audio_response(track, range_header=request.headers.get("Range", ""), as_attachment=as_attachment,
+    return downloads.audio_response(track, range_header=request.headers.get("Range", ""), as_attachment=as_attachment,
                                 preview=not access.can_download(who, track))
 
 
@@ -233,7 +234,7 @@ def analysis_export(request: HttpRequest, track_uuid: str, fmt: str) -> HttpResp
     analysis = track.latest_analysis()
     if analysis is None:
         raise Http404("Not analysed yet")
-    return media.analysis_response(track, analysis, fmt)
+    return downloads.analysis_response(track, analysis, fmt)
 
 
 @require_POST
@@ -241,7 +242,7 @@ def track_analyse(request: HttpRequest, track_uuid: str) -> HttpResponse:
     track = access.get_editable(access.actor(request), track_uuid)
     try:
         actions.reanalyse(track, request.user)
-    except jobs.Busy as exc:
+    except limits.Busy as exc:
         return _job_panel(request, track, "job-panel", status=429, analysis_error=str(exc))
     return _job_panel(request, track, "job-panel")
 
@@ -270,9 +271,9 @@ def track_separate(request: HttpRequest, track_uuid: str) -> HttpResponse:
         return _job_panel(request, track, "separation-job-panel", status=400, separation_error=error)
     try:
         actions.separate(track, request.user, form.cleaned_data["model"], form.cleaned_data["format"])
-    except jobs.Busy as exc:
+    except limits.Busy as exc:
         return _job_panel(request, track, "separation-job-panel", status=429, separation_error=str(exc))
-    except media.QuotaFull as exc:
+    except limits.QuotaFull as exc:
         return _job_panel(request, track, "separation-job-panel", status=413, separation_error=str(exc))
     return _job_panel(request, track, "separation-job-panel")
 
@@ -302,7 +303,7 @@ def stem_file(request: HttpRequest, track_uuid: str, stem_uuid: str) -> HttpResp
     who = access.actor(request)
     track = (access.get_downloadable if as_attachment else access.get_viewable)(who, track_uuid)
     stem = get_object_or_404(track.stems.select_related("track"), uuid=stem_uuid)
-    return media.stem_response(stem, range_header=request.headers.get("Range", ""), as_attachment=as_attachment,
+    return downloads.stem_response(stem, range_header=request.headers.get("Range", ""), as_attachment=as_attachment,
                                preview=not access.can_download(who, track))
 
 
@@ -320,7 +321,7 @@ def _downloadable_stems(request: HttpRequest, track_uuid: str, job_uuid: str) ->
 @require_GET
 def stems_zip(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpResponse:
     track, stems = _downloadable_stems(request, track_uuid, job_uuid)
-    return media.stems_zip_response(track, stems)
+    return downloads.stems_zip_response(track, stems)
 
 
 @long_running
@@ -331,7 +332,7 @@ def stems_mix(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpRespo
     form = MixForm(request.GET, [s.name for s in stems])
     if not form.is_valid():
         return HttpResponse(" ".join(f"{k}: {v[0]}" for k, v in form.errors.items()), status=400)
-    return media.mix_response(track, stems, form.gains(), form.pans())
+    return downloads.mix_response(track, stems, form.gains(), form.pans())
 
 
 @require_POST

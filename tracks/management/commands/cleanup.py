@@ -1,4 +1,4 @@
-"""`manage.py cleanup [--dry-run] [--older-than S]`: remove media that no row points at (media.orphans)."""
+"""`manage.py cleanup [--dry-run] [--older-than S]`: remove media that no row points at (storage.orphans)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import shutil
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from tracks import media
+from tracks import storage
 
 
 class Command(BaseCommand):
@@ -15,11 +15,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--dry-run", action="store_true", help="only list what would go")
-        parser.add_argument("--older-than", type=float, default=media.ORPHAN_GRACE_S,
+        parser.add_argument("--older-than", type=float, default=storage.ORPHAN_GRACE_S,
                             help="leave anything changed more recently than this many seconds")
 
     def handle(self, *args, **options) -> None:
-        found = media.orphans(options["older_than"])
+        found = storage.orphans(options["older_than"])
         for path in found:
             self.stdout.write(f"{'would remove' if options['dry_run'] else 'removing'} {path}")
             if not options["dry_run"]:

@@ -1,0 +1,236 @@
+"""Serving files once access.py has said yes: the original, a stem or their previews with byte ranges (or a
+front server's sendfile, or a bucket's signed URL), the stems as a streamed zip, the mixer's mix rendered
+while it streams (the maths in mixing.py), and the analysis as JSON or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import logging
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import soundfile as sf
+import zipstream
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
+from django.utils.http import content_disposition_header
+
+from . import mixing, storage
+from .models import AnalysisResult, Stem, Track, safe_filename
+
+logger = logging.getLogger(__name__)
+
+
+CONTENT_TYPES = {
+    "mp3": "audio/mpeg",
+    "wav": "audio/wav",
+    "flac": "audio/flac",
+    "ogg": "audio/ogg",
+    "opus": "audio/ogg",
+    "m4a": "audio/mp4",
+    "aac": "audio/aac",
+}
+
+
+RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+RANGE_CHUNK = 64 * 1024
+
+
+def _read_range(path: Path, start: int, length: int) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        f.seek(start)
+        while length > 0:
+            chunk = f.read(min(RANGE_CHUNK, length))
+            if not chunk:
+                return
+            length -= len(chunk)
+            yield chunk
+
+
+def preview_missing() -> HttpResponse:
+    return HttpResponse("This song's preview for listening is not ready yet.", status=404,
+                        content_type="text/plain; charset=utf-8")
+
+
+def audio_response(track: Track, range_header: str = "", as_attachment: bool = False,
+                   preview: bool = False) -> HttpResponseBase:
+    """The track's original file, or with ``preview`` its compressed copy for listening (404 until it is
+    made). Call only after access.py has said yes."""
+    if preview:
+        if not track.preview:
+            return preview_missing()
+        return stored_response(track.preview, CONTENT_TYPES["mp3"], f"{track.title} (preview).mp3", range_header)
+    return stored_response(track.file, CONTENT_TYPES.get(track.format), f"{track.title}{Path(track.file).suffix}",
+                           range_header, as_attachment)
+
+
+def stem_response(stem: Stem, range_header: str = "", as_attachment: bool = False,
+                  preview: bool = False) -> HttpResponseBase:
+    """One stem's file, named ``<title> - <stem> (<model>).<ext>``, or with ``preview`` its compressed copy
+    for listening. Call only after access.py has said yes."""
+    if preview:
+        if not stem.preview:
+            return preview_missing()
+        return stored_response(stem.preview, CONTENT_TYPES["mp3"], f"{stem.track.title} - {stem.name} (preview).mp3",
+                               range_header)
+    return stored_response(stem.file, CONTENT_TYPES.get(stem.format), stem.download_name, range_header,
+                           as_attachment)
+
+
+URL_EXPIRE_S = 600
+
+
+def stored_response(name: str, content_type: str | None, filename: str, range_header: str = "",
+                    as_attachment: bool = False) -> HttpResponseBase:
+    """A stored file: served from here with ranges when the storage is local, else a redirect to a
+    short-lived signed URL of the bucket (which serves ranges itself) with the type and name to use."""
+    filename = safe_filename(filename)
+    if storage.is_local():
+        return file_response(Path(default_storage.path(name)), content_type, filename, range_header, as_attachment)
+    parameters = {"ResponseContentType": content_type or "application/octet-stream"}
+    if as_attachment:
+        parameters["ResponseContentDisposition"] = content_disposition_header(True, filename)
+    return HttpResponseRedirect(default_storage.url(name, parameters=parameters, expire=URL_EXPIRE_S))
+
+
+def _stored_chunks(name: str) -> Iterator[bytes]:
+    with default_storage.open(name, "rb") as f:
+        yield from f.chunks(RANGE_CHUNK)
+
+
+def file_response(path: Path, content_type: str | None, filename: str, range_header: str = "",
+                  as_attachment: bool = False) -> HttpResponseBase:
+    """A file with single-range requests (players seek with them), or, behind a front server that says it
+    can (``SOUNDFORGE_SENDFILE``), a header that has the front server send it, ranges included."""
+    content_type = content_type or "application/octet-stream"
+    if settings.SENDFILE:
+        response = HttpResponse(content_type=content_type)
+        if settings.SENDFILE == "x-sendfile":
+            response["X-Sendfile"] = os.fspath(path.resolve())
+        else:
+            relative = path.resolve().relative_to(Path(settings.MEDIA_ROOT).resolve()).as_posix()
+            response["X-Accel-Redirect"] = settings.SENDFILE_PREFIX.rstrip("/") + "/" + quote(relative)
+        return _disposition(response, filename, as_attachment)
+    size = path.stat().st_size
+    match = RANGE_RE.match(range_header.strip()) if range_header and not as_attachment else None
+    if match and (match[1] or match[2]):
+        if match[1]:
+            start = int(match[1])
+            end = min(int(match[2]), size - 1) if match[2] else size - 1
+        else:  # the last N bytes
+            start, end = max(0, size - int(match[2])), size - 1
+        if start >= size or start > end:
+            response = HttpResponse(status=416)
+            response["Content-Range"] = f"bytes */{size}"
+            return response
+        response = StreamingHttpResponse(_read_range(path, start, end - start + 1), status=206,
+                                         content_type=content_type)
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+        response["Content-Length"] = str(end - start + 1)
+    else:
+        response = FileResponse(open(path, "rb"), content_type=content_type,
+                                as_attachment=as_attachment, filename=filename)
+    response["Accept-Ranges"] = "bytes"
+    return response
+
+
+def _disposition(response: HttpResponseBase, filename: str, as_attachment: bool = True) -> HttpResponseBase:
+    # FileResponse's own header logic: an ASCII fallback plus RFC 5987 filename* for the real name.
+    response.headers["Content-Disposition"] = content_disposition_header(as_attachment, safe_filename(filename))
+    return response
+
+
+def stems_zip_response(track: Track, stems: list[Stem]) -> HttpResponseBase:
+    """All stems of one separation as a zip, streamed file by file (stored: audio does not deflate), with
+    its length known up front. Call only after access.py has said yes."""
+    archive = zipstream.ZipStream(compress_type=zipstream.ZIP_STORED, sized=True)
+    local = storage.is_local()
+    for stem in stems:
+        if local:
+            archive.add_path(os.fspath(storage.stem_path(stem)), stem.download_name)
+        else:
+            archive.add(_stored_chunks(stem.file), stem.download_name, size=stem.size)
+    response = StreamingHttpResponse(archive, content_type="application/zip")
+    response["Content-Length"] = str(len(archive))
+    model = stems[0].model if stems else "stems"
+    return _disposition(response, f"{track.title} - stems ({model}).zip")
+
+
+def _mix_blocks(stems: list[Stem], gains: dict[str, float], pans: dict[str, float],
+                frames: int) -> Iterator[bytes]:
+    files = [sf.SoundFile(default_storage.open(stem.file, "rb")) for stem in stems]
+    try:
+        levels = [(gains.get(stem.name, 1.0), pans.get(stem.name, 0.0)) for stem in stems]
+        yield from mixing.mix(files, levels, frames)
+    finally:
+        for f in files:
+            f.close()
+
+
+def mix_response(track: Track, stems: list[Stem], gains: dict[str, float], pans: dict[str, float]) -> HttpResponseBase:
+    """The stems mixed with the mixer's gains and pans as a 16-bit WAV, rendered while it streams.
+
+    Call only after access.py has said yes."""
+    with sf.SoundFile(default_storage.open(stems[0].file, "rb")) as first:
+        sample_rate, frames = first.samplerate, first.frames
+    data_size = frames * 4
+    header = mixing.wav_header(sample_rate, frames)
+    body = itertools.chain([header], _mix_blocks(stems, gains, pans, frames))
+    response = StreamingHttpResponse(body, content_type="audio/wav")
+    response["Content-Length"] = str(len(header) + data_size)
+    return _disposition(response, f"{track.title} - mix ({stems[0].model}).wav")
+
+
+def beat_rows(analysis: AnalysisResult) -> list[list[Any]]:
+    """A row per beat: number, time, bar and beat in the bar (from the downbeats), the chord and section
+    sounding at it, the tempo and the key; blanks where the analysis has no such figure."""
+    data = analysis.shown
+    beats = data.get("beats") or []
+    downbeats = set(data.get("downbeats") or [])
+    chords, sections = data.get("chords") or [], data.get("sections") or []
+    tempo = "" if analysis.tempo is None else analysis.tempo
+    rows, bar, in_bar = [], 0, 0
+    for n, at in enumerate(beats, 1):
+        if at in downbeats:
+            bar, in_bar = bar + 1, 1
+        elif bar:
+            in_bar += 1
+        chord = next((c[2] for c in chords if c[0] <= at < c[1]), "")
+        section = next((s["label"] for s in sections if s["start"] <= at < s["end"]), "")
+        rows.append([n, f"{at:.3f}", bar or "", in_bar or "", chord, section, tempo, analysis.key_label])
+    return rows
+
+
+def analysis_response(track: Track, analysis: AnalysisResult, fmt: str) -> HttpResponseBase:
+    """An analysis to download: ``json`` is the port's whole output, ``csv`` a row per beat (number, time,
+    tempo and key alongside, for spreadsheets and DAWs); both with the tempo as corrected. Call only after
+    access.py has said yes."""
+    if fmt == "json":
+        response = HttpResponse(json.dumps(analysis.shown, indent=1), content_type="application/json")
+    elif fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["beat", "time_s", "bar", "beat_in_bar", "chord", "section", "tempo_bpm", "key"])
+        for row in beat_rows(analysis):
+            writer.writerow(row)
+        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    else:
+        raise Http404("No such format")
+    return _disposition(response, f"{track.title} - analysis.{fmt}")

@@ -1,0 +1,52 @@
+"""The mixer's mix as a file: each stem's gain and pan as the page's Web Audio graph applies them, summed
+to 16-bit stereo PCM a block at a time. numpy only, no Django: the caller opens the files."""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+BLOCK = 65536  # frames mixed at once
+
+
+def pan_gains(pan: float) -> tuple[float, float, float, float]:
+    """Web Audio's StereoPannerNode on a stereo input (equal power), as (ll, rl, lr, rr): left out =
+    ll*L + rl*R, right out = lr*L + rr*R. The download then sounds like the mixer."""
+    if pan <= 0:
+        x = (pan + 1) * math.pi / 2
+        return 1.0, math.cos(x), 0.0, math.sin(x)
+    x = pan * math.pi / 2
+    return math.cos(x), 0.0, math.sin(x), 1.0
+
+
+def mix(files: list[Any], levels: list[tuple[float, float]], frames: int) -> Iterator[bytes]:
+    """``frames`` frames of the files (soundfile.SoundFile-like: ``read(n, dtype, always_2d)``) mixed with
+    their (gain, pan), clipped, as little-endian 16-bit stereo PCM, a block at a time. A mono file sounds
+    in both channels before its pan."""
+    done = 0
+    while done < frames:
+        n = min(BLOCK, frames - done)
+        out = np.zeros((n, 2), dtype=np.float64)
+        for f, (gain, pan) in zip(files, levels, strict=True):
+            block = f.read(n, dtype="float64", always_2d=True)  # read even when muted: files stay aligned
+            if block.shape[1] == 1:
+                block = np.repeat(block, 2, axis=1)
+            ll, rl, lr, rr = pan_gains(pan)
+            left, right = block[:, 0], block[:, 1]
+            out[: len(block), 0] += gain * (ll * left + rl * right)
+            out[: len(block), 1] += gain * (lr * left + rr * right)
+        done += n
+        yield (np.clip(out, -1.0, 1.0) * 32767).round().astype("<i2").tobytes()
+
+
+def wav_header(sample_rate: int, frames: int) -> bytes:
+    """The canonical 44-byte header of 16-bit stereo PCM, written up front: its sizes are known before any
+    sample is mixed (the wave module would seek back to patch them, which a stream cannot)."""
+    data_size = frames * 4
+    return (b"RIFF" + struct.pack("<I", 36 + data_size) + b"WAVEfmt "
+            + struct.pack("<IHHIIHH", 16, 1, 2, sample_rate, sample_rate * 4, 4, 16)
+            + b"data" + struct.pack("<I", data_size))
