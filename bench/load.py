@@ -131,7 +131,7 @@ class Server:
 
 
 def _free_port() -> int:
-    from tracks.services import free_port
+    from tracks.dev_redis import free_port
 
     return free_port()
 
@@ -296,7 +296,7 @@ def main() -> None:
     if args.database_url:
         os.environ["DATABASE_URL"] = args.database_url
     os.environ["DJANGO_SETTINGS_MODULE"] = "soundforge.settings"
-    from tracks.services import EmbeddedRedis
+    from tracks.dev_redis import EmbeddedRedis
 
     redis = EmbeddedRedis(scratch / "redis")
     server = Server(scratch, redis.start(), args.database_url)

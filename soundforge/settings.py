@@ -234,7 +234,7 @@ CONTENT_SECURITY_POLICY = {
 # Uploads: Django streams anything over 2.5 MB to a temporary file, never into memory.
 MAX_UPLOAD_MB = env_int("SOUNDFORGE_MAX_UPLOAD_MB", 200, minimum=1)
 MAX_DURATION_S = env_int("SOUNDFORGE_MAX_DURATION_S", 30 * 60, minimum=1)
-# The web process (soundforge/web.py) answers 408 to a request body that stops arriving for this long.
+# The web process (soundforge/runtime/web.py) answers 408 to a request body that stops arriving for this long.
 BODY_IDLE_S = env_int("SOUNDFORGE_BODY_IDLE_S", 30, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_HANDLERS = [

@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from websockets.sync.client import ClientConnection, connect
 
 from tests.conftest import worker_env
-from tracks.services import free_port, stop_process
+from tracks.dev_redis import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 _collected = False

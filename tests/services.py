@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from tracks.services import EmbeddedRedis
+from tracks.dev_redis import EmbeddedRedis
 
 ROOT = Path(__file__).resolve().parent.parent
 _scratch: Path | None = None

@@ -1,4 +1,4 @@
-"""A bare ASGI app for tests/test_web.py, served by soundforge.web's daphne: ``/stream`` sends PIECES pieces
+"""A bare ASGI app for tests/test_web.py, served by soundforge.runtime.web's daphne: ``/stream`` sends PIECES pieces
 of PIECE bytes; ``/sent`` says how many bytes of that stream the server has taken so far; ``/pieces`` how
 many pieces the server handed a request's body over in."""
 

@@ -22,7 +22,8 @@ from django.http import HttpRequest, StreamingHttpResponse
 from django.test import Client
 from django.urls import path
 
-from soundforge.asgi import STREAM_PIECE, application, django_asgi_app
+from soundforge.asgi import application, django_asgi_app
+from soundforge.runtime.handler import STREAM_PIECE
 from tests import audio
 from tracks.models import Track
 

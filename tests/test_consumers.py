@@ -133,7 +133,7 @@ async def test_pushes_reach_the_owner_and_never_a_stranger(alice_client: Client,
 async def test_the_sockets_of_a_page_share_one_subscription_per_process(alice_client: Client,
                                                                        c_major_wav: Path) -> None:
     """Every socket gets every push, in order; Redis holds one member for the group whatever the number of
-    sockets (consumers.GroupHub); the last socket to go takes it away, and the next one subscribes again."""
+    sockets (soundforge/runtime/hub.py); the last socket to go takes it away, and the next one subscribes again."""
     track = await make_track(alice_client, c_major_wav)
     group = events.track_group(track.uuid)
     layer = get_channel_layer()

@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from tests.live import Page, Served, wait_for
+from tracks.dev_redis import EmbeddedRedis
 from tracks.models import Job, Track
-from tracks.services import EmbeddedRedis
 
 DONE = '<span class="label">Tempo</span>'  # the analysis panel with its figures
 

@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tracks.services import free_port, redis_answers
+from tracks.dev_redis import free_port, redis_answers
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,7 +45,7 @@ def test_it_serves_and_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
             except OSError:
                 time.sleep(0.3)
         # Twisted parses a multipart body itself before daphne passes it on (and answers a malformed one with a
-        # bare 400); the web processes leave bodies to Django (soundforge/web.py), whose answer this is.
+        # bare 400); the web processes leave bodies to Django (soundforge/runtime/web.py), whose answer this is.
         malformed = urllib.request.Request(f"http://127.0.0.1:{port}/tracks/upload/", data=b"not multipart",
                                            headers={"Content-Type": "multipart/form-data; boundary=XX"})
         malformed_answer = None

@@ -24,8 +24,8 @@ from tests import audio
 from tests.conftest import worker_env
 from tests.test_jobs import upload
 from tests.test_separation import FOUR, separate
+from tracks.dev_redis import free_port
 from tracks.models import Job, Stem
-from tracks.services import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "soundforge-media"

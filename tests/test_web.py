@@ -1,4 +1,4 @@
-"""soundforge.web, the daphne a web process runs: a response's body is taken from the application only as
+"""soundforge.runtime.web, the daphne a web process runs: a response's body is taken from the application only as
 fast as the client reads it, a request's body is handed over in large pieces, and a body past its limit or
 one that stops arriving is refused before it is read."""
 
@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tests import streaming_app
-from tracks.services import free_port
+from tracks.dev_redis import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SESSION = "sessionid=abc"
@@ -23,9 +23,9 @@ SESSION = "sessionid=abc"
 
 @contextlib.contextmanager
 def web(**env: str) -> Iterator[int]:
-    """soundforge.web serving tests/streaming_app.py; yields its port once it answers."""
+    """soundforge.runtime.web serving tests/streaming_app.py; yields its port once it answers."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "soundforge.web", "-b", "127.0.0.1", "-p", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "soundforge.runtime.web", "-b", "127.0.0.1", "-p", str(port),
                              "tests.streaming_app:application"], cwd=ROOT,
                             env={**os.environ, "PYTHONPATH": str(ROOT), **env},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -92,7 +92,7 @@ def test_a_slow_reader_holds_the_application_back(tmp_path: Path) -> None:
     """Twisted buffers whatever it is given: without the pause, all 64 MB would sit in the web process while
     a client that reads nothing waits; with it, the app is held once the connection's buffers are full."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "soundforge.web", "-b", "127.0.0.1", "-p", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "soundforge.runtime.web", "-b", "127.0.0.1", "-p", str(port),
                              "tests.streaming_app:application"], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     total = streaming_app.PIECE * streaming_app.PIECES

@@ -22,7 +22,7 @@ from playwright.sync_api import expect
 from tests import audio
 from tests.live import Served
 from tracks.models import Comment, Job, Track
-from tracks.services import EmbeddedRedis
+from tracks.dev_redis import EmbeddedRedis
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import processes
+
 logger = logging.getLogger(__name__)
 
 PORTS_DIR = Path(__file__).resolve().parent
@@ -106,20 +108,7 @@ def _rss_bytes(pid: int) -> int:
 
 def _kill_group(proc: subprocess.Popen[bytes] | WarmProcess) -> None:
     """TERM the port's process group, then KILL whatever is left after a grace period."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=KILL_GRACE_S)
-    except subprocess.TimeoutExpired:
-        pass
-    try:
-        # Again even when the leader is gone: children it left behind in the group go too.
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
+    processes.stop_groups([proc], KILL_GRACE_S)
 
 
 class WarmProcess:
@@ -152,10 +141,7 @@ class WarmProcess:
                 raise subprocess.TimeoutExpired(self.args, timeout or 0) from None
             if not chunk:
                 # The warm server is gone without a word: make sure the child is too, and say it was killed.
-                try:
-                    os.killpg(self.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                processes.signal_group(self.pid, signal.SIGKILL)
                 self.returncode = -signal.SIGKILL
                 self.conn.close()
             self._buffer += chunk

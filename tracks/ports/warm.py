@@ -27,6 +27,8 @@ import socket
 import sys
 from typing import Any
 
+import processes
+
 PORTS_DIR = os.path.dirname(os.path.abspath(__file__))
 MAX_REQUEST = 1 << 20
 WARM_PORTS = ("analyzer",)
@@ -179,10 +181,7 @@ def reap(children: dict[int, socket.socket], selector: selectors.BaseSelector) -
 
 
 def _kill(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    processes.signal_group(pid, signal.SIGKILL)
 
 
 def main(argv: list[str]) -> None:

@@ -9,12 +9,11 @@ way run it the same way (or once at start-up and from a timer).
 from __future__ import annotations
 
 import logging
-import signal
-import time
 
 from django.core.management.base import BaseCommand
 
 from tracks import jobs
+from tracks.ports import processes
 
 logger = logging.getLogger(__name__)
 
@@ -29,15 +28,8 @@ class Command(BaseCommand):
         if not options["every"]:
             self.report(jobs.recover())
             return
-        stopping = False
-
-        def stop(signum: int, frame: object) -> None:
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        while not stopping:
+        stop = processes.StopFlag().install()
+        while not stop:
             try:
                 counts = jobs.recover()
                 if jobs.models_stale():  # which separation models can load here (jobs.check_models)
@@ -47,9 +39,7 @@ class Command(BaseCommand):
             else:
                 if any(counts.values()):
                     self.report(counts)
-            deadline = time.monotonic() + options["every"]
-            while not stopping and time.monotonic() < deadline:
-                time.sleep(0.2)
+            stop.sleep(options["every"])
 
     def report(self, counts: dict[str, int]) -> None:
         self.stdout.write(

