@@ -205,3 +205,16 @@ def test_a_forgotten_password_is_reset_through_the_mail(alice, mailoutbox: list)
     done = client.post(form.redirect_chain[-1][0], {"new_password1": new, "new_password2": new})
     assert done.status_code == 302 and done["Location"] == "/reset/done/"
     assert client.post("/login/", {"username": "alice@example.com", "password": new}).status_code == 302
+
+
+@pytest.mark.django_db
+def test_form_errors_are_tied_to_their_fields(client) -> None:
+    """A screen reader reading a field hears its error: every id an invalid field's aria-describedby names is
+    on the page, holding the error."""
+    page = client.post("/signup/", {"email": "not-an-address", "display_name": "", "password1": "a",
+                                    "password2": "b"}).content.decode()
+    described = re.findall(r'aria-invalid="true"[^>]*aria-describedby="([^"]+)"', page)
+    assert len(described) >= 2
+    for ids in described:
+        for element_id in ids.split():
+            assert re.search(rf'id="{element_id}"[^>]*>[^<]+', page), element_id

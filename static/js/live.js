@@ -63,6 +63,7 @@
     if (!response.ok) return;
     const parts = document.createElement("template");
     parts.innerHTML = await response.text();
+    const where = focusSpot();
     for (const fresh of Array.from(parts.content.children)) {
       const old = fresh.id && document.getElementById(fresh.id);
       if (old) {
@@ -74,11 +75,46 @@
     const main = document.querySelector("main");
     main.classList.toggle("read-only", rights.dataset.canEdit !== "1");
     main.classList.toggle("no-downloads", rights.dataset.canDownload !== "1");
+    restoreFocus(where);
   }
+
+  // Focus stays where it was when the part of the page holding it is swapped (a push, an htmx reply, the
+  // controls fetched again): the same element by id, else the same control of the same panel (its place
+  // among the panel's controls). A new share link takes the focus on purpose.
+  const FOCUSABLE = "a[href], button, input, select, textarea, [tabindex]:not([tabindex='-1'])";
+  let spot = null;
+
+  function focusSpot() {
+    const active = document.activeElement;
+    if (!active || active === document.body) return null;
+    if (active.id) return { id: active.id };
+    const holder = active.parentElement && active.parentElement.closest("[id]");
+    return holder ? { holder: holder.id, index: Array.from(holder.querySelectorAll(FOCUSABLE)).indexOf(active) } : null;
+  }
+
+  function restoreFocus(where) {
+    const active = document.activeElement;
+    if (!where || (active && active !== document.body && active.isConnected)) return;
+    let target = where.id ? document.getElementById(where.id) : null;
+    const holder = where.holder && document.getElementById(where.holder);
+    if (!target && holder) target = holder.querySelectorAll(FOCUSABLE)[where.index] || holder;
+    if (!target) return;
+    if (!target.matches(FOCUSABLE)) target.setAttribute("tabindex", "-1");
+    target.focus({ preventScroll: true });
+  }
+
+  document.addEventListener("htmx:wsBeforeMessage", () => { spot = focusSpot(); });
+  document.addEventListener("htmx:beforeSwap", () => { spot = focusSpot(); });
+  document.addEventListener("htmx:afterSettle", (event) => {
+    const link = event.target.querySelector && event.target.querySelector("li.new input[readonly]");
+    if (link) link.focus();
+    else restoreFocus(spot);
+  });
 
   document.addEventListener("htmx:wsAfterMessage", (event) => {
     const changed = /id="access-([0-9a-f-]+)"/.exec(event.detail.message);
     if (changed) refreshControls(changed[1]);
+    restoreFocus(spot);
     announceJobs();
   });
 

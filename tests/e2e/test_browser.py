@@ -21,8 +21,8 @@ from playwright.sync_api import expect
 
 from tests import audio
 from tests.live import Served
-from tracks.models import Comment, Job, Track
 from tracks.dev_redis import EmbeddedRedis
+from tracks.models import Comment, Job, Track
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -278,3 +278,111 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     for page in (alice, bob):
         violations += page.evaluate("window.__csp || []")
     assert violations == []
+
+
+AXE = ROOT / "tests" / "e2e" / "vendor" / "axe-core-4.14.1.min.js"
+AXE_RUN = """async () => {
+    const rules = {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}};
+    const result = await axe.run(document, rules);
+    return result.violations.filter(v => ['serious', 'critical'].includes(v.impact))
+        .map(v => v.id + ' (' + v.impact + '): ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '));
+}"""
+
+
+def audit(page, where: str) -> list[str]:
+    """axe-core's WCAG 2.1 A and AA rules on the page as it is: its serious and critical violations."""
+    page.add_script_tag(path=str(AXE))
+    return [f"{where}: {v}" for v in page.evaluate(AXE_RUN)]
+
+
+def overflow(page) -> str:
+    """How much wider than the window the page is (sideways scrolling), and the outermost elements that
+    reach past it; empty when it fits."""
+    return page.evaluate("""() => {
+        const extra = document.documentElement.scrollWidth - window.innerWidth;
+        if (extra <= 0) return "";
+        const past = Array.from(document.querySelectorAll("body *"))
+            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+            .filter(e => !e.parentElement || e.parentElement.getBoundingClientRect().right <= window.innerWidth + 1)
+            .slice(0, 5).map(e => {
+                const classes = typeof e.className === "string" && e.className.trim()
+                    ? "." + e.className.trim().split(/\\s+/).join(".") : "";
+                return e.tagName.toLowerCase() + classes + " " + Math.round(e.getBoundingClientRect().width) + "px";
+            });
+        return extra + " px too wide: " + past.join(", ");
+    }""")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_page_passes_axe_and_fits_a_phone(browser, served: Served, song: Path) -> None:
+    """axe-core (WCAG 2.1 A/AA: no serious or critical violation) on log-in, sign-up, the library and the track
+    page after analysis, after separation and as a link holder; and each of them at 360 and 390 px wide with
+    no sideways scrolling."""
+    found: list[str] = []
+    # axe is injected as a script of its own: the app's Content-Security-Policy would (rightly) refuse it.
+    context = browser.new_context(bypass_csp=True)
+    page = context.new_page()
+    page.goto(f"{served.url}/login/")
+    found += audit(page, "log-in")
+    page.goto(f"{served.url}/signup/")
+    found += audit(page, "sign-up")
+    page = sign_up(context, served, "carol@example.org")
+    page.set_input_files("#upload-input", str(song))
+    page.wait_for_selector("#track-rows article .figure b", timeout=LIVE_S)
+    found += audit(page, "library")
+    track = Track.objects.get(title="Night Drive")
+    track_url = f"{served.url}/tracks/{track.uuid}/"
+    page.goto(track_url)
+    found += audit(page, "track page, analysed")
+    page.select_option("select[name=model]", "dsp")
+    page.click("form[hx-post$='/separate/'] button.primary")
+    page.wait_for_selector("[data-mixer] .strip[data-stem=vocals]", timeout=LIVE_S)
+    found += audit(page, "track page, separated")
+    page.click(f"#sharing-panel-{track.uuid} button:has-text('Create link')")
+    link_url = page.input_value(f"#sharing-panel-{track.uuid} li.new input[readonly]")
+    guest_context = browser.new_context(bypass_csp=True)
+    guest = guest_context.new_page()
+    guest.goto(link_url)
+    guest.wait_for_selector("[data-mixer] .strip[data-stem=vocals]")
+    found += audit(guest, "track page, link holder")
+    assert found == []
+
+    # Focus stays on the control it was on while the panel holding it is swapped live: the owner corrects
+    # the tempo, which pushes a new stems panel (its click track) to the link holder's page.
+    mute = guest.get_by_role("button", name="Mute drums")
+    mute.focus()
+    page.click(f"#analysis-panel-{track.uuid} .tempo-steps button[value='2']")
+    expect(guest.locator(f"#analysis-panel-{track.uuid} .tempo b")).not_to_have_text("100.0", timeout=15_000)
+    expect(guest.get_by_role("button", name="Mute drums")).to_be_focused(timeout=5_000)
+
+    # A phone: a touch screen at 360 and 390 px, as the owner (library, track page) and the link holder.
+    wide: list[str] = []
+    small: list[str] = []
+    for width in (360, 390):
+        phones = {who: browser.new_context(storage_state=ctx.storage_state(), viewport={"width": width, "height": 800},
+                                           is_mobile=True, has_touch=True, device_scale_factor=2)
+                  for who, ctx in (("owner", context), ("guest", guest_context))}
+        for who, url in (("guest", f"{served.url}/login/"), ("owner", f"{served.url}/"), ("owner", track_url),
+                         ("guest", track_url)):
+            phone = phones[who].new_page()
+            phone.goto(url)
+            phone.wait_for_load_state("networkidle")
+            if extra := overflow(phone):
+                wide.append(f"{url} at {width} px: {extra}")
+            if url == track_url:
+                # Tap targets: the mixer's buttons and sliders, the page's buttons, at least 44 px.
+                small += phone.evaluate("""() => Array.from(document.querySelectorAll(
+                        "button, .button, input[type=range], select"))
+                    .filter(e => e.offsetParent !== null)
+                    .map(e => [e.getAttribute("aria-label") || e.textContent.trim(), e.getBoundingClientRect()])
+                    .filter(([, box]) => box.height < 44 || box.width < 44)
+                    .map(([name, box]) => `${name} ${Math.round(box.width)}x${Math.round(box.height)}`)""")
+                if who == "owner":
+                    phone.screenshot(path=str(SHOTS / f"phone-track-{width}.png"), full_page=True)
+            phone.close()
+        for phone_context in phones.values():
+            phone_context.close()
+    assert wide == []
+    assert small == []
+    guest_context.close()
+    context.close()
