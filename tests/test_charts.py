@@ -73,3 +73,24 @@ def test_a_waveform_outline_lands_where_its_peaks_say() -> None:
         assert abs(bottom[i][1] - (mid - lo[i] / 0.8 * mid)) <= 0.05
     assert top[123][1] == 0 and abs(top[-1][0] - charts.WIDTH) < 0.01
     assert charts.peaks_polygon({"min": [], "max": []}, charts.STEM_HEIGHT) == {"points": "", "transform": ""}
+
+
+def test_the_section_table_carries_each_sections_loudness_and_energy() -> None:
+    """The text beside the pictures: a quiet verse and a loud chorus read as such, from the curves."""
+    data = {
+        "duration": 20.0,
+        "sections": [{"start": 0.0, "end": 10.0, "label": "A", "name": "verse", "key": "C", "mode": "major"},
+                     {"start": 10.0, "end": 20.0, "label": "B", "name": "chorus", "key": "A", "mode": "minor"}],
+        # Short-term loudness once a second, each value the 3 s block around its point.
+        "loudness": {"curve_hz": 1.0, "short_term": [-30.0] * 9 + [-12.0] * 9},
+        "energy": {"curve_hz": 2.0, "curve": [0.05] * 20 + [0.5] * 20},
+    }
+    verse, chorus = charts.by_section(data)
+    assert (verse["label"], verse["name"], verse["key"]) == ("A", "verse", "C major")
+    assert verse["lufs"] == -30.0 and chorus["lufs"] == -12.0
+    assert chorus["energy_db"] == 0.0 and verse["energy_db"] == -20.0
+    assert charts.by_section({"sections": data["sections"]})[0]["lufs"] is None  # no curve: no figure
+
+
+def test_small_charts_say_their_values_strongest_first() -> None:
+    assert charts.described([("C", 0.2), ("A", 0.9), ("E", -0.5)]) == "A 0.90, E -0.50, C 0.20"

@@ -7,6 +7,7 @@ view box, so the pictures need no JavaScript library and no CDN.
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Any
 
 WIDTH = 1000
@@ -213,8 +214,50 @@ def mfcc(data: dict[str, Any]) -> dict[str, Any] | None:
     return {"bars": bars, "mid": mid, "height": BAR_HEIGHT}
 
 
+def by_section(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The song section by section as a table, the text beside the pictures: each section's span, name and
+    key, its mean short-term loudness (LUFS, from the loudness curve) and its energy (RMS in dB below the
+    song's loudest half second, from the energy curve); None where the analysis has no such curve."""
+    sections = data.get("sections") or []
+    loud = data.get("loudness") or {}
+    short_term, loud_hz = loud.get("short_term") or [], loud.get("curve_hz") or 1.0
+    energy_block = data.get("energy") or {}
+    energy_curve, energy_hz = energy_block.get("curve") or [], energy_block.get("curve_hz") or 2.0
+    peak = max(energy_curve, default=0.0)
+
+    def mean_over(curve: list[float | None], hz: float, centre: float, start: float, end: float) -> float | None:
+        """The mean of the values whose points (point i at ``centre + i / hz`` s) fall in [start, end)."""
+        lo, hi = (max(0, math.ceil((t - centre) * hz)) for t in (start, end))
+        values = [v for v in curve[lo:hi] if v is not None]
+        return sum(values) / len(values) if values else None
+
+    rows = []
+    for section in sections:
+        start, end = section["start"], section["end"]
+        lufs = mean_over(short_term, loud_hz, 1.5, start, end)  # 3 s blocks, each at its middle
+        rms = mean_over(energy_curve, energy_hz, 0.5 / energy_hz, start, end)
+        rows.append({
+            "label": section.get("label", ""), "name": section.get("name") or "", "start": start, "end": end,
+            "key": f"{section['key']} {section['mode']}" if section.get("key") else "",
+            "lufs": round(lufs, 1) if lufs is not None else None,
+            "energy_db": round(20 * math.log10(rms / peak), 1) if rms and peak else None,
+        })
+    return rows
+
+
+def described(values: list[tuple[str, float]], unit: str = "") -> str:
+    """A short text of a small chart's data for its label: the values, strongest first."""
+    ranked = sorted(values, key=lambda pair: -abs(pair[1]))
+    return ", ".join(f"{name} {value:.2f}{unit}" for name, value in ranked)
+
+
 def for_analysis(data: dict[str, Any]) -> dict[str, Any]:
+    chroma_block, mfcc_block = data.get("chroma") or {}, data.get("mfcc") or {}
     return {
+        "sections": by_section(data),
+        "chroma_text": described(list(zip(chroma_block.get("pitch_classes", []), chroma_block.get("mean", []),
+                                          strict=False))),
+        "mfcc_text": described([(str(i + 1), v) for i, v in enumerate((mfcc_block.get("mean") or [])[1:])]),
         "width": WIDTH,
         "waveform": waveform(data),
         "energy": energy(data),
