@@ -337,6 +337,9 @@ def test_every_page_passes_axe_and_fits_a_phone(browser, served: Served, song: P
     page.select_option("select[name=model]", "dsp")
     page.click("form[hx-post$='/separate/'] button.primary")
     page.wait_for_selector("[data-mixer] .strip[data-stem=vocals]", timeout=LIVE_S)
+    page.fill(".comment-form textarea[name=text]", "Nice bass here")  # its marker on the timeline too
+    page.click(".comment-form button.primary")
+    page.wait_for_selector(f"#comments-panel-{track.uuid} li:has-text('Nice bass here')")
     found += audit(page, "track page, separated")
     page.click(f"#sharing-panel-{track.uuid} button:has-text('Create link')")
     link_url = page.input_value(f"#sharing-panel-{track.uuid} li.new input[readonly]")
