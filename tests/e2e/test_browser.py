@@ -295,6 +295,15 @@ def audit(page, where: str) -> list[str]:
     return [f"{where}: {v}" for v in page.evaluate(AXE_RUN)]
 
 
+def tab_to(page, selector: str, limit: int = 120) -> None:
+    """Press Tab until ``selector`` has the focus, as a keyboard-only person would."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("s => document.activeElement && document.activeElement.matches(s)", selector):
+            return
+    raise AssertionError(f"Tab never reached {selector}")
+
+
 def overflow(page) -> str:
     """How much wider than the window the page is (sideways scrolling), and the outermost elements that
     reach past it; empty when it fits."""
@@ -316,8 +325,9 @@ def overflow(page) -> str:
 @pytest.mark.django_db(transaction=True)
 def test_every_page_passes_axe_and_fits_a_phone(browser, served: Served, song: Path) -> None:
     """axe-core (WCAG 2.1 A/AA: no serious or critical violation) on log-in, sign-up, the library and the track
-    page after analysis, after separation and as a link holder; and each of them at 360 and 390 px wide with
-    no sideways scrolling."""
+    page after analysis, after separation and as a link holder; separating, playing and mixing by keyboard
+    alone; and every page on a 360 and 390 px phone and an 820 px tablet (touch screens): no sideways
+    scrolling, tap targets of 44 px."""
     found: list[str] = []
     # axe is injected as a script of its own: the app's Content-Security-Policy would (rightly) refuse it.
     context = browser.new_context(bypass_csp=True)
@@ -334,9 +344,25 @@ def test_every_page_passes_axe_and_fits_a_phone(browser, served: Served, song: P
     track_url = f"{served.url}/tracks/{track.uuid}/"
     page.goto(track_url)
     found += audit(page, "track page, analysed")
-    page.select_option("select[name=model]", "dsp")
-    page.click("form[hx-post$='/separate/'] button.primary")
+    # By keyboard alone: choose the dsp engine, separate, play, mute the drums, turn the bass down.
+    tab_to(page, "select[name=model]")
+    page.keyboard.type("dsp")
+    assert page.input_value("select[name=model]") == "dsp"
+    tab_to(page, "form[hx-post$='/separate/'] button.primary")
+    page.keyboard.press("Enter")
     page.wait_for_selector("[data-mixer] .strip[data-stem=vocals]", timeout=LIVE_S)
+    tab_to(page, "[data-mixer] [data-action=play]")
+    page.keyboard.press("Enter")
+    expect(page.locator("[data-mixer] [data-action=play]")).to_have_text("Pause")
+    tab_to(page, "[data-mixer] .strip[data-stem=drums] [data-action=mute]")
+    page.keyboard.press("Space")
+    expect(page.get_by_role("button", name="Mute drums")).to_have_attribute("aria-pressed", "true")
+    tab_to(page, "[data-mixer] .strip[data-stem=bass] [data-gain]")
+    for _ in range(10):
+        page.keyboard.press("ArrowLeft")
+    expect(page.get_by_role("slider", name="bass volume")).not_to_have_attribute("aria-valuetext", "0.0 dB")
+    tab_to(page, "[data-mixer] [data-action=play]")
+    page.keyboard.press("Enter")  # pause
     page.fill(".comment-form textarea[name=text]", "Nice bass here")  # its marker on the timeline too
     page.click(".comment-form button.primary")
     page.wait_for_selector(f"#comments-panel-{track.uuid} li:has-text('Nice bass here')")
@@ -361,11 +387,12 @@ def test_every_page_passes_axe_and_fits_a_phone(browser, served: Served, song: P
     # A phone: a touch screen at 360 and 390 px, as the owner (library, track page) and the link holder.
     wide: list[str] = []
     small: list[str] = []
-    for width in (360, 390):
+    for width in (360, 390, 820):
         phones = {who: browser.new_context(storage_state=ctx.storage_state(), viewport={"width": width, "height": 800},
                                            is_mobile=True, has_touch=True, device_scale_factor=2)
                   for who, ctx in (("owner", context), ("guest", guest_context))}
-        for who, url in (("guest", f"{served.url}/login/"), ("owner", f"{served.url}/"), ("owner", track_url),
+        for who, url in (("guest", f"{served.url}/login/"), ("guest", f"{served.url}/signup/"),
+                         ("owner", f"{served.url}/"), ("owner", f"{served.url}/account/"), ("owner", track_url),
                          ("guest", track_url)):
             phone = phones[who].new_page()
             phone.goto(url)
@@ -381,7 +408,8 @@ def test_every_page_passes_axe_and_fits_a_phone(browser, served: Served, song: P
                     .filter(([, box]) => box.height < 44 || box.width < 44)
                     .map(([name, box]) => `${name} ${Math.round(box.width)}x${Math.round(box.height)}`)""")
                 if who == "owner":
-                    phone.screenshot(path=str(SHOTS / f"phone-track-{width}.png"), full_page=True)
+                    device = "tablet" if width > 600 else "phone"
+                    phone.screenshot(path=str(SHOTS / f"{device}-track-{width}.png"), full_page=True)
             phone.close()
         for phone_context in phones.values():
             phone_context.close()
