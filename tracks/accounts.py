@@ -112,5 +112,5 @@ def share(request: HttpRequest, track: Track, role: str, user: Any = None, email
                     f"{_site(request)}/signup/ with this address and verify it to open it.")
         send_mail(f"{sharer} shared “{track.title}” with you", body, None, [email])
     Activity.record(track, Activity.Verb.SHARED, request.user,
-                    detail=f"with {display_name(user) if user else 'an invited address'} as {role}")
+                    detail=f"with {found.in_activity} as {role}")
     return found, created

@@ -17,7 +17,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from . import access, accounts, events, jobs, limits, storage, tempo, uploads
-from .models import Activity, AnalysisResult, Comment, Job, Share, ShareLink, Track, display_name
+from .models import Activity, AnalysisResult, Comment, Job, Share, ShareLink, Track
 from .panels import ACCESS, ACTIVITY, ANALYSIS, COMMENTS, JOB, TITLE
 from .templatetags.sound import clock
 
@@ -64,8 +64,7 @@ def delete(track: Track) -> None:
 
 def reanalyse(track: Track, user: Any) -> None:
     """Queue an analysis unless one is queued or running (limits.Busy past the person's limit)."""
-    job = track.latest_job(Job.Kind.ANALYSIS)
-    if job is not None and job.is_active:
+    if track.working_on(Job.Kind.ANALYSIS):
         return
     with transaction.atomic():
         jobs.enqueue_analysis(track, by=user)
@@ -76,8 +75,7 @@ def separate(track: Track, user: Any, model: str, fmt: str) -> None:
     """Queue a separation unless one is queued or running; its stems count against the owner's quota before
     they exist (what a newer separation with the same model replaces is counted too: a safe overestimate).
     limits.Busy or limits.QuotaFull when it cannot be."""
-    job = track.latest_job(Job.Kind.SEPARATION)
-    if job is not None and job.is_active:
+    if track.working_on(Job.Kind.SEPARATION):
         return
     with transaction.atomic():
         limits.reserve(track.owner, limits.separation_bytes(track, model, fmt), "this separation")
@@ -121,16 +119,14 @@ def share(request: HttpRequest, track: Track, role: str, user: Any = None, email
 def change_role(track: Track, by: Any, found: Share, role: str) -> None:
     found.role = role
     found.save(update_fields=["role"])
-    Activity.record(track, Activity.Verb.ROLE_CHANGED, by,
-                    detail=f"of {display_name(found.user) if found.user_id else 'an invited address'} to {role}")
+    Activity.record(track, Activity.Verb.ROLE_CHANGED, by, detail=f"of {found.in_activity} to {role}")
     events.changed(track, ACCESS, ACTIVITY)
 
 
 @transaction.atomic
 def unshare(track: Track, by: Any, found: Share) -> None:
     found.delete()
-    Activity.record(track, Activity.Verb.UNSHARED, by,
-                    detail=display_name(found.user) if found.user_id else "an invited address")
+    Activity.record(track, Activity.Verb.UNSHARED, by, detail=found.in_activity)
     if found.user_id:
         events.library_changed(found.user_id)
     events.changed(track, ACCESS, ACTIVITY)
@@ -139,7 +135,7 @@ def unshare(track: Track, by: Any, found: Share) -> None:
 @transaction.atomic
 def add_link(track: Track, by: Any, **fields: Any) -> ShareLink:
     link = ShareLink.objects.create(track=track, **fields)
-    Activity.record(track, Activity.Verb.LINKED, by, detail="with downloads" if link.allow_downloads else "listen only")
+    Activity.record(track, Activity.Verb.LINKED, by, detail=link.access)
     events.changed(track, ACTIVITY)
     return link
 
@@ -147,8 +143,7 @@ def add_link(track: Track, by: Any, **fields: Any) -> ShareLink:
 @transaction.atomic
 def revoke_link(track: Track, by: Any, link: ShareLink) -> None:
     link.revoke()
-    Activity.record(track, Activity.Verb.UNLINKED, by,
-                    detail="with downloads" if link.allow_downloads else "listen only")
+    Activity.record(track, Activity.Verb.UNLINKED, by, detail=link.access)
     events.changed(track, ACCESS, ACTIVITY)
 
 

@@ -93,6 +93,11 @@ def _chord_text(label: str) -> str:
     return root + {"maj": "", "min": "m", "7": "7", "dim": "°"}.get(quality, quality)
 
 
+# Short-term loudness value i is the 3 s block from i / curve_hz seconds: it is drawn, and counted for a
+# section, at the block's middle.
+SHORT_TERM_MIDDLE_S = 1.5
+
+
 def loudness(data: dict[str, Any]) -> dict[str, Any] | None:
     """The short-term loudness curve (LUFS) on a fixed scale from -60 to 0, so songs compare at a glance."""
     block = data.get("loudness") or {}
@@ -108,7 +113,8 @@ def loudness(data: dict[str, Any]) -> dict[str, Any] | None:
     # Each point sits at the middle of its 3 s block.
     duration = data.get("duration") or len(curve)
     step = 1.0 / (block.get("curve_hz") or 1.0)
-    pts = [f"{_fmt(min(duration, 1.5 + i * step) / duration * WIDTH)},{y(v)}" for i, v in enumerate(curve)]
+    pts = [f"{_fmt(min(duration, SHORT_TERM_MIDDLE_S + i * step) / duration * WIDTH)},{y(v)}"
+           for i, v in enumerate(curve)]
     integrated = block.get("integrated_lufs")
     return {"points": " ".join(pts), "height": CURVE_HEIGHT,
             "integrated_y": y(integrated) if integrated is not None else None}
@@ -234,7 +240,7 @@ def by_section(data: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for section in sections:
         start, end = section["start"], section["end"]
-        lufs = mean_over(short_term, loud_hz, 1.5, start, end)  # 3 s blocks, each at its middle
+        lufs = mean_over(short_term, loud_hz, SHORT_TERM_MIDDLE_S, start, end)
         rms = mean_over(energy_curve, energy_hz, 0.5 / energy_hz, start, end)
         rows.append({
             "label": section.get("label", ""), "name": section.get("name") or "", "start": start, "end": end,
@@ -245,10 +251,10 @@ def by_section(data: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def described(values: list[tuple[str, float]], unit: str = "") -> str:
+def described(values: list[tuple[str, float]]) -> str:
     """A short text of a small chart's data for its label: the values, strongest first."""
     ranked = sorted(values, key=lambda pair: -abs(pair[1]))
-    return ", ".join(f"{name} {value:.2f}{unit}" for name, value in ranked)
+    return ", ".join(f"{name} {value:.2f}" for name, value in ranked)
 
 
 def for_analysis(data: dict[str, Any]) -> dict[str, Any]:

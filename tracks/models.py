@@ -132,6 +132,11 @@ class Track(models.Model):
         latest = Job.objects.filter(track=models.OuterRef("track"), kind=models.OuterRef("kind"))
         return {job.kind: job for job in self.jobs.filter(pk=models.Subquery(latest.values("pk")[:1]))}
 
+    def working_on(self, kind: str) -> bool:
+        """Whether the latest job of this kind is queued or running."""
+        job = self.latest_job(kind)
+        return job is not None and job.is_active
+
     def latest_analysis(self, with_data: bool = True) -> AnalysisResult | None:
         analyses = self.analyses.order_by("-created", "-id")
         found = (analyses if with_data else analyses.defer("data")).first()
@@ -454,6 +459,11 @@ class Share(models.Model):
         """What the sharing panel calls it: the address it was shared with, else the person's display name."""
         return self.email or display_name(self.user)
 
+    @property
+    def in_activity(self) -> str:
+        """What the activity list, which everyone on the page reads, calls it: never the address."""
+        return display_name(self.user) if self.user_id else "an invited address"
+
 
 def new_link_token() -> str:
     return secrets.token_urlsafe(32)
@@ -484,6 +494,11 @@ class ShareLink(models.Model):
     @property
     def is_usable(self) -> bool:
         return self.revoked is None and (self.expires is None or self.expires > timezone.now())
+
+    @property
+    def access(self) -> str:
+        """What the link lets its holder do, as the activity list says it."""
+        return "with downloads" if self.allow_downloads else "listen only"
 
     def revoke(self) -> None:
         if self.revoked is None:

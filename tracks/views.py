@@ -222,8 +222,8 @@ def track_audio(request: HttpRequest, track_uuid: str) -> HttpResponse:
     who = access.actor(request)
     track = (access.get_downloadable if as_attachment else access.get_viewable)(who, track_uuid)
     # Listen-only link holders play the compressed preview: never the original, through any URL.
-    return downloads.audio_response(track, range_header=request.headers.get("Range", ""), as_attachment=as_attachment,
-                                preview=not access.can_download(who, track))
+    return downloads.audio_response(track, range_header=request.headers.get("Range", ""),
+                                    as_attachment=as_attachment, preview=not access.can_download(who, track))
 
 
 @open_to_links
@@ -303,8 +303,8 @@ def stem_file(request: HttpRequest, track_uuid: str, stem_uuid: str) -> HttpResp
     who = access.actor(request)
     track = (access.get_downloadable if as_attachment else access.get_viewable)(who, track_uuid)
     stem = get_object_or_404(track.stems.select_related("track"), uuid=stem_uuid)
-    return downloads.stem_response(stem, range_header=request.headers.get("Range", ""), as_attachment=as_attachment,
-                               preview=not access.can_download(who, track))
+    return downloads.stem_response(stem, range_header=request.headers.get("Range", ""),
+                                   as_attachment=as_attachment, preview=not access.can_download(who, track))
 
 
 def _downloadable_stems(request: HttpRequest, track_uuid: str, job_uuid: str) -> tuple[Track, list[Stem]]:

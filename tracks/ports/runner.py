@@ -106,11 +106,6 @@ def _rss_bytes(pid: int) -> int:
         return 0
 
 
-def _kill_group(proc: subprocess.Popen[bytes] | WarmProcess) -> None:
-    """TERM the port's process group, then KILL whatever is left after a grace period."""
-    processes.stop_groups([proc], KILL_GRACE_S)
-
-
 class WarmProcess:
     """A port forked by a warm server (ports/warm.py), with the little of Popen's face the runner uses:
     ``pid`` (also its process group), ``wait``, ``returncode`` and the ``stdout``/``stderr`` pipes."""
@@ -291,7 +286,7 @@ def run_port(
                     break
     finally:
         # Always reap the whole group: on failure, on success (stray children), and if a callback raised.
-        _kill_group(proc)
+        processes.stop_groups([proc], KILL_GRACE_S)  # TERM the port's group, KILL what is left after the grace
         for reader in readers:
             reader.join(timeout=5)
     progress.flush()

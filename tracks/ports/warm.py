@@ -114,11 +114,11 @@ def serve(socket_path: str, name: str) -> None:
                 conn = key.fileobj
                 pid = next((p for p, c in children.items() if c is conn), None)
                 if pid is not None and not conn.recv(1, socket.MSG_PEEK):
-                    _kill(pid)
+                    processes.signal_group(pid, signal.SIGKILL)
                     selector.unregister(conn)
         reap(children, selector)
     for pid in list(children):
-        _kill(pid)
+        processes.signal_group(pid, signal.SIGKILL)
     listener.close()
     os.unlink(socket_path)
 
@@ -152,7 +152,7 @@ def accept(port: Any, listener: socket.socket, selector: selectors.BaseSelector,
     try:
         conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
     except OSError:
-        _kill(pid)
+        processes.signal_group(pid, signal.SIGKILL)
     selector.register(conn, selectors.EVENT_READ)
 
 
@@ -178,10 +178,6 @@ def reap(children: dict[int, socket.socket], selector: selectors.BaseSelector) -
         except (KeyError, ValueError):
             pass
         conn.close()
-
-
-def _kill(pid: int) -> None:
-    processes.signal_group(pid, signal.SIGKILL)
 
 
 def main(argv: list[str]) -> None:
