@@ -31,8 +31,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-PORT = ROOT / "tracks" / "ports" / "analyzer.py"
-PITCHES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+PORT = ["-m", "tracks.ports.analyzer"]  # run from the repository root (PYTHONPATH below)
+sys.path.insert(0, str(ROOT))
+from tracks.ports.contract import PITCH_CLASSES as PITCHES  # noqa: E402
+
 # Krumhansl & Kessler's probe-tone profiles, the textbook baseline.
 KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
@@ -62,9 +64,10 @@ def plain_librosa(path: Path) -> dict:
 
 
 def port(path: Path, stems: dict[str, Path]) -> dict:
-    env = {**os.environ, "NUMBA_CACHE_DIR": os.environ.get("NUMBA_CACHE_DIR", str(ROOT / "var" / "numba-cache"))}
+    env = {**os.environ, "NUMBA_CACHE_DIR": os.environ.get("NUMBA_CACHE_DIR", str(ROOT / "var" / "numba-cache")),
+           "PYTHONPATH": str(ROOT)}
     extra = [f"--stem={name}={file}" for name, file in stems.items()]
-    proc = subprocess.run([sys.executable, str(PORT), str(path), "--features", "tempo,key,meter,chords",
+    proc = subprocess.run([sys.executable, *PORT, str(path), "--features", "tempo,key,meter,chords",
                            "--output", "json", *extra], capture_output=True, text=True, env=env)
     result = json.loads(proc.stdout)
     if proc.returncode:

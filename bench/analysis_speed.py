@@ -30,13 +30,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import measure  # noqa: E402
-from tracks.ports import runner  # noqa: E402
+from tracks.ports import runner, warm  # noqa: E402
 
 
 def warm_run(socket_path: str, args: list[str], env: dict[str, str]) -> tuple[float, float]:
     """One analysis forked by the warm server through the runner: wall seconds and the child's peak RSS."""
     started = time.perf_counter()
-    proc = runner._start_warm(socket_path, runner.port_path("analyzer"), args, env)
+    proc = warm.start(socket_path, "analyzer", args, env)
     if proc is None:
         raise SystemExit("the warm server did not answer")
     assert proc.stdout is not None and proc.stderr is not None
@@ -78,7 +78,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
 
-    env = {**os.environ, "NUMBA_CACHE_DIR": os.environ.get("NUMBA_CACHE_DIR", str(ROOT / "var" / "numba-cache"))}
+    env = runner.port_env({"NUMBA_CACHE_DIR": os.environ.get("NUMBA_CACHE_DIR", str(ROOT / "var" / "numba-cache"))})
     with tempfile.TemporaryDirectory() as tmp:
         if args.audio:
             path = Path(args.audio)
@@ -89,14 +89,14 @@ def main() -> None:
                                        sr=44100, channels=2)
         plain = Path(tmp) / "plain_librosa.py"
         plain.write_text(PLAIN)
-        port = [sys.executable, str(ROOT / "tracks" / "ports" / "analyzer.py"), str(path),
+        port = [*runner.port("analyzer").command(), str(path),
                 "--features", "tempo,key,energy,spectral,mfcc,chroma", "--output", "json"]
         baseline = [sys.executable, str(plain), str(path)]
         results: dict[str, list[tuple[float, float]]] = {"port": [], "plain": [], "warm": []}
         for cmd in (port, baseline):
             measure(cmd, env)  # warm-up: numba cache, page cache
         socket_path = str(Path(tmp) / "analyzer.sock")
-        server = subprocess.Popen([sys.executable, str(runner.port_path("warm")), "--socket", socket_path],
+        server = subprocess.Popen([*runner.port("warm").command(), "--socket", socket_path],
                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert server.stdout is not None
         server.stdout.readline()  # {"ready": ...}: imported and warmed up

@@ -34,8 +34,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import measure  # noqa: E402
 from tests import audio, demucs_models  # noqa: E402
+from tracks.ports import runner  # noqa: E402
 
-PORT = ROOT / "tracks" / "ports" / "demucs_separate.py"
+PORT = runner.port("demucs_separate").command()
+os.environ["PYTHONPATH"] = runner.port_env()["PYTHONPATH"]  # for the port processes this starts
 SR = 44100
 
 
@@ -52,7 +54,7 @@ def write_song(path: Path, seconds: float) -> Path:
 
 
 def port_cmd(song: Path, repo: Path, out: Path, device: str) -> list[str]:
-    return [sys.executable, str(PORT), str(song), "--output-dir", str(out), "--models-dir", str(repo),
+    return [*PORT, str(song), "--output-dir", str(out), "--models-dir", str(repo),
             "--device", device]
 
 
@@ -96,7 +98,7 @@ def dsp(corpus: Path) -> None:
     pieces = sorted(p for p in corpus.iterdir() if (p / "labels.json").is_file())
     for piece in pieces:
         with tempfile.TemporaryDirectory() as out:
-            proc = subprocess.run([sys.executable, str(PORT), str(piece / "mix.wav"), "--output-dir", out,
+            proc = subprocess.run([*PORT, str(piece / "mix.wav"), "--output-dir", out,
                                    "--model", "dsp"], capture_output=True, text=True)
             result = json.loads(proc.stdout)
             if proc.returncode:

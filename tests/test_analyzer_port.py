@@ -273,14 +273,9 @@ def test_audio_too_short_for_a_loudness_still_gets_its_other_figures(tmp_path: P
 @pytest.mark.parametrize("seconds", [0.05, 30.0])
 def test_the_spectrogram_in_blocks_is_librosas(seconds: float) -> None:
     """The port never holds a whole STFT: its blocks, end to end, are librosa's centred STFT magnitude."""
-    import sys
-
     import librosa
 
-    from tracks.ports import runner
-
-    sys.path.insert(0, str(runner.PORTS_DIR))
-    import analyzer
+    from tracks.ports import analyzer
 
     y = np.random.default_rng(3).standard_normal(int(seconds * 22050)).astype(np.float32)
     blocks = list(analyzer.magnitude_blocks(librosa, y))
@@ -288,3 +283,25 @@ def test_the_spectrogram_in_blocks_is_librosas(seconds: float) -> None:
     np.testing.assert_allclose(np.concatenate(blocks, axis=1),
                                np.abs(librosa.stft(y, n_fft=analyzer.N_FFT, hop_length=analyzer.HOP)),
                                rtol=1e-5, atol=1e-5)
+
+
+def test_every_feature_in_the_contract_has_one_measure_and_each_part_is_computed_once() -> None:
+    """The registry answers for exactly the contract's features, in its order; the shared context computes the
+    CQT, the grid and the harmony once however many features read them."""
+    from tracks.ports import analyzer, contract
+
+    assert tuple(analyzer.MEASURES) == contract.FEATURES
+    assert len({f.stage for f in analyzer.MEASURES.values()}) == len(contract.FEATURES)
+    with pytest.raises(ValueError, match="contract"):
+        analyzer.feature("tempo2", "a second tempo")(lambda c: {})
+
+    y = audio.song("C", "major", 120.0, 12.0)
+    context = analyzer.Context(y, 22050, ["key", "chroma"])
+    calls = []
+    real = context.librosa.cqt
+    context.librosa = type("Counting", (), {"cqt": staticmethod(lambda *a, **k: calls.append(1) or real(*a, **k)),
+                                             "note_to_hz": staticmethod(context.librosa.note_to_hz)})()
+    for name in context.features:
+        context.out.update(analyzer.MEASURES[name].measure(context))
+    assert len(calls) == 1
+    assert context.out["key"]["key"] == "C" and len(context.out["chroma"]["mean"]) == 12

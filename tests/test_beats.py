@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from tracks.ports import runner
-
-# As the ports import it (by its bare name, beside the analyzer): numba's on-disk cache of the compiled
-# Viterbi names the module it was compiled in, so a second name for the same file could not load it.
-sys.path.insert(0, str(runner.PORTS_DIR))
-import beats
+from tracks.ports import beats
 
 MODELS = Path(next(iter(importlib.util.find_spec("BeatNet").submodule_search_locations))) / "models"
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -64,7 +63,7 @@ def test_fuzzed_uploads_get_a_clear_answer_and_leave_nothing_half_stored(alice_c
 def warm_socket(tmp_path_factory: pytest.TempPathFactory, port_env: dict[str, str]) -> Iterator[str]:
     """The analyzer forked from a warm server: a cold start per example would take seconds."""
     socket_path = str(tmp_path_factory.mktemp("fuzz-warm") / "analyzer.sock")
-    proc = subprocess.Popen([sys.executable, str(runner.port_path("warm")), "--socket", socket_path],
+    proc = subprocess.Popen([*runner.port("warm").command(), "--socket", socket_path],
                             stdout=subprocess.PIPE, text=True, env={**os.environ, **port_env})
     assert proc.stdout is not None
     json.loads(proc.stdout.readline())
@@ -85,7 +84,7 @@ def test_the_analyzer_answers_fuzzed_audio_with_a_result_or_a_typed_error(warm_s
     def analyse(data: bytes) -> None:
         path.write_bytes(data)
         try:
-            result = runner.run_port(runner.port_path("analyzer"), [str(path), "--features", "all"], timeout=60,
+            result = runner.run_port(runner.port("analyzer"), [str(path), "--features", "all"], timeout=60,
                                      warm_socket=warm_socket)
         except runner.PortError as exc:
             # The port's own typed errors only: never a crash, a timeout, garbage or a bare exit.

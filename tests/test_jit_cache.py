@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 from tests import audio, portcli
+from tracks.ports import runner
 
 FILLERS = 3
 
@@ -19,7 +20,7 @@ def _fill_at_once(tmp_path: Path, cache: Path, warm_up: str) -> list[subprocess.
     """FILLERS processes calling ensure_filled on ``cache`` at once, each with ``warm_up`` as its warm-up."""
     script = tmp_path / "fill.py"
     script.write_text(
-        f"import os, sys, time\nsys.path.insert(0, {str(portcli.PORTS)!r})\nimport jit_cache\n\n"
+        f"import os, sys, time\nsys.path.insert(0, {str(runner.ROOT)!r})\nfrom tracks.ports import jit_cache\n\n"
         f"def warm_up():\n{textwrap.indent(textwrap.dedent(warm_up).strip(), '    ')}\n\n"
         "print(jit_cache.ensure_filled(warm_up))\n"
     )
@@ -71,7 +72,7 @@ def test_analyses_started_at_once_on_an_empty_cache_all_succeed_and_so_does_the_
                                                                                       port_env: dict[str, str]) -> None:
     wav = audio.write_wav(tmp_path / "song.wav", audio.song(bpm=120.0, seconds=12.0))
     env = {**port_env, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
-    analyses = [subprocess.Popen([sys.executable, str(portcli.PORTS / "analyzer.py"), str(wav)], env=env,
+    analyses = [subprocess.Popen([*runner.port("analyzer").command(), str(wav)], env=runner.port_env(env),
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(FILLERS)]
     results = [p.communicate(timeout=600) for p in analyses]
     assert [p.returncode for p in analyses] == [0] * FILLERS, [err[-2000:] for _, err in results]

@@ -210,8 +210,8 @@ def test_a_killed_job_process_takes_its_port_with_it(tmp_path: Path) -> None:
 
 
 PROTOCOL_PORT = """
-sys.path.insert(0, {ports!r})
-from port_protocol import run
+sys.path.insert(0, {root!r})
+from tracks.ports.port_protocol import run
 
 def main(argv):
     with open(argv[0], "wb") as out:
@@ -229,7 +229,7 @@ sys.exit(run(main, sys.argv[1:], "failed"))
     ("big.bin", 1, "ran out of space writing its output: an output file reached the size limit of 1 MB"),
 ])
 def test_a_port_out_of_disk_space_says_so(tmp_path: Path, target: str, limit_mb: int | None, message: str) -> None:
-    port = script(tmp_path, PROTOCOL_PORT.format(ports=str(Path(__file__).parent.parent / "tracks" / "ports")))
+    port = script(tmp_path, PROTOCOL_PORT.format(root=str(Path(__file__).parent.parent)))
     with pytest.raises(PortError) as err:
         run_port(port, [str(tmp_path / target)], timeout=30, max_file_mb=limit_mb)
     assert (err.value.kind, err.value.message) == ("disk_full", message)

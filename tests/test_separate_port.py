@@ -9,7 +9,6 @@ import http.server
 import json
 import random
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +19,6 @@ import pytest
 import soundfile as sf
 
 from tests import audio, demucs_models, portcli
-from tracks.ports import runner
 
 
 def run(*args: str, env: dict[str, str]) -> tuple[int, dict, list[dict]]:
@@ -165,8 +163,7 @@ def test_it_lists_the_models_it_can_load_and_why_not(tmp_path: Path, models_dir:
 def test_no_time_left_is_guessed_before_a_chunk_is_done(capfd: pytest.CaptureFixture[str]) -> None:
     """Before the first chunk there is no pace: a time left then climbed by seconds with every second (the
     fraction held while elapsed time grew), which reads as a hang. After one, it is given."""
-    sys.path.insert(0, str(runner.PORTS_DIR))
-    import demucs_separate
+    from tracks.ports import demucs_separate
 
     def lines() -> list[dict]:
         return [json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith('{"progress"')]

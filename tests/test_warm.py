@@ -6,7 +6,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,9 +15,10 @@ import pytest
 
 from tests import audio
 from tracks.ports import runner
+from tracks.ports import warm as warm_client
 
-WARM = str(runner.port_path("warm"))
-ANALYZER = runner.port_path("analyzer")
+WARM = runner.port("warm").command()
+ANALYZER = runner.port("analyzer")
 
 
 class Server:
@@ -48,7 +48,7 @@ class Server:
 @pytest.fixture(scope="module")
 def warm(tmp_path_factory: pytest.TempPathFactory, port_env: dict[str, str]) -> Iterator[Server]:
     socket_path = str(tmp_path_factory.mktemp("warm") / "run" / "analyzer.sock")
-    proc = subprocess.Popen([sys.executable, WARM, "--socket", socket_path], stdout=subprocess.PIPE, text=True,
+    proc = subprocess.Popen([*WARM, "--socket", socket_path], stdout=subprocess.PIPE, text=True,
                             env={**os.environ, **port_env})
     assert proc.stdout is not None
     assert json.loads(proc.stdout.readline())["ready"] == socket_path  # imported and warmed up
@@ -106,7 +106,7 @@ def test_a_warm_child_that_overruns_is_killed_and_the_server_serves_on(warm: Ser
 
 def test_a_child_whose_caller_goes_away_is_killed(warm: Server, c_major_wav: Path) -> None:
     """A worker killed mid-job drops its connection; the server then kills the job's process group."""
-    proc = runner._start_warm(warm.socket, ANALYZER, [str(c_major_wav), "--features", "all"], {})
+    proc = warm_client.start(warm.socket, "analyzer", [str(c_major_wav), "--features", "all"], {})
     assert proc is not None and not gone(proc.pid)
     proc.conn.close()
     deadline = time.monotonic() + 5

@@ -10,6 +10,8 @@ import itertools
 import math
 from typing import Any
 
+from .ports.contract import PITCH_CLASSES
+
 WIDTH = 1000
 WAVE_HEIGHT = 120
 STEM_HEIGHT = 48
@@ -59,7 +61,6 @@ SECTION_TONES = 6
 CHORD_TEXT_MIN_PCT = 2.2
 
 
-PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 
 def _root_index(label: str) -> int | None:

@@ -12,6 +12,7 @@ from django.core.validators import MaxValueValidator
 from django.utils import timezone
 
 from .models import Comment, Profile, Track
+from .ports import contract
 
 User = get_user_model()
 EMAIL_WIDGET = {"autocomplete": "email", "autofocus": True}
@@ -92,9 +93,10 @@ MODEL_LABELS = {
     "htdemucs_6s": "6 stems: adds guitar and piano",
     "hdemucs_mmi": "Hybrid Demucs v3",
     "mdx_extra": "MDX challenge model bag",
-    "dsp": "built in, needs no weights, lower quality",
+    contract.BUILT_IN_MODEL: "built in, needs no weights, lower quality",
 }
-STEM_FORMATS = [("wav", "WAV (16-bit)"), ("flac", "FLAC (lossless, smaller)"), ("mp3", "MP3 (320 kbps)")]
+FORMAT_LABELS = {"wav": "WAV (16-bit)", "flac": "FLAC (lossless, smaller)", "mp3": "MP3 (320 kbps)"}
+STEM_FORMATS = [(fmt, FORMAT_LABELS[fmt]) for fmt in contract.FORMATS]
 
 
 class SeparationForm(forms.Form):
@@ -109,7 +111,7 @@ class SeparationForm(forms.Form):
         self.unavailable = [m for m in self.models if not m["available"]]
         self.fields["model"].choices = [(m["name"], m["name"]) for m in models if m["available"]]
         available = [name for name, _ in self.fields["model"].choices]
-        self.fields["model"].initial = default_model if default_model in available else "dsp"
+        self.fields["model"].initial = default_model if default_model in available else contract.BUILT_IN_MODEL
 
 
 class MixForm(forms.Form):

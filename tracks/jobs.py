@@ -28,12 +28,11 @@ from django.utils import timezone
 
 from . import access, events, limits, logs, panels, storage
 from .models import Activity, AnalysisResult, Job, Stem, Track
-from .ports import runner
+from .ports import contract, runner
 
 logger = logging.getLogger(__name__)
 
-ANALYSIS_FEATURES = "tempo,key,energy,spectral,mfcc,chroma,waveform,meter,chords,sections,loudness"
-STEMS_ANALYSED = ("vocals", "drums", "bass", "other", "guitar", "piano")
+ANALYSIS_FEATURES = ",".join(contract.FEATURES)
 PUSH_INTERVAL_S = 0.1
 HEARTBEAT_S = 5.0
 QUEUES = {Job.Kind.ANALYSIS: "analysis", Job.Kind.SEPARATION: "processing"}
@@ -139,8 +138,8 @@ def cancel(job: Job) -> bool:
 MODELS_FRESH_S = 300
 MODELS_KEEP_S = 3600
 MODELS_ASKED_S = 60
-DEMUCS_MODELS = ("htdemucs", "htdemucs_ft", "htdemucs_6s", "hdemucs_mmi", "mdx_extra")
-BUILT_IN = {"name": "dsp", "available": True, "reason": "", "source": "built in"}
+BUILT_IN: contract.ModelInfo = {"name": contract.BUILT_IN_MODEL, "available": True, "reason": "",
+                                 "source": "built in"}
 
 
 def _redis() -> Any:
@@ -164,7 +163,7 @@ def separation_models() -> list[dict[str, Any]]:
         return known["models"]
     checking = "being checked; reload the page in a moment"
     return [BUILT_IN, *({"name": name, "available": False, "reason": checking, "source": ""}
-                        for name in DEMUCS_MODELS)]
+                        for name in contract.DEMUCS_MODELS)]
 
 
 def _stored_models() -> dict[str, Any] | None:
@@ -189,7 +188,7 @@ def _ask_about_models() -> None:
 def check_models() -> list[dict[str, Any]]:
     """Ask the separation port which models can load here now, and keep the answer for every process."""
     try:
-        result = runner.run_port(runner.port_path("demucs_separate"), ["--list-models"], timeout=60,
+        result = runner.run_port(runner.port("demucs_separate"), ["--list-models"], timeout=60,
                                  python=settings.PORT_PYTHON or None, env=port_env())
     except runner.PortError as exc:
         logger.warning("could not list separation models: %s", exc.message)
@@ -253,7 +252,7 @@ def run_and_record(job: Job, port: str, args: list[str], timeout: float,
 
     try:
         result = runner.run_port(
-            runner.port_path(port),
+            runner.port(port),
             args,
             timeout=timeout,
             progress_interval=PUSH_INTERVAL_S,
@@ -317,7 +316,7 @@ def _analyse(job: Job) -> None:
             _make_preview(job, path)
         stems = [f"--stem={name}={files.enter_context(storage.local_file(file))}"
                  for name, file in job.track.newest_stems().items()
-                 if name in STEMS_ANALYSED and default_storage.exists(file)]
+                 if name in contract.STEMS and default_storage.exists(file)]
         run_and_record(
             job,
             "analyzer",
@@ -343,7 +342,7 @@ def _make_preview(job: Job, path: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="soundforge-preview-") as folder:
         out = Path(folder) / Path(name).name
         try:
-            runner.run_port(runner.port_path("preview"), [os.fspath(path), "--output", os.fspath(out)],
+            runner.run_port(runner.port("preview"), [os.fspath(path), "--output", os.fspath(out)],
                             timeout=PREVIEW_TIMEOUT_S, progress_interval=PUSH_INTERVAL_S, on_progress=on_progress,
                             should_cancel=lambda: not job.this_run().exists(), **port_limits())
         except runner.PortError as exc:

@@ -17,6 +17,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 
 from .models import Job, Stem, Track
+from .ports import contract
 
 
 def is_local() -> bool:
@@ -139,7 +140,7 @@ def _untouched_since(path: Path, cutoff: float) -> bool:
     return True
 
 
-PREVIEW_SUFFIX = ".preview.mp3"  # as tracks/ports/audio_stream.py writes them
+PREVIEW_SUFFIX = contract.PREVIEW_SUFFIX  # as the ports write them
 
 
 def preview_name(name: str) -> str:

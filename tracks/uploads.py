@@ -59,7 +59,7 @@ def probe(path: Path, max_duration: float) -> AudioInfo:
     usable audio; raise AudioRejected with the reason if not. A decoder that crashes, hangs or floods memory
     on the file rejects it; the port failing for any other reason is the server's fault, and raises."""
     try:
-        result = runner.run_port(runner.port_path("probe"), [str(path), "--max-duration", str(max_duration)],
+        result = runner.run_port(runner.port("probe"), [str(path), "--max-duration", str(max_duration)],
                                  timeout=PROBE_TIMEOUT_S, memory_limit_mb=PROBE_MEMORY_MB,
                                  python=settings.PORT_PYTHON or None)
     except runner.PortError as exc:

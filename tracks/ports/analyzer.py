@@ -1,6 +1,6 @@
 """The librosa port: analyse one audio file and print one JSON object (ADR-002).
 
-    python tracks/ports/analyzer.py song.mp3 --features tempo,key,energy,spectral,mfcc,chroma --output json
+    python -m tracks.ports.analyzer song.mp3 --features tempo,key,energy,spectral,mfcc,chroma --output json
 
 Exit 0 with the analysis on stdout, or non-zero with ``{"error": type, "message": text}`` on stdout, where
 type is one of ``invalid_arguments``, ``file_not_found``, ``decode_error``, ``analysis_failed``. Progress goes
@@ -20,43 +20,26 @@ import functools
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-import beats as beat_network
-import harmony
-import jit_cache
 import numpy as np
-from port_protocol import Parser, PortFailure, centred_piece, progress, r, run, waveform_peaks
+
+from . import beats as beat_network
+from . import harmony, jit_cache
+from .contract import BEAT_FEATURES, FEATURES, MODES, PITCH_CLASSES, STEMS
+from .port_protocol import Parser, PortFailure, centred_piece, progress, r, run, waveform_peaks
 
 ANALYZER_VERSION = "3"
 FAILURE_KIND = "analysis_failed"
-FEATURES = ("tempo", "key", "energy", "spectral", "mfcc", "chroma", "waveform", "meter", "chords", "sections",
-            "loudness")
-# Features that stand on the beats: asking for one computes the tempo too.
-NEEDS_BEATS = {"meter", "chords", "sections"}
-STEM_NAMES = ("vocals", "drums", "bass", "other", "guitar", "piano")
 N_FFT = 2048
 HOP = 512
 CURVE_HZ = 2.0
 SPECTRAL_BLOCK = 1024  # frames (about 24 s) of the spectrogram at a time
 WAVEFORM_POINTS = 1000
-STAGES = {
-    "tempo": "tempo and beats",
-    "key": "key",
-    "energy": "energy",
-    "spectral": "spectral features",
-    "mfcc": "MFCC",
-    "chroma": "chroma",
-    "waveform": "waveform",
-    "meter": "meter and downbeats",
-    "chords": "chords",
-    "sections": "sections",
-    "loudness": "loudness",
-}
 LOUDNESS_CURVE_HZ = 1.0
 TRUE_PEAK_OVERSAMPLE = 4
-PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 # Albrecht & Shanahan's key profiles (2013, from a corpus of classical scores), index 0 = tonic. On the
 # labelled corpus they beat Krumhansl & Kessler's probe-tone profiles, which confuse keys a fifth apart.
 MAJOR_PROFILE = np.array([0.238, 0.006, 0.111, 0.006, 0.137, 0.094, 0.016, 0.214, 0.009, 0.080, 0.008, 0.081])
@@ -66,7 +49,7 @@ KEY_CLEAR = 0.15
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = Parser(prog="analyzer.py", description="Analyse an audio file with librosa.")
+    parser = Parser(prog="python -m tracks.ports.analyzer", description="Analyse an audio file with librosa.")
     parser.add_argument("audio_path")
     parser.add_argument("--features", default="all", help=f"comma list of {', '.join(FEATURES)}, or all")
     parser.add_argument("--output", default="json", choices=["json"])
@@ -86,14 +69,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         )
     if not 4000 <= args.sample_rate <= 192000:
         raise PortFailure("invalid_arguments", "--sample-rate must be between 4000 and 192000")
-    if NEEDS_BEATS & set(names):
+    if BEAT_FEATURES & set(names):
         names.append("tempo")
     args.features = [f for f in FEATURES if f in names]
     stems = {}
     for spec in args.stem:
         name, sep, path = spec.partition("=")
-        if not sep or name not in STEM_NAMES or not path:
-            raise PortFailure("invalid_arguments", f"--stem takes NAME=PATH with NAME one of {', '.join(STEM_NAMES)}")
+        if not sep or name not in STEMS or not path:
+            raise PortFailure("invalid_arguments", f"--stem takes NAME=PATH with NAME one of {', '.join(STEMS)}")
         stems[name] = path
     args.stems = stems
     return args
@@ -147,7 +130,7 @@ def _curve(frames: np.ndarray, sr: int, hz: float = CURVE_HZ) -> np.ndarray:
 def estimate_key(chroma_mean: np.ndarray) -> dict[str, Any]:
     """Krumhansl-Schmuckler's method: correlate the mean chroma with the 24 rotated key profiles."""
     scores = sorted(((_key_fit(chroma_mean, {"key": tonic, "mode": mode}), tonic, mode)
-                     for mode in ("major", "minor") for tonic in PITCH_CLASSES), reverse=True)
+                     for mode in MODES for tonic in PITCH_CLASSES), reverse=True)
     best, second = scores[0][0], scores[1][0]
     # Confident only when the best key both fits well and stands clear of the runner-up, and the pitch
     # classes differ at all: noise's are nearly flat (spread 0.03 of their mean; music's 0.2 and up), and any
@@ -165,122 +148,219 @@ def estimate_key(chroma_mean: np.ndarray) -> dict[str, Any]:
     }
 
 
+class Context:
+    """What the features share, each part computed once, when a feature first asks for it: the spectrogram
+    pass (RMS, and the mel spectrogram and spectral features when an asked feature needs them), the
+    semitone CQT, the beat grid and the per-beat harmony. ``out`` holds what the features measured so far: a
+    later feature may read an earlier one's answer (sections read the song's key and tempo)."""
+
+    def __init__(self, y: np.ndarray, sr: int, features: list[str], source: str = "",
+                 stems: dict[str, str] | None = None) -> None:
+        import librosa
+
+        self.librosa, self.y, self.sr, self.features, self.source = librosa, y, sr, features, source
+        self.stems = stems or {}
+        self.out: dict[str, Any] = {}
+
+    @functools.cached_property
+    def spectrogram(self) -> dict[str, Any]:
+        """One pass over the spectrogram, a block at a time, for everything computed from it: the whole
+        magnitude spectrogram of a three-minute song is 32 MB, its complex STFT 64 MB."""
+        librosa, sr = self.librosa, self.sr
+        mel = [] if {"mfcc", "sections"} & set(self.features) else None  # the fallback tracker makes its own
+        rms_blocks = []
+        spectral: dict[str, list[np.ndarray]] | None = (
+            {k: [] for k in ("centroid", "rolloff", "bandwidth", "flatness", "contrast")}
+            if "spectral" in self.features else None)
+        for S in magnitude_blocks(librosa, self.y):
+            rms_blocks.append(librosa.feature.rms(S=S, frame_length=N_FFT)[0])
+            if mel is not None:
+                mel.append(librosa.feature.melspectrogram(S=S**2, sr=sr))
+            if spectral is not None:
+                spectral["centroid"].append(librosa.feature.spectral_centroid(S=S, sr=sr)[0])
+                spectral["rolloff"].append(librosa.feature.spectral_rolloff(S=S, sr=sr)[0])
+                spectral["bandwidth"].append(librosa.feature.spectral_bandwidth(S=S, sr=sr)[0])
+                spectral["flatness"].append(librosa.feature.spectral_flatness(S=S)[0])
+                spectral["contrast"].append(librosa.feature.spectral_contrast(S=S, sr=sr))
+        return {"rms": np.concatenate(rms_blocks),
+                "mel_db": librosa.power_to_db(np.concatenate(mel, axis=1)) if mel is not None else None,
+                "spectral": spectral}
+
+    @property
+    def rms(self) -> np.ndarray:
+        return self.spectrogram["rms"]
+
+    @property
+    def mel_db(self) -> np.ndarray | None:
+        return self.spectrogram["mel_db"]
+
+    @functools.cached_property
+    def cqt(self) -> np.ndarray:
+        """One constant-Q magnitude spectrogram, a bin per semitone, shared by the key and the chroma."""
+        librosa = self.librosa
+        return np.abs(librosa.cqt(self.y, sr=self.sr, hop_length=HOP, fmin=librosa.note_to_hz("C1"),
+                                  n_bins=12 * CQT_OCTAVES, bins_per_octave=12))
+
+    @property
+    def key_chroma(self) -> np.ndarray:
+        """Energy (not magnitude) per pitch class, each frame scaled to its strongest class, so that loud
+        passages do not outvote the rest and drums, spread over every class, fade into the floor."""
+        return _frame_normalised(self.cqt**2)
+
+    @functools.cached_property
+    def grid(self) -> beat_network.Grid:
+        return _beat_grid(self.librosa, self.y, self.sr, self.mel_db, self.stems)
+
+    @functools.cached_property
+    def beat_frames(self) -> np.ndarray:
+        grid = self.grid
+        return np.round(grid.beats * self.sr / HOP).astype(int) if grid.tempo else np.zeros(0, dtype=int)
+
+    @functools.cached_property
+    def harmony(self) -> dict[str, Any]:
+        """Per-beat chroma and chords, with the meter and the bar's phase, shared by meter, chords and
+        sections."""
+        librosa, y, sr, rms, beat_frames = self.librosa, self.y, self.sr, self.rms, self.beat_frames
+        starts = harmony.beat_frames_from_zero(beat_frames)
+        fine = np.abs(librosa.cqt(y, sr=sr, hop_length=HOP, fmin=librosa.note_to_hz("C1"),
+                                  n_bins=12 * harmony.BINS_PER_SEMITONE * CQT_OCTAVES,
+                                  bins_per_octave=12 * harmony.BINS_PER_SEMITONE))
+        chroma, pitched = harmony.beat_chroma(fine, starts)
+        del fine
+        if "bass" in self.stems:
+            # A clean bass line names the root better than the mix's low octaves.
+            chroma = _with_bass_roots(librosa, chroma, self.stems["bass"], sr, starts)
+        level = harmony.beat_sync(rms[None], starts)[0]
+        db = 20 * np.log10(np.maximum(level, 1e-9) / max(float(rms.max()), 1e-9))
+        labels = harmony.chords(chroma, db, pitched)
+        lead = starts.size - beat_frames.size
+        meter, phase, clarity = harmony.meter_and_phase(chroma[:, lead:], labels[lead:], self.grid.accent)
+        labels = harmony.bar_chords(chroma, labels, list(range(lead + phase, starts.size, meter)))
+        return {"starts": starts, "lead": lead, "chroma": chroma, "labels": labels, "meter": meter,
+                "phase": phase, "clarity": clarity}
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One thing the analyzer measures: what a person reads while it runs, and how (from the shared context,
+    to the keys it adds to the output)."""
+
+    name: str
+    stage: str
+    measure: Callable[[Context], dict[str, Any]]
+
+
+MEASURES: dict[str, Feature] = {}
+
+
+def feature(name: str, stage: str) -> Callable[[Callable[[Context], dict[str, Any]]], Callable[[Context], Any]]:
+    """Register a feature's measure under its name in the contract (contract.FEATURES)."""
+
+    def register(measure: Callable[[Context], dict[str, Any]]) -> Callable[[Context], dict[str, Any]]:
+        if name not in FEATURES:
+            raise ValueError(f"{name} is not in contract.FEATURES")
+        MEASURES[name] = Feature(name, stage, measure)
+        return measure
+
+    return register
+
+
 def analyse(y: np.ndarray, sr: int, features: list[str], source: str = "", stems: dict[str, str] | None = None
             ) -> dict[str, Any]:
-    import librosa
-
-    stems = stems or {}
-    out: dict[str, Any] = {}
+    """Measure ``features`` (in contract order) on mono ``y``, saying each stage as it starts."""
+    context = Context(y, sr, features, source, stems)
     steps = len(features) + 1
-    done = 0
-
-    def step(next_stage: str) -> None:
-        """One more step done; say what comes next (the stage a person sees is what is happening now)."""
-        nonlocal done
-        done += 1
-        progress(0.1 + 0.9 * done / steps, next_stage)
-
     progress(0.1, "spectrogram")
-    # One pass over the spectrogram, a block at a time, for everything computed from it: the whole magnitude
-    # spectrogram of a three-minute song is 32 MB, its complex STFT 64 MB.
-    mel = [] if {"mfcc", "sections"} & set(features) else None  # the fallback tracker makes its own
-    rms_blocks = []
-    spectral: dict[str, list[np.ndarray]] | None = (
-        {k: [] for k in ("centroid", "rolloff", "bandwidth", "flatness", "contrast")} if "spectral" in features
-        else None)
-    for S in magnitude_blocks(librosa, y):
-        rms_blocks.append(librosa.feature.rms(S=S, frame_length=N_FFT)[0])
-        if mel is not None:
-            mel.append(librosa.feature.melspectrogram(S=S**2, sr=sr))
-        if spectral is not None:
-            spectral["centroid"].append(librosa.feature.spectral_centroid(S=S, sr=sr)[0])
-            spectral["rolloff"].append(librosa.feature.spectral_rolloff(S=S, sr=sr)[0])
-            spectral["bandwidth"].append(librosa.feature.spectral_bandwidth(S=S, sr=sr)[0])
-            spectral["flatness"].append(librosa.feature.spectral_flatness(S=S)[0])
-            spectral["contrast"].append(librosa.feature.spectral_contrast(S=S, sr=sr))
-    rms = np.concatenate(rms_blocks)
-    mel_db = librosa.power_to_db(np.concatenate(mel, axis=1)) if mel is not None else None
-    step(STAGES[features[0]])
+    context.spectrogram  # noqa: B018 -- first, for every feature that reads it
+    for done, name in enumerate(features, start=1):
+        # One more step done; the stage a person sees is what is happening now.
+        progress(0.1 + 0.9 * done / steps, MEASURES[name].stage)
+        context.out.update(MEASURES[name].measure(context))
+    progress(1.0, "done")
+    return context.out
 
-    beat_frames = np.zeros(0, dtype=int)
-    grid = beat_network.Grid(np.zeros(0), None, None)
-    harmony_cache: dict[str, Any] = {}
 
-    def beat_harmony() -> dict[str, Any]:
-        """Per-beat chroma and chords, shared by meter, chords and sections."""
-        if not harmony_cache:
-            starts = harmony.beat_frames_from_zero(beat_frames)
-            fine = np.abs(librosa.cqt(y, sr=sr, hop_length=HOP, fmin=librosa.note_to_hz("C1"),
-                                      n_bins=12 * harmony.BINS_PER_SEMITONE * CQT_OCTAVES,
-                                      bins_per_octave=12 * harmony.BINS_PER_SEMITONE))
-            chroma, pitched = harmony.beat_chroma(fine, starts)
-            del fine
-            if "bass" in stems:
-                # A clean bass line names the root better than the mix's low octaves.
-                chroma = _with_bass_roots(librosa, chroma, stems["bass"], sr, starts)
-            level = harmony.beat_sync(rms[None], starts)[0]
-            db = 20 * np.log10(np.maximum(level, 1e-9) / max(float(rms.max()), 1e-9))
-            labels = harmony.chords(chroma, db, pitched)
-            lead = starts.size - beat_frames.size
-            meter, phase, clarity = harmony.meter_and_phase(chroma[:, lead:], labels[lead:], grid.accent)
-            labels = harmony.bar_chords(chroma, labels, list(range(lead + phase, starts.size, meter)))
-            harmony_cache.update(starts=starts, lead=lead, chroma=chroma, labels=labels, meter=meter,
-                                 phase=phase, clarity=clarity)
-        return harmony_cache
+@feature("tempo", "tempo and beats")
+def _tempo(c: Context) -> dict[str, Any]:
+    grid = c.grid
+    return {"tempo": r(grid.tempo, 2) if grid.tempo else None,
+            "beats": [r(b, 3) for b in grid.beats] if grid.tempo else [],
+            "beat_tracker": grid.tracker}
 
-    for name in features:
-        if name == "tempo":
-            grid = _beat_grid(librosa, y, sr, mel_db, stems)
-            beat_frames = np.round(grid.beats * sr / HOP).astype(int) if grid.tempo else np.zeros(0, dtype=int)
-            out["tempo"] = r(grid.tempo, 2) if grid.tempo else None
-            out["beats"] = [r(b, 3) for b in grid.beats] if grid.tempo else []
-            out["beat_tracker"] = grid.tracker
-        elif name == "key":
-            # Energy (not magnitude) per pitch class, each frame scaled to its strongest class, so that loud
-            # passages do not outvote the rest and drums, spread over every class, fade into the floor.
-            out["key"] = estimate_key(_key_chroma(librosa, y, sr, out).mean(axis=1))
-        elif name == "meter":
-            h = beat_harmony()
-            out["meter"] = {"beats_per_bar": h["meter"], "confidence": r(h["clarity"], 3)}
-            out["downbeats"] = out["beats"][h["phase"]::h["meter"]]
-        elif name == "chords":
-            out["chords"] = _chord_spans(beat_harmony(), sr, y.size)
-        elif name == "sections":
-            out["sections"], out["key_changes"] = _sections(librosa, beat_harmony(), mel_db, beat_frames, out, y, sr)
-        elif name == "loudness":
-            out["loudness"] = loudness(source)
-            for stem, path in stems.items():
-                out.setdefault("stems", {})[stem] = {"loudness": loudness(path, curve=False)}
-        elif name == "chroma":
-            chroma = _frame_normalised(_cqt(librosa, y, sr, out))
-            out["chroma"] = {
-                "pitch_classes": list(PITCH_CLASSES),
-                "mean": [r(v, 4) for v in chroma.mean(axis=1)],
-                "curve_hz": CURVE_HZ,
-                "curve": [[r(v, 3) for v in row] for row in _curve(chroma, sr).T],
-            }
-        elif name == "energy":
-            lo, hi = np.percentile(rms, [5, 95])
-            out["energy"] = {
-                "rms_mean": r(rms.mean()),
-                "rms_max": r(rms.max()),
-                "rms_std": r(rms.std()),
-                "dynamic_range_db": r(20 * np.log10(max(hi, 1e-9) / max(lo, 1e-9)), 2),
-                "curve_hz": CURVE_HZ,
-                "curve": [r(v) for v in _curve(rms, sr)],
-            }
-        elif name == "spectral" and spectral is not None:
-            contrast = np.concatenate(spectral.pop("contrast"), axis=1)
-            out["spectral"] = {k: _stats(np.concatenate(v)) for k, v in spectral.items()}
-            out["spectral"]["contrast"] = [r(v, 3) for v in contrast.mean(axis=1)]
-        elif name == "mfcc":
-            mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=13)
-            out["mfcc"] = {"mean": [r(v, 3) for v in mfcc.mean(axis=1)], "var": [r(v, 3) for v in mfcc.var(axis=1)]}
-        elif name == "waveform":
-            out["waveform"] = waveform_peaks(y, WAVEFORM_POINTS)
-        later = features[features.index(name) + 1:]
-        step(STAGES[later[0]] if later else "done")
-    out.pop("_cqt", None)
+
+@feature("key", "key")
+def _key(c: Context) -> dict[str, Any]:
+    return {"key": estimate_key(c.key_chroma.mean(axis=1))}
+
+
+@feature("energy", "energy")
+def _energy(c: Context) -> dict[str, Any]:
+    rms = c.rms
+    lo, hi = np.percentile(rms, [5, 95])
+    return {"energy": {
+        "rms_mean": r(rms.mean()),
+        "rms_max": r(rms.max()),
+        "rms_std": r(rms.std()),
+        "dynamic_range_db": r(20 * np.log10(max(hi, 1e-9) / max(lo, 1e-9)), 2),
+        "curve_hz": CURVE_HZ,
+        "curve": [r(v) for v in _curve(rms, c.sr)],
+    }}
+
+
+@feature("spectral", "spectral features")
+def _spectral(c: Context) -> dict[str, Any]:
+    spectral = dict(c.spectrogram["spectral"])
+    contrast = np.concatenate(spectral.pop("contrast"), axis=1)
+    stats = {k: _stats(np.concatenate(v)) for k, v in spectral.items()}
+    return {"spectral": {**stats, "contrast": [r(v, 3) for v in contrast.mean(axis=1)]}}
+
+
+@feature("mfcc", "MFCC")
+def _mfcc(c: Context) -> dict[str, Any]:
+    mfcc = c.librosa.feature.mfcc(S=c.mel_db, n_mfcc=13)
+    return {"mfcc": {"mean": [r(v, 3) for v in mfcc.mean(axis=1)], "var": [r(v, 3) for v in mfcc.var(axis=1)]}}
+
+
+@feature("chroma", "chroma")
+def _chroma(c: Context) -> dict[str, Any]:
+    chroma = _frame_normalised(c.cqt)
+    return {"chroma": {
+        "pitch_classes": list(PITCH_CLASSES),
+        "mean": [r(v, 4) for v in chroma.mean(axis=1)],
+        "curve_hz": CURVE_HZ,
+        "curve": [[r(v, 3) for v in row] for row in _curve(chroma, c.sr).T],
+    }}
+
+
+@feature("waveform", "waveform")
+def _waveform(c: Context) -> dict[str, Any]:
+    return {"waveform": waveform_peaks(c.y, WAVEFORM_POINTS)}
+
+
+@feature("meter", "meter and downbeats")
+def _meter(c: Context) -> dict[str, Any]:
+    h = c.harmony
+    return {"meter": {"beats_per_bar": h["meter"], "confidence": r(h["clarity"], 3)},
+            "downbeats": c.out["beats"][h["phase"]::h["meter"]]}
+
+
+@feature("chords", "chords")
+def _chords(c: Context) -> dict[str, Any]:
+    return {"chords": _chord_spans(c.harmony, c.sr, c.y.size)}
+
+
+@feature("sections", "sections")
+def _sections_feature(c: Context) -> dict[str, Any]:
+    sections, key_changes = _sections(c.librosa, c.harmony, c.mel_db, c.beat_frames, c.out, c.key_chroma, c.y,
+                                      c.sr)
+    return {"sections": sections, "key_changes": key_changes}
+
+
+@feature("loudness", "loudness")
+def _loudness(c: Context) -> dict[str, Any]:
+    out: dict[str, Any] = {"loudness": loudness(c.source)}
+    if c.stems:
+        out["stems"] = {stem: {"loudness": loudness(path, curve=False)} for stem, path in c.stems.items()}
     return out
 
 
@@ -311,7 +391,8 @@ def _chord_spans(h: dict[str, Any], sr: int, n_samples: int) -> list[list[Any]]:
 
 
 def _sections(librosa: Any, h: dict[str, Any], mel_db: np.ndarray, beat_frames: np.ndarray,
-              out: dict[str, Any], y: np.ndarray, sr: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+              out: dict[str, Any], chroma: np.ndarray, y: np.ndarray, sr: int
+              ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Sections with a letter, a name where it is clear, and their own key; and the key over time."""
     duration = y.size / sr
     lead = h["lead"]
@@ -325,7 +406,6 @@ def _sections(librosa: Any, h: dict[str, Any], mel_db: np.ndarray, beat_frames: 
         edges = [0.0, *(beat_frames[a] * HOP / sr for a, _, _ in found[1:]), duration]
         spans = [(edges[i], edges[i + 1], label) for i, (_, _, label) in enumerate(found)]
         keys_of = [(round(a * sr / HOP), round(b * sr / HOP)) for a, b, _ in spans]
-    chroma = _key_chroma(librosa, y, sr, out)
     names = harmony.section_names(spans, duration)
     song_key = out.get("key")
     bar_s = 60 / out["tempo"] * h["meter"] if out.get("tempo") else 0.0
@@ -519,18 +599,6 @@ def _refine(frames: np.ndarray, onset_env: np.ndarray) -> np.ndarray:
         if lo <= hi:
             peaks[i] = lo + int(np.argmax(onset_env[lo:hi + 1]))
     return beat_network.between_frames(peaks, onset_env)
-
-
-def _cqt(librosa: Any, y: np.ndarray, sr: int, cache: dict[str, Any]) -> np.ndarray:
-    """One constant-Q magnitude spectrogram, a bin per semitone, shared by the key and the chroma."""
-    if "_cqt" not in cache:
-        cache["_cqt"] = np.abs(librosa.cqt(y, sr=sr, hop_length=HOP, fmin=librosa.note_to_hz("C1"),
-                                           n_bins=12 * CQT_OCTAVES, bins_per_octave=12))
-    return cache["_cqt"]
-
-
-def _key_chroma(librosa: Any, y: np.ndarray, sr: int, cache: dict[str, Any]) -> np.ndarray:
-    return _frame_normalised(_cqt(librosa, y, sr, cache) ** 2)
 
 
 def _frame_normalised(cqt: np.ndarray) -> np.ndarray:

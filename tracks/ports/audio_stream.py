@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from port_protocol import PortFailure, disk_full, out_of_space
 
-FORMATS = ("wav", "flac", "mp3")
+from .contract import PREVIEW_SUFFIX
+from .port_protocol import PortFailure, disk_full, out_of_space
+
 MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 # Previews: what a listen-only link plays instead of the original or a lossless stem (MP3 plays in every
 # browser, and its encoder delay is the same for every stem of a song, so they stay in step).
 PREVIEW_KBPS = 128
-PREVIEW_SUFFIX = ".preview.mp3"
 
 
 @dataclass

@@ -2,7 +2,7 @@
 now (the models folder, demucs's download caches, or a download that can start), and fetching models into
 a models folder with their checksums verified (ADR-002's protocol).
 
-    python tracks/ports/demucs_repo.py fetch NAME... --models-dir DIR [--url URL]
+    python -m tracks.ports.demucs_repo fetch NAME... --models-dir DIR [--url URL]
 
 Prints ``{"fetched": {name: [files]}, "models_dir": DIR}`` and exits 0, or the error object (``fetch_failed``,
 ``checksum_mismatch``, ``model_unavailable``) and a non-zero exit. Weights are ``<sig>-<sha8>.th`` files: the
@@ -26,7 +26,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from port_protocol import Parser, PortFailure, progress, run
+from .port_protocol import Parser, PortFailure, progress, run
 
 ROOT_URL = "https://dl.fbaipublicfiles.com/demucs/"  # demucs.pretrained.ROOT_URL
 # Where demucs downloads from (the Hugging Face hub first, then its own repository); another list for tests
@@ -231,7 +231,7 @@ def _listed(url: str, sig: str) -> str:
 
 
 def main(argv: list[str]) -> dict[str, Any]:
-    parser = Parser(prog="demucs_repo.py")
+    parser = Parser(prog="python -m tracks.ports.demucs_repo")
     parser.add_argument("command", choices=["fetch"])
     parser.add_argument("names", nargs="+")
     parser.add_argument("--models-dir", required=True)

@@ -21,9 +21,11 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from audio_stream import StemWriter, Window, frames
 
-SOURCES = ("drums", "bass", "other", "vocals")
+from .audio_stream import StemWriter, Window, frames
+from .contract import FOUR_STEMS
+
+SOURCES = FOUR_STEMS
 BLOCK_S = 30.0
 MARGIN_S = 2.0
 PITCH_MIDI = (24, 96)  # C1 to C7, one template per semitone

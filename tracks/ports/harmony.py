@@ -38,7 +38,8 @@ import itertools
 
 import numpy as np
 
-PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+from .contract import PITCH_CLASSES
+
 QUALITIES = {"maj": (0, 4, 7), "min": (0, 3, 7), "7": (0, 4, 7, 10), "dim": (0, 3, 6)}
 NO_CHORD = "N"
 CHORD_OCTAVES = (2, 6)  # C3 up to B6, counted from C1

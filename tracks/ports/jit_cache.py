@@ -76,11 +76,11 @@ def run_every_port() -> None:
     """Pass through every numba function the ports use: an analysis with every feature and stems, and a dsp
     separation, on twelve seconds of synthetic sound (long enough for a tempo), and librosa's beat tracker, the
     analyzer's fallback."""
-    import analyzer
-    import dsp_engine
     import librosa
     import numpy as np
     import soundfile as sf
+
+    from . import analyzer, dsp_engine
 
     sr = 22050
     t = np.arange(sr * 12) / sr

@@ -1,7 +1,7 @@
 """What every port shares: ADR-002's error object and exit codes, progress lines, argument errors, peaks.
 
-Ports run as scripts (``python tracks/ports/<port>.py``), so they import this module by its bare name from
-their own folder. Standard library and numpy only; imports no Django.
+Ports run as modules of this package (``python -m tracks.ports.<port>``, the repository root on the path).
+Standard library and numpy only; imports no Django.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The preview port: a compressed copy of an audio file for listening (ADR-002's protocol).
 
-    python tracks/ports/preview.py FILE --output OUT.mp3
+    python -m tracks.ports.preview FILE --output OUT.mp3
 
 Prints ``{"path": OUT, "bytes": n, "duration": seconds}`` and exits 0, or the error object and a non-zero
 exit. A listen-only share link plays this instead of the original (tracks/views.py); a separation's stems get
@@ -15,14 +15,14 @@ import sys
 import time
 from typing import Any
 
-from audio_stream import PreviewWriter, frames, header
-from port_protocol import Parser, PortFailure, progress, r, run
+from .audio_stream import PreviewWriter, frames, header
+from .port_protocol import Parser, PortFailure, progress, r, run
 
 PROGRESS_S = 0.5
 
 
 def main(argv: list[str]) -> dict[str, Any]:
-    parser = Parser(prog="preview.py")
+    parser = Parser(prog="python -m tracks.ports.preview")
     parser.add_argument("audio_path")
     parser.add_argument("--output", required=True)
     args = parser.parse_args(argv)

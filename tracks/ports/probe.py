@@ -1,6 +1,6 @@
 """The probe port: decode a whole upload to prove it is usable audio (ADR-002's protocol).
 
-    python tracks/ports/probe.py FILE --max-duration SECONDS
+    python -m tracks.ports.probe FILE --max-duration SECONDS
 
 Prints ``{"format", "codec", "duration", "sample_rate", "channels"}`` and exits 0, or prints
 ``{"error": "rejected", "message": ...}`` (the reason, for the uploader, as it is) and exits 1. The format is
@@ -24,7 +24,8 @@ import wave
 from typing import Any
 
 import av
-from port_protocol import Parser, PortFailure, run
+
+from .port_protocol import Parser, PortFailure, run
 
 REJECTED = "rejected"
 MIN_DURATION_S = 1.0
@@ -147,7 +148,7 @@ def cut_short(frame: bytes) -> bool:
 
 def main(argv: list[str]) -> dict[str, Any]:
     resource.setrlimit(resource.RLIMIT_CPU, (CPU_LIMIT_S, CPU_LIMIT_S + 5))
-    parser = Parser(prog="probe.py")
+    parser = Parser(prog="python -m tracks.ports.probe")
     parser.add_argument("path")
     parser.add_argument("--max-duration", type=float, required=True)
     args = parser.parse_args(argv)

@@ -19,7 +19,6 @@ import os
 import queue
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -29,11 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import processes
+from . import processes, warm
 
 logger = logging.getLogger(__name__)
 
 PORTS_DIR = Path(__file__).resolve().parent
+ROOT = PORTS_DIR.parent.parent  # the repository: tracks.ports is importable from here
 STDERR_TAIL_LINES = 40
 POLL_S = 0.1
 PR_SET_PDEATHSIG = 1
@@ -93,8 +93,32 @@ def _child_setup(max_file_bytes: int | None, nice: int) -> Callable[[], None]:
     return setup
 
 
-def port_path(name: str) -> Path:
-    return PORTS_DIR / f"{name}.py"
+@dataclass(frozen=True)
+class Port:
+    """What the runner starts: ``python *argv``, called ``name`` in messages."""
+
+    name: str
+    argv: tuple[str, ...]
+
+    def command(self, python: str | None = None) -> list[str]:
+        return [python or sys.executable, *self.argv]
+
+
+def port(name: str) -> Port:
+    """A port of this package, run as ``python -m tracks.ports.<name>`` (the repository root on PYTHONPATH)."""
+    return Port(name, ("-m", f"{__package__}.{name}"))
+
+
+def script(path: Path | str) -> Port:
+    """Any script run as ``python PATH`` (the tests' misbehaving ports)."""
+    return Port(Path(path).name, (os.fspath(path),))
+
+
+def port_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a port starts in: ours plus ``env``, with this package importable from anywhere."""
+    merged = {**os.environ, **(env or {})}
+    merged["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), merged.get("PYTHONPATH")]))
+    return merged
 
 
 def _rss_bytes(pid: int) -> int:
@@ -104,78 +128,6 @@ def _rss_bytes(pid: int) -> int:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return 0
-
-
-class WarmProcess:
-    """A port forked by a warm server (ports/warm.py), with the little of Popen's face the runner uses:
-    ``pid`` (also its process group), ``wait``, ``returncode`` and the ``stdout``/``stderr`` pipes."""
-
-    def __init__(self, conn: socket.socket, pid: int, stdout: Any, stderr: Any, args: list[str]) -> None:
-        self.conn, self.pid, self.stdout, self.stderr, self.args = conn, pid, stdout, stderr, args
-        self.returncode: int | None = None
-        self.maxrss_kb = 0
-        self._buffer = b""
-
-    def wait(self, timeout: float | None = None) -> int:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.returncode is None:
-            if b"\n" in self._buffer:
-                line, self._buffer = self._buffer.split(b"\n", 1)
-                message = json.loads(line)
-                if "exit" in message:
-                    self.returncode = int(message["exit"])
-                    self.maxrss_kb = int(message.get("maxrss_kb") or 0)
-                    self.conn.close()
-                continue
-            # Past the deadline (or ``timeout=0``): one more look at what has already arrived, without waiting.
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            self.conn.settimeout(left)
-            try:
-                chunk = self.conn.recv(4096)
-            except (TimeoutError, BlockingIOError):
-                raise subprocess.TimeoutExpired(self.args, timeout or 0) from None
-            if not chunk:
-                # The warm server is gone without a word: make sure the child is too, and say it was killed.
-                processes.signal_group(self.pid, signal.SIGKILL)
-                self.returncode = -signal.SIGKILL
-                self.conn.close()
-            self._buffer += chunk
-        return self.returncode
-
-
-def _start_warm(warm_socket: str, script: Path | str, args: Sequence[str], env: dict[str, str] | None
-                ) -> WarmProcess | None:
-    """Ask the warm server on ``warm_socket`` to fork the port; None when there is none or it says no (the
-    caller then starts a cold process)."""
-    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    try:
-        conn.settimeout(5)
-        conn.connect(warm_socket)
-        request = {"port": Path(script).stem, "argv": list(args), "env": env or {}}
-        socket.send_fds(conn, [json.dumps(request).encode("utf-8")], [devnull, out_w, err_w])
-        reply = b""
-        while not reply.endswith(b"\n"):
-            chunk = conn.recv(4096)
-            if not chunk:
-                raise OSError("the warm server closed the connection")
-            reply += chunk
-        message = json.loads(reply)
-        if "pid" not in message:
-            raise OSError(message.get("error", "no pid in the reply"))
-    except (OSError, ValueError) as exc:
-        logger.info("no warm start from %s (%s); starting %s cold", warm_socket, exc, Path(script).name)
-        conn.close()
-        for fd in (out_r, err_r):
-            os.close(fd)
-        return None
-    finally:
-        for fd in (out_w, err_w, devnull):
-            os.close(fd)
-    return WarmProcess(conn, int(message["pid"]), os.fdopen(out_r, "rb"), os.fdopen(err_r, "rb"),
-                       [str(script), *args])
 
 
 def _read_stderr(stream: Any, progress: queue.Queue[Progress], tail: collections.deque[str]) -> None:
@@ -203,7 +155,7 @@ def _read_all(stream: Any, sink: list[bytes]) -> None:
 
 
 def run_port(
-    script: Path | str,
+    target: Port | Path | str,
     args: Sequence[str],
     *,
     timeout: float,
@@ -217,7 +169,8 @@ def run_port(
     env: dict[str, str] | None = None,
     warm_socket: str | None = None,
 ) -> PortResult:
-    """Run ``python script *args`` as a port and return its parsed JSON, or raise :class:`PortError`.
+    """Run ``target`` (a :func:`port`, or a script's path) with ``args`` and return its parsed JSON, or raise
+    :class:`PortError`.
 
     ``on_progress`` and ``should_cancel`` are called from the calling thread, so they may use the
     database; ``should_cancel`` is asked about twice a second. With ``progress_interval``, ``on_progress``
@@ -227,23 +180,23 @@ def run_port(
     ``max_file_mb`` caps the size of every file a cold-started port writes (warm ones write none); ``nice``
     lowers its CPU priority (the warm server is started niced as a whole).
     """
-    cmd = [python or sys.executable, str(script), *args]
+    target = target if isinstance(target, Port) else script(target)
     started = time.monotonic()
-    proc: subprocess.Popen[bytes] | WarmProcess | None = None
+    proc: subprocess.Popen[bytes] | warm.WarmProcess | None = None
     if warm_socket and os.path.exists(warm_socket):
-        proc = _start_warm(warm_socket, script, args, env)
+        proc = warm.start(warm_socket, target.name, args, env)
     try:
         proc = proc or subprocess.Popen(
-            cmd,
+            [*target.command(python), *args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,  # its own process group, so a kill reaches its children too
             preexec_fn=_child_setup(int(max_file_mb * 2**20) if max_file_mb else None, nice),
-            env={**os.environ, **(env or {})},
+            env=port_env(env),
         )
     except OSError as exc:
-        raise PortError("not_started", f"could not start {Path(script).name}: {exc}") from exc
+        raise PortError("not_started", f"could not start {target.name}: {exc}") from exc
 
     progress = _ProgressPump(on_progress, progress_interval)
     tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
@@ -296,7 +249,7 @@ def run_port(
     if failure is not None:
         failure.stderr_tail = stderr_tail
         raise failure
-    return _parse_outcome(Path(script).name, proc.returncode, b"".join(stdout), stderr_tail, seconds)
+    return _parse_outcome(target.name, proc.returncode, b"".join(stdout), stderr_tail, seconds)
 
 
 class _ProgressPump:

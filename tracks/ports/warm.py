@@ -1,7 +1,7 @@
 """A warm start for ports: a process that has imported a port and its libraries once, and forks a fresh
 child for every job.
 
-    python tracks/ports/warm.py --socket /path/to/analyzer.sock --port analyzer
+    python -m tracks.ports.warm --socket /path/to/analyzer.sock --port analyzer
 
 Importing librosa and loading numba's compiled functions costs seconds per process, more than analysing a
 song. This server pays it once; each job is still its own process (ADR-002's crash isolation), forked from
@@ -11,7 +11,7 @@ Protocol, one request per connection on a Unix socket: the client sends one JSON
 ``{"argv": [...], "env": {...}}`` with three file descriptors (stdin, stdout, stderr) attached; the server
 answers ``{"pid": n}`` once the child runs and ``{"exit": code, "maxrss_kb": n}`` when it ends (code < 0: the
 signal that killed it). If the client goes away first (its worker died), the child's group is killed.
-ports/runner.py is the client.
+The client is here too (:func:`start`, :class:`WarmProcess`); ports/runner.py calls it.
 """
 
 from __future__ import annotations
@@ -19,17 +19,21 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import logging
 import os
 import resource
 import selectors
 import signal
 import socket
+import subprocess
 import sys
+import time
+from collections.abc import Sequence
 from typing import Any
 
-import processes
+from . import processes
 
-PORTS_DIR = os.path.dirname(os.path.abspath(__file__))
+logger = logging.getLogger(__name__)
 MAX_REQUEST = 1 << 20
 WARM_PORTS = ("analyzer",)
 
@@ -37,11 +41,11 @@ WARM_PORTS = ("analyzer",)
 def warm_up() -> None:
     """Fill numba's cache if nobody has (jit_cache.py), then pass through every compiled function once so
     all of them are loaded here, before any fork; read the beat network too."""
-    import jit_cache
+    from . import jit_cache
 
     if not jit_cache.ensure_filled():
         jit_cache.run_every_port()
-    import beats
+    from . import beats
 
     try:
         beats.load()  # the beat network's weights, read once
@@ -64,7 +68,7 @@ def child(port: Any, listener: socket.socket, conn: socket.socket, request: dict
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.environ.update({str(k): str(v) for k, v in (request.get("env") or {}).items()})
         sys.argv = [port.__file__, *request["argv"]]
-        from port_protocol import run
+        from .port_protocol import run
 
         code = run(port.main, list(request["argv"]), port.FAILURE_KIND)
         sys.stdout.flush()
@@ -76,8 +80,7 @@ def child(port: Any, listener: socket.socket, conn: socket.socket, request: dict
 
 
 def serve(socket_path: str, name: str) -> None:
-    sys.path.insert(0, PORTS_DIR)
-    port = importlib.import_module(name)
+    port = importlib.import_module(f"{__package__}.{name}")
     os.makedirs(os.path.dirname(os.path.abspath(socket_path)), exist_ok=True)
     warm_up()
     if os.path.exists(socket_path):
@@ -132,8 +135,9 @@ def accept(port: Any, listener: socket.socket, selector: selectors.BaseSelector,
         request = json.loads(message.decode("utf-8"))
         if len(fds) != 3 or not isinstance(request.get("argv"), list):
             raise ValueError("a request is one JSON object with argv and three file descriptors")
-        if request.get("port", port.__name__) != port.__name__:
-            raise ValueError(f"this server runs {port.__name__}, not {request['port']}")
+        name = port.__name__.rpartition(".")[2]
+        if request.get("port", name) != name:
+            raise ValueError(f"this server runs {name}, not {request['port']}")
     except (OSError, ValueError) as exc:
         for fd in locals().get("fds", []):
             os.close(fd)
@@ -178,6 +182,79 @@ def reap(children: dict[int, socket.socket], selector: selectors.BaseSelector) -
         except (KeyError, ValueError):
             pass
         conn.close()
+
+
+# The client: the runner asks a warm server for a port.
+
+
+class WarmProcess:
+    """A port forked by a warm server, with the little of Popen's face the runner uses:
+    ``pid`` (also its process group), ``wait``, ``returncode`` and the ``stdout``/``stderr`` pipes."""
+
+    def __init__(self, conn: socket.socket, pid: int, stdout: Any, stderr: Any, args: list[str]) -> None:
+        self.conn, self.pid, self.stdout, self.stderr, self.args = conn, pid, stdout, stderr, args
+        self.returncode: int | None = None
+        self.maxrss_kb = 0
+        self._buffer = b""
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.returncode is None:
+            if b"\n" in self._buffer:
+                line, self._buffer = self._buffer.split(b"\n", 1)
+                message = json.loads(line)
+                if "exit" in message:
+                    self.returncode = int(message["exit"])
+                    self.maxrss_kb = int(message.get("maxrss_kb") or 0)
+                    self.conn.close()
+                continue
+            # Past the deadline (or ``timeout=0``): one more look at what has already arrived, without waiting.
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            self.conn.settimeout(left)
+            try:
+                chunk = self.conn.recv(4096)
+            except (TimeoutError, BlockingIOError):
+                raise subprocess.TimeoutExpired(self.args, timeout or 0) from None
+            if not chunk:
+                # The warm server is gone without a word: make sure the child is too, and say it was killed.
+                processes.signal_group(self.pid, signal.SIGKILL)
+                self.returncode = -signal.SIGKILL
+                self.conn.close()
+            self._buffer += chunk
+        return self.returncode
+
+
+def start(warm_socket: str, name: str, args: Sequence[str], env: dict[str, str] | None) -> WarmProcess | None:
+    """Ask the warm server on ``warm_socket`` to fork the port ``name``; None when there is none or it says no
+    (the caller then starts a cold process)."""
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    try:
+        conn.settimeout(5)
+        conn.connect(warm_socket)
+        request = {"port": name, "argv": list(args), "env": env or {}}
+        socket.send_fds(conn, [json.dumps(request).encode("utf-8")], [devnull, out_w, err_w])
+        reply = b""
+        while not reply.endswith(b"\n"):
+            chunk = conn.recv(4096)
+            if not chunk:
+                raise OSError("the warm server closed the connection")
+            reply += chunk
+        message = json.loads(reply)
+        if "pid" not in message:
+            raise OSError(message.get("error", "no pid in the reply"))
+    except (OSError, ValueError) as exc:
+        logger.info("no warm start from %s (%s); starting %s cold", warm_socket, exc, name)
+        conn.close()
+        for fd in (out_r, err_r):
+            os.close(fd)
+        return None
+    finally:
+        for fd in (out_w, err_w, devnull):
+            os.close(fd)
+    return WarmProcess(conn, int(message["pid"]), os.fdopen(out_r, "rb"), os.fdopen(err_r, "rb"), [name, *args])
 
 
 def main(argv: list[str]) -> None:

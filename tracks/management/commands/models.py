@@ -43,7 +43,7 @@ class Command(BaseCommand):
             self.stderr.write(f"{line.stage}: {done / 2**20:.0f} of {total / 2**20:.0f} MB" if total else line.stage)
 
         try:
-            result = runner.run_port(runner.port_path("demucs_repo"), arguments, timeout=FETCH_TIMEOUT_S,
+            result = runner.run_port(runner.port("demucs_repo"), arguments, timeout=FETCH_TIMEOUT_S,
                                      on_progress=said, python=settings.PORT_PYTHON or None, env=jobs.port_env())
         except runner.PortError as exc:
             raise CommandError(f"{exc.kind}: {exc.message}") from None

@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from tracks import jobs
 from tracks.dev_redis import EmbeddedRedis, redis_answers
+from tracks.models import Job
 from tracks.ports import processes, runner
 
 STOP_GRACE_S = 8.0
@@ -99,11 +100,13 @@ class Command(BaseCommand):
                               "soundforge.asgi:application"]
                  for i in range(1, web_processes + 1)}
         if settings.WARM_ANALYZER:
-            specs["warm-analyzer"] = [settings.PORT_PYTHON or sys.executable, str(runner.port_path("warm")),
+            specs["warm-analyzer"] = [*runner.port("warm").command(settings.PORT_PYTHON),
                                       "--socket", str(settings.ANALYZER_SOCKET), "--port", "analyzer"]
         # Job recovery at start-up and every little while, in its own process (with this REDIS_URL).
         specs["recovery"] = [sys.executable, manage, "recover", "--every", str(settings.RECOVER_EVERY_S)]
-        for queue, count in (("analysis", options["analysis_workers"]), ("processing", options["processing_workers"])):
+        workers = {Job.Kind.ANALYSIS: options["analysis_workers"], Job.Kind.SEPARATION: options["processing_workers"]}
+        for kind, count in workers.items():
+            queue = jobs.QUEUES[kind]
             for i in range(1, count + 1):
                 specs[f"{queue}-worker-{i}"] = [sys.executable, manage, "rqworker", queue]
 

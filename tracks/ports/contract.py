@@ -1,0 +1,130 @@
+"""The contract between the app and its ports: the names both sides use, and the shape of each port's answer.
+
+The ports and the app (tracks/jobs.py, forms.py, uploads.py, ...) import these rather than spelling them
+again; a name added here is offered on both sides. The answers are typed for readers and type checkers: the
+port prints such an object as JSON, the app reads it back (ADR-002, docs/ADR-002-python-integration.md).
+Standard library only; imports no Django.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NotRequired, TypedDict
+
+# What the analyzer can measure, in the order it measures them (`--features a,b` or `all`).
+FEATURES = ("tempo", "key", "energy", "spectral", "mfcc", "chroma", "waveform", "meter", "chords", "sections",
+            "loudness")
+# Features that stand on the beats: asking for one measures the tempo too.
+BEAT_FEATURES = frozenset({"meter", "chords", "sections"})
+# Every stem a separation model may give (htdemucs_6s adds guitar and piano); the analyzer takes any of them.
+STEMS = ("vocals", "drums", "bass", "other", "guitar", "piano")
+# The four every model gives, in the order the built-in engine writes them.
+FOUR_STEMS = ("drums", "bass", "other", "vocals")
+FORMATS = ("wav", "flac", "mp3")
+Format = Literal["wav", "flac", "mp3"]
+PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+MODES = ("major", "minor")
+DEMUCS_MODELS = ("htdemucs", "htdemucs_ft", "htdemucs_6s", "hdemucs_mmi", "mdx_extra")
+BUILT_IN_MODEL = "dsp"  # needs no weights (dsp_engine.py)
+MODELS = (*DEMUCS_MODELS, BUILT_IN_MODEL)
+PREVIEW_SUFFIX = ".preview.mp3"  # a stem's or an original's compressed copy, beside it
+
+
+class Failure(TypedDict):
+    """What any port prints, exiting non-zero, when it fails."""
+
+    error: str  # invalid_arguments, file_not_found, decode_error, rejected, model_unavailable, ...
+    message: str
+
+
+class Probe(TypedDict):
+    """``probe FILE --max-duration S``: what the upload is, decoded whole."""
+
+    format: str
+    codec: str
+    duration: float
+    sample_rate: int
+    channels: int
+
+
+class Key(TypedDict):
+    key: str  # one of PITCH_CLASSES
+    mode: str  # one of MODES
+    confidence: float
+    clear: bool
+    candidates: list[dict[str, Any]]
+
+
+class Section(TypedDict):
+    start: float
+    end: float
+    label: str  # A, B, and a part heard again with a prime
+    name: str | None  # intro, outro, or None
+    key: str
+    mode: str
+    key_confidence: float
+
+
+class Analysis(TypedDict, total=False):
+    """``analyzer FILE --features ...``: the features asked for (and what they bring along)."""
+
+    analyzer_version: str
+    features: list[str]
+    duration: float
+    sample_rate: int
+    source_sample_rate: int
+    channels: int
+    tempo: float | None
+    beats: list[float]
+    beat_tracker: str  # beatnet, or librosa (the fallback)
+    key: Key
+    energy: dict[str, Any]
+    spectral: dict[str, Any]
+    mfcc: dict[str, list[float]]
+    chroma: dict[str, Any]
+    waveform: list[list[float]]
+    meter: dict[str, Any]  # beats_per_bar, confidence
+    downbeats: list[float]
+    chords: list[list[Any]]  # [start, end, "F#:min"]
+    sections: list[Section]
+    key_changes: list[dict[str, Any]]
+    loudness: dict[str, Any]
+    stems: dict[str, dict[str, Any]]  # per stem given with --stem: {"loudness": ...}
+    seconds: float
+
+
+class ModelInfo(TypedDict):
+    name: str
+    available: bool
+    reason: str
+    source: str
+
+
+class Separation(TypedDict):
+    """``demucs_separate FILE --output-dir DIR --model M``: one file per stem."""
+
+    stems: dict[str, str]
+    previews: NotRequired[dict[str, str]]  # with --previews
+    model: str
+    sources: list[str]
+    device: str
+    format: str
+    sample_rate: int
+    channels: int
+    frames: int
+    duration: float
+    stem_info: dict[str, dict[str, Any]]
+    seconds: float
+
+
+class Models(TypedDict):
+    """``demucs_separate --list-models``."""
+
+    models: list[ModelInfo]
+
+
+class Preview(TypedDict):
+    """``preview FILE --output OUT.mp3``."""
+
+    path: str
+    bytes: int
+    duration: float
