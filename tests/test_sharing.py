@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from django.urls import URLPattern, get_resolver
 from django.utils import timezone
 
 from tests.conftest import PASSWORD
+from tests.helpers import track_row
 from tests.test_jobs import upload
 from tracks import storage
 from tracks.models import Activity, AnalysisResult, Comment, Job, Share, ShareLink, Stem, Track
@@ -26,10 +28,13 @@ def song(tmp_path: Path, c_major_wav: Path) -> Path:
     return c_major_wav
 
 
-def separated_track(client: Client, path: Path, previews: bool = True) -> Track:
-    """A track with a finished separation: two short stems written where the port would write them, and
-    (unless not ``previews``) the previews the worker makes, whose bytes say what they are."""
-    track = upload(client, path)
+def separated_track(owner: object, path: Path, previews: bool = True) -> Track:
+    """A track row whose original is ``path`` (no upload: these tests are about who may reach what) with a
+    finished separation: two short stems written where the port would write them, and (unless not
+    ``previews``) the previews the worker makes, whose bytes say what they are."""
+    track = track_row(owner, size=path.stat().st_size)
+    storage.track_path(track).parent.mkdir(parents=True)
+    shutil.copyfile(path, storage.track_path(track))
     job = Job.objects.create(track=track, kind=Job.Kind.SEPARATION, status=Job.Status.SUCCEEDED,
                              options={"model": "dsp", "format": "wav"})
     folder = storage.stems_dir(job)
@@ -137,8 +142,8 @@ def test_an_unverified_account_gets_no_share_until_it_verifies(alice_client: Cli
     assert "Sign up" in mailoutbox[-1].body
 
 
-def test_a_link_shows_the_page_and_nothing_else(alice_client: Client, song: Path) -> None:
-    track = separated_track(alice_client, song)
+def test_a_link_shows_the_page_and_nothing_else(alice_client: Client, alice, song: Path) -> None:
+    track = separated_track(alice, song)
     response = alice_client.post(f"/tracks/{track.uuid}/links/", {"expires_in_days": "7"}, HTTP_HX_REQUEST="true")
     link = ShareLink.objects.get(track=track)
     assert f"/s/{link.token}/" in response.content.decode()
@@ -306,7 +311,7 @@ def test_the_access_table(route: str, actor: str, alice_client: Client, alice, c
     make = get_user_model().objects.create_user
     users = {"owner": alice, "editor": make("erin", "erin@example.com", PASSWORD),
              "viewer": make("vic", "vic@example.com", PASSWORD), "stranger": charlie}
-    track = separated_track(alice_client, song)
+    track = separated_track(alice, song)
     Share.objects.create(track=track, user=users["editor"], role="editor")
     share = Share.objects.create(track=track, user=users["viewer"], role="viewer")
     running = Job.objects.create(track=track, kind=Job.Kind.ANALYSIS, status=Job.Status.RUNNING)
@@ -329,11 +334,11 @@ def test_the_access_table(route: str, actor: str, alice_client: Client, alice, c
 
 
 @pytest.mark.parametrize("mode", ["x-accel-redirect", "x-sendfile"])
-def test_a_front_server_can_send_the_files_after_the_access_check(mode: str, alice_client: Client,
+def test_a_front_server_can_send_the_files_after_the_access_check(mode: str, alice_client: Client, alice,
                                                                    charlie_client: Client, song: Path,
                                                                    settings) -> None:
     settings.SENDFILE = mode
-    track = separated_track(alice_client, song)
+    track = separated_track(alice, song)
     stem = track.stems.get(name="vocals")
     response = alice_client.get(f"/tracks/{track.uuid}/stems/{stem.uuid}/?download=1")
     assert response.status_code == 200 and response.content == b""
@@ -363,8 +368,9 @@ def test_jobs_are_only_enqueued_for_those_who_may_change_the_track(alice_client:
     assert jobs.enqueue_separation(track, "dsp", "wav", by=alice).requested_by == alice
 
 
-def test_a_listen_only_link_plays_nothing_until_the_preview_is_made(alice_client: Client, song: Path) -> None:
-    track = separated_track(alice_client, song, previews=False)
+def test_a_listen_only_link_plays_nothing_until_the_preview_is_made(alice_client: Client, alice: object,
+                                                                    song: Path) -> None:
+    track = separated_track(alice, song, previews=False)
     guest = link_client(ShareLink.objects.create(track=track))
     stem = track.stems.first()
     for url in (f"/tracks/{track.uuid}/audio/", f"/tracks/{track.uuid}/stems/{stem.uuid}/"):
