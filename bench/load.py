@@ -406,12 +406,17 @@ def main() -> None:
     finally:
         for spinner in spinners:
             spinner.kill()
-        server.stop()
-        redis.stop()
-        if args.keep:
-            print(f"kept {scratch}")
-        else:
-            shutil.rmtree(scratch, ignore_errors=True)
+        tear_down(server, redis, scratch, args.keep)
+
+
+def tear_down(server: Server, redis: object, scratch: Path, keep: bool) -> None:
+    """Stop the server and its Redis; remove the scratch folder unless asked to keep it."""
+    server.stop()
+    redis.stop()
+    if keep:
+        print(f"kept {scratch}")
+    else:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _wait(condition, seconds: float, what: str) -> None:

@@ -157,3 +157,21 @@ def progression(chords: list[str], bpm: float = 120.0, beats_per_bar: int = 4, b
 
 def sine(freq: float = 997.0, amplitude: float = 0.5, seconds: float = 6.0, sr: int = 48000) -> np.ndarray:
     return (amplitude * np.sin(2 * np.pi * freq * np.arange(int(seconds * sr)) / sr)).astype(np.float32)
+
+
+def decode(path: Path, sr: int) -> np.ndarray:
+    """A file's audio as mono float32 at ``sr`` (PyAV), as a browser would decode it."""
+    with av.open(str(path)) as container:
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sr)
+        pieces = [out.to_ndarray().reshape(-1) for frame in container.decode(audio=0)
+                  for out in resampler.resample(frame)]
+        pieces += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]
+    return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+
+
+def lag(a: np.ndarray, b: np.ndarray, most: int = 2048) -> int:
+    """How many samples ``a`` is late against ``b`` (their cross-correlation's peak within ``most``)."""
+    n = min(a.size, b.size, 4 * 48000)
+    a, b = a[:n] - a[:n].mean(), b[:n] - b[:n].mean()
+    scores = [float(np.dot(a[max(0, k):n + min(0, k)], b[max(0, -k):n - max(0, k)])) for k in range(-most, most + 1)]
+    return int(np.argmax(scores)) - most

@@ -63,12 +63,15 @@ def test_it_separates_with_the_built_in_engine(alice_client: Client, song_wav: P
         assert (stem.model, stem.format, stem.size) == ("dsp", "wav", path.stat().st_size)
         assert stem.duration == pytest.approx(12.0)
         assert stem.peaks["points"] > 100
-        # Its preview for listen-only links: the same audio as MP3, a fraction of the size.
-        preview = storage.stem_path(stem).with_name(f"{stem.name}.preview.mp3")
+        # Its copy for listening (the mixer, listen-only links): the same audio as Ogg Opus, a fraction of the
+        # size, starting on the stem's own first sample.
+        preview = storage.stem_path(stem).with_name(f"{stem.name}.preview.opus")
         assert stem.preview == f"{storage.stems_prefix(stem.job)}/{preview.name}"
         played = sf.info(preview)
-        assert played.format == "MP3" and played.duration == pytest.approx(12.0, abs=0.1)
+        assert (played.format, played.subtype) == ("OGG", "OPUS")
+        assert played.duration == pytest.approx(12.0, abs=0.01)
         assert preview.stat().st_size < stem.size / 5
+        assert audio.lag(audio.decode(preview, 48000), audio.decode(path, 48000)) == 0
     page = alice_client.get(f"/tracks/{track.uuid}/").content.decode()
     assert page.count('class="strip"') == 4
     # Every control names its stem, for those who cannot see which row it is in.

@@ -279,6 +279,7 @@ TABLE = {
 EXTRA = {
     "track-audio-play": ("get", "/tracks/{track}/audio/", {}, VIEW),
     "stem-download": ("get", "/tracks/{track}/stems/{stem}/?download=1", {}, DOWNLOAD),
+    "stem-listen": ("get", "/tracks/{track}/stems/{stem}/?listen=1", {}, VIEW),  # what the mixer plays
 }
 
 
@@ -326,11 +327,13 @@ def test_the_access_table(route: str, actor: str, alice_client: Client, alice, c
                           link=owners_link.token if route == "link-open" else owners_link.pk)
     response = getattr(client, method)(url, data)
     assert response.status_code == expected[actor], (route, actor, url)
-    if route in ("track-audio-play", "stem-file") and response.status_code == 200:
-        # What plays: the compressed preview for a listen-only link, the file itself for everyone else.
+    if route in ("track-audio-play", "stem-file", "stem-listen") and response.status_code == 200:
+        # What plays: the compressed preview for a listen-only link (and the mixer, which asks for it), the
+        # file itself for everyone else.
         stem = track.stems.first()
         preview, original = (track.preview, track.file) if route == "track-audio-play" else (stem.preview, stem.file)
-        assert played(response) == Path(default_storage.path(preview if actor == "link" else original)).read_bytes()
+        compressed = actor == "link" or route == "stem-listen"
+        assert played(response) == Path(default_storage.path(preview if compressed else original)).read_bytes()
 
 
 @pytest.mark.parametrize("mode", ["x-accel-redirect", "x-sendfile"])
@@ -378,3 +381,6 @@ def test_a_listen_only_link_plays_nothing_until_the_preview_is_made(alice_client
         assert response.status_code == 404 and b"not ready" in response.content
     original = Path(default_storage.path(track.file)).read_bytes()
     assert played(alice_client.get(f"/tracks/{track.uuid}/audio/")) == original
+    # The owner's mixer asks for the listening copy; without one it gets the stem itself.
+    listened = played(alice_client.get(f"/tracks/{track.uuid}/stems/{stem.uuid}/?listen=1"))
+    assert listened == Path(default_storage.path(stem.file)).read_bytes()

@@ -88,8 +88,9 @@ def stem_response(stem: Stem, range_header: str = "", as_attachment: bool = Fals
     if preview:
         if not stem.preview:
             return preview_missing()
-        return stored_response(stem.preview, CONTENT_TYPES["mp3"], f"{stem.track.title} - {stem.name} (preview).mp3",
-                               range_header)
+        suffix = Path(stem.preview).suffix  # .opus (older separations: .mp3)
+        return stored_response(stem.preview, CONTENT_TYPES.get(suffix[1:]),
+                               f"{stem.track.title} - {stem.name} (preview){suffix}", range_header)
     return stored_response(stem.file, CONTENT_TYPES.get(stem.format), stem.download_name, range_header,
                            as_attachment)
 

@@ -368,7 +368,7 @@ class Stem(models.Model):
     model = models.CharField(max_length=64)
     format = models.CharField(max_length=8)
     # Relative to MEDIA_ROOT: tracks/<track uuid>/stems/<job uuid>/<name>.<format>; its compressed copy for
-    # listening beside it (<name>.preview.mp3, written by the separation port).
+    # listening beside it (<name>.preview.opus, written by the separation port; .mp3 before 2026-12).
     file = models.CharField(max_length=255)
     preview = models.CharField(max_length=255, blank=True)
     duration = models.FloatField()

@@ -303,8 +303,12 @@ def stem_file(request: HttpRequest, track_uuid: str, stem_uuid: str) -> HttpResp
     who = access.actor(request)
     track = (access.get_downloadable if as_attachment else access.get_viewable)(who, track_uuid)
     stem = get_object_or_404(track.stems.select_related("track"), uuid=stem_uuid)
+    # The mixer asks for the listening copy (``listen=1``, where there is one); a listen-only link gets it
+    # whatever it asks.
+    listen = request.GET.get("listen") == "1" and bool(stem.preview) and not as_attachment
     return downloads.stem_response(stem, range_header=request.headers.get("Range", ""),
-                                   as_attachment=as_attachment, preview=not access.can_download(who, track))
+                                   as_attachment=as_attachment,
+                                   preview=listen or not access.can_download(who, track))
 
 
 def _downloadable_stems(request: HttpRequest, track_uuid: str, job_uuid: str) -> tuple[Track, list[Stem]]:

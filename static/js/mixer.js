@@ -4,10 +4,44 @@
 // The page's markup may be swapped by the server's pushes at any time, so the state lives here, in one
 // engine per separation keyed by the mixer's id, and a freshly swapped mixer is bound to its engine again
 // (the music keeps playing and the controls show where they were).
+//
+// It plays the stems' listening copies (Ogg Opus, a tenth of the lossless size) and starts before they are
+// whole: once the first HEAD_BYTES of every stem are in, those complete Ogg pages are decoded and play while
+// the rest downloads; each stem's whole buffer then takes over on the same sample (sources scheduled at one
+// context time), and playback waits, saying so, if it catches up with what has arrived. "Lossless" plays the
+// original stems instead, each downloaded whole first.
 (function () {
   "use strict";
 
   const engines = new Map();
+  const HEAD_BYTES = 256 * 1024;  // about 16 s of a stem at 128 kbit/s
+  const MARGIN_S = 0.3;  // how close playback may come to the end of what has arrived
+
+  function joined(chunks) {
+    const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const chunk of chunks) { bytes.set(chunk, at); at += chunk.length; }
+    return bytes;
+  }
+
+  // The complete Ogg pages at the start of a partial download (each page begins "OggS"); anything else (an
+  // MP3, whose frames stand alone) as it is.
+  function wholePages(bytes) {
+    for (let i = bytes.length - 4; i > 0; i--) {
+      if (bytes[i] === 0x4f && bytes[i + 1] === 0x67 && bytes[i + 2] === 0x67 && bytes[i + 3] === 0x53) {
+        return bytes.slice(0, i).buffer;
+      }
+    }
+    return bytes.slice().buffer;
+  }
+
+  function megabytes(n) {
+    return (n / 1e6).toFixed(1) + " MB";
+  }
+
+  function announce(name, detail) {
+    document.dispatchEvent(new CustomEvent("soundforge:mixer", { detail: { event: name, at: performance.now(), ...detail } }));
+  }
 
   function clock(seconds) {
     const s = Math.max(0, Math.floor(seconds));
@@ -19,9 +53,13 @@
       this.duration = parseFloat(root.dataset.duration) || 0;
       this.mixUrl = root.dataset.mixUrl;
       this.stems = Array.from(root.querySelectorAll("[data-stem]:not([data-click])")).map((strip) => ({
-        name: strip.dataset.stem, src: strip.dataset.src, gain: 1, pan: 0, mute: false, solo: false,
-        buffer: null, source: null, gainNode: null, panNode: null,
+        name: strip.dataset.stem, src: strip.dataset.src, listen: strip.dataset.listen || strip.dataset.src,
+        gain: 1, pan: 0, mute: false, solo: false, buffer: null, full: false, received: 0, total: 0,
+        source: null, gainNode: null, panNode: null,
       }));
+      this.lossless = false;
+      this.generation = 0;  // a new load (lossless switched) makes the older one's downloads moot
+      this.waiting = false;  // paused until more has arrived
       this.click = null;  // the metronome strip, once the track has beats (see syncClick)
       this.ctx = null;
       this.loading = null;
@@ -36,26 +74,125 @@
       return Math.min(this.duration, this.ctx.currentTime - this.startedAt);
     }
 
+    audioStems() {
+      return this.stems.filter((s) => !s.beats);
+    }
+
+    // Resolves once every stem can start (its first seconds, or all of it); the rest keeps arriving.
     load() {
       if (this.loading) return this.loading;
-      this.ctx = new (window.AudioContext || window.webkitAudioContext)();
-      this.status("Loading stems…");
-      this.loading = Promise.all(this.stems.map(async (stem) => {
-        this.connect(stem);
-        if (stem.beats) { stem.buffer = this.clickBuffer(stem); return; }
-        const response = await fetch(stem.src, { credentials: "same-origin" });
-        if (!response.ok) throw new Error(stem.name + ": HTTP " + response.status);
-        stem.buffer = await this.ctx.decodeAudioData(await response.arrayBuffer());
-      })).then(() => {
-        this.duration = Math.max(this.duration, ...this.stems.map((s) => s.buffer.duration));
-        this.apply();
-        this.status("");
-      }).catch((error) => {
-        this.loading = null;
-        this.status("Could not load the stems: " + error.message);
-        throw error;
-      });
+      this.ctx = this.ctx || new (window.AudioContext || window.webkitAudioContext)();
+      const generation = ++this.generation;
+      for (const stem of this.stems) {
+        if (!stem.gainNode) this.connect(stem);
+        if (stem.beats) { stem.buffer = this.clickBuffer(stem); stem.full = true; }
+      }
+      const audio = this.audioStems();
+      this.showProgress();
+      announce("loading", { lossless: this.lossless });
+      this.loading = new Promise((resolve, reject) => {
+        const check = () => { if (audio.every((s) => s.buffer)) resolve(); };
+        Promise.all(audio.map((stem) => this.fetchStem(stem, generation, check))).then(() => {
+          if (generation !== this.generation) return;
+          this.showProgress();
+          announce("loaded", { bytes: audio.reduce((n, s) => n + s.received, 0) });
+          resolve();
+          this.resume();
+        }, (error) => {
+          if (generation !== this.generation) return;
+          this.loading = null;
+          this.status("Could not load the stems: " + error.message);
+          reject(error);
+        });
+      }).then(() => this.apply());
       return this.loading;
+    }
+
+    async fetchStem(stem, generation, ready) {
+      stem.buffer = null; stem.full = false; stem.received = 0; stem.total = 0;
+      const response = await fetch(this.lossless ? stem.src : stem.listen, { credentials: "same-origin" });
+      if (!response.ok) throw new Error(stem.name + ": HTTP " + response.status);
+      stem.total = parseInt(response.headers.get("Content-Length"), 10) || 0;
+      const reader = response.body.getReader();
+      const chunks = [];
+      let head = !this.lossless;  // a WAV or FLAC is decoded whole
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (generation !== this.generation) { reader.cancel(); return; }
+        chunks.push(value);
+        stem.received += value.length;
+        this.showProgress();
+        if (head && stem.received >= HEAD_BYTES && stem.received < stem.total) {
+          head = false;
+          this.ctx.decodeAudioData(wholePages(joined(chunks))).then((buffer) => {
+            if (generation !== this.generation || stem.full) return;
+            stem.buffer = buffer;
+            ready();
+          }, () => {});  // a beginning that does not decode on its own: the whole file will
+        }
+      }
+      const buffer = await this.ctx.decodeAudioData(joined(chunks).buffer);
+      if (generation !== this.generation) return;
+      this.upgrade(stem, buffer);
+      ready();
+    }
+
+    // A stem's whole buffer takes over from its beginning: at one context time, from the same position, so
+    // every stem stays on the same sample whichever arrives first.
+    upgrade(stem, buffer) {
+      const wasPlaying = this.playing && stem.source;
+      stem.buffer = buffer;
+      stem.full = true;
+      if (wasPlaying) {
+        const old = stem.source;
+        const when = this.ctx.currentTime + 0.05;
+        this.startSource(stem, when, when - this.startedAt);
+        old.stop(when);
+        old.onended = () => old.disconnect();
+      }
+      this.resume();
+    }
+
+    // Seconds of the song every stem has (Infinity once all are whole).
+    available() {
+      return Math.min(...this.audioStems().map((s) => (s.full ? Infinity : s.buffer ? s.buffer.duration : 0)));
+    }
+
+    resume() {
+      if (this.waiting && this.available() > Math.min(this.duration, this.offset + 2)) {
+        this.waiting = false;
+        this.play();
+      }
+    }
+
+    showProgress() {
+      const audio = this.audioStems();
+      const received = audio.reduce((n, s) => n + s.received, 0);
+      const total = audio.reduce((n, s) => n + s.total, 0);
+      const whole = audio.every((s) => s.full);
+      const bar = this.root && this.root.querySelector("[data-mixer-progress]");
+      if (bar) {
+        bar.hidden = whole;
+        bar.value = total ? received / total : 0;
+      }
+      if (whole) { this.status(this.waiting ? "Loading…" : ""); return; }
+      const what = this.lossless ? "lossless stems" : "stems";
+      this.status(total ? `Loading ${what}: ${Math.floor((100 * received) / total)} % of ${megabytes(total)}`
+        + (this.playing ? " (playing from what has arrived)" : "") : `Loading ${what}…`);
+    }
+
+    setLossless(on) {
+      if (on === this.lossless) return;
+      this.lossless = on;
+      if (!this.loading) return;
+      // Start again from the other files, where the song was.
+      const wasPlaying = this.playing || this.waiting;
+      this.pause();
+      this.generation++;
+      this.loading = null;
+      for (const stem of this.audioStems()) { stem.buffer = null; stem.full = false; }
+      if (wasPlaying) this.play(); else this.load();
     }
 
     connect(stem) {
@@ -113,19 +250,28 @@
     }
 
     async play() {
+      this.waiting = false;
       await this.load();
       if (this.ctx.state === "suspended") await this.ctx.resume();
       if (this.playing) return;
       if (this.offset >= this.duration) this.offset = 0;
+      if (this.offset > this.available() - MARGIN_S) {  // a seek past what has arrived
+        this.waiting = true;
+        this.showProgress();
+        return;
+      }
       const when = this.ctx.currentTime + 0.05;  // a moment ahead, so every source starts on the same sample
       for (const stem of this.stems) this.startSource(stem, when, this.offset);
       this.startedAt = when - this.offset;
       this.playing = true;
+      announce("playing", { sounds: performance.now() + (when - this.ctx.currentTime) * 1000,
+                            whole: this.audioStems().every((s) => s.full) });
       this.render();
       this.tick();
     }
 
     pause() {
+      this.waiting = false;
       if (!this.playing) return;
       this.offset = this.position();
       this.stopSources();
@@ -180,6 +326,12 @@
 
     tick() {
       if (!this.playing) return;
+      if (this.position() > this.available() - MARGIN_S) {  // caught up with the download: wait for it
+        this.pause();
+        this.waiting = true;
+        this.showProgress();
+        return;
+      }
       if (this.position() >= this.duration) {
         this.stopSources();
         this.playing = false;
@@ -207,7 +359,7 @@
     render() {
       if (!this.root) return;
       const play = this.root.querySelector('[data-action="play"]');
-      if (play) play.textContent = this.playing ? "Pause" : "Play";
+      if (play) play.textContent = this.playing || this.waiting ? "Pause" : "Play";
       for (const stem of this.stems) {
         const strip = this.root.querySelector('[data-stem="' + CSS.escape(stem.name) + '"]');
         if (!strip) continue;
@@ -235,7 +387,7 @@
       const digit = /^Digit([0-9])$/.exec(event.code);
       if (event.code === "Space") {
         event.preventDefault();
-        this.playing ? this.pause() : this.play();
+        this.playing || this.waiting ? this.pause() : this.play();
       } else if ((event.code === "ArrowLeft" || event.code === "ArrowRight") && !target.matches("input[type=range]")) {
         event.preventDefault();
         this.seek(this.position() + (event.code === "ArrowLeft" ? -5 : 5));
@@ -256,9 +408,14 @@
       const line = root.querySelector("[data-mixer-status]");
       if (line) line.dataset.help = line.textContent;
       root.querySelector('[data-action="play"]').addEventListener("click", () => {
-        this.playing ? this.pause() : this.play();
+        this.playing || this.waiting ? this.pause() : this.play();
       });
       root.querySelector("[data-seek]").addEventListener("input", (e) => this.seek(parseFloat(e.target.value)));
+      const lossless = root.querySelector("[data-lossless]");
+      if (lossless) {
+        lossless.checked = this.lossless;
+        lossless.addEventListener("change", (e) => this.setLossless(e.target.checked));
+      }
       for (const stem of this.stems) {
         const strip = root.querySelector('[data-stem="' + CSS.escape(stem.name) + '"]');
         if (!strip) continue;

@@ -168,11 +168,14 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     assert {"drums", "bass", "other", "vocals"} <= set(stems)
     shots(alice, "separated")
 
-    # -- play, then solo the vocals ------------------------------------------------------------------------
+    # -- play (the stems' listening copies, not the lossless files), then solo the vocals -------------------
+    fetched: list[str] = []
+    alice.on("request", lambda request: fetched.append(request.url) if "/stems/" in request.url else None)
     alice.click("[data-mixer] [data-action=play]")
     expect(alice.locator("[data-mixer] [data-action=play]")).to_have_text("Pause")
     # the clock runs: the stems are playing
     expect(alice.locator("[data-mixer] [data-time]")).not_to_have_text("0:00", timeout=15_000)
+    assert len(fetched) == len(set(stems) - {"click"}) and all(u.endswith("?listen=1") for u in fetched), fetched
     # Each control says which stem it is; Space on a focused button presses it (the song plays on); a
     # volume reads in decibels.
     mute_drums = alice.get_by_role("button", name="Mute drums")

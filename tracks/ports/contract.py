@@ -26,7 +26,8 @@ MODES = ("major", "minor")
 DEMUCS_MODELS = ("htdemucs", "htdemucs_ft", "htdemucs_6s", "hdemucs_mmi", "mdx_extra")
 BUILT_IN_MODEL = "dsp"  # needs no weights (dsp_engine.py)
 MODELS = (*DEMUCS_MODELS, BUILT_IN_MODEL)
-PREVIEW_SUFFIX = ".preview.mp3"  # a stem's or an original's compressed copy, beside it
+PREVIEW_SUFFIX = ".preview.mp3"  # an original's compressed copy for listening, beside it (MP3)
+STEM_PREVIEW_SUFFIX = ".preview.opus"  # a stem's, which the mixer plays (Ogg Opus)
 
 
 class Failure(TypedDict):
