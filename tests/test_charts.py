@@ -94,3 +94,34 @@ def test_the_section_table_carries_each_sections_loudness_and_energy() -> None:
 
 def test_small_charts_say_their_values_strongest_first() -> None:
     assert charts.described([("C", 0.2), ("A", 0.9), ("E", -0.5)]) == "A 0.90, E -0.50, C 0.20"
+
+
+# Eight bars of 4/4 at 120 BPM (a bar is 2 s), an upbeat bar before the first downbeat at 1 s, an intro of
+# two bars and a verse; the chords change every bar, one bar holds two.
+SONG = {
+    "beats": [i * 0.5 for i in range(2, 36)],
+    "downbeats": [1.0 + 2 * i for i in range(8)],
+    "chords": [[0.0, 1.0, "N"], [1.0, 3.0, "C:maj"], [3.0, 5.0, "A:min"], [5.0, 6.0, "F:maj"], [6.0, 7.0, "G:7"],
+               [7.0, 11.0, "C:maj"], [11.0, 17.0, "D:min"]],
+    "sections": [{"start": 0.0, "end": 5.0, "label": "A", "name": "intro"},
+                 {"start": 5.0, "end": 17.0, "label": "B", "name": None}],
+}
+
+
+def test_the_chord_chart_puts_four_bars_a_row_under_each_section() -> None:
+    chart = charts.chart(SONG)
+    assert [(g["title"], g["bars"], g["at"]) for g in chart] == [("Intro (A)", 3, 0.0), ("B", 6, 5.0)]
+    intro, verse = chart
+    assert [[bar["number"] for bar in row] for row in intro["rows"]] == [[0, 1, 2]]  # the upbeat is bar 0
+    assert [[bar["number"] for bar in row] for row in verse["rows"]] == [[3, 4, 5, 6], [7, 8]]
+    assert [bar["chords"] for bar in intro["rows"][0]] == [["N"], ["C"], ["Am"]]
+    assert verse["rows"][0][0]["chords"] == ["F", "G7"]  # two chords in one bar, in order
+    assert charts.chart({"beats": [], "chords": []}) == []
+
+
+def test_following_the_playhead_needs_chord_runs_bars_and_titled_sections() -> None:
+    follow = charts.follow(SONG)
+    assert follow["chords"][0] == [0.0, 1.0, "N.C."] and follow["chords"][4] == [6.0, 7.0, "G7"]
+    assert follow["bars"][:3] == [[0.0, 0], [1.0, 1], [3.0, 2]]
+    assert follow["sections"] == [[0.0, 5.0, "Intro (A)"], [5.0, 17.0, "B"]]
+    assert charts.follow({"chords": []}) is None

@@ -259,6 +259,7 @@ TABLE = {
     "track-separate": ("post", "/tracks/{track}/separate/", {"model": "dsp", "format": "wav"}, EDIT),
     "job-cancel": ("post", "/tracks/{track}/jobs/{job}/cancel/", {}, EDIT),
     "stem-file": ("get", "/tracks/{track}/stems/{stem}/", {}, VIEW),
+    "track-chart": ("get", "/tracks/{track}/chart/", {}, VIEW),
     "stems-zip": ("get", "/tracks/{track}/separations/{job}/zip/", {}, DOWNLOAD),
     "stems-mix": ("get", "/tracks/{track}/separations/{job}/mix/", {}, DOWNLOAD),
     "share-add": ("post", "/tracks/{track}/shares/", {"who": "charlie@example.com"}, MANAGE),

@@ -218,3 +218,34 @@ def test_form_errors_are_tied_to_their_fields(client) -> None:
     for ids in described:
         for element_id in ids.split():
             assert re.search(rf'id="{element_id}"[^>]*>[^<]+', page), element_id
+
+
+@pytest.mark.django_db
+def test_the_chord_chart_and_the_follow_panel_show_the_songs_bars_and_sections(alice, alice_client: Client,
+                                                                               bob_client: Client) -> None:
+    import json
+
+    from tests.helpers import track_row
+    from tests.test_charts import SONG
+    from tracks.models import AnalysisResult
+
+    song = track_row(alice, title="Night Drive", duration=17.0)
+    empty = alice_client.get(f"/tracks/{song.uuid}/chart/").content.decode()
+    assert "No chords yet" in empty
+    AnalysisResult.objects.create(track=song, data={**SONG, "tempo": 120.0, "meter": {"beats_per_bar": 4}},
+                                  analyzer_version="3", tempo=120.0, key_label="C major")
+    page = alice_client.get(f"/tracks/{song.uuid}/chart/").content.decode()
+    assert "120.0 BPM · C major · 4/4" in page
+    headings = re.findall(r"<h2>([^<]+?) <span", page)
+    assert headings == ["Intro (A)", "B"]
+    rows = re.findall(r'<ol class="chart-row" start="(\d+)">(.*?)</ol>', page)
+    assert [start for start, _ in rows] == ["0", "3", "7"]
+    assert [len(re.findall("<li", bars)) for _, bars in rows] == [3, 4, 2]
+    assert "F  G7" in rows[1][1]
+    assert bob_client.get(f"/tracks/{song.uuid}/chart/").status_code == 404  # not shared with him
+
+    detail = alice_client.get(f"/tracks/{song.uuid}/").content.decode()
+    follow = json.loads(re.search(r'<script id="follow-data" type="application/json">(.*?)</script>', detail,
+                                  re.S)[1])
+    assert follow["sections"][0] == [0.0, 5.0, "Intro (A)"] and follow["bars"][1] == [1.0, 1]
+    assert f'href="/tracks/{song.uuid}/chart/"' in detail

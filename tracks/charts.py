@@ -88,6 +88,50 @@ def progression(data: dict[str, Any]) -> list[dict[str, Any]]:
     return bars
 
 
+def section_title(section: dict[str, Any] | None) -> str:
+    """How a section is headed: its name where the analysis gave one, and its letter (A, B, a prime for a
+    part heard again)."""
+    if not section:
+        return ""
+    label, name = section.get("label") or "", (section.get("name") or "").capitalize()
+    return f"{name} ({label})" if name and label else name or label
+
+
+def chart(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The chord chart: the bars grouped by the section each starts in, every section's bars in rows of four
+    (a lead sheet's layout). Bars before the first section, or in a song without sections, stand under an
+    empty heading."""
+    sections = data.get("sections") or []
+    groups: list[dict[str, Any]] = []
+    for bar in progression(data):
+        section = next((s for s in sections if s["start"] <= bar["at"] < s["end"]), None)
+        if not groups or groups[-1]["section"] is not section:
+            groups.append({"section": section, "title": section_title(section), "at": bar["at"], "bars": []})
+        groups[-1]["bars"].append(bar)
+    for group in groups:
+        bars = group.pop("bars")
+        group["rows"] = [bars[i:i + BARS_PER_ROW] for i in range(0, len(bars), BARS_PER_ROW)]
+        group["bars"] = len(bars)
+    return groups
+
+
+BARS_PER_ROW = 4
+
+
+def follow(data: dict[str, Any]) -> dict[str, Any] | None:
+    """What the page needs to follow the playhead (static/js/follow.js): chord runs as [start, end, name],
+    bars as [start, number], sections as [start, end, title]; None without chords."""
+    chords = data.get("chords") or []
+    if not chords:
+        return None
+    return {
+        "chords": [[round(a, 3), round(b, 3), "N.C." if label == "N" else _chord_text(label)]
+                   for a, b, label in chords],
+        "bars": [[round(bar["at"], 3), bar["number"]] for bar in progression(data)],
+        "sections": [[s["start"], s["end"], section_title(s)] for s in data.get("sections") or []],
+    }
+
+
 def _chord_text(label: str) -> str:
     """Lead-sheet spelling: C, Cm, C7, Cdim; N for no chord."""
     root, _, quality = label.partition(":")

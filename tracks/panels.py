@@ -41,6 +41,16 @@ def jobs_data(track: Track) -> dict[str, Any]:
             "analysis": track.latest_analysis(with_data=False)}
 
 
+def follow_data(track: Track) -> dict[str, Any]:
+    """The chords, bars and sections the page follows the playhead through; cached by the analysis and its
+    tempo correction (templates/tracks/panels/follow-panel.html), so the analysis's data is read only when the
+    cache misses."""
+    analysis = track.latest_analysis(with_data=False)
+    return {"follow_version": (analysis.pk, analysis.tempo_factor) if analysis else None,
+            # Called by the template, inside its cache block.
+            "follow": lambda: charts.follow(analysis.shown) if analysis else None}
+
+
 def results_data(track: Track) -> dict[str, Any]:
     """The analysis with its pictures, and the stems with their mixer. Both panels are cached by what they
     show (templates/tracks/panels/*.html), so the analysis's data, the pictures and the waveforms are loaded
@@ -108,6 +118,7 @@ PANELS = {panel.name: panel for panel in (
     Panel("separation-job-panel", frozenset({JOB}), jobs_data),
     Panel("analysis-panel", frozenset({ANALYSIS}), results_data),
     Panel("stems-panel", frozenset({STEMS, ANALYSIS, TITLE}), results_data),
+    Panel("follow-panel", frozenset({ANALYSIS}), follow_data),
     Panel("comments-panel", frozenset({COMMENTS}), comments_data),
     Panel("activity-panel", frozenset({ACTIVITY}), activity_data),
     Panel("presence-panel", frozenset(), no_data),  # pushed by presence.py with who is there

@@ -26,6 +26,7 @@ urlpatterns = [
     path("tracks/<uuid:track_uuid>/analyse/", views.track_analyse, name="track-analyse"),
     path("tracks/<uuid:track_uuid>/tempo/", views.track_tempo, name="track-tempo"),
     path("tracks/<uuid:track_uuid>/analysis.<str:fmt>", views.analysis_export, name="analysis-export"),
+    path("tracks/<uuid:track_uuid>/chart/", views.track_chart, name="track-chart"),
     path("tracks/<uuid:track_uuid>/delete/", views.track_delete, name="track-delete"),
     path("tracks/<uuid:track_uuid>/separate/", views.track_separate, name="track-separate"),
     path("tracks/<uuid:track_uuid>/jobs/<uuid:job_uuid>/cancel/", views.job_cancel, name="job-cancel"),

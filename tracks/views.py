@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_ratelimit.core import is_ratelimited
 from django_ratelimit.decorators import ratelimit
 
-from . import access, accounts, actions, downloads, health, jobs, limits, panels, tempo, uploads
+from . import access, accounts, actions, charts, downloads, health, jobs, limits, panels, tempo, uploads
 from .forms import (
     CommentForm,
     DisplayNameForm,
@@ -185,6 +185,17 @@ def track_detail(request: HttpRequest, track_uuid: str) -> HttpResponse:
     if context["can_manage"]:
         context.update(sharing_context(track))
     return render(request, "tracks/track_detail.html", context)
+
+
+@open_to_links
+@require_GET
+def track_chart(request: HttpRequest, track_uuid: str) -> HttpResponse:
+    """The chord chart to read or print: the bars in rows of four under the song's sections."""
+    track = access.get_viewable(access.actor(request), track_uuid)
+    analysis = track.latest_analysis()
+    shown = analysis.shown if analysis else {}
+    return render(request, "tracks/chart.html", {"track": track, "analysis": analysis,
+                                                 "chart": charts.chart(shown)})
 
 
 def controls_context(who: access.Actor, track: Track) -> dict[str, Any]:

@@ -176,6 +176,8 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     # the clock runs: the stems are playing
     expect(alice.locator("[data-mixer] [data-time]")).not_to_have_text("0:00", timeout=15_000)
     assert len(fetched) == len(set(stems) - {"click"}) and all(u.endswith("?listen=1") for u in fetched), fetched
+    # The chords follow the mixer's playhead: the bar number counts.
+    expect(alice.locator("[data-follow] [data-now-bar]")).not_to_have_text("–", timeout=15_000)
     # Each control says which stem it is; Space on a focused button presses it (the song plays on); a
     # volume reads in decibels.
     mute_drums = alice.get_by_role("button", name="Mute drums")
@@ -253,6 +255,16 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     assert "preview quality" in guest.inner_text(f"#controls-{track.uuid}")
     guest.click("[data-mixer] [data-action=play]")
     expect(guest.locator("[data-mixer] [data-time]")).not_to_have_text("0:00", timeout=15_000)  # previews play
+    # The chords follow the playhead for a link holder too, and the chord chart opens, ready to print.
+    expect(guest.locator("[data-follow] [data-now-bar]")).not_to_have_text("–", timeout=15_000)
+    assert guest.inner_text("[data-follow] [data-now-chord]").strip() not in ("", "–")
+    shots(guest, "link-follows-chords")
+    chart = guest_context.new_page()
+    chart.goto(f"{served.url}/tracks/{track.uuid}/chart/")
+    assert chart.locator(".chart-row li").count() >= 4
+    chart.emulate_media(media="print")
+    shots(chart, "chord-chart-print")
+    chart.close()
     alice.click(f"#sharing-panel-{track.uuid} li.new button:has-text('Revoke')")
     expect(guest.locator("#notice")).to_contain_text("Your access to this track ended.", timeout=15_000)
     expect(guest.locator("[data-mixer] [data-action=play]")).to_have_text("Play")
