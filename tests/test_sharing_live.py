@@ -13,8 +13,8 @@ from django.test import Client
 from django.utils import timezone
 
 from tests.conftest import PASSWORD
+from tests.helpers import track_row
 from tests.test_consumers import connect, make_track, open_track_page, receive_until
-from tests.test_jobs import upload
 from tests.test_sharing import ACTORS, client_for
 from tracks import events, panels
 from tracks.consumers import CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED
@@ -188,14 +188,13 @@ def test_every_websocket_route_has_a_rule() -> None:
 
 
 @pytest.mark.parametrize("actor", ACTORS)
-async def test_the_websocket_access_table(actor: str, alice_client: Client, alice, charlie,
-                                          c_major_wav: Path) -> None:
+async def test_the_websocket_access_table(actor: str, alice, charlie) -> None:
     @sync_to_async
     def setup() -> tuple[object, Client | None]:
         make = get_user_model().objects.create_user
         users = {"owner": alice, "editor": make("erin", "erin@example.com", PASSWORD),
                  "viewer": make("vic", "vic@example.com", PASSWORD), "stranger": charlie}
-        track = upload(alice_client, c_major_wav)
+        track = track_row(alice)
         Share.objects.create(track=track, user=users["editor"], role="editor")
         Share.objects.create(track=track, user=users["viewer"], role="viewer")
         client = client_for(actor, track, users)

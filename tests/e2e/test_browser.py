@@ -177,7 +177,7 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     expect(alice.locator("[data-mixer] [data-time]")).not_to_have_text("0:00", timeout=15_000)
     assert len(fetched) == len(set(stems) - {"click"}) and all(u.endswith("?listen=1") for u in fetched), fetched
     # The chords follow the mixer's playhead: the bar number counts.
-    expect(alice.locator("[data-follow] [data-now-bar]")).not_to_have_text("–", timeout=15_000)
+    expect(alice.locator("[data-follow] [data-now-bar]")).not_to_have_text("\u2013", timeout=15_000)
     # Each control says which stem it is; Space on a focused button presses it (the song plays on); a
     # volume reads in decibels.
     mute_drums = alice.get_by_role("button", name="Mute drums")
@@ -256,8 +256,8 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     guest.click("[data-mixer] [data-action=play]")
     expect(guest.locator("[data-mixer] [data-time]")).not_to_have_text("0:00", timeout=15_000)  # previews play
     # The chords follow the playhead for a link holder too, and the chord chart opens, ready to print.
-    expect(guest.locator("[data-follow] [data-now-bar]")).not_to_have_text("–", timeout=15_000)
-    assert guest.inner_text("[data-follow] [data-now-chord]").strip() not in ("", "–")
+    expect(guest.locator("[data-follow] [data-now-bar]")).not_to_have_text("\u2013", timeout=15_000)
+    assert guest.inner_text("[data-follow] [data-now-chord]").strip() not in ("", "\u2013")
     shots(guest, "link-follows-chords")
     chart = guest_context.new_page()
     chart.goto(f"{served.url}/tracks/{track.uuid}/chart/")
