@@ -67,11 +67,80 @@
       this.offset = 0;      // position (s) while paused
       this.startedAt = 0;   // ctx.currentTime at which position 0 would have played
       this.root = null;
+      this.loop = null;     // {start, end} (s): every source loops there, the click with them
+      this.snap = "bar";    // what a dragged loop snaps to: beat, bar or section
+      this.countIn = false; // one bar of clicks before Play
     }
 
     position() {
       if (!this.playing) return this.offset;
-      return Math.min(this.duration, this.ctx.currentTime - this.startedAt);
+      return this.wrapped(this.ctx.currentTime - this.startedAt);
+    }
+
+    // Where playback is, ``elapsed`` seconds of song after position 0: past a loop's end, back inside it.
+    wrapped(elapsed) {
+      const loop = this.loop;
+      if (loop && elapsed >= loop.end) return loop.start + ((elapsed - loop.start) % (loop.end - loop.start));
+      return Math.min(this.duration, elapsed);
+    }
+
+    // The analysis's grid: beats and downbeats (the click strip's), section starts (the follow panel's).
+    grid(unit) {
+      const strip = this.root && this.root.querySelector("[data-click]");
+      const numbers = (text) => (text ? text.split(",").map(parseFloat) : []);
+      if (unit === "section") {
+        const data = document.getElementById("follow-data");
+        const sections = data ? JSON.parse(data.textContent).sections : [];
+        return [...sections.map((s) => s[0]), this.duration];
+      }
+      const points = strip ? numbers(unit === "beat" ? strip.dataset.beats : strip.dataset.downbeats) : [];
+      return points.length ? [0, ...points, this.duration] : [];
+    }
+
+    // Snap a time to the nearest grid point (``up``: the next one at or after it).
+    snapped(t, up) {
+      const points = this.grid(this.snap);
+      if (!points.length) return t;
+      let best = points[0];
+      for (const p of points) {
+        if (up ? p >= t - 0.001 && (best < t - 0.001 || p < best) : Math.abs(p - t) < Math.abs(best - t)) best = p;
+      }
+      return best;
+    }
+
+    setLoop(start, end) {
+      const loop = end - start >= 0.25 ? { start: Math.max(0, start), end: Math.min(this.duration, end) } : null;
+      this.loop = loop;
+      if (loop && (this.offset < loop.start || this.offset >= loop.end)) this.offset = loop.start;
+      if (this.playing) this.seek(loop && (this.position() < loop.start || this.position() >= loop.end)
+        ? loop.start : this.position());
+      this.render();
+    }
+
+    // One bar of clicks on the song's grid, the first accented, ending one beat before the first beat at or
+    // after ``from``; returns the buffer and how long after its start the song must start.
+    countInBuffer(from) {
+      const strip = this.root && this.root.querySelector("[data-click]");
+      const beats = strip && strip.dataset.beats ? strip.dataset.beats.split(",").map(parseFloat) : [];
+      const downbeats = strip && strip.dataset.downbeats ? strip.dataset.downbeats.split(",").map(parseFloat) : [];
+      if (beats.length < 2) return null;
+      const gaps = beats.slice(1).map((b, i) => b - beats[i]).sort((a, b) => a - b);
+      const beat = gaps[gaps.length >> 1];
+      const perBar = downbeats.length > 1
+        ? Math.max(2, Math.round((downbeats[downbeats.length - 1] - downbeats[0]) / (downbeats.length - 1) / beat)) : 4;
+      const next = beats.find((b) => b >= from - 0.001);
+      const phase = next === undefined ? 0 : next - from;
+      const rate = this.ctx.sampleRate;
+      const buffer = this.ctx.createBuffer(1, Math.ceil((perBar * beat + 0.05) * rate), rate);
+      const data = buffer.getChannelData(0);
+      const length = Math.round(0.03 * rate);
+      for (let j = 0; j < perBar; j++) {
+        const start = Math.round(j * beat * rate);
+        for (let i = 0; i < length && start + i < data.length; i++) {
+          data[start + i] += (j === 0 ? 0.9 : 0.5) * Math.sin(2 * Math.PI * (j === 0 ? 1600 : 1000) * i / rate) * Math.exp(-i / (0.006 * rate));
+        }
+      }
+      return { buffer, lead: perBar * beat - phase };
     }
 
     audioStems() {
@@ -147,7 +216,7 @@
       if (wasPlaying) {
         const old = stem.source;
         const when = this.ctx.currentTime + 0.05;
-        this.startSource(stem, when, when - this.startedAt);
+        this.startSource(stem, when, this.wrapped(when - this.startedAt));
         old.stop(when);
         old.onended = () => old.disconnect();
       }
@@ -236,7 +305,7 @@
       this.click.buffer = this.clickBuffer(this.click);
       if (this.playing) {
         if (this.click.source) { this.click.source.stop(); this.click.source.disconnect(); }
-        this.startSource(this.click, this.ctx.currentTime, this.position());
+        this.startSource(this.click, this.ctx.currentTime, this.position());  // loops like the stems
       }
       this.apply();
     }
@@ -244,12 +313,23 @@
     startSource(stem, when, offset) {
       const source = this.ctx.createBufferSource();
       source.buffer = stem.buffer;
+      // Every source loops at the same samples (a stem's first seconds only once they reach the loop's end).
+      if (this.loop && stem.buffer.duration >= this.loop.end - 0.001) {
+        source.loop = true;
+        source.loopStart = this.loop.start;
+        source.loopEnd = this.loop.end;
+      }
       source.connect(stem.gainNode);
       source.start(when, offset);
       stem.source = source;
     }
 
-    async play() {
+    // Play as a person asks for it: after a bar of count-in when that is on.
+    async start() {
+      await this.play(this.countIn);
+    }
+
+    async play(countIn = false) {
       this.waiting = false;
       await this.load();
       if (this.ctx.state === "suspended") await this.ctx.resume();
@@ -260,7 +340,18 @@
         this.showProgress();
         return;
       }
-      const when = this.ctx.currentTime + 0.05;  // a moment ahead, so every source starts on the same sample
+      let when = this.ctx.currentTime + 0.05;  // a moment ahead, so every source starts on the same sample
+      const lead = countIn ? this.countInBuffer(this.offset) : null;
+      if (lead) {
+        const count = this.ctx.createBufferSource();
+        count.buffer = lead.buffer;
+        const level = this.ctx.createGain();
+        level.gain.value = 0.8;
+        count.connect(level).connect(this.ctx.destination);
+        count.start(when);
+        count.onended = () => count.disconnect();
+        when += lead.lead;
+      }
       for (const stem of this.stems) this.startSource(stem, when, this.offset);
       this.startedAt = when - this.offset;
       this.playing = true;
@@ -289,6 +380,7 @@
       const wasPlaying = this.playing;
       if (wasPlaying) { this.stopSources(); this.playing = false; }
       this.offset = Math.max(0, Math.min(this.duration, seconds));
+      if (this.loop && (this.offset < this.loop.start || this.offset >= this.loop.end)) this.offset = this.loop.start;
       if (wasPlaying) this.play(); else this.render();
     }
 
@@ -375,6 +467,7 @@
       }
       const download = this.root.querySelector("[data-mix-download]");
       if (download) download.href = this.mixHref();
+      this.renderLoop();
       this.renderPosition();
     }
 
@@ -387,7 +480,7 @@
       const digit = /^Digit([0-9])$/.exec(event.code);
       if (event.code === "Space") {
         event.preventDefault();
-        this.playing || this.waiting ? this.pause() : this.play();
+        this.playing || this.waiting ? this.pause() : this.start();
       } else if ((event.code === "ArrowLeft" || event.code === "ArrowRight") && !target.matches("input[type=range]")) {
         event.preventDefault();
         this.seek(this.position() + (event.code === "ArrowLeft" ? -5 : 5));
@@ -402,15 +495,89 @@
       }
     }
 
+    // A click on a waveform seeks there; a drag sets a loop over what it covers, snapped to the grid.
+    bindWave(wave) {
+      if (!wave) return;
+      const time = (e) => {
+        const box = wave.getBoundingClientRect();
+        return Math.max(0, Math.min(1, (e.clientX - box.left) / box.width)) * this.duration;
+      };
+      let drag = null;
+      wave.addEventListener("pointerdown", (e) => {
+        drag = { x: e.clientX, from: time(e), moved: false };
+        wave.setPointerCapture(e.pointerId);
+      });
+      wave.addEventListener("pointermove", (e) => {
+        if (!drag || (!drag.moved && Math.abs(e.clientX - drag.x) < 6)) return;
+        drag.moved = true;
+        const [a, b] = [drag.from, time(e)].sort((x, y) => x - y);
+        this.renderLoop({ start: this.snapped(a, false), end: this.snapped(b, true) });
+      });
+      wave.addEventListener("pointerup", (e) => {
+        if (!drag) return;
+        const [a, b] = [drag.from, time(e)].sort((x, y) => x - y);
+        if (drag.moved) this.setLoop(this.snapped(a, false), this.snapped(b, true));
+        else this.seek(drag.from);
+        drag = null;
+      });
+    }
+
+    // The loop as a band on every waveform, and in words beside the transport.
+    renderLoop(loop = this.loop) {
+      if (!this.root) return;
+      this.root.querySelectorAll(".stem-wave").forEach((svg) => {
+        let band = svg.querySelector(".loop-band");
+        if (!band) {
+          band = document.createElementNS("http://www.w3.org/2000/svg", "rect");
+          band.setAttribute("class", "loop-band");
+          band.setAttribute("y", "0");
+          band.setAttribute("height", "48");
+          svg.insertBefore(band, svg.firstChild);
+        }
+        band.setAttribute("x", loop ? (loop.start / this.duration) * 1000 : 0);
+        band.setAttribute("width", loop ? ((loop.end - loop.start) / this.duration) * 1000 : 0);
+      });
+      const text = this.root.querySelector("[data-loop-text]");
+      if (text) text.textContent = loop ? `Looping ${clock(loop.start)}\u2013${clock(loop.end)}` : "";
+      const clear = this.root.querySelector('[data-action="loop-clear"]');
+      if (clear) clear.hidden = !loop;
+      const sections = this.root.querySelector("[data-loop-section]");
+      if (sections && !loop) sections.value = "";
+    }
+
     bind(root) {
       this.root = root;
       this.syncClick(root);
       const line = root.querySelector("[data-mixer-status]");
       if (line) line.dataset.help = line.textContent;
       root.querySelector('[data-action="play"]').addEventListener("click", () => {
-        this.playing || this.waiting ? this.pause() : this.play();
+        this.playing || this.waiting ? this.pause() : this.start();
       });
       root.querySelector("[data-seek]").addEventListener("input", (e) => this.seek(parseFloat(e.target.value)));
+      const snap = root.querySelector("[data-snap]");
+      if (snap) {
+        snap.value = this.snap;
+        snap.addEventListener("change", (e) => { this.snap = e.target.value; });
+      }
+      const sections = root.querySelector("[data-loop-section]");
+      if (sections) {
+        const data = document.getElementById("follow-data");
+        for (const [start, end, title] of data ? JSON.parse(data.textContent).sections : []) {
+          const option = new Option(`${title || "section"} (${clock(start)}\u2013${clock(end)})`, `${start},${end}`);
+          sections.add(option);
+        }
+        sections.addEventListener("change", (e) => {
+          const [start, end] = e.target.value.split(",").map(parseFloat);
+          if (e.target.value) this.setLoop(start, end); else this.setLoop(0, 0);
+        });
+      }
+      const clear = root.querySelector('[data-action="loop-clear"]');
+      if (clear) clear.addEventListener("click", () => this.setLoop(0, 0));
+      const countIn = root.querySelector("[data-count-in]");
+      if (countIn) {
+        countIn.checked = this.countIn;
+        countIn.addEventListener("change", (e) => { this.countIn = e.target.checked; });
+      }
       const lossless = root.querySelector("[data-lossless]");
       if (lossless) {
         lossless.checked = this.lossless;
@@ -423,10 +590,7 @@
         strip.querySelector('[data-action="solo"]').addEventListener("click", () => { stem.solo = !stem.solo; this.apply(); });
         strip.querySelector("[data-gain]").addEventListener("input", (e) => { stem.gain = parseFloat(e.target.value); this.apply(); });
         strip.querySelector("[data-pan]").addEventListener("input", (e) => { stem.pan = parseFloat(e.target.value); this.apply(); });
-        strip.querySelector(".stem-wave").addEventListener("click", (e) => {
-          const box = e.currentTarget.getBoundingClientRect();
-          this.seek(((e.clientX - box.left) / box.width) * this.duration);
-        });
+        this.bindWave(strip.querySelector(".stem-wave"));
       }
       this.render();
     }

@@ -7,6 +7,7 @@ Run with `make e2e` (`.ci/run` does); screenshots of every step go to var/e2e-sc
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -196,7 +197,36 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     assert alice.get_attribute("[data-mixer] .strip[data-stem=vocals] [data-action=solo]", "aria-pressed") == "true"
     assert alice.get_attribute("[data-mixer] .strip[data-stem=drums] [data-action=solo]", "aria-pressed") == "false"
     shots(alice, "playing-vocals-solo")
+    # Drag a loop over the drums' waveform, snapped to bars: playback stays inside it, coming round again.
+    wave = alice.locator("[data-mixer] .strip[data-stem=drums] .stem-wave").bounding_box()
+    alice.mouse.move(wave["x"] + 0.2 * wave["width"], wave["y"] + 10)
+    alice.mouse.down()
+    alice.mouse.move(wave["x"] + 0.45 * wave["width"], wave["y"] + 10, steps=5)
+    alice.mouse.up()
+    expect(alice.locator("[data-loop-text]")).to_contain_text("Looping")
+    engine = "[...window.SoundForgeMixer.engines.values()][0]"
+    loop = alice.evaluate(f"{engine}.loop")
+    downbeats = [float(x) for x in alice.get_attribute("[data-mixer] [data-click]", "data-downbeats").split(",")]
+    assert any(abs(loop["start"] - d) < 0.01 for d in downbeats) and any(abs(loop["end"] - d) < 0.01 for d in downbeats)
+    seen = []
+    for _ in range(16):
+        alice.wait_for_timeout(400)
+        seen.append(alice.evaluate(f"{engine}.position()"))
+    assert all(loop["start"] - 0.05 <= t <= loop["end"] + 0.05 for t in seen), (loop, seen)
+    assert any(b < a for a, b in itertools.pairwise(seen)), seen  # it came round
+    shots(alice, "looping-bars")
+    alice.click("[data-mixer] [data-action=loop-clear]")
     alice.click("[data-mixer] [data-action=play]")  # pause
+    # A bar of count-in before the song: the sources start a bar (4 beats at 100 BPM: 2.4 s) after Play.
+    alice.check("[data-count-in]")
+    alice.evaluate("() => { window.__mixer = []; document.addEventListener('soundforge:mixer', (e) => "
+                   "window.__mixer.push(e.detail)); window.__pressed = performance.now(); }")
+    alice.click("[data-mixer] [data-action=play]")
+    alice.wait_for_function("() => window.__mixer.some((e) => e.event === 'playing')")
+    lead = alice.evaluate("() => window.__mixer.find((e) => e.event === 'playing').sounds - window.__pressed")
+    assert 2000 < lead < 3500, lead
+    alice.click("[data-mixer] [data-action=play]")  # pause
+    alice.uncheck("[data-count-in]")
 
     # -- share with Bob: his open library shows the track arrive --------------------------------------------
     bob.wait_for_selector("#track-rows", state="attached")
