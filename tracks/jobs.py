@@ -138,8 +138,6 @@ def cancel(job: Job) -> bool:
 MODELS_FRESH_S = 300
 MODELS_KEEP_S = 3600
 MODELS_ASKED_S = 60
-BUILT_IN: contract.ModelInfo = {"name": contract.BUILT_IN_MODEL, "available": True, "reason": "",
-                                 "source": "built in"}
 
 
 def _redis() -> Any:
@@ -162,7 +160,7 @@ def separation_models() -> list[dict[str, Any]]:
     if known is not None:
         return known["models"]
     checking = "being checked; reload the page in a moment"
-    return [BUILT_IN, *({"name": name, "available": False, "reason": checking, "source": ""}
+    return [contract.BUILT_IN, *({"name": name, "available": False, "reason": checking, "source": ""}
                         for name in contract.DEMUCS_MODELS)]
 
 
@@ -192,7 +190,7 @@ def check_models() -> list[dict[str, Any]]:
                                  python=settings.PORT_PYTHON or None, env=port_env())
     except runner.PortError as exc:
         logger.warning("could not list separation models: %s", exc.message)
-        models = [BUILT_IN]
+        models = [contract.BUILT_IN]
     else:
         models = result.data["models"]
     connection = _redis()

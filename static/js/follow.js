@@ -70,5 +70,5 @@
     document.querySelectorAll("[data-print]").forEach((button) => button.addEventListener("click", () => window.print()));
     requestAnimationFrame(frame);
   });
-  window.SoundForgeFollow = { position };
+  window.SoundForgeFollow = { position, sections: () => (read() || { sections: [] }).sections };
 })();

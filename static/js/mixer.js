@@ -35,6 +35,19 @@
     return bytes.slice().buffer;
   }
 
+  // One metronome click into ``data`` at sample ``start``: higher and louder when ``accented``.
+  function addClick(data, start, accented, rate) {
+    const length = Math.round(0.03 * rate);
+    for (let i = 0; i < length && start + i < data.length; i++) {
+      data[start + i] += (accented ? 0.9 : 0.5) * Math.sin(2 * Math.PI * (accented ? 1600 : 1000) * i / rate) * Math.exp(-i / (0.006 * rate));
+    }
+  }
+
+  // The song's sections as [start, end, title], from the follow panel (static/js/follow.js reads it once).
+  function sections() {
+    return window.SoundForgeFollow ? window.SoundForgeFollow.sections() : [];
+  }
+
   function megabytes(n) {
     return (n / 1e6).toFixed(1) + " MB";
   }
@@ -86,14 +99,8 @@
 
     // The analysis's grid: beats and downbeats (the click strip's), section starts (the follow panel's).
     grid(unit) {
-      const strip = this.root && this.root.querySelector("[data-click]");
-      const numbers = (text) => (text ? text.split(",").map(parseFloat) : []);
-      if (unit === "section") {
-        const data = document.getElementById("follow-data");
-        const sections = data ? JSON.parse(data.textContent).sections : [];
-        return [...sections.map((s) => s[0]), this.duration];
-      }
-      const points = strip ? numbers(unit === "beat" ? strip.dataset.beats : strip.dataset.downbeats) : [];
+      if (unit === "section") return [...sections().map((s) => s[0]), this.duration];
+      const points = !this.click ? [] : unit === "beat" ? this.click.beats : [...this.click.downbeats];
       return points.length ? [0, ...points, this.duration] : [];
     }
 
@@ -120,9 +127,8 @@
     // One bar of clicks on the song's grid, the first accented, ending one beat before the first beat at or
     // after ``from``; returns the buffer and how long after its start the song must start.
     countInBuffer(from) {
-      const strip = this.root && this.root.querySelector("[data-click]");
-      const beats = strip && strip.dataset.beats ? strip.dataset.beats.split(",").map(parseFloat) : [];
-      const downbeats = strip && strip.dataset.downbeats ? strip.dataset.downbeats.split(",").map(parseFloat) : [];
+      const beats = this.click ? this.click.beats : [];
+      const downbeats = this.click ? [...this.click.downbeats] : [];
       if (beats.length < 2) return null;
       const gaps = beats.slice(1).map((b, i) => b - beats[i]).sort((a, b) => a - b);
       const beat = gaps[gaps.length >> 1];
@@ -133,13 +139,7 @@
       const rate = this.ctx.sampleRate;
       const buffer = this.ctx.createBuffer(1, Math.ceil((perBar * beat + 0.05) * rate), rate);
       const data = buffer.getChannelData(0);
-      const length = Math.round(0.03 * rate);
-      for (let j = 0; j < perBar; j++) {
-        const start = Math.round(j * beat * rate);
-        for (let i = 0; i < length && start + i < data.length; i++) {
-          data[start + i] += (j === 0 ? 0.9 : 0.5) * Math.sin(2 * Math.PI * (j === 0 ? 1600 : 1000) * i / rate) * Math.exp(-i / (0.006 * rate));
-        }
-      }
+      for (let j = 0; j < perBar; j++) addClick(data, Math.round(j * beat * rate), j === 0, rate);
       return { buffer, lead: perBar * beat - phase };
     }
 
@@ -276,14 +276,7 @@
       const rate = this.ctx.sampleRate;
       const buffer = this.ctx.createBuffer(1, Math.max(1, Math.ceil(this.duration * rate)), rate);
       const data = buffer.getChannelData(0);
-      const length = Math.round(0.03 * rate);
-      for (const at of click.beats) {
-        const down = click.downbeats.has(at);
-        const start = Math.round(at * rate);
-        for (let i = 0; i < length && start + i < data.length; i++) {
-          data[start + i] += (down ? 0.9 : 0.5) * Math.sin(2 * Math.PI * (down ? 1600 : 1000) * i / rate) * Math.exp(-i / (0.006 * rate));
-        }
-      }
+      for (const at of click.beats) addClick(data, Math.round(at * rate), click.downbeats.has(at), rate);
       return buffer;
     }
 
@@ -541,8 +534,16 @@
       if (text) text.textContent = loop ? `Looping ${clock(loop.start)}\u2013${clock(loop.end)}` : "";
       const clear = this.root.querySelector('[data-action="loop-clear"]');
       if (clear) clear.hidden = !loop;
-      const sections = this.root.querySelector("[data-loop-section]");
-      if (sections && !loop) sections.value = "";
+      const choice = this.root.querySelector("[data-loop-section]");
+      if (choice && !loop) choice.value = "";
+    }
+
+    // A control of the mixer's (a select or a checkbox): shows the engine's setting, changes it.
+    bindSetting(root, selector, property, value, change) {
+      const control = root.querySelector(selector);
+      if (!control) return;
+      control[property] = value;
+      control.addEventListener("change", (e) => change(e.target[property]));
     }
 
     bind(root) {
@@ -554,35 +555,21 @@
         this.playing || this.waiting ? this.pause() : this.start();
       });
       root.querySelector("[data-seek]").addEventListener("input", (e) => this.seek(parseFloat(e.target.value)));
-      const snap = root.querySelector("[data-snap]");
-      if (snap) {
-        snap.value = this.snap;
-        snap.addEventListener("change", (e) => { this.snap = e.target.value; });
-      }
-      const sections = root.querySelector("[data-loop-section]");
-      if (sections) {
-        const data = document.getElementById("follow-data");
-        for (const [start, end, title] of data ? JSON.parse(data.textContent).sections : []) {
-          const option = new Option(`${title || "section"} (${clock(start)}\u2013${clock(end)})`, `${start},${end}`);
-          sections.add(option);
+      this.bindSetting(root, "[data-snap]", "value", this.snap, (value) => { this.snap = value; });
+      const choice = root.querySelector("[data-loop-section]");
+      if (choice) {
+        for (const [start, end, title] of sections()) {
+          choice.add(new Option(`${title || "section"} (${clock(start)}\u2013${clock(end)})`, `${start},${end}`));
         }
-        sections.addEventListener("change", (e) => {
+        choice.addEventListener("change", (e) => {
           const [start, end] = e.target.value.split(",").map(parseFloat);
           if (e.target.value) this.setLoop(start, end); else this.setLoop(0, 0);
         });
       }
       const clear = root.querySelector('[data-action="loop-clear"]');
       if (clear) clear.addEventListener("click", () => this.setLoop(0, 0));
-      const countIn = root.querySelector("[data-count-in]");
-      if (countIn) {
-        countIn.checked = this.countIn;
-        countIn.addEventListener("change", (e) => { this.countIn = e.target.checked; });
-      }
-      const lossless = root.querySelector("[data-lossless]");
-      if (lossless) {
-        lossless.checked = this.lossless;
-        lossless.addEventListener("change", (e) => this.setLossless(e.target.checked));
-      }
+      this.bindSetting(root, "[data-count-in]", "checked", this.countIn, (on) => { this.countIn = on; });
+      this.bindSetting(root, "[data-lossless]", "checked", this.lossless, (on) => this.setLossless(on));
       for (const stem of this.stems) {
         const strip = root.querySelector('[data-stem="' + CSS.escape(stem.name) + '"]');
         if (!strip) continue;

@@ -100,6 +100,10 @@ class ModelInfo(TypedDict):
     source: str
 
 
+# The built-in engine as ``--list-models`` lists it: it loads everywhere.
+BUILT_IN: ModelInfo = {"name": BUILT_IN_MODEL, "available": True, "reason": "", "source": "built in"}
+
+
 class Separation(TypedDict):
     """``demucs_separate FILE --output-dir DIR --model M``: one file per stem."""
 

@@ -9,14 +9,14 @@ import os
 from typing import Any
 
 from . import demucs_repo
-from .contract import BUILT_IN_MODEL, DEMUCS_MODELS
+from .contract import BUILT_IN, DEMUCS_MODELS
 from .port_protocol import PortFailure, progress
 
 
 def list_models(models_dir: str | None) -> dict[str, Any]:
     """Every model this port knows, whether it can load here now (demucs_repo.where), and if not why and
     what to do; ``dsp`` always can."""
-    found = [{"name": BUILT_IN_MODEL, "available": True, "reason": "", "source": "built in"}]
+    found = [dict(BUILT_IN)]
     for name in DEMUCS_MODELS:
         try:
             source, reason = demucs_repo.where(name, models_dir)
