@@ -6,13 +6,16 @@ with the visitor's cookies and read every push. Here the Origin must be exactly 
 opened on (scheme, host and port: ``ws`` is the page's ``http``, ``wss`` its ``https``) with a host Django
 would serve, or one of CSRF_TRUSTED_ORIGINS (``SOUNDFORGE_CSRF_TRUSTED_ORIGINS``: a front server on
 another origin). A socket without an Origin is refused, as before: browsers always send one.
+
+A refused socket is closed at its first message and the application returns at once: Channels'
+``WebsocketDenier`` is a whole consumer that subscribes to the channel layer and lingers until the client
+says goodbye (or the server's close timeout), holding a Redis connection for a socket that never opened.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
@@ -30,6 +33,12 @@ def allowed(scope: dict[str, Any]) -> bool:
     return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS) and origin == f"{scheme}://{host}"
 
 
+async def deny(receive: Any, send: Any) -> None:
+    """Answer the handshake with a close: the server turns a close before accept into HTTP 403."""
+    if (await receive())["type"] == "websocket.connect":
+        await send({"type": "websocket.close", "code": 1000})
+
+
 class SiteOriginValidator:
     """ASGI middleware: a websocket whose Origin is not the site's own is denied before anything runs."""
 
@@ -38,5 +47,5 @@ class SiteOriginValidator:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         if scope["type"] == "websocket" and not allowed(scope):
-            return await WebsocketDenier()(scope, receive, send)
+            return await deny(receive, send)
         return await self.application(scope, receive, send)

@@ -8,7 +8,10 @@ from tests import services
 # Before anything imports Django: settings read REDIS_URL, MEDIA_ROOT and friends once, at import.
 services.start()
 
+import functools  # noqa: E402
 import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -21,6 +24,8 @@ from rq.job import Job as RQJob  # noqa: E402
 from rq.worker import SimpleWorker  # noqa: E402
 
 from tests import audio, demucs_models  # noqa: E402
+
+ROOT = services.ROOT
 
 PASSWORD = "a-long-enough-test-password"
 
@@ -143,9 +148,19 @@ def run_worker() -> Callable[[str], bool]:
     return run
 
 
+@functools.cache
+def fill_numba_cache() -> None:
+    """Fill numba's cache before a test starts a worker on a clock: on a cold checkout the first port compiles
+    for about two minutes (tracks/ports/jit_cache.py), longer than such a test waits for its results."""
+    subprocess.run([sys.executable, "-c", "from tracks.ports import jit_cache; jit_cache.ensure_filled()"],
+                   cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True, timeout=600)
+
+
 def worker_env() -> dict[str, str]:
     """The environment for a worker process that shares this test's database, Redis and media."""
     from django.conf import settings
+
+    fill_numba_cache()
     from django.db import connection
 
     db = connection.settings_dict
