@@ -217,7 +217,8 @@ X_FRAME_OPTIONS = "DENY"
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
-        "script-src": ["'self'"],
+        # WebAssembly may be compiled (not JS evaluated): the mixer's tempo and pitch worklet is WASM.
+        "script-src": ["'self'", "'wasm-unsafe-eval'"],
         # The track page's one <style> (which comments are yours) carries the response's nonce.
         "style-src": ["'self'", NONCE],
         "style-src-attr": ["'unsafe-inline'"],

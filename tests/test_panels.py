@@ -119,3 +119,13 @@ def test_a_refused_action_pushes_nothing(alice, bob_client: Client) -> None:
     assert bob_client.post(f"/tracks/{track.uuid}/rename/", {"title": "Mine"}).status_code == 404
     assert listener.messages() == []
     assert not Activity.objects.filter(track=track).exists()
+
+
+def test_a_key_transposed_keeps_its_mode_and_wraps_round_the_octave() -> None:
+    from tracks.templatetags.sound import transpositions
+
+    keys = transpositions("A minor").split(",")
+    assert (keys[12], keys[10], keys[13], keys[15]) == ("A minor", "G minor", "A# minor", "C minor")
+    assert keys[0] == keys[24] == "A minor"
+    assert transpositions("C# major").split(",")[11] == "C major"
+    assert transpositions("") == transpositions(None) == ""  # no clear key: the mixer names semitones

@@ -164,6 +164,9 @@ def test_the_cached_stems_panel_follows_new_stems_a_new_analysis_and_a_new_title
     analysis = track.latest_analysis()
     page = alice_client.get(f"/tracks/{track.uuid}/").content.decode()
     assert "Song Title - vocals (dsp).wav" in page and f'data-click="{analysis.job_id}-"' in page
+    # The mixer says what speed and transpose make of the song: its tempo, its key 12 semitones either way.
+    keys = page.split('data-keys="')[1].split('"')[0].split(",")
+    assert f'data-tempo="{analysis.tempo}"' in page and len(keys) == 25 and keys[12] == analysis.key_label
 
     assert alice_client.post(f"/tracks/{track.uuid}/rename/", {"title": "Renamed"}).status_code == 302
     page = alice_client.get(f"/tracks/{track.uuid}/").content.decode()

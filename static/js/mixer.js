@@ -10,12 +10,19 @@
 // the rest downloads; each stem's whole buffer then takes over on the same sample (sources scheduled at one
 // context time), and playback waits, saying so, if it catches up with what has arrived. "Lossless" plays the
 // original stems instead, each downloaded whole first.
+//
+// Speed (50-150 %) and transpose (±12 semitones) change in real time. At 100 % and no transpose the stems
+// play as they are; otherwise every stem and the click play through their own Signalsmith Stretch node (an
+// AudioWorklet running WASM, static/vendor/signalsmith-stretch, loaded the first time it is needed), and all
+// of them get the same schedule (context time, song position, rate, semitones, loop): the nodes map context
+// time to song time alike, so the stems stay on one sample through seeks, loops and changes.
 (function () {
   "use strict";
 
   const engines = new Map();
   const HEAD_BYTES = 256 * 1024;  // about 16 s of a stem at 128 kbit/s
   const MARGIN_S = 0.3;  // how close playback may come to the end of what has arrived
+  const AHEAD_S = 0.05;  // how far ahead sources are scheduled, so that all start on the same sample
 
   function joined(chunks) {
     const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
@@ -48,6 +55,21 @@
     return window.SoundForgeFollow ? window.SoundForgeFollow.sections() : [];
   }
 
+  // A script of this site's (the CSP allows no other), once.
+  function loadScript(src) {
+    return new Promise((resolve, reject) => {
+      const tag = document.createElement("script");
+      tag.src = src;
+      tag.onload = resolve;
+      tag.onerror = () => reject(new Error("could not load " + src));
+      document.head.appendChild(tag);
+    });
+  }
+
+  function channels(buffer) {
+    return Array.from({ length: buffer.numberOfChannels }, (_, c) => buffer.getChannelData(c));
+  }
+
   function megabytes(n) {
     return (n / 1e6).toFixed(1) + " MB";
   }
@@ -68,8 +90,12 @@
       this.stems = Array.from(root.querySelectorAll("[data-stem]:not([data-click])")).map((strip) => ({
         name: strip.dataset.stem, src: strip.dataset.src, listen: strip.dataset.listen || strip.dataset.src,
         gain: 1, pan: 0, mute: false, solo: false, buffer: null, full: false, received: 0, total: 0,
-        source: null, gainNode: null, panNode: null,
+        source: null, gainNode: null, panNode: null, stretch: null, fed: null, stretching: false,
       }));
+      this.stretchUrl = root.dataset.stretchUrl;
+      this.rate = 1;        // speed: 0.5 to 1.5
+      this.semitones = 0;   // transpose: -12 to 12
+      this.stretchLatency = 0;
       this.lossless = false;
       this.generation = 0;  // a new load (lossless switched) makes the older one's downloads moot
       this.waiting = false;  // paused until more has arrived
@@ -86,8 +112,16 @@
     }
 
     position() {
-      if (!this.playing) return this.offset;
-      return this.wrapped(this.ctx.currentTime - this.startedAt);
+      return this.playing ? this.songAt(this.ctx.currentTime) : this.offset;
+    }
+
+    // Where in the song playback is (or will be) at context time ``t``.
+    songAt(t) {
+      return this.wrapped((t - this.startedAt) * this.rate);
+    }
+
+    stretched() {
+      return this.rate !== 1 || this.semitones !== 0;
     }
 
     // Where playback is, ``elapsed`` seconds of song after position 0: past a loop's end, back inside it.
@@ -131,11 +165,11 @@
       const downbeats = this.click ? [...this.click.downbeats] : [];
       if (beats.length < 2) return null;
       const gaps = beats.slice(1).map((b, i) => b - beats[i]).sort((a, b) => a - b);
-      const beat = gaps[gaps.length >> 1];
+      const beat = gaps[gaps.length >> 1] / this.rate;  // at the speed the song will play
       const perBar = downbeats.length > 1
         ? Math.max(2, Math.round((downbeats[downbeats.length - 1] - downbeats[0]) / (downbeats.length - 1) / beat)) : 4;
       const next = beats.find((b) => b >= from - 0.001);
-      const phase = next === undefined ? 0 : next - from;
+      const phase = next === undefined ? 0 : (next - from) / this.rate;
       const rate = this.ctx.sampleRate;
       const buffer = this.ctx.createBuffer(1, Math.ceil((perBar * beat + 0.05) * rate), rate);
       const data = buffer.getChannelData(0);
@@ -215,11 +249,12 @@
       stem.full = true;
       if (wasPlaying) {
         const old = stem.source;
-        const when = this.ctx.currentTime + 0.05;
-        this.startSource(stem, when, this.wrapped(when - this.startedAt));
+        const when = this.ctx.currentTime + AHEAD_S;
+        this.startSource(stem, when, this.songAt(when));
         old.stop(when);
         old.onended = () => old.disconnect();
       }
+      if (this.playing && stem.stretching) this.feed(stem);  // the node goes on at the same song time
       this.resume();
     }
 
@@ -296,7 +331,9 @@
       if (!this.ctx || !this.loading) return;  // built with the stems on the first play
       if (!this.click.gainNode) this.connect(this.click);
       this.click.buffer = this.clickBuffer(this.click);
-      if (this.playing) {
+      if (this.playing && this.click.stretching) {
+        this.seek(this.position());  // through its stretch node, fed again on the way
+      } else if (this.playing) {
         if (this.click.source) { this.click.source.stop(); this.click.source.disconnect(); }
         this.startSource(this.click, this.ctx.currentTime, this.position());  // loops like the stems
       }
@@ -317,6 +354,61 @@
       stem.source = source;
     }
 
+    // The stretch nodes, one per stem and the click, each holding its stem's samples (the first time, the
+    // library is loaded and its worklet module added).
+    async readyStretch() {
+      if (!window.SignalsmithStretch) await loadScript(this.stretchUrl);
+      // The worklet loads the same file, not a blob: module (the CSP allows scripts from this site only).
+      window.SignalsmithStretch.moduleUrl = this.stretchUrl;
+      for (const stem of this.stems) {
+        if (!stem.stretch) {
+          stem.stretch = await window.SignalsmithStretch(this.ctx);
+          this.stretchLatency = await stem.stretch.latency();
+        }
+        if (stem.buffer && stem.fed !== stem.buffer) this.feed(stem);
+      }
+    }
+
+    // Give a stem's node its (new) samples; the node keeps its song time. Messages reach the worklet in order,
+    // so a schedule sent after this plays these samples.
+    feed(stem) {
+      stem.fed = stem.buffer;
+      stem.stretch.dropBuffers();
+      stem.stretch.addBuffers(channels(stem.buffer));
+    }
+
+    startStretch(stem, when, offset) {
+      if (stem.fed !== stem.buffer) this.feed(stem);
+      const loop = this.loop && stem.buffer.duration >= this.loop.end - 0.001 ? this.loop : null;
+      stem.stretch.connect(stem.gainNode);
+      stem.stretch.schedule({ output: when, active: true, input: offset, rate: this.rate, semitones: this.semitones,
+                              loopStart: loop ? loop.start : 0, loopEnd: loop ? loop.end : 0 });
+      stem.stretching = true;
+    }
+
+    // A new speed or pitch. Between two stretched settings every node changes at the same context time and
+    // the song goes on; to or from the recording as it is, playback starts again where it was.
+    setTempo(rate, semitones) {
+      rate = Math.max(0.5, Math.min(1.5, rate));
+      semitones = Math.max(-12, Math.min(12, Math.round(semitones) || 0));
+      if (rate === this.rate && semitones === this.semitones) return;
+      const stretching = this.playing && this.stems.every((s) => s.stretching);
+      if (stretching && (rate !== 1 || semitones !== 0)) {
+        const when = this.ctx.currentTime + AHEAD_S;
+        const at = this.songAt(when);
+        for (const stem of this.stems) stem.stretch.schedule({ output: when, rate, semitones });
+        this.rate = rate;
+        this.semitones = semitones;
+        this.startedAt = when - at / rate;
+      } else {
+        const at = this.position();
+        this.rate = rate;
+        this.semitones = semitones;
+        if (this.playing) this.seek(at);
+      }
+      this.renderTempo();
+    }
+
     // Play as a person asks for it: after a bar of count-in when that is on.
     async start() {
       await this.play(this.countIn);
@@ -326,6 +418,16 @@
       this.waiting = false;
       await this.load();
       if (this.ctx.state === "suspended") await this.ctx.resume();
+      if (this.stretched()) {
+        try {
+          await this.readyStretch();
+        } catch (error) {
+          this.rate = 1;
+          this.semitones = 0;
+          this.renderTempo();
+          this.status("Speed and transpose are not available in this browser: " + error.message);
+        }
+      }
       if (this.playing) return;
       if (this.offset >= this.duration) this.offset = 0;
       if (this.offset > this.available() - MARGIN_S) {  // a seek past what has arrived
@@ -333,7 +435,9 @@
         this.showProgress();
         return;
       }
-      let when = this.ctx.currentTime + 0.05;  // a moment ahead, so every source starts on the same sample
+      const stretched = this.stretched();
+      // A moment ahead, so every source starts on the same sample (a stretch node's latency more).
+      let when = this.ctx.currentTime + AHEAD_S + (stretched ? this.stretchLatency : 0);
       const lead = countIn ? this.countInBuffer(this.offset) : null;
       if (lead) {
         const count = this.ctx.createBufferSource();
@@ -345,8 +449,10 @@
         count.onended = () => count.disconnect();
         when += lead.lead;
       }
-      for (const stem of this.stems) this.startSource(stem, when, this.offset);
-      this.startedAt = when - this.offset;
+      for (const stem of this.stems) {
+        if (stretched) this.startStretch(stem, when, this.offset); else this.startSource(stem, when, this.offset);
+      }
+      this.startedAt = when - this.offset / this.rate;
       this.playing = true;
       announce("playing", { sounds: performance.now() + (when - this.ctx.currentTime) * 1000,
                             whole: this.audioStems().every((s) => s.full) });
@@ -366,6 +472,8 @@
     stopSources() {
       for (const stem of this.stems) {
         if (stem.source) { stem.source.stop(); stem.source.disconnect(); stem.source = null; }
+        // Disconnected, an idle node is not run at all.
+        if (stem.stretching) { stem.stretch.stop(); stem.stretch.disconnect(); stem.stretching = false; }
       }
     }
 
@@ -461,14 +569,37 @@
       const download = this.root.querySelector("[data-mix-download]");
       if (download) download.href = this.mixHref();
       this.renderLoop();
+      this.renderTempo();
       this.renderPosition();
+    }
+
+    // "124 → 99 BPM, A minor → G minor": what the song has become.
+    renderTempo() {
+      if (!this.root) return;
+      const percent = Math.round(this.rate * 100);
+      const slider = this.root.querySelector("[data-rate]");
+      if (slider) { slider.value = percent; slider.setAttribute("aria-valuetext", percent + " %"); }
+      const output = this.root.querySelector("[data-rate-text]");
+      if (output) output.textContent = percent + " %";
+      const semitones = this.root.querySelector("[data-semitones]");
+      if (semitones && document.activeElement !== semitones) semitones.value = this.semitones;
+      const reset = this.root.querySelector('[data-action="tempo-reset"]');
+      if (reset) reset.hidden = !this.stretched();
+      const parts = [];
+      if (this.tempo && this.rate !== 1) {
+        parts.push(`${Math.round(this.tempo)} \u2192 ${Math.round(this.tempo * this.rate)} BPM`);
+      }
+      if (this.keys.length === 25 && this.semitones) parts.push(`${this.keys[12]} \u2192 ${this.keys[12 + this.semitones]}`);
+      else if (this.semitones) parts.push(`${this.semitones > 0 ? "+" : "\u2212"}${Math.abs(this.semitones)} semitones`);
+      const text = this.root.querySelector("[data-tempo-text]");
+      if (text) text.textContent = parts.join(", ");
     }
 
     // Keyboard: space play/pause, arrows seek 5 s, digits mute (with Shift: solo) stem n, 0 resets. Space on
     // a focused button presses that button (mute, solo, play), as buttons do everywhere else.
     key(event) {
       const target = event.target;
-      if (target.matches("input[type=text], input[type=email], textarea, select, button, a")) return;
+      if (target.matches("input[type=text], input[type=email], input[type=number], textarea, select, button, a")) return;
       if (target.closest("form") && !target.closest("[data-mixer]")) return;
       const digit = /^Digit([0-9])$/.exec(event.code);
       if (event.code === "Space") {
@@ -548,6 +679,9 @@
 
     bind(root) {
       this.root = root;
+      // The newest analysis's BPM and key at -12 to +12 semitones, to say what they become.
+      this.tempo = parseFloat(root.dataset.tempo) || 0;
+      this.keys = root.dataset.keys ? root.dataset.keys.split(",") : [];
       this.syncClick(root);
       const line = root.querySelector("[data-mixer-status]");
       if (line) line.dataset.help = line.textContent;
@@ -570,6 +704,14 @@
       if (clear) clear.addEventListener("click", () => this.setLoop(0, 0));
       this.bindSetting(root, "[data-count-in]", "checked", this.countIn, (on) => { this.countIn = on; });
       this.bindSetting(root, "[data-lossless]", "checked", this.lossless, (on) => this.setLossless(on));
+      const rate = root.querySelector("[data-rate]");
+      if (rate) rate.addEventListener("input", (e) => this.setTempo(parseInt(e.target.value, 10) / 100, this.semitones));
+      const semitones = root.querySelector("[data-semitones]");
+      if (semitones) semitones.addEventListener("input", (e) => {
+        if (e.target.value !== "" && e.target.value !== "-") this.setTempo(this.rate, parseInt(e.target.value, 10));
+      });
+      const reset = root.querySelector('[data-action="tempo-reset"]');
+      if (reset) reset.addEventListener("click", () => this.setTempo(1, 0));
       for (const stem of this.stems) {
         const strip = root.querySelector('[data-stem="' + CSS.escape(stem.name) + '"]');
         if (!strip) continue;

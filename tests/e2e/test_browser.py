@@ -227,6 +227,54 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     assert 2000 < lead < 3500, lead
     alice.click("[data-mixer] [data-action=play]")  # pause
     alice.uncheck("[data-count-in]")
+    # Practise slower and lower: 80 % and down a tone, every stem and the click through its own stretch node
+    # on one schedule; the song's clock runs at 0.8 of the context's, loops and seeks included.
+    alice.evaluate("() => { const r = document.querySelector('[data-mixer] [data-rate]'); r.value = 80; "
+                   "r.dispatchEvent(new Event('input', {bubbles: true})); }")
+    alice.fill("[data-mixer] [data-semitones]", "-2")
+    keys = (alice.get_attribute("[data-mixer]", "data-keys") or "").split(",")
+    said = "100 \u2192 80 BPM, " + (f"{keys[12]} \u2192 {keys[10]}" if len(keys) == 25 else "\u22122 semitones")
+    expect(alice.locator("[data-mixer] [data-tempo-text]")).to_have_text(said)
+    expect(alice.locator("[data-mixer] [data-rate]")).to_have_attribute("aria-valuetext", "80 %")
+    alice.click("[data-mixer] [data-action=play]")
+    alice.wait_for_function(f"() => {engine}.playing && {engine}.stems.every((s) => s.stretching)", timeout=15_000)
+    alice.wait_for_timeout(500)  # past the nodes' latency
+    rate = alice.evaluate(f"""async () => {{
+        const e = {engine}, a = e.position(), t = e.ctx.currentTime;
+        await new Promise((done) => setTimeout(done, 2000));
+        return (e.position() - a) / (e.ctx.currentTime - t);
+    }}""")
+    assert 0.75 < rate < 0.85, rate
+    # Sound comes out of the worklet (its WASM compiled under the page's CSP): a stem's level is not silence.
+    level = alice.evaluate(f"""async () => {{
+        const e = {engine}, probe = e.ctx.createAnalyser(), data = new Float32Array(2048);
+        const stem = e.stems.find((s) => s.name === "other") || e.stems[0];
+        stem.stretch.connect(probe);
+        let peak = 0;
+        for (let i = 0; i < 20; i++) {{
+            await new Promise((done) => setTimeout(done, 50));
+            probe.getFloatTimeDomainData(data);
+            peak = Math.max(peak, ...data.map(Math.abs));
+        }}
+        stem.stretch.disconnect(probe);
+        return peak;
+    }}""")
+    assert level > 0.001, level
+    alice.select_option("[data-mixer] [data-loop-section]", index=1)
+    loop = alice.evaluate(f"{engine}.loop")
+    seen = []
+    for _ in range(8):
+        alice.wait_for_timeout(400)
+        seen.append(alice.evaluate(f"{engine}.position()"))
+    assert all(loop["start"] - 0.05 <= t <= loop["end"] + 0.05 for t in seen), (loop, seen)
+    assert alice.evaluate(f"{engine}.stems.every((s) => s.stretching)")
+    shots(alice, "practice-80-percent-down-a-tone")
+    alice.click("[data-mixer] [data-action=loop-clear]")
+    alice.click("[data-mixer] [data-action=tempo-reset]")  # as recorded: the plain sources again
+    alice.wait_for_function(f"() => {engine}.playing && {engine}.stems.every((s) => !s.stretching && s.source)",
+                            timeout=15_000)
+    expect(alice.locator("[data-mixer] [data-tempo-text]")).to_have_text("")
+    alice.click("[data-mixer] [data-action=play]")  # pause
 
     # -- share with Bob: his open library shows the track arrive --------------------------------------------
     bob.wait_for_selector("#track-rows", state="attached")

@@ -1,11 +1,13 @@
 """Template filters: ``clock`` (3:07) for positions, ``duration_s`` (about 2 min) for estimates, and
-``person`` for how a user is shown to others, ``camelot`` for a key's place on the DJs' wheel."""
+``person`` for how a user is shown to others, ``camelot`` for a key's place on the DJs' wheel,
+``transpositions`` for the key a song is in once transposed."""
 
 from __future__ import annotations
 
 from django import template
 
 from ..models import display_name
+from ..ports.contract import PITCH_CLASSES
 
 register = template.Library()
 
@@ -22,6 +24,17 @@ CAMELOT = {
 @register.filter
 def camelot(key_label: str | None) -> str:
     return CAMELOT.get(key_label or "", "")
+
+
+@register.filter
+def transpositions(key_label: str | None) -> str:
+    """The key transposed by -12 to +12 semitones, comma-separated (the mixer shows "A minor -> G minor");
+    empty for a song without a clear key."""
+    tonic, _, mode = (key_label or "").partition(" ")
+    if tonic not in PITCH_CLASSES:
+        return ""
+    at = PITCH_CLASSES.index(tonic)
+    return ",".join(f"{PITCH_CLASSES[(at + shift) % 12]} {mode}" for shift in range(-12, 13))
 
 
 @register.filter
