@@ -262,6 +262,8 @@ TABLE = {
     "track-chart": ("get", "/tracks/{track}/chart/", {}, VIEW),
     "stems-zip": ("get", "/tracks/{track}/separations/{job}/zip/", {}, DOWNLOAD),
     "stems-mix": ("get", "/tracks/{track}/separations/{job}/mix/", {}, DOWNLOAD),
+    "stems-loop": ("get", "/tracks/{track}/separations/{job}/loop/?first=1&last=1&what=drums", {}, DOWNLOAD),
+    "stems-loops": ("get", "/tracks/{track}/separations/{job}/loops/", {}, DOWNLOAD),
     "share-add": ("post", "/tracks/{track}/shares/", {"who": "charlie@example.com"}, MANAGE),
     "share-update": ("post", "/tracks/{track}/shares/{share}/", {"role": "viewer"}, MANAGE),
     "share-revoke": ("post", "/tracks/{track}/shares/{share}/revoke/", {}, MANAGE),
@@ -320,7 +322,9 @@ def test_the_access_table(route: str, actor: str, alice_client: Client, alice, c
     job = track.stems.first().job
     owners_link = ShareLink.objects.create(track=track)
     comment = Comment.objects.create(track=track, author=alice, at=1.0, text="the owner's")
-    AnalysisResult.objects.create(track=track, data={"tempo": 120.0, "beats": [0.5, 1.0]}, analyzer_version="1")
+    AnalysisResult.objects.create(track=track, analyzer_version="1", data={  # two bars, one section: loops
+        "tempo": 120.0, "beats": [0.25, 0.5], "downbeats": [0.25, 0.5],
+        "sections": [{"start": 0.0, "end": 0.75, "label": "A"}]})
     client = client_for(actor, track, users)
     method, template, data, expected = {**TABLE, **EXTRA}[route]
     url = template.format(track=track.uuid, job=running.uuid if route == "job-cancel" else job.uuid,

@@ -30,7 +30,7 @@ from django.http import (
 )
 from django.utils.http import content_disposition_header
 
-from . import mixing, storage
+from . import loops, mixing, storage
 from .models import AnalysisResult, Stem, Track, safe_filename
 
 logger = logging.getLogger(__name__)
@@ -197,6 +197,68 @@ def mix_response(track: Track, stems: list[Stem], gains: dict[str, float], pans:
     response = StreamingHttpResponse(body, content_type="audio/wav")
     response["Content-Length"] = str(len(header) + data_size)
     return _disposition(response, f"{track.title} - mix ({stems[0].model}).wav")
+
+
+LOOP_FADE_S = 0.005  # a loop's fade in and out: no click at its edges, its attack kept
+
+
+def _loop_blocks(stems: list[Stem], levels: list[tuple[float, float]], start: int, frames: int,
+                 fade: int) -> Iterator[bytes]:
+    files = [sf.SoundFile(default_storage.open(stem.file, "rb")) for stem in stems]
+    try:
+        for f in files:
+            f.seek(start)
+        yield from mixing.mix(files, levels, frames, fade)
+    finally:
+        for f in files:
+            f.close()
+
+
+def _loop_wav(stems: list[Stem], levels: list[tuple[float, float]], loop: loops.Loop,
+              sample_rate: int) -> tuple[int, Iterator[bytes]]:
+    """A loop as a 16-bit stereo WAV: its length, and its bytes rendered while they stream."""
+    start, end = round(loop.start * sample_rate), round(loop.end * sample_rate)
+    header = mixing.wav_header(sample_rate, end - start)
+    fade = round(LOOP_FADE_S * sample_rate)
+    body = itertools.chain([header], _loop_blocks(stems, levels, start, end - start, fade))
+    return len(header) + (end - start) * 4, body
+
+
+def _loop_sources(stems: list[Stem], what: str, gains: dict[str, float],
+                  pans: dict[str, float]) -> tuple[list[Stem], list[tuple[float, float]]]:
+    """The stems a loop of ``what`` (a stem's name, or ``mix`` with the mixer's levels) is made of."""
+    chosen = stems if what == "mix" else [s for s in stems if s.name == what]
+    return chosen, [(gains.get(s.name, 1.0), pans.get(s.name, 0.0)) if what == "mix" else (1.0, 0.0) for s in chosen]
+
+
+def loop_response(track: Track, stems: list[Stem], analysis: AnalysisResult, what: str, loop: loops.Loop,
+                  gains: dict[str, float], pans: dict[str, float]) -> HttpResponseBase:
+    """Bars of a stem or of the mix as a WAV cut on the beat grid with short fades, named for a sampler.
+    Call only after access.py has said yes."""
+    chosen, levels = _loop_sources(stems, what, gains, pans)
+    with sf.SoundFile(default_storage.open(chosen[0].file, "rb")) as first:
+        sample_rate = first.samplerate
+    size, body = _loop_wav(chosen, levels, loop, sample_rate)
+    response = StreamingHttpResponse(body, content_type="audio/wav")
+    response["Content-Length"] = str(size)
+    return _disposition(response, loops.filename(track.title, what, loop, analysis.tempo, analysis.key_label))
+
+
+def loops_zip_response(track: Track, stems: list[Stem], analysis: AnalysisResult, what: str,
+                       sections: list[loops.Loop], gains: dict[str, float], pans: dict[str, float]) -> HttpResponseBase:
+    """Every section of a stem or of the mix as a loop, in a zip streamed loop by loop (stored, its length
+    known up front). Call only after access.py has said yes."""
+    chosen, levels = _loop_sources(stems, what, gains, pans)
+    with sf.SoundFile(default_storage.open(chosen[0].file, "rb")) as first:
+        sample_rate = first.samplerate
+    archive = zipstream.ZipStream(compress_type=zipstream.ZIP_STORED, sized=True)
+    for number, loop in enumerate(sections, 1):
+        size, body = _loop_wav(chosen, levels, loop, sample_rate)
+        name = loops.filename(track.title, what, loop, analysis.tempo, analysis.key_label, number)
+        archive.add(body, safe_filename(name), size=size)
+    response = StreamingHttpResponse(archive, content_type="application/zip")
+    response["Content-Length"] = str(len(archive))
+    return _disposition(response, f"{track.title} - {what} - sections as loops.zip")
 
 
 def beat_rows(analysis: AnalysisResult) -> list[list[Any]]:

@@ -132,6 +132,22 @@ class MixForm(forms.Form):
         return {n: v for n in self.stem_names if (v := self.cleaned_data.get(f"pan_{n}")) is not None}
 
 
+class LoopForm(MixForm):
+    """A loop to export: ``what`` (a stem's name, or ``mix`` with the mixer's levels as MixForm reads them)
+    and, for one loop, bars ``first`` to ``last`` (from 1, both included)."""
+
+    def __init__(self, data: object, stem_names: list[str], with_bars: bool = True) -> None:
+        super().__init__(data, stem_names)
+        self.fields["what"] = forms.ChoiceField(choices=[(n, n) for n in ["mix", *stem_names]], initial="mix",
+                                                required=False)
+        if with_bars:
+            self.fields["first"] = forms.IntegerField(min_value=1, max_value=100_000)
+            self.fields["last"] = forms.IntegerField(min_value=1, max_value=100_000)
+
+    def what(self) -> str:
+        return self.cleaned_data.get("what") or "mix"
+
+
 class ShareForm(forms.Form):
     """Share with a user by display name or email, as viewer or editor."""
 

@@ -23,10 +23,11 @@ def pan_gains(pan: float) -> tuple[float, float, float, float]:
     return math.cos(x), 0.0, math.sin(x), 1.0
 
 
-def mix(files: list[Any], levels: list[tuple[float, float]], frames: int) -> Iterator[bytes]:
-    """``frames`` frames of the files (soundfile.SoundFile-like: ``read(n, dtype, always_2d)``) mixed with
-    their (gain, pan), clipped, as little-endian 16-bit stereo PCM, a block at a time. A mono file sounds
-    in both channels before its pan."""
+def mix(files: list[Any], levels: list[tuple[float, float]], frames: int, fade: int = 0) -> Iterator[bytes]:
+    """``frames`` frames of the files (soundfile.SoundFile-like: ``read(n, dtype, always_2d)``, from where
+    each stands) mixed with their (gain, pan), clipped, as little-endian 16-bit stereo PCM, a block at a
+    time. A mono file sounds in both channels before its pan. ``fade``: frames of linear fade in at the
+    start and out at the end (a loop cut from a song starts and ends without a click)."""
     done = 0
     while done < frames:
         n = min(BLOCK, frames - done)
@@ -39,6 +40,9 @@ def mix(files: list[Any], levels: list[tuple[float, float]], frames: int) -> Ite
             left, right = block[:, 0], block[:, 1]
             out[: len(block), 0] += gain * (ll * left + rl * right)
             out[: len(block), 1] += gain * (lr * left + rr * right)
+        if fade:
+            at = np.arange(done, done + n)
+            out *= np.clip(np.minimum(at + 1, frames - at) / fade, 0.0, 1.0)[:, None]
         done += n
         yield (np.clip(out, -1.0, 1.0) * 32767).round().astype("<i2").tobytes()
 

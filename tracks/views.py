@@ -20,12 +20,13 @@ from django.views.decorators.http import require_GET, require_POST
 from django_ratelimit.core import is_ratelimited
 from django_ratelimit.decorators import ratelimit
 
-from . import access, accounts, actions, charts, downloads, health, jobs, limits, panels, tempo, uploads
+from . import access, accounts, actions, charts, downloads, health, jobs, limits, loops, panels, tempo, uploads
 from .forms import (
     CommentForm,
     DisplayNameForm,
     LinkForm,
     LoginForm,
+    LoopForm,
     MixForm,
     RenameForm,
     SeparationForm,
@@ -33,7 +34,7 @@ from .forms import (
     SignupForm,
     UploadForm,
 )
-from .models import Comment, Job, Profile, Share, ShareLink, Stem, Track, display_name
+from .models import AnalysisResult, Comment, Job, Profile, Share, ShareLink, Stem, Track, display_name
 
 
 def track_url(track: Track) -> str:
@@ -348,6 +349,49 @@ def stems_mix(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpRespo
     if not form.is_valid():
         return HttpResponse(" ".join(f"{k}: {v[0]}" for k, v in form.errors.items()), status=400)
     return downloads.mix_response(track, stems, form.gains(), form.pans())
+
+
+def _loop_request(request: HttpRequest, track_uuid: str, job_uuid: str,
+                  with_bars: bool) -> tuple[Track, list[Stem], AnalysisResult, LoopForm] | HttpResponse:
+    """A loop export's stems (through the download check), the analysis whose grid it is cut on, its form;
+    or the 400 that says what is wrong."""
+    track, stems = _downloadable_stems(request, track_uuid, job_uuid)
+    form = LoopForm(request.GET, [s.name for s in stems], with_bars=with_bars)
+    analysis = track.latest_analysis()
+    if not form.is_valid():
+        return HttpResponse(" ".join(f"{k}: {v[0]}" for k, v in form.errors.items()), status=400)
+    if analysis is None:
+        return HttpResponse("This song has no bar grid: analyse it first.", status=400)
+    return track, stems, analysis, form
+
+
+@long_running
+@open_to_links
+@require_GET
+def stems_loop(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpResponse:
+    found = _loop_request(request, track_uuid, job_uuid, with_bars=True)
+    if isinstance(found, HttpResponse):
+        return found
+    track, stems, analysis, form = found
+    try:
+        loop = loops.bars(analysis.shown, track.duration, form.cleaned_data["first"], form.cleaned_data["last"])
+    except ValueError as error:
+        return HttpResponse(str(error), status=400)
+    return downloads.loop_response(track, stems, analysis, form.what(), loop, form.gains(), form.pans())
+
+
+@long_running
+@open_to_links
+@require_GET
+def stems_loops(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpResponse:
+    found = _loop_request(request, track_uuid, job_uuid, with_bars=False)
+    if isinstance(found, HttpResponse):
+        return found
+    track, stems, analysis, form = found
+    sections = loops.sections(analysis.shown, track.duration)
+    if not sections:
+        return HttpResponse("This song has no sections a bar or longer to cut loops from.", status=400)
+    return downloads.loops_zip_response(track, stems, analysis, form.what(), sections, form.gains(), form.pans())
 
 
 @require_POST

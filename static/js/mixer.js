@@ -667,6 +667,14 @@
       if (clear) clear.hidden = !loop;
       const choice = this.root.querySelector("[data-loop-section]");
       if (choice && !loop) choice.value = "";
+      // The loop's bars, ready to export.
+      const first = this.root.querySelector("[data-export-first]");
+      if (loop && first && this.click) {
+        const downbeats = [...this.click.downbeats].sort((a, b) => a - b);
+        const bar = Math.max(1, downbeats.filter((d) => d <= loop.start + 0.001).length);
+        first.value = bar;
+        this.root.querySelector("[data-export-last]").value = Math.max(bar, downbeats.filter((d) => d < loop.end - 0.001).length);
+      }
     }
 
     // A control of the mixer's (a select or a checkbox): shows the engine's setting, changes it.
@@ -709,6 +717,12 @@
       const semitones = root.querySelector("[data-semitones]");
       if (semitones) semitones.addEventListener("input", (e) => {
         if (e.target.value !== "" && e.target.value !== "-") this.setTempo(this.rate, parseInt(e.target.value, 10));
+      });
+      // An exported mix sounds as the mixer does: its levels go with the form.
+      const exporter = root.querySelector("[data-loop-export]");
+      if (exporter) exporter.addEventListener("formdata", (e) => {
+        if (e.formData.get("what") !== "mix") return;
+        for (const [name, value] of new URLSearchParams(this.mixHref().split("?")[1])) e.formData.set(name, value);
       });
       const reset = root.querySelector('[data-action="tempo-reset"]');
       if (reset) reset.addEventListener("click", () => this.setTempo(1, 0));

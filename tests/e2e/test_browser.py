@@ -269,6 +269,16 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     assert all(loop["start"] - 0.05 <= t <= loop["end"] + 0.05 for t in seen), (loop, seen)
     assert alice.evaluate(f"{engine}.stems.every((s) => s.stretching)")
     shots(alice, "practice-80-percent-down-a-tone")
+    # The loop's bars are ready to export: the mix as heard (the vocals soloed), cut on the grid, named.
+    first, last = int(alice.input_value("[data-export-first]")), int(alice.input_value("[data-export-last]"))
+    # The bars the looped section covers: from the bar it starts in to the last that starts inside it.
+    assert first == max(1, sum(d <= loop["start"] + 0.001 for d in downbeats))
+    assert last == sum(d < loop["end"] - 0.001 for d in downbeats) and last >= first
+    with alice.expect_download() as exported:
+        alice.click("[data-loop-export] button:has-text('WAV loop')")
+    assert re.fullmatch(rf"Night Drive - mix - bars {first}-{last} - 100 BPM - .+\.wav",
+                        exported.value.suggested_filename), exported.value.suggested_filename
+    assert "gain_drums=0.000" in exported.value.url and "gain_vocals=1.000" in exported.value.url
     alice.click("[data-mixer] [data-action=loop-clear]")
     alice.click("[data-mixer] [data-action=tempo-reset]")  # as recorded: the plain sources again
     alice.wait_for_function(f"() => {engine}.playing && {engine}.stems.every((s) => !s.stretching && s.source)",
@@ -331,6 +341,7 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     guest.goto(link_url)
     guest.wait_for_selector("[data-mixer] .strip[data-stem=vocals]")
     assert "preview quality" in guest.inner_text(f"#controls-{track.uuid}")
+    expect(guest.locator("[data-loop-export]")).to_be_hidden()  # practise, yes; take away, no
     guest.click("[data-mixer] [data-action=play]")
     expect(guest.locator("[data-mixer] [data-time]")).not_to_have_text("0:00", timeout=15_000)  # previews play
     # The chords follow the playhead for a link holder too, and the chord chart opens, ready to print.
