@@ -34,7 +34,7 @@ from .forms import (
     SignupForm,
     UploadForm,
 )
-from .models import AnalysisResult, Comment, Job, Profile, Share, ShareLink, Stem, Track, display_name
+from .models import Comment, Job, Profile, Share, ShareLink, Stem, Track, display_name
 
 
 def track_url(track: Track) -> str:
@@ -351,47 +351,29 @@ def stems_mix(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpRespo
     return downloads.mix_response(track, stems, form.gains(), form.pans())
 
 
-def _loop_request(request: HttpRequest, track_uuid: str, job_uuid: str,
-                  with_bars: bool) -> tuple[Track, list[Stem], AnalysisResult, LoopForm] | HttpResponse:
-    """A loop export's stems (through the download check), the analysis whose grid it is cut on, its form;
-    or the 400 that says what is wrong."""
-    track, stems = _downloadable_stems(request, track_uuid, job_uuid)
-    form = LoopForm(request.GET, [s.name for s in stems], with_bars=with_bars)
-    analysis = track.latest_analysis()
-    if not form.is_valid():
-        return HttpResponse(" ".join(f"{k}: {v[0]}" for k, v in form.errors.items()), status=400)
-    if analysis is None:
-        return HttpResponse("This song has no bar grid: analyse it first.", status=400)
-    return track, stems, analysis, form
-
-
 @long_running
 @open_to_links
 @require_GET
-def stems_loop(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpResponse:
-    found = _loop_request(request, track_uuid, job_uuid, with_bars=True)
-    if isinstance(found, HttpResponse):
-        return found
-    track, stems, analysis, form = found
+def stems_loop(request: HttpRequest, track_uuid: str, job_uuid: str, every_section: bool = False) -> HttpResponse:
+    """Bars of a stem or of the mix as a WAV loop; with ``every_section``, each section as one, in a zip."""
+    track, stems = _downloadable_stems(request, track_uuid, job_uuid)
+    form = LoopForm(request.GET, [s.name for s in stems], with_bars=not every_section)
+    if not form.is_valid():
+        return HttpResponse(" ".join(f"{k}: {v[0]}" for k, v in form.errors.items()), status=400)
+    analysis = track.latest_analysis()
     try:
+        if analysis is None:
+            raise ValueError("This song has no bar grid: analyse it first.")
+        if every_section:
+            sections = loops.sections(analysis.shown, track.duration)
+            if not sections:
+                raise ValueError("This song has no sections a bar or longer to cut loops from.")
+            return downloads.loops_zip_response(track, stems, analysis, form.what(), sections, form.gains(),
+                                                form.pans())
         loop = loops.bars(analysis.shown, track.duration, form.cleaned_data["first"], form.cleaned_data["last"])
     except ValueError as error:
         return HttpResponse(str(error), status=400)
     return downloads.loop_response(track, stems, analysis, form.what(), loop, form.gains(), form.pans())
-
-
-@long_running
-@open_to_links
-@require_GET
-def stems_loops(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpResponse:
-    found = _loop_request(request, track_uuid, job_uuid, with_bars=False)
-    if isinstance(found, HttpResponse):
-        return found
-    track, stems, analysis, form = found
-    sections = loops.sections(analysis.shown, track.duration)
-    if not sections:
-        return HttpResponse("This song has no sections a bar or longer to cut loops from.", status=400)
-    return downloads.loops_zip_response(track, stems, analysis, form.what(), sections, form.gains(), form.pans())
 
 
 @require_POST
