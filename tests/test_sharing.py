@@ -249,6 +249,7 @@ TABLE = {
     "logout": ("post", "/logout/", {}, EVERYONE_REDIRECTED),
     "library": ("get", "/", {}, ACCOUNT),
     "account": ("get", "/account/", {}, ACCOUNT),
+    "library-rekordbox": ("get", "/rekordbox.xml", {}, ACCOUNT),
     "upload": ("post", "/tracks/upload/", {}, {**ACCOUNT, **{a: 302 for a in ACTORS}}),
     "track": ("get", "/tracks/{track}/", {}, VIEW),
     "track-controls": ("get", "/tracks/{track}/controls/", {}, VIEW),
@@ -283,6 +284,7 @@ EXTRA = {
     "track-audio-play": ("get", "/tracks/{track}/audio/", {}, VIEW),
     "stem-download": ("get", "/tracks/{track}/stems/{stem}/?download=1", {}, DOWNLOAD),
     "stem-listen": ("get", "/tracks/{track}/stems/{stem}/?listen=1", {}, VIEW),  # what the mixer plays
+    "analysis-rekordbox": ("get", "/tracks/{track}/analysis.xml", {}, DOWNLOAD),
 }
 
 

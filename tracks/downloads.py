@@ -30,7 +30,7 @@ from django.http import (
 )
 from django.utils.http import content_disposition_header
 
-from . import loops, mixing, storage
+from . import loops, mixing, rekordbox, storage
 from .models import AnalysisResult, Stem, Track, safe_filename
 
 logger = logging.getLogger(__name__)
@@ -283,10 +283,12 @@ def beat_rows(analysis: AnalysisResult) -> list[list[Any]]:
 
 def analysis_response(track: Track, analysis: AnalysisResult, fmt: str) -> HttpResponseBase:
     """An analysis to download: ``json`` is the port's whole output, ``csv`` a row per beat (number, time,
-    tempo and key alongside, for spreadsheets and DAWs); both with the tempo as corrected. Call only after
-    access.py has said yes."""
+    tempo and key alongside, for spreadsheets and DAWs), ``xml`` Rekordbox's collection XML; all with the
+    tempo as corrected. Call only after access.py has said yes."""
     if fmt == "json":
         response = HttpResponse(json.dumps(analysis.shown, indent=1), content_type="application/json")
+    elif fmt == "xml":
+        return rekordbox_response([track], f"{track.title} - rekordbox.xml")
     elif fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out)
@@ -297,3 +299,16 @@ def analysis_response(track: Track, analysis: AnalysisResult, fmt: str) -> HttpR
     else:
         raise Http404("No such format")
     return _disposition(response, f"{track.title} - analysis.{fmt}")
+
+
+def rekordbox_response(tracks: list[Track], filename: str) -> HttpResponseBase:
+    """Rekordbox's collection XML for these tracks (tempo, beat grid, key, cues), each with its latest
+    analysis. Call only after access.py has said yes to each."""
+    from .templatetags.sound import camelot
+
+    entries = []
+    for track in tracks:
+        analysis = track.latest_analysis()
+        entries.append((track, analysis, camelot(analysis.key_label if analysis else "")))
+    response = HttpResponse(rekordbox.collection(entries), content_type="application/xml")
+    return _disposition(response, filename)

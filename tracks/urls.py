@@ -19,6 +19,7 @@ urlpatterns = [
     path("logout/", LogoutView.as_view(), name="logout"),
     path("account/", views.account, name="account"),
     path("", views.library, name="library"),
+    path("rekordbox.xml", views.library_rekordbox, name="library-rekordbox"),
     path("tracks/upload/", views.upload, name="upload"),
     path("tracks/<uuid:track_uuid>/", views.track_detail, name="track"),
     path("tracks/<uuid:track_uuid>/controls/", views.track_controls, name="track-controls"),

@@ -238,6 +238,13 @@ def track_audio(request: HttpRequest, track_uuid: str) -> HttpResponse:
                                     as_attachment=as_attachment, preview=not access.can_download(who, track))
 
 
+@require_GET
+def library_rekordbox(request: HttpRequest) -> HttpResponse:
+    """The person's own tracks as Rekordbox's collection XML."""
+    tracks = list(Track.objects.filter(owner=request.user).order_by("created", "id"))
+    return downloads.rekordbox_response(tracks, "SoundForge - rekordbox.xml")
+
+
 @open_to_links
 @require_GET
 def analysis_export(request: HttpRequest, track_uuid: str, fmt: str) -> HttpResponse:

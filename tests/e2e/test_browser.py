@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -279,6 +280,14 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     assert re.fullmatch(rf"Night Drive - mix - bars {first}-{last} - 100 BPM - .+\.wav",
                         exported.value.suggested_filename), exported.value.suggested_filename
     assert "gain_drums=0.000" in exported.value.url and "gain_vocals=1.000" in exported.value.url
+    # The song for a DJ's deck: Rekordbox's collection XML, read back.
+    with alice.expect_download() as collection:
+        alice.click(f"#analysis-panel-{track.uuid} a:has-text('Rekordbox XML')")
+    entry = ET.parse(collection.value.path()).getroot().find("COLLECTION/TRACK")  # noqa: S314 (our own output)
+    assert entry.get("Name") == "Night Drive" and abs(float(entry.get("AverageBpm")) - 100) < 1
+    first_downbeat = float(alice.get_attribute("[data-mixer] [data-click]", "data-downbeats").split(",")[0])
+    assert float(entry.find("TEMPO").get("Inizio")) == pytest.approx(first_downbeat, abs=0.002)
+    assert next(m.get("Name") for m in entry.findall("POSITION_MARK")) == "Start"
     alice.click("[data-mixer] [data-action=loop-clear]")
     alice.click("[data-mixer] [data-action=tempo-reset]")  # as recorded: the plain sources again
     alice.wait_for_function(f"() => {engine}.playing && {engine}.stems.every((s) => !s.stretching && s.source)",

@@ -1,0 +1,79 @@
+"""Rekordbox's collection XML (tracks/rekordbox.py): what a DJ imports is read back here as Rekordbox reads
+it: tempo, a beat grid on the first downbeat, the key, hot and memory cues on the sections' bar lines."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+from django.test import Client
+
+from tests.helpers import track_row
+from tracks import rekordbox
+from tracks.models import AnalysisResult, Share
+
+SHOWN = {"tempo": 124.0, "downbeats": [0.4, 2.3, 4.2, 6.1, 8.0], "meter": {"beats_per_bar": 4},
+         "sections": [{"start": 0.0, "end": 4.1, "label": "A", "name": "intro"},
+                      {"start": 4.3, "end": 8.1, "label": "B"}, {"start": 8.1, "end": 10.0, "label": "A"}]}
+
+
+def test_keys_are_written_as_rekordbox_writes_them() -> None:
+    assert [rekordbox.tonality(k) for k in ("A minor", "F# major", "")] == ["Am", "F#", ""]
+
+
+def test_cues_sit_on_bar_lines_one_to_a_place() -> None:
+    assert rekordbox.cues(SHOWN, 10.0) == [("Start", 0.4), ("B", 4.2), ("A", 8.0)]  # A intro is the start
+    assert rekordbox.cues({"sections": [{"start": 1.0, "label": "A"}]}, 10.0) == [("A", 1.0)]  # no grid
+
+
+def read(response) -> ET.Element:
+    assert response.status_code == 200 and response["Content-Type"] == "application/xml"
+    return ET.fromstring(response.content)  # noqa: S314 (our own output)
+
+
+@pytest.mark.django_db
+def test_a_track_exports_with_its_tempo_grid_key_and_cues(alice, alice_client: Client) -> None:
+    track = track_row(alice, title="Night Drive", duration=10.0, format="wav", size=1234, sample_rate=44100)
+    AnalysisResult.objects.create(track=track, analyzer_version="3", data=SHOWN, tempo=124.0, key_label="A minor")
+    response = alice_client.get(f"/tracks/{track.uuid}/analysis.xml")
+    assert 'filename="Night Drive - rekordbox.xml"' in response["Content-Disposition"]
+    root = read(response)
+    assert root.tag == "DJ_PLAYLISTS" and root.find("PRODUCT").get("Name") == "SoundForge"
+    assert root.find("COLLECTION").get("Entries") == "1"
+    entry = root.find("COLLECTION/TRACK")
+    assert {k: entry.get(k) for k in ("Name", "Kind", "Size", "TotalTime", "SampleRate", "AverageBpm", "Tonality")} == {
+        "Name": "Night Drive", "Kind": "WAV File", "Size": "1234", "TotalTime": "10", "SampleRate": "44100",
+        "AverageBpm": "124.00", "Tonality": "Am"}
+    assert "8A" in entry.get("Comments") and entry.get("Location") == "file://localhost/SoundForge/Night%20Drive.wav"
+    tempo = entry.find("TEMPO")
+    assert dict(tempo.attrib) == {"Inizio": "0.400", "Bpm": "124.00", "Metro": "4/4", "Battito": "1"}
+    marks = [(m.get("Name"), float(m.get("Start")), int(m.get("Num"))) for m in entry.findall("POSITION_MARK")]
+    hot = [m for m in marks if m[2] >= 0]
+    assert hot == [("Start", 0.4, 0), ("B", 4.2, 1), ("A", 8.0, 2)]
+    assert [m for m in marks if m[2] == -1] == [(name, at, -1) for name, at, _ in hot]  # memory cues too
+    assert all(m.get("Type") == "0" and m.get("Red") for m in entry.findall("POSITION_MARK") if m.get("Num") != "-1")
+    playlist = root.find("PLAYLISTS/NODE/NODE")
+    assert playlist.get("Name") == "SoundForge" and [t.get("Key") for t in playlist] == [entry.get("TrackID")]
+
+
+@pytest.mark.django_db
+def test_a_track_not_analysed_exports_without_a_grid_or_cues(alice, alice_client: Client) -> None:
+    track = track_row(alice, title="Raw")
+    AnalysisResult.objects.create(track=track, analyzer_version="3", data={"tempo": None}, tempo=None)
+    entry = read(alice_client.get(f"/tracks/{track.uuid}/analysis.xml")).find("COLLECTION/TRACK")
+    assert entry.get("AverageBpm") == "0.00" and entry.get("Tonality") == ""
+    assert entry.find("TEMPO") is None and entry.findall("POSITION_MARK") == []
+
+
+@pytest.mark.django_db
+def test_the_library_export_holds_the_persons_own_tracks_only(alice, bob, charlie, alice_client: Client) -> None:
+    mine = [track_row(alice, title=t) for t in ("One", "Two")]
+    shared = track_row(bob, title="Bob's")
+    Share.objects.create(track=shared, user=alice, role="viewer")
+    track_row(charlie, title="Charlie's")
+    AnalysisResult.objects.create(track=mine[0], analyzer_version="3", data=SHOWN, tempo=124.0, key_label="C major")
+    root = read(alice_client.get("/rekordbox.xml"))
+    entries = root.findall("COLLECTION/TRACK")
+    assert [e.get("Name") for e in entries] == ["One", "Two"] and root.find("COLLECTION").get("Entries") == "2"
+    assert entries[0].get("Tonality") == "C" and entries[1].get("AverageBpm") == "0.00"
+    assert len({e.get("TrackID") for e in entries}) == 2
