@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from tests.helpers import track_row
-from tracks import rekordbox
+from tracks import rekordbox, tagging
 from tracks.models import AnalysisResult, Share
 
 SHOWN = {"tempo": 124.0, "downbeats": [0.4, 2.3, 4.2, 6.1, 8.0], "meter": {"beats_per_bar": 4},
@@ -18,7 +18,7 @@ SHOWN = {"tempo": 124.0, "downbeats": [0.4, 2.3, 4.2, 6.1, 8.0], "meter": {"beat
 
 
 def test_keys_are_written_as_rekordbox_writes_them() -> None:
-    assert [rekordbox.tonality(k) for k in ("A minor", "F# major", "")] == ["Am", "F#", ""]
+    assert [tagging.tonality(k) for k in ("A minor", "F# major", "")] == ["Am", "F#", ""]
 
 
 def test_cues_sit_on_bar_lines_one_to_a_place() -> None:

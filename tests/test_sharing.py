@@ -254,6 +254,7 @@ TABLE = {
     "track": ("get", "/tracks/{track}/", {}, VIEW),
     "track-controls": ("get", "/tracks/{track}/controls/", {}, VIEW),
     "track-audio": ("get", "/tracks/{track}/audio/?download=1", {}, DOWNLOAD),
+    "track-tagged": ("get", "/tracks/{track}/tagged/", {}, DOWNLOAD),
     "track-analyse": ("post", "/tracks/{track}/analyse/", {}, EDIT),
     "analysis-export": ("get", "/tracks/{track}/analysis.csv", {}, DOWNLOAD),
     "track-delete": ("post", "/tracks/{track}/delete/", {}, MANAGE),

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from django.http import (
 )
 from django.utils.http import content_disposition_header
 
-from . import loops, mixing, rekordbox, storage
+from . import loops, mixing, rekordbox, storage, tagging
 from .models import AnalysisResult, Stem, Track, safe_filename
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ CONTENT_TYPES = {
     "opus": "audio/ogg",
     "m4a": "audio/mp4",
     "aac": "audio/aac",
+    "aiff": "audio/aiff",
 }
 
 
@@ -312,3 +314,29 @@ def rekordbox_response(tracks: list[Track], filename: str) -> HttpResponseBase:
         entries.append((track, analysis, camelot(analysis.key_label if analysis else "")))
     response = HttpResponse(rekordbox.collection(entries), content_type="application/xml")
     return _disposition(response, filename)
+
+
+def tagged_response(track: Track) -> HttpResponseBase:
+    """The original with its tempo, key and section cues in its own tags, for DJ software (tagging.py): an
+    MP3 or FLAC as it is, anything else as AIFF. Written to a temporary file that goes when it is sent;
+    400 if the file cannot be read. Call only after access.py has said yes."""
+    import av
+
+    from .templatetags.sound import camelot
+
+    analysis = track.latest_analysis()
+    found = tagging.tags(track.title, analysis.tempo if analysis else None, analysis.key_label if analysis else "",
+                         camelot(analysis.key_label) if analysis else "",
+                         rekordbox.cues(analysis.shown, track.duration) if analysis else [])
+    target = tempfile.TemporaryFile()
+    try:
+        with default_storage.open(track.file, "rb") as source:
+            tagging.write(source, track.format, found, target)
+    except av.FFmpegError as error:
+        target.close()
+        logger.warning("could not tag %s: %s", track.uuid, error)
+        return HttpResponse("This file could not be read to tag it.", status=400)
+    target.seek(0)
+    ext = tagging.extension(track.format)
+    response = FileResponse(target, content_type=CONTENT_TYPES[ext])
+    return _disposition(response, f"{track.title}.{ext}")

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from .loops import bar_starts
 from .models import AnalysisResult, Track, safe_filename
+from .tagging import tonality
 
 KINDS = {"wav": "WAV File", "mp3": "MP3 File", "flac": "FLAC File", "aiff": "AIFF File", "m4a": "M4A File",
          "ogg": "OGG File"}
@@ -24,12 +25,6 @@ HOT_CUES = 8
 # Rekordbox's hot cue colours, by section letter's order: pink, orange, yellow, green, aqua, blue, purple, red.
 COLOURS = ((0xDE, 0x44, 0xCF), (0xFF, 0x8C, 0x00), (0xE0, 0xC8, 0x00), (0x10, 0xB1, 0x76), (0x00, 0xE0, 0xFF),
            (0x30, 0x5A, 0xFF), (0xAA, 0x72, 0xFF), (0xE6, 0x28, 0x28))
-
-
-def tonality(key_label: str) -> str:
-    """Rekordbox's way to write a key: "Am", "F#", "" for none."""
-    tonic, _, mode = key_label.partition(" ")
-    return f"{tonic}{'m' if mode == 'minor' else ''}" if tonic else ""
 
 
 def cues(shown: dict[str, Any], duration: float) -> list[tuple[str, float]]:

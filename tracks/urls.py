@@ -24,6 +24,7 @@ urlpatterns = [
     path("tracks/<uuid:track_uuid>/", views.track_detail, name="track"),
     path("tracks/<uuid:track_uuid>/controls/", views.track_controls, name="track-controls"),
     path("tracks/<uuid:track_uuid>/audio/", views.track_audio, name="track-audio"),
+    path("tracks/<uuid:track_uuid>/tagged/", views.track_tagged, name="track-tagged"),
     path("tracks/<uuid:track_uuid>/analyse/", views.track_analyse, name="track-analyse"),
     path("tracks/<uuid:track_uuid>/tempo/", views.track_tempo, name="track-tempo"),
     path("tracks/<uuid:track_uuid>/analysis.<str:fmt>", views.analysis_export, name="analysis-export"),

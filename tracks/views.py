@@ -238,6 +238,14 @@ def track_audio(request: HttpRequest, track_uuid: str) -> HttpResponse:
                                     as_attachment=as_attachment, preview=not access.can_download(who, track))
 
 
+@long_running
+@open_to_links
+@require_GET
+def track_tagged(request: HttpRequest, track_uuid: str) -> HttpResponse:
+    track = access.get_downloadable(access.actor(request), track_uuid)
+    return downloads.tagged_response(track)
+
+
 @require_GET
 def library_rekordbox(request: HttpRequest) -> HttpResponse:
     """The person's own tracks as Rekordbox's collection XML."""

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
+from tinytag import TinyTag
 
 from tests import audio
 from tests.live import Served
@@ -288,6 +289,13 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     first_downbeat = float(alice.get_attribute("[data-mixer] [data-click]", "data-downbeats").split(",")[0])
     assert float(entry.find("TEMPO").get("Inizio")) == pytest.approx(first_downbeat, abs=0.002)
     assert next(m.get("Name") for m in entry.findall("POSITION_MARK")) == "Start"
+    # And the file itself, tagged for any DJ program: its BPM and key read back from the AIFF's ID3 chunk.
+    with alice.expect_download() as tagged:
+        alice.click(f"#controls-{track.uuid} a:has-text('Download tagged for DJs')")
+    assert tagged.value.suggested_filename == "Night Drive.aiff"
+    tagged.value.save_as(SHOTS / "tagged.aiff")
+    tags = TinyTag.get(SHOTS / "tagged.aiff")
+    assert abs(float(tags.other["bpm"][0]) - 100) < 1 and tags.other["initial_key"] == [entry.get("Tonality")]
     alice.click("[data-mixer] [data-action=loop-clear]")
     alice.click("[data-mixer] [data-action=tempo-reset]")  # as recorded: the plain sources again
     alice.wait_for_function(f"() => {engine}.playing && {engine}.stems.every((s) => !s.stretching && s.source)",
