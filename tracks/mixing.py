@@ -3,24 +3,15 @@ to 16-bit stereo PCM a block at a time. numpy only, no Django: the caller opens 
 
 from __future__ import annotations
 
-import math
 import struct
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
+from .ports.audio_stream import pan_gains
+
 BLOCK = 65536  # frames mixed at once
-
-
-def pan_gains(pan: float) -> tuple[float, float, float, float]:
-    """Web Audio's StereoPannerNode on a stereo input (equal power), as (ll, rl, lr, rr): left out =
-    ll*L + rl*R, right out = lr*L + rr*R. The download then sounds like the mixer."""
-    if pan <= 0:
-        x = (pan + 1) * math.pi / 2
-        return 1.0, math.cos(x), 0.0, math.sin(x)
-    x = pan * math.pi / 2
-    return math.cos(x), 0.0, math.sin(x), 1.0
 
 
 def mix(files: list[Any], levels: list[tuple[float, float]], frames: int, fade: int = 0) -> Iterator[bytes]:

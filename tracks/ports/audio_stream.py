@@ -7,6 +7,7 @@ and lameenc for MP3, both streaming. Imports no Django.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -367,3 +368,13 @@ class StemWriter:
                 "max": [round(float(v), 4) for v in np.nan_to_num(self._hi, neginf=0.0)],
             },
         }
+
+
+def pan_gains(pan: float) -> tuple[float, float, float, float]:
+    """Web Audio's StereoPannerNode on a stereo input (equal power), as (ll, rl, lr, rr): left out =
+    ll*L + rl*R, right out = lr*L + rr*R. The download then sounds like the mixer."""
+    if pan <= 0:
+        x = (pan + 1) * math.pi / 2
+        return 1.0, math.cos(x), 0.0, math.sin(x)
+    x = pan * math.pi / 2
+    return math.cos(x), 0.0, math.sin(x), 1.0
