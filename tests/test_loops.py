@@ -11,9 +11,9 @@ import pytest
 import soundfile as sf
 from django.test import Client
 
-from tests.helpers import track_row
+from tests.helpers import separation, track_row
 from tracks import loops, storage
-from tracks.models import AnalysisResult, Job, Stem, Track
+from tracks.models import AnalysisResult, Job, Track
 
 RATE = 22050
 BAR = 2.0  # seconds: 120 BPM in 4/4
@@ -57,16 +57,7 @@ def tone(freq: float, seconds: float) -> np.ndarray:
 def separated(alice) -> tuple[Track, Job]:
     """A track with two 9-second stems (a 220 Hz tone, a 330 Hz tone) and an analysis with SHOWN's grid."""
     track = track_row(alice, title="Night Drive", duration=9.0)
-    job = Job.objects.create(track=track, kind=Job.Kind.SEPARATION, status=Job.Status.SUCCEEDED,
-                             options={"model": "dsp", "format": "wav"})
-    folder = storage.stems_dir(job)
-    folder.mkdir(parents=True)
-    for name, freq in (("bass", 220.0), ("other", 330.0)):
-        path = folder / f"{name}.wav"
-        sf.write(path, tone(freq, 9.0), RATE, subtype="PCM_16")
-        Stem.objects.create(track=track, job=job, name=name, model="dsp", format="wav", duration=9.0,
-                            file=str(path.relative_to(storage.track_dir(track.uuid).parent.parent)),
-                            size=path.stat().st_size)
+    job = separation(track, {"bass": tone(220.0, 9.0), "other": tone(330.0, 9.0)}, RATE)
     AnalysisResult.objects.create(track=track, analyzer_version="1", data=SHOWN, tempo=120.0, key_label="A minor")
     return track, job
 

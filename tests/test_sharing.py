@@ -266,6 +266,10 @@ TABLE = {
     "stems-mix": ("get", "/tracks/{track}/separations/{job}/mix/", {}, DOWNLOAD),
     "stems-loop": ("get", "/tracks/{track}/separations/{job}/loop/?first=1&last=1&what=drums", {}, DOWNLOAD),
     "stems-loops": ("get", "/tracks/{track}/separations/{job}/loops/", {}, DOWNLOAD),
+    # A render is a download a worker makes: for signed-in people who may download (a link holder signs in).
+    "stems-render": ("post", "/tracks/{track}/separations/{job}/render/", {"rate": "0.8"},
+                     {**EDIT, "viewer": 302}),
+    "render-file": ("get", "/tracks/{track}/renders/{render}/", {}, DOWNLOAD),
     "share-add": ("post", "/tracks/{track}/shares/", {"who": "charlie@example.com"}, MANAGE),
     "share-update": ("post", "/tracks/{track}/shares/{share}/", {"role": "viewer"}, MANAGE),
     "share-revoke": ("post", "/tracks/{track}/shares/{share}/revoke/", {}, MANAGE),
@@ -328,9 +332,11 @@ def test_the_access_table(route: str, actor: str, alice_client: Client, alice, c
     AnalysisResult.objects.create(track=track, analyzer_version="1", data={  # two bars, one section: loops
         "tempo": 120.0, "beats": [0.25, 0.5], "downbeats": [0.25, 0.5],
         "sections": [{"start": 0.0, "end": 0.75, "label": "A"}]})
+    render = Job.objects.create(track=track, kind=Job.Kind.RENDER, status=Job.Status.SUCCEEDED,
+                                options={"format": "wav", "rate": 0.8, "file": track.file})
     client = client_for(actor, track, users)
     method, template, data, expected = {**TABLE, **EXTRA}[route]
-    url = template.format(track=track.uuid, job=running.uuid if route == "job-cancel" else job.uuid,
+    url = template.format(track=track.uuid, job=running.uuid if route == "job-cancel" else job.uuid, render=render.uuid,
                           stem=track.stems.first().uuid, share=share.pk, comment=comment.uuid,
                           link=owners_link.token if route == "link-open" else owners_link.pk)
     response = getattr(client, method)(url, data)

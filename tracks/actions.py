@@ -83,6 +83,16 @@ def separate(track: Track, user: Any, model: str, fmt: str) -> None:
         events.changed(track, JOB)
 
 
+def render(track: Track, user: Any, separation: Job, options: dict[str, Any]) -> None:
+    """Queue a render of the mix as the mixer plays it (levels, loop, speed, pitch) unless one is queued or
+    running. limits.Busy when the person has too many jobs at once."""
+    if track.working_on(Job.Kind.RENDER):
+        return
+    with transaction.atomic():
+        jobs.enqueue_render(track, separation, options, by=user)
+        events.changed(track, JOB)
+
+
 def cancel(job: Job) -> None:
     if jobs.cancel(job):
         events.changed(job.track, JOB)

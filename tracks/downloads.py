@@ -340,3 +340,12 @@ def tagged_response(track: Track) -> HttpResponseBase:
     ext = tagging.extension(track.format)
     response = FileResponse(target, content_type=CONTENT_TYPES[ext])
     return _disposition(response, f"{track.title}.{ext}")
+
+
+def render_response(track: Track, job: Any) -> HttpResponseBase:
+    """A rendered mix, named with what it is. Call only after access.py has said yes."""
+    from .templatetags.sound import render_label
+
+    fmt = job.options.get("format", "wav")
+    name = f"{track.title} - mix ({render_label(job.options)}).{fmt}"
+    return stored_response(job.options["file"], CONTENT_TYPES[fmt], name, as_attachment=True)

@@ -1,9 +1,10 @@
-"""Sign-up, log-in, upload, separation, mix and sharing forms."""
+"""Sign-up, log-in, upload, separation, mix, loop, render and sharing forms."""
 
 from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
@@ -146,6 +147,32 @@ class LoopForm(MixForm):
 
     def what(self) -> str:
         return self.cleaned_data.get("what") or "mix"
+
+
+class RenderForm(MixForm):
+    """A mix to render as the mixer plays it: MixForm's levels, ``rate`` (0.5 to 1.5), ``semitones`` (-12 to
+    12), a loop from ``start`` to ``end`` (seconds; the whole song without them) and a ``format``."""
+
+    def __init__(self, data: object, stem_names: list[str]) -> None:
+        super().__init__(data, stem_names)
+        self.fields["rate"] = forms.FloatField(required=False, min_value=0.5, max_value=1.5)
+        self.fields["semitones"] = forms.IntegerField(required=False, min_value=-12, max_value=12)
+        self.fields["start"] = forms.FloatField(required=False, min_value=0.0)
+        self.fields["end"] = forms.FloatField(required=False, min_value=0.0)
+        self.fields["format"] = forms.ChoiceField(choices=[("wav", "WAV"), ("mp3", "MP3")], required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        start, end = data.get("start") or 0.0, data.get("end")
+        if end is not None and end <= start:
+            raise forms.ValidationError("The loop must end after it starts.")
+        return data
+
+    def options(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {"gains": self.gains(), "pans": self.pans(), "rate": data.get("rate") or 1.0,
+                "semitones": data.get("semitones") or 0, "start": data.get("start") or 0.0, "end": data.get("end"),
+                "format": data.get("format") or "wav"}
 
 
 class ShareForm(forms.Form):

@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 ANALYSIS_FEATURES = ",".join(contract.FEATURES)
 PUSH_INTERVAL_S = 0.1
 HEARTBEAT_S = 5.0
-QUEUES = {Job.Kind.ANALYSIS: "analysis", Job.Kind.SEPARATION: "processing"}
+QUEUES = {Job.Kind.ANALYSIS: "analysis", Job.Kind.SEPARATION: "processing", Job.Kind.RENDER: "processing"}
 
 
 def enqueue_analysis(track: Track, by: Any = None, limited: bool = True) -> Job:
@@ -56,9 +56,25 @@ def enqueue_separation(track: Track, model: str, fmt: str, by: Any = None) -> Jo
     return job
 
 
+def may_render(who: access.Actor, track: Track) -> bool:
+    """A render is a download made by a worker: for signed-in people who may download the track."""
+    return who.is_authenticated and access.can_download(who, track)
+
+
+def enqueue_render(track: Track, separation: Job, options: dict[str, Any], by: Any = None) -> Job:
+    """Queue a render of one separation's mix (``options``: gains, pans, rate, semitones, start, end, format;
+    the caller has asked access.py and checked them) on the processing queue once the transaction commits."""
+    job = Job.objects.create(track=track, kind=Job.Kind.RENDER, options={**options, "separation": str(separation.uuid)},
+                             requested_by=_user(by, track, limited=True, may=may_render))
+    _enqueue(job)
+    return job
+
+
 def _enqueue(job: Job) -> None:
     if job.kind == Job.Kind.ANALYSIS:
         function, timeout = analyse_track, settings.ANALYSIS_TIMEOUT_S
+    elif job.kind == Job.Kind.RENDER:
+        function, timeout = render_mix, separation_timeout(job.track)
     else:
         function, timeout = separate_track, separation_timeout(job.track)
     django_rq.get_queue(QUEUES[job.kind]).enqueue(function, job.pk, job_id=job.rq_id, job_timeout=timeout + 60)
@@ -103,12 +119,13 @@ def recover(now: datetime | None = None) -> dict[str, int]:
     return counts
 
 
-def _user(by: Any, track: Track, limited: bool) -> Any:
+def _user(by: Any, track: Track, limited: bool, may: Callable[[access.Actor, Track], bool] | None = None) -> Any:
     """Who asked for a job, checked once more here: whatever door the request came through, only those who
-    may change a track start work on it, and no one more than SOUNDFORGE_MAX_ACTIVE_JOBS at once."""
+    may change a track (or, for a render, ``may``) start work on it, and no one more than
+    SOUNDFORGE_MAX_ACTIVE_JOBS at once."""
     if by is None:
         return None
-    if not access.can_edit(access.Actor(by), track):
+    if not (may or access.can_edit)(access.Actor(by), track):
         raise PermissionDenied("You may not start jobs on this track.")
     if limited:
         limits.check_active_jobs(by)
@@ -397,3 +414,53 @@ def _separate(job: Job) -> None:
             storage.delete_prefix(prefix)
         if not local:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def render_name(job: Job) -> str:
+    """Where a render's file is stored: beside the track's other files, so it goes with the track."""
+    return f"tracks/{job.track.uuid}/renders/{job.uuid}.{job.options.get('format', 'wav')}"
+
+
+def render_mix(job_pk: int) -> None:
+    job = _claim(job_pk)
+    if job is None:
+        return
+    with logs.job_context(job.uuid):
+        _render(job)
+
+
+def _render(job: Job) -> None:
+    """The render port over the separation's stems; the file is stored, the track's older render removed."""
+    options = job.options
+    stems = list(job.track.stems.filter(job__uuid=options["separation"]))
+    if not stems:
+        job.fail("the stems of this mix are gone")
+        events.job_ended(job.track, job)
+        return
+    name = render_name(job)
+    with tempfile.TemporaryDirectory(prefix="soundforge-render-") as folder, contextlib.ExitStack() as files:
+        out = Path(folder) / Path(name).name
+        args = []
+        for stem in stems:
+            path = files.enter_context(storage.local_file(stem.file))
+            gain, pan = options["gains"].get(stem.name, 1.0), options["pans"].get(stem.name, 0.0)
+            args += ["--stem", f"{path}:{gain}:{pan}"]
+        args += ["--rate", str(options["rate"]), "--semitones", str(options["semitones"]),
+                 "--start", str(options["start"]), "--format", options["format"], "--output", os.fspath(out)]
+        if options.get("end") is not None:
+            args += ["--end", str(options["end"])]
+
+        def store(data: dict[str, Any]) -> None:
+            storage.store(name, out)
+
+        def record(data: dict[str, Any]) -> None:
+            older = list(Job.objects.filter(track=job.track, kind=Job.Kind.RENDER, status=Job.Status.SUCCEEDED)
+                         .exclude(pk=job.pk))
+            Job.objects.filter(pk=job.pk).update(options={**options, "file": name, "bytes": data["bytes"],
+                                                          "duration": data["duration"]})
+            transaction.on_commit(lambda: [default_storage.delete(render_name(old)) for old in older])
+
+        run_and_record(job, "render_mix", args, timeout=separation_timeout(job.track), on_success=record,
+                       before_success=store)
+        if job.status != Job.Status.SUCCEEDED:
+            default_storage.delete(name)  # nothing half-written stays behind

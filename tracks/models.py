@@ -165,6 +165,7 @@ class Job(models.Model):
     class Kind(models.TextChoices):
         ANALYSIS = "analysis", "Analysis"
         SEPARATION = "separation", "Separation"
+        RENDER = "render", "Mix render"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

@@ -24,7 +24,7 @@ from . import access, charts
 from .models import AnalysisResult, Job, Track
 
 # What can change about a track; each action announces the facts it changed.
-JOB = "job"  # a job was queued, moved on, or ended (both job panels show both kinds)
+JOB = "job"  # a job was queued, moved on, or ended (the job panels show every kind)
 ANALYSIS = "analysis"  # a new analysis, or its tempo corrected
 STEMS = "stems"  # a separation's stems arrived or went
 COMMENTS = "comments"
@@ -35,10 +35,10 @@ FACTS = frozenset({JOB, ANALYSIS, STEMS, COMMENTS, ACTIVITY, TITLE, ACCESS})
 
 
 def jobs_data(track: Track) -> dict[str, Any]:
-    """Both job panels: the latest job of each kind, and the analysis's headline figures."""
+    """The job panels: the latest job of each kind, and the analysis's headline figures."""
     jobs = track.latest_jobs()
     return {"job": jobs.get(Job.Kind.ANALYSIS), "separation_job": jobs.get(Job.Kind.SEPARATION),
-            "analysis": track.latest_analysis(with_data=False)}
+            "render_job": jobs.get(Job.Kind.RENDER), "analysis": track.latest_analysis(with_data=False)}
 
 
 def follow_data(track: Track) -> dict[str, Any]:
@@ -116,6 +116,7 @@ class Panel:
 PANELS = {panel.name: panel for panel in (
     Panel("job-panel", frozenset({JOB}), jobs_data),
     Panel("separation-job-panel", frozenset({JOB}), jobs_data),
+    Panel("render-panel", frozenset({JOB}), jobs_data),
     Panel("analysis-panel", frozenset({ANALYSIS}), results_data),
     Panel("stems-panel", frozenset({STEMS, ANALYSIS, TITLE}), results_data),
     Panel("follow-panel", frozenset({ANALYSIS}), follow_data),

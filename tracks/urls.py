@@ -36,6 +36,8 @@ urlpatterns = [
     path("tracks/<uuid:track_uuid>/separations/<uuid:job_uuid>/zip/", views.stems_zip, name="stems-zip"),
     path("tracks/<uuid:track_uuid>/separations/<uuid:job_uuid>/mix/", views.stems_mix, name="stems-mix"),
     path("tracks/<uuid:track_uuid>/separations/<uuid:job_uuid>/loop/", views.stems_loop, name="stems-loop"),
+    path("tracks/<uuid:track_uuid>/separations/<uuid:job_uuid>/render/", views.stems_render, name="stems-render"),
+    path("tracks/<uuid:track_uuid>/renders/<uuid:job_uuid>/", views.render_file, name="render-file"),
     path("tracks/<uuid:track_uuid>/separations/<uuid:job_uuid>/loops/", views.stems_loop, {"every_section": True},
          name="stems-loops"),
     path("tracks/<uuid:track_uuid>/shares/", views.share_add, name="share-add"),

@@ -29,6 +29,7 @@ from .forms import (
     LoopForm,
     MixForm,
     RenameForm,
+    RenderForm,
     SeparationForm,
     ShareForm,
     SignupForm,
@@ -306,11 +307,38 @@ def track_separate(request: HttpRequest, track_uuid: str) -> HttpResponse:
 
 
 @require_POST
+def stems_render(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpResponse:
+    """Render the mix as the mixer plays it (a job: progress and the file arrive in the render panel)."""
+    track, stems = _downloadable_stems(request, track_uuid, job_uuid)
+    form = RenderForm(request.POST, [s.name for s in stems])
+    if not form.is_valid():
+        error = " ".join(e for errors in form.errors.values() for e in errors)
+        return _job_panel(request, track, "render-panel", status=400, render_error=error)
+    try:
+        actions.render(track, request.user, stems[0].job, form.options())
+    except limits.Busy as exc:
+        return _job_panel(request, track, "render-panel", status=429, render_error=str(exc))
+    return _job_panel(request, track, "render-panel")
+
+
+@long_running
+@open_to_links
+@require_GET
+def render_file(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpResponse:
+    """The track's latest rendered mix (an older one is replaced, its file gone)."""
+    track = access.get_downloadable(access.actor(request), track_uuid)
+    job = track.latest_job(Job.Kind.RENDER)
+    if job is None or str(job.uuid) != str(job_uuid) or job.status != Job.Status.SUCCEEDED:
+        raise Http404("No such render")
+    return downloads.render_response(track, job)
+
+
+@require_POST
 def job_cancel(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpResponse:
     track = access.get_editable(access.actor(request), track_uuid)
     job = get_object_or_404(Job.objects.select_related("track"), track=track, uuid=job_uuid)
     actions.cancel(job)
-    panel = "job-panel" if job.kind == Job.Kind.ANALYSIS else "separation-job-panel"
+    panel = {Job.Kind.ANALYSIS: "job-panel", Job.Kind.RENDER: "render-panel"}.get(job.kind, "separation-job-panel")
     return _job_panel(request, track, panel)
 
 

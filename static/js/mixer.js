@@ -703,6 +703,8 @@
         for (const [start, end, title] of sections()) {
           choice.add(new Option(`${title || "section"} (${clock(start)}\u2013${clock(end)})`, `${start},${end}`));
         }
+        if (this.loop) choice.value = `${this.loop.start},${this.loop.end}`;  // a swapped panel shows the loop's section
+        if (choice.selectedIndex < 0) choice.value = "";
         choice.addEventListener("change", (e) => {
           const [start, end] = e.target.value.split(",").map(parseFloat);
           if (e.target.value) this.setLoop(start, end); else this.setLoop(0, 0);
@@ -723,6 +725,14 @@
       if (exporter) exporter.addEventListener("formdata", (e) => {
         if (e.formData.get("what") !== "mix") return;
         for (const [name, value] of new URLSearchParams(this.mixHref().split("?")[1])) e.formData.set(name, value);
+      });
+      // A render is the mix as it plays: levels, speed and pitch, and the loop if one is set.
+      const render = root.querySelector("[data-render-form]");
+      if (render) render.addEventListener("formdata", (e) => {
+        for (const [name, value] of new URLSearchParams(this.mixHref().split("?")[1])) e.formData.set(name, value);
+        e.formData.set("rate", this.rate.toFixed(2));
+        e.formData.set("semitones", String(this.semitones));
+        if (this.loop) { e.formData.set("start", this.loop.start.toFixed(3)); e.formData.set("end", this.loop.end.toFixed(3)); }
       });
       const reset = root.querySelector('[data-action="tempo-reset"]');
       if (reset) reset.addEventListener("click", () => this.setTempo(1, 0));

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 from tinytag import TinyTag
@@ -281,7 +282,18 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     assert re.fullmatch(rf"Night Drive - mix - bars {first}-{last} - 100 BPM - .+\.wav",
                         exported.value.suggested_filename), exported.value.suggested_filename
     assert "gain_drums=0.000" in exported.value.url and "gain_vocals=1.000" in exported.value.url
-    # The song for a DJ's deck: Rekordbox's collection XML, read back.
+    # Rendered on the server as it plays: the speed, the pitch, the loop and the levels, with progress.
+    alice.click("[data-render-form] button:has-text('Render the mix as it plays')")
+    panel = alice.locator(f"#render-panel-{track.uuid}")
+    expect(panel).to_contain_text("80 %, \u22122 semitones", timeout=15_000)
+    expect(panel.locator("a:has-text('Download the mix')")).to_be_visible(timeout=LIVE_S)
+    shots(alice, "render-ready")
+    with alice.expect_download() as rendered:
+        panel.locator("a:has-text('Download the mix')").click()
+    assert rendered.value.suggested_filename.startswith("Night Drive - mix (80 %")
+    rendered.value.save_as(SHOTS / "render.wav")
+    frames, rate = sf.info(SHOTS / "render.wav").frames, sf.info(SHOTS / "render.wav").samplerate
+    assert abs(frames / rate - (loop["end"] - loop["start"]) / 0.8) < 0.05  # the looped section, slower
     with alice.expect_download() as collection:
         alice.click(f"#analysis-panel-{track.uuid} a:has-text('Rekordbox XML')")
     entry = ET.parse(collection.value.path()).getroot().find("COLLECTION/TRACK")  # noqa: S314 (our own output)

@@ -38,6 +38,21 @@ def transpositions(key_label: str | None) -> str:
 
 
 @register.filter
+def render_label(options: dict) -> str:
+    """What a rendered mix is: "80 %, -2 semitones, 0:12-0:24" (a true minus and dash), "as recorded" when
+    nothing changed."""
+    parts = []
+    if options.get("rate", 1) != 1:
+        parts.append(f"{round(options['rate'] * 100)} %")
+    if options.get("semitones"):
+        parts.append(f"{options['semitones']:+d} semitones".replace("-", "\u2212"))
+    if options.get("start") or options.get("end") is not None:
+        end = clock(options["end"]) if options.get("end") is not None else "end"
+        parts.append(f"{clock(options.get('start'))}\u2013{end}")
+    return ", ".join(parts) or "as recorded"
+
+
+@register.filter
 def person(user: object) -> str:
     return display_name(user)
 
