@@ -71,7 +71,9 @@ def test_it_analyses_an_upload(alice_client: Client, c_major_wav: Path, run_work
     assert [int(r[2]) for r in downbeat_rows] == list(range(1, len(downbeat_rows) + 1))
     assert {r[4] for r in rows[1:]} <= {c[2] for c in data["chords"]}
     assert {r[5] for r in rows[1:]} == {s["label"] for s in data["sections"]}
-    assert alice_client.get(f"/tracks/{track.uuid}/analysis.xml").status_code == 404
+    assert alice_client.get(f"/tracks/{track.uuid}/analysis.txt").status_code == 404
+    rekordbox = alice_client.get(f"/tracks/{track.uuid}/analysis.xml")  # tests/test_rekordbox.py reads it all
+    assert rekordbox.status_code == 200 and b'Tonality="C"' in rekordbox.content
 
 
 @pytest.mark.django_db(transaction=True)
