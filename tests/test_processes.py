@@ -40,10 +40,10 @@ def alive(pid: int) -> bool:
 def test_a_group_that_stops_on_term_goes_at_once_with_what_it_started() -> None:
     proc, grandchild = family("polite")
     started = time.monotonic()
-    processes.stop_groups([proc], grace=5)
-    assert time.monotonic() - started < 2
+    processes.stop_groups([proc], grace=60)
+    assert time.monotonic() - started < 20  # long before the grace
     assert proc.returncode == -signal.SIGTERM
-    deadline = time.monotonic() + 2
+    deadline = time.monotonic() + 20
     while alive(grandchild) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not alive(grandchild)
@@ -53,7 +53,7 @@ def test_a_group_that_ignores_term_is_killed_after_the_grace() -> None:
     proc, grandchild = family("stubborn")
     started = time.monotonic()
     processes.stop_groups([proc], grace=0.5)
-    assert 0.4 < time.monotonic() - started < 3
+    assert 0.4 < time.monotonic() - started < 20
     assert proc.returncode == -signal.SIGKILL
     time.sleep(0.2)
     assert not alive(grandchild)
@@ -74,8 +74,8 @@ def test_the_stop_flag_ends_a_sleep_when_signalled() -> None:
         assert not flag and not flag.sleep(0.01)
         threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM)).start()
         started = time.monotonic()
-        assert flag.sleep(10)
-        assert time.monotonic() - started < 2 and flag
+        assert flag.sleep(120)
+        assert time.monotonic() - started < 30 and flag
     finally:
         signal.signal(signal.SIGTERM, previous[0])
         signal.signal(signal.SIGINT, previous[1])

@@ -102,7 +102,9 @@ def test_missing_weights_fail_fast_and_say_what_to_put_where(tmp_path: Path, ste
     started = time.monotonic()
     code, out, _ = run(str(stereo_song_wav), "--output-dir", str(tmp_path / "out"), "--models-dir",
                        str(tmp_path / "models"), "--model", "htdemucs_ft", env=port_env)
-    assert time.monotonic() - started < 3
+    # Fast: it looks in the folder and stops, where a download attempt would wait on the network for minutes
+    # (the bound leaves room for importing torch on a loaded machine).
+    assert time.monotonic() - started < 30
     assert code == 1
     assert out["error"] == "model_unavailable"
     assert "htdemucs_ft.yaml" in out["message"] and str(tmp_path / "models") in out["message"]
@@ -110,7 +112,7 @@ def test_missing_weights_fail_fast_and_say_what_to_put_where(tmp_path: Path, ste
     started = time.monotonic()
     code, out, _ = run(str(stereo_song_wav), "--output-dir", str(tmp_path / "out"),
                        env={**port_env, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path), "TORCH_HOME": str(tmp_path)})
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 30
     assert (code, out["error"]) == (1, "model_unavailable")
     assert "SOUNDFORGE_MODELS_DIR" in out["message"]
     assert not list((tmp_path / "out").glob("*.wav"))
@@ -226,4 +228,4 @@ def test_a_fetch_that_cannot_start_says_so(tmp_path: Path, port_env: dict[str, s
     code, out, _ = portcli.run("demucs_repo", "fetch", "htdemucs", "--models-dir", str(tmp_path / "models"),
                                "--url", "http://127.0.0.1:1/", env=port_env)
     assert (code, out["error"]) == (1, "fetch_failed") and "127.0.0.1:1" in out["message"]
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 30  # no retrying against a refused connection
