@@ -32,7 +32,8 @@ install: $(STAMP)
 
 # torch first, pinned, the CPU build from TORCH_INDEX_URL where it answers: anything later would let a
 # dependency pull a CUDA build. The install says which build it got. BeatNet only for its network weights
-# (tracks/ports/beats.py), without the dependencies it pins.
+# (tracks/ports/beats.py) and basic-pitch for its model (tracks/ports/transcribe.py), without the
+# dependencies they pin (numba 0.54; TensorFlow).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -41,7 +42,7 @@ $(STAMP): pyproject.toml
 	@$(BIN)/python -c "import torch; print('installed torch', torch.__version__, \
 	    '(CUDA ' + torch.version.cuda + ' build)' if torch.version.cuda else '(CPU build)')"
 	$(BIN)/pip install --quiet -e '.[dev]'
-	$(BIN)/pip install --quiet --no-deps BeatNet==1.1.3
+	$(BIN)/pip install --quiet --no-deps BeatNet==1.1.3 basic-pitch==0.4.0
 	touch $(STAMP)
 
 clean:

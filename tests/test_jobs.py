@@ -54,6 +54,10 @@ def test_it_analyses_an_upload(alice_client: Client, c_major_wav: Path, run_work
     cells = page.count('<span class="bar-number">')
     assert cells == len(data["downbeats"]) + (data["downbeats"][0] > 0)
     assert f'{data["loudness"]["integrated_lufs"]:.1f}</b> LUFS' in page
+    # It proposed cue points: the first downbeat, and the sections on their bar lines.
+    proposed = list(track.cues.all())
+    assert proposed[0].name == "Start" and proposed[0].at == pytest.approx(data["downbeats"][0], abs=0.001)
+    assert all(c.auto for c in proposed) and 'data-cue="Start"' in page
     library = alice_client.get("/").content.decode()
     assert f"{result.tempo:.1f}" in library
     # The figures the library sorts and filters by, and the key's place on the Camelot wheel.

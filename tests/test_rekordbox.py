@@ -1,5 +1,6 @@
 """Rekordbox's collection XML (tracks/rekordbox.py): what a DJ imports is read back here as Rekordbox reads
-it: tempo, a beat grid on the first downbeat, the key, hot and memory cues on the sections' bar lines."""
+it: tempo, a beat grid on the first downbeat, the key, the track's cue points as hot cues in their colours and
+as memory cues."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import pytest
 from django.test import Client
 
 from tests.helpers import track_row
-from tracks import rekordbox, tagging
-from tracks.models import AnalysisResult, Share
+from tracks import cues, tagging
+from tracks.models import AnalysisResult, Cue, Share
 
 SHOWN = {"tempo": 124.0, "downbeats": [0.4, 2.3, 4.2, 6.1, 8.0], "meter": {"beats_per_bar": 4},
          "sections": [{"start": 0.0, "end": 4.1, "label": "A", "name": "intro"},
@@ -19,11 +20,6 @@ SHOWN = {"tempo": 124.0, "downbeats": [0.4, 2.3, 4.2, 6.1, 8.0], "meter": {"beat
 
 def test_keys_are_written_as_rekordbox_writes_them() -> None:
     assert [tagging.tonality(k) for k in ("A minor", "F# major", "")] == ["Am", "F#", ""]
-
-
-def test_cues_sit_on_bar_lines_one_to_a_place() -> None:
-    assert rekordbox.cues(SHOWN, 10.0) == [("Start", 0.4), ("B", 4.2), ("A", 8.0)]  # A intro is the start
-    assert rekordbox.cues({"sections": [{"start": 1.0, "label": "A"}]}, 10.0) == [("A", 1.0)]  # no grid
 
 
 def read(response) -> ET.Element:
@@ -35,6 +31,8 @@ def read(response) -> ET.Element:
 def test_a_track_exports_with_its_tempo_grid_key_and_cues(alice, alice_client: Client) -> None:
     track = track_row(alice, title="Night Drive", duration=10.0, format="wav", size=1234, sample_rate=44100)
     AnalysisResult.objects.create(track=track, analyzer_version="3", data=SHOWN, tempo=124.0, key_label="A minor")
+    Cue.propose(track, cues.found(SHOWN, 10.0))
+    Cue.objects.filter(track=track, name="B").update(name="Chorus", colour="aqua")  # as a person left it
     response = alice_client.get(f"/tracks/{track.uuid}/analysis.xml")
     assert 'filename="Night Drive - rekordbox.xml"' in response["Content-Disposition"]
     root = read(response)
@@ -49,7 +47,9 @@ def test_a_track_exports_with_its_tempo_grid_key_and_cues(alice, alice_client: C
     assert dict(tempo.attrib) == {"Inizio": "0.400", "Bpm": "124.00", "Metro": "4/4", "Battito": "1"}
     marks = [(m.get("Name"), float(m.get("Start")), int(m.get("Num"))) for m in entry.findall("POSITION_MARK")]
     hot = [m for m in marks if m[2] >= 0]
-    assert hot == [("Start", 0.4, 0), ("B", 4.2, 1), ("A", 8.0, 2)]
+    assert hot == [("Start", 0.4, 0), ("Chorus", 4.2, 1), ("A", 8.0, 2)]
+    colours = [(m.get("Red"), m.get("Green"), m.get("Blue")) for m in entry.findall("POSITION_MARK")][:6:2]
+    assert colours == [("16", "177", "118"), ("0", "224", "255"), ("222", "68", "207")]  # green, aqua, pink
     assert [m for m in marks if m[2] == -1] == [(name, at, -1) for name, at, _ in hot]  # memory cues too
     assert all(m.get("Type") == "0" and m.get("Red") for m in entry.findall("POSITION_MARK") if m.get("Num") != "-1")
     playlist = root.find("PLAYLISTS/NODE/NODE")

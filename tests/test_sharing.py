@@ -20,7 +20,7 @@ from tests.conftest import PASSWORD
 from tests.helpers import track_row
 from tests.test_jobs import upload
 from tracks import storage
-from tracks.models import Activity, AnalysisResult, Comment, Job, Share, ShareLink, Stem, Track
+from tracks.models import Activity, AnalysisResult, Comment, Cue, Job, Share, ShareLink, Stem, Track
 
 
 @pytest.fixture
@@ -270,6 +270,10 @@ TABLE = {
     "stems-render": ("post", "/tracks/{track}/separations/{job}/render/", {"rate": "0.8"},
                      {**EDIT, "viewer": 302}),
     "render-file": ("get", "/tracks/{track}/renders/{render}/", {}, DOWNLOAD),
+    # So is a transcription; its notes play on every page, its .mid is a download.
+    "stems-transcribe": ("post", "/tracks/{track}/separations/{job}/transcribe/", {"stems": "vocals"},
+                         {**EDIT, "viewer": 302}),
+    "stem-midi": ("get", "/tracks/{track}/separations/{job}/midi/vocals.mid", {}, DOWNLOAD),
     "share-add": ("post", "/tracks/{track}/shares/", {"who": "charlie@example.com"}, MANAGE),
     "share-update": ("post", "/tracks/{track}/shares/{share}/", {"role": "viewer"}, MANAGE),
     "share-revoke": ("post", "/tracks/{track}/shares/{share}/revoke/", {}, MANAGE),
@@ -282,6 +286,9 @@ TABLE = {
     # The comment is the owner's: only its author edits it; the owner and editors may delete it.
     "comment-edit": ("post", "/tracks/{track}/comments/{comment}/", {"text": "edited"}, MANAGE),
     "comment-delete": ("post", "/tracks/{track}/comments/{comment}/delete/", {}, EDIT),
+    "cue-add": ("post", "/tracks/{track}/cues/", {"at": "0.5", "name": "Drop", "colour": "red"}, EDIT),
+    "cue-edit": ("post", "/tracks/{track}/cues/{cue}/", {"at": "0.5", "name": "Drop", "colour": "red"}, EDIT),
+    "cue-delete": ("post", "/tracks/{track}/cues/{cue}/delete/", {}, EDIT),
 }
 # Plain playback and a stem's download follow the same rules as the page and the zip (what plays for a
 # listen-only link is the preview: checked in the test).
@@ -332,12 +339,14 @@ def test_the_access_table(route: str, actor: str, alice_client: Client, alice, c
     AnalysisResult.objects.create(track=track, analyzer_version="1", data={  # two bars, one section: loops
         "tempo": 120.0, "beats": [0.25, 0.5], "downbeats": [0.25, 0.5],
         "sections": [{"start": 0.0, "end": 0.75, "label": "A"}]})
+    track.stems.filter(name="vocals").update(notes=[[0.25, 0.5, 40, 90]])
+    cue = Cue.objects.create(track=track, at=0.25, name="Start", colour="green")
     render = Job.objects.create(track=track, kind=Job.Kind.RENDER, status=Job.Status.SUCCEEDED,
                                 options={"format": "wav", "rate": 0.8, "file": track.file})
     client = client_for(actor, track, users)
     method, template, data, expected = {**TABLE, **EXTRA}[route]
     url = template.format(track=track.uuid, job=running.uuid if route == "job-cancel" else job.uuid, render=render.uuid,
-                          stem=track.stems.first().uuid, share=share.pk, comment=comment.uuid,
+                          stem=track.stems.first().uuid, share=share.pk, comment=comment.uuid, cue=cue.uuid,
                           link=owners_link.token if route == "link-open" else owners_link.pk)
     response = getattr(client, method)(url, data)
     assert response.status_code == expected[actor], (route, actor, url)

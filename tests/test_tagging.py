@@ -15,8 +15,8 @@ from tinytag import TinyTag
 
 from tests import audio
 from tests.helpers import track_row
-from tracks import storage, tagging
-from tracks.models import AnalysisResult, Track
+from tracks import cues, storage, tagging
+from tracks.models import AnalysisResult, Cue, Track
 
 SHOWN = {"tempo": 123.4, "downbeats": [0.5, 2.45, 4.4], "sections": [{"start": 0.0, "label": "A"},
                                                                     {"start": 2.5, "label": "B", "name": "chorus"}]}
@@ -43,6 +43,7 @@ def stored(alice, path: Path, fmt: str) -> Track:
     storage.track_path(track).parent.mkdir(parents=True)
     shutil.copyfile(path, storage.track_path(track))
     AnalysisResult.objects.create(track=track, analyzer_version="3", data=SHOWN, tempo=123.4, key_label="F# minor")
+    Cue.propose(track, cues.found(SHOWN, track.duration))  # as the analysis job does
     return track
 
 

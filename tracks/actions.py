@@ -17,8 +17,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from . import access, accounts, events, jobs, limits, storage, tempo, uploads
-from .models import Activity, AnalysisResult, Comment, Job, Share, ShareLink, Track
-from .panels import ACCESS, ACTIVITY, ANALYSIS, COMMENTS, JOB, TITLE
+from .models import Activity, AnalysisResult, Comment, Cue, Job, Share, ShareLink, Track
+from .panels import ACCESS, ACTIVITY, ANALYSIS, COMMENTS, CUES, JOB, TITLE
 from .templatetags.sound import clock
 
 # -- tracks ----------------------------------------------------------------------------------------------------
@@ -90,6 +90,16 @@ def render(track: Track, user: Any, separation: Job, options: dict[str, Any]) ->
         return
     with transaction.atomic():
         jobs.enqueue_render(track, separation, options, by=user)
+        events.changed(track, JOB)
+
+
+def transcribe(track: Track, user: Any, separation: Job, stems: list[str]) -> None:
+    """Queue the transcription of some of a separation's stems to MIDI unless one is queued or running.
+    limits.Busy when the person has too many jobs at once."""
+    if track.working_on(Job.Kind.TRANSCRIPTION):
+        return
+    with transaction.atomic():
+        jobs.enqueue_transcription(track, separation, stems, by=user)
         events.changed(track, JOB)
 
 
@@ -177,3 +187,30 @@ def edit_comment(found: Comment, text: str) -> None:
 def delete_comment(found: Comment) -> None:
     found.delete()
     events.changed(found.track, COMMENTS)
+
+
+# -- cues ------------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def add_cue(track: Track, user: Any, at: float, name: str, colour: str) -> Cue:
+    made = Cue.objects.create(track=track, at=at, name=name, colour=colour, changed_by=user)
+    Activity.record(track, Activity.Verb.CUED, user, detail=f"added {name} at {clock(at)}")
+    events.changed(track, CUES, ACTIVITY)
+    return made
+
+
+@transaction.atomic
+def change_cue(found: Cue, user: Any, at: float, name: str, colour: str) -> None:
+    """A cue renamed, recoloured or moved; one the analysis proposed is the person's from now on."""
+    found.at, found.name, found.colour, found.auto, found.changed_by = at, name, colour, False, user
+    found.save(update_fields=["at", "name", "colour", "auto", "changed_by"])
+    Activity.record(found.track, Activity.Verb.CUED, user, detail=f"changed {name} at {clock(at)}")
+    events.changed(found.track, CUES, ACTIVITY)
+
+
+@transaction.atomic
+def delete_cue(found: Cue, user: Any) -> None:
+    found.delete()
+    Activity.record(found.track, Activity.Verb.CUED, user, detail=f"removed {found.name}")
+    events.changed(found.track, CUES, ACTIVITY)

@@ -185,6 +185,26 @@ def peaks_polygon(peaks: dict[str, Any], height: float, peak: float | None = Non
     return {"points": " ".join(top + bottom), "transform": f"scale({WIDTH / max(1, len(hi) - 1):.6g} 0.1)"}
 
 
+def note_name(pitch: int) -> str:
+    """A MIDI pitch by name and octave: 40 is E2, 60 C4."""
+    return f"{PITCH_CLASSES[pitch % 12]}{pitch // 12 - 1}"
+
+
+def piano_roll(notes: list[list[float]], duration: float) -> dict[str, Any] | None:
+    """A stem's notes as one path of bars on the stem's timeline (a lane per semitone from its lowest note
+    to its highest, louder notes brighter in three steps), with its range in words; None without notes."""
+    if not notes or duration <= 0:
+        return None
+    low, high = min(int(n[2]) for n in notes), max(int(n[2]) for n in notes)
+    lane = STEM_HEIGHT / (high - low + 1)
+    paths = ["", "", ""]
+    for start, end, pitch, velocity in notes:
+        x, w = start / duration * WIDTH, max(0.6, (end - start) / duration * WIDTH)
+        y = (high - int(pitch)) * lane
+        paths[min(2, int(velocity) // 43)] += f"M{_fmt(x)} {_fmt(y)}h{_fmt(w)}v{_fmt(max(0.8, lane))}h-{_fmt(w)}z"
+    return {"paths": paths, "count": len(notes), "low": note_name(low), "high": note_name(high)}
+
+
 def stem_waves(stems: list[Any]) -> dict[str, dict[str, str]]:
     """Each stem's outline on one common scale, so a quiet stem looks quiet next to a loud one."""
     peak = max([peak_of(s.peaks) for s in stems] or [1.0])

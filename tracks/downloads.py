@@ -31,7 +31,7 @@ from django.http import (
 )
 from django.utils.http import content_disposition_header
 
-from . import loops, mixing, rekordbox, storage, tagging
+from . import cues, loops, midi, mixing, rekordbox, storage, tagging
 from .models import AnalysisResult, Stem, Track, safe_filename
 
 logger = logging.getLogger(__name__)
@@ -303,31 +303,32 @@ def analysis_response(track: Track, analysis: AnalysisResult, fmt: str) -> HttpR
     return _disposition(response, f"{track.title} - analysis.{fmt}")
 
 
+def dj_facts(track: Track) -> tuple[AnalysisResult | None, str, list[cues.Found]]:
+    """What DJ software is told about a track: its latest analysis, its Camelot key and its cue points."""
+    from .templatetags.sound import camelot
+
+    analysis = track.latest_analysis()
+    kept = [cues.Found(c.name, c.at, c.colour) for c in track.cues.all()]
+    return analysis, camelot(analysis.key_label if analysis else ""), kept
+
+
 def rekordbox_response(tracks: list[Track], filename: str) -> HttpResponseBase:
     """Rekordbox's collection XML for these tracks (tempo, beat grid, key, cues), each with its latest
     analysis. Call only after access.py has said yes to each."""
-    from .templatetags.sound import camelot
-
-    entries = []
-    for track in tracks:
-        analysis = track.latest_analysis()
-        entries.append((track, analysis, camelot(analysis.key_label if analysis else "")))
-    response = HttpResponse(rekordbox.collection(entries), content_type="application/xml")
+    response = HttpResponse(rekordbox.collection([(track, *dj_facts(track)) for track in tracks]),
+                            content_type="application/xml")
     return _disposition(response, filename)
 
 
 def tagged_response(track: Track) -> HttpResponseBase:
-    """The original with its tempo, key and section cues in its own tags, for DJ software (tagging.py): an
+    """The original with its tempo, key and cue points in its own tags, for DJ software (tagging.py): an
     MP3 or FLAC as it is, anything else as AIFF. Written to a temporary file that goes when it is sent;
     400 if the file cannot be read. Call only after access.py has said yes."""
     import av
 
-    from .templatetags.sound import camelot
-
-    analysis = track.latest_analysis()
+    analysis, key, kept = dj_facts(track)
     found = tagging.tags(track.title, analysis.tempo if analysis else None, analysis.key_label if analysis else "",
-                         camelot(analysis.key_label) if analysis else "",
-                         rekordbox.cues(analysis.shown, track.duration) if analysis else [])
+                         key, [(c.name, c.at) for c in kept])
     target = tempfile.TemporaryFile()
     try:
         with default_storage.open(track.file, "rb") as source:
@@ -340,6 +341,20 @@ def tagged_response(track: Track) -> HttpResponseBase:
     ext = tagging.extension(track.format)
     response = FileResponse(target, content_type=CONTENT_TYPES[ext])
     return _disposition(response, f"{track.title}.{ext}")
+
+
+def midi_response(track: Track, stem: Stem, quantise: int) -> HttpResponseBase:
+    """A transcribed stem as a MIDI file on the latest analysis's tempo map, its notes moved to the nearest
+    ``1/(4 * quantise)`` note when ``quantise`` is not 0, named "Night Drive - bass - 100 BPM - A minor.mid".
+    Call only after access.py has said yes."""
+    analysis = track.latest_analysis()
+    shown = analysis.shown if analysis else None
+    content = midi.midi_file(stem.notes, shown, stem.duration, name=f"{track.title} - {stem.name}",
+                             program=midi.PROGRAMS.get(stem.name, 0), quantise=quantise)
+    tempo = analysis.tempo if analysis else None
+    parts = [track.title, stem.name, f"{round(tempo)} BPM" if tempo else "", analysis.key_label if analysis else "",
+             f"1-{4 * quantise} grid" if quantise else ""]
+    return _disposition(HttpResponse(content, content_type="audio/midi"), " - ".join(p for p in parts if p) + ".mid")
 
 
 def render_response(track: Track, job: Any) -> HttpResponseBase:

@@ -116,7 +116,8 @@ def changed(track: Track, *facts: str) -> None:
 # What a job's success changes beside the job panels and the activity: an analysis, the analysis and what
 # stands on its beats; a separation, the stems. (The analysis panel is the page's largest: pushed to two
 # hundred people when a separation ends, for nothing, it was most of 55 MB of websocket writes.)
-RESULTS_OF = {Job.Kind.ANALYSIS: panels.ANALYSIS, Job.Kind.SEPARATION: panels.STEMS, Job.Kind.RENDER: panels.JOB}
+RESULTS_OF = {Job.Kind.ANALYSIS: panels.ANALYSIS, Job.Kind.SEPARATION: panels.STEMS, Job.Kind.RENDER: panels.JOB,
+              Job.Kind.TRANSCRIPTION: panels.STEMS}
 
 
 def job_ended(track: Track, job: Job) -> None:

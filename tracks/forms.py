@@ -12,6 +12,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.validators import MaxValueValidator
 from django.utils import timezone
 
+from . import cues
 from .models import Comment, Profile, Track
 from .ports import contract
 
@@ -175,6 +176,20 @@ class RenderForm(MixForm):
                 "format": data.get("format") or "wav"}
 
 
+class TranscribeForm(forms.Form):
+    """Which of a separation's stems to transcribe to MIDI: one or more of those it has that hold notes."""
+
+    def __init__(self, data: object, stem_names: list[str]) -> None:
+        super().__init__(data)
+        melodic = [n for n in contract.MELODIC_STEMS if n in stem_names]
+        choices = ", ".join(melodic) or "none"
+        self.fields["stems"] = forms.MultipleChoiceField(
+            choices=[(n, n) for n in melodic],
+            error_messages={"required": f"Pick the stems to transcribe ({choices}).",
+                            "invalid_choice": f"This separation has no %(value)s stem to transcribe: pick from "
+                                              f"{choices}."})
+
+
 class ShareForm(forms.Form):
     """Share with a user by display name or email, as viewer or editor."""
 
@@ -238,6 +253,18 @@ class CommentForm(forms.Form):
         super().__init__(*args, **kwargs)
         if duration is not None:
             self.fields["at"].validators.append(MaxValueValidator(duration))
+
+
+class CueForm(forms.Form):
+    """A cue's time (seconds, within the song), name and colour (one of Rekordbox's eight)."""
+
+    at = forms.FloatField(min_value=0.0)
+    name = forms.CharField(max_length=cues.NAME_LENGTH, strip=True)
+    colour = forms.ChoiceField(choices=[(name, name) for name in cues.COLOURS])
+
+    def __init__(self, *args: object, duration: float, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["at"].validators.append(MaxValueValidator(duration))
 
 
 class RenameForm(forms.Form):

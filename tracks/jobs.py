@@ -26,8 +26,8 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from . import access, events, limits, logs, panels, storage
-from .models import Activity, AnalysisResult, Job, Stem, Track
+from . import access, cues, events, limits, logs, panels, storage
+from .models import Activity, AnalysisResult, Cue, Job, Stem, Track
 from .ports import contract, runner
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,8 @@ logger = logging.getLogger(__name__)
 ANALYSIS_FEATURES = ",".join(contract.FEATURES)
 PUSH_INTERVAL_S = 0.1
 HEARTBEAT_S = 5.0
-QUEUES = {Job.Kind.ANALYSIS: "analysis", Job.Kind.SEPARATION: "processing", Job.Kind.RENDER: "processing"}
+QUEUES = {Job.Kind.ANALYSIS: "analysis", Job.Kind.SEPARATION: "processing", Job.Kind.RENDER: "processing",
+          Job.Kind.TRANSCRIPTION: "processing"}
 
 
 def enqueue_analysis(track: Track, by: Any = None, limited: bool = True) -> Job:
@@ -70,11 +71,24 @@ def enqueue_render(track: Track, separation: Job, options: dict[str, Any], by: A
     return job
 
 
+def enqueue_transcription(track: Track, separation: Job, stems: list[str], by: Any = None) -> Job:
+    """Queue the transcription of some of a separation's stems to MIDI (the caller has asked access.py and
+    checked that the separation has them) on the processing queue once the transaction commits. Like a
+    render, for those who may take the track away: a piano roll and a .mid are a download."""
+    job = Job.objects.create(track=track, kind=Job.Kind.TRANSCRIPTION,
+                             options={"separation": str(separation.uuid), "stems": stems},
+                             requested_by=_user(by, track, limited=True, may=may_render))
+    _enqueue(job)
+    return job
+
+
 def _enqueue(job: Job) -> None:
     if job.kind == Job.Kind.ANALYSIS:
         function, timeout = analyse_track, settings.ANALYSIS_TIMEOUT_S
     elif job.kind == Job.Kind.RENDER:
         function, timeout = render_mix, separation_timeout(job.track)
+    elif job.kind == Job.Kind.TRANSCRIPTION:
+        function, timeout = transcribe_stems, separation_timeout(job.track)
     else:
         function, timeout = separate_track, separation_timeout(job.track)
     django_rq.get_queue(QUEUES[job.kind]).enqueue(function, job.pk, job_id=job.rq_id, job_timeout=timeout + 60)
@@ -310,17 +324,23 @@ def _claim(job_pk: int) -> Job | None:
     return job
 
 
-def analyse_track(job_pk: int) -> None:
+def _run_claimed(job_pk: int, body: Callable[[Job], None]) -> None:
+    """An RQ job function's work: ``body`` on the job's row once this worker has claimed it, logged as it."""
     job = _claim(job_pk)
     if job is None:
         return
     with logs.job_context(job.uuid):
-        _analyse(job)
+        body(job)
+
+
+def analyse_track(job_pk: int) -> None:
+    _run_claimed(job_pk, _analyse)
 
 
 def _analyse(job: Job) -> None:
     def record(data: dict[str, Any]) -> None:
         AnalysisResult.record(job, data)
+        Cue.propose(job.track, cues.found(data, job.track.duration))
         Activity.record(job.track, Activity.Verb.ANALYSED, job.requested_by)
 
     # Once the track has stems, the analysis listens to them too: drums for the beats, bass for the chord
@@ -371,11 +391,7 @@ def _make_preview(job: Job, path: Path) -> None:
 
 
 def separate_track(job_pk: int) -> None:
-    job = _claim(job_pk)
-    if job is None:
-        return
-    with logs.job_context(job.uuid):
-        _separate(job)
+    _run_claimed(job_pk, _separate)
 
 
 def _separate(job: Job) -> None:
@@ -422,11 +438,7 @@ def render_name(job: Job) -> str:
 
 
 def render_mix(job_pk: int) -> None:
-    job = _claim(job_pk)
-    if job is None:
-        return
-    with logs.job_context(job.uuid):
-        _render(job)
+    _run_claimed(job_pk, _render)
 
 
 def _render(job: Job) -> None:
@@ -464,3 +476,30 @@ def _render(job: Job) -> None:
                        before_success=store)
         if job.status != Job.Status.SUCCEEDED:
             default_storage.delete(name)  # nothing half-written stays behind
+
+
+def transcribe_stems(job_pk: int) -> None:
+    _run_claimed(job_pk, _transcribe)
+
+
+def _transcribe(job: Job) -> None:
+    """The transcription port over the separation's stems that were asked for; each stem keeps its notes."""
+    stems = {s.name: s for s in job.track.stems.filter(job__uuid=job.options["separation"],
+                                                       name__in=job.options["stems"])}
+    if not stems:
+        job.fail("the stems to transcribe are gone")
+        events.job_ended(job.track, job)
+        return
+
+    def record(data: dict[str, Any]) -> None:
+        for name, notes in data["stems"].items():
+            if name in stems:
+                Stem.objects.filter(pk=stems[name].pk).update(notes=notes)
+        Job.objects.filter(pk=job.pk).update(options={**job.options, "model": data.get("model", ""),
+                                                      "notes": {k: len(v) for k, v in data["stems"].items()}})
+        Activity.record(job.track, Activity.Verb.TRANSCRIBED, job.requested_by, detail=", ".join(data["stems"]))
+
+    with contextlib.ExitStack() as files:
+        args = [f"--stem={name}={files.enter_context(storage.local_file(stem.file))}"
+                for name, stem in stems.items()]
+        run_and_record(job, "transcribe", args, timeout=separation_timeout(job.track), on_success=record)

@@ -166,6 +166,7 @@ class Job(models.Model):
         ANALYSIS = "analysis", "Analysis"
         SEPARATION = "separation", "Separation"
         RENDER = "render", "Mix render"
+        TRANSCRIPTION = "transcription", "MIDI transcription"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -377,6 +378,8 @@ class Stem(models.Model):
     rms = models.FloatField(default=0.0)
     # Waveform peaks for the mixer ({"points": n, "min": [...], "max": [...]}), from the port.
     peaks = models.JSONField(default=dict, blank=True)
+    # Its notes, once transcribed ([[start s, end s, MIDI pitch, velocity], ...], tracks/ports/transcribe.py).
+    notes = models.JSONField(default=list, blank=True)
     created = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -527,6 +530,36 @@ class Comment(models.Model):
         return f"comment at {self.at:.1f} s on {self.track_id}"
 
 
+class Cue(models.Model):
+    """A place in the song to jump to: proposed by an analysis (``auto``) or set by a person; one an analysis
+    proposed that a person changed is theirs from then on, kept when the song is analysed again."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="cues")
+    at = models.FloatField(help_text="seconds into the song")
+    name = models.CharField(max_length=40)
+    colour = models.CharField(max_length=8)  # a name in cues.COLOURS
+    auto = models.BooleanField(default=False)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"cue {self.name!r} at {self.at:.2f} s on {self.track_id}"
+
+    @classmethod
+    def propose(cls, track: Track, found: list[Any]) -> None:
+        """An analysis's cues (``cues.Found``) replace the ones the last analysis proposed and nobody changed;
+        none goes within a second of a person's cue (theirs is the one for that place)."""
+        track.cues.filter(auto=True).delete()
+        kept = list(track.cues.values_list("at", flat=True))
+        cls.objects.bulk_create([cls(track=track, at=cue.at, name=cue.name, colour=cue.colour, auto=True)
+                                 for cue in found if all(abs(cue.at - at) >= 1.0 for at in kept)])
+
+
 class Activity(models.Model):
     """What happened to a track, by whom, when: the track page's activity list."""
 
@@ -542,6 +575,8 @@ class Activity(models.Model):
         UNLINKED = "unlinked", "revoked a share link"
         COMMENTED = "commented", "commented"
         RETIMED = "retimed", "corrected the tempo"
+        TRANSCRIBED = "transcribed", "transcribed to MIDI"
+        CUED = "cued", "changed the cues"
 
     track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="activities")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,

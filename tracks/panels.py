@@ -20,8 +20,9 @@ from django.db.models import OuterRef, Subquery
 from django.template.loader import get_template, render_to_string
 from django.utils.functional import SimpleLazyObject
 
-from . import access, charts
+from . import access, charts, cues
 from .models import AnalysisResult, Job, Track
+from .ports import contract
 
 # What can change about a track; each action announces the facts it changed.
 JOB = "job"  # a job was queued, moved on, or ended (the job panels show every kind)
@@ -31,14 +32,16 @@ COMMENTS = "comments"
 ACTIVITY = "activity"
 TITLE = "title"
 ACCESS = "access"  # who may see or do what: open pages ask again (events.access_changed)
-FACTS = frozenset({JOB, ANALYSIS, STEMS, COMMENTS, ACTIVITY, TITLE, ACCESS})
+CUES = "cues"  # a cue added, changed or removed (an analysis proposes them: ANALYSIS covers those)
+FACTS = frozenset({JOB, ANALYSIS, STEMS, COMMENTS, ACTIVITY, TITLE, ACCESS, CUES})
 
 
 def jobs_data(track: Track) -> dict[str, Any]:
     """The job panels: the latest job of each kind, and the analysis's headline figures."""
     jobs = track.latest_jobs()
     return {"job": jobs.get(Job.Kind.ANALYSIS), "separation_job": jobs.get(Job.Kind.SEPARATION),
-            "render_job": jobs.get(Job.Kind.RENDER), "analysis": track.latest_analysis(with_data=False)}
+            "render_job": jobs.get(Job.Kind.RENDER), "transcription_job": jobs.get(Job.Kind.TRANSCRIPTION),
+            "analysis": track.latest_analysis(with_data=False)}
 
 
 def follow_data(track: Track) -> dict[str, Any]:
@@ -60,11 +63,12 @@ def results_data(track: Track) -> dict[str, Any]:
         "analysis": analysis,
         "charts": SimpleLazyObject(lambda: charts.for_analysis(analysis.shown)) if analysis else None,
         "stem_sets": SimpleLazyObject(lambda: stem_sets(track)),
-        # The stems panel shows the separations, the beats of its click track, and the title in its
-        # download names.
+        # The stems panel shows the separations, the beats of its click track, the title in its download
+        # names, and the notes of the latest transcription.
         "stems_version": (list(track.stems.order_by("job_id").values_list("job_id", flat=True).distinct()),
                           analysis.pk if analysis else None, analysis.tempo_factor if analysis else "",
-                          track.title),
+                          track.title, track.jobs.filter(kind=Job.Kind.TRANSCRIPTION, status=Job.Status.SUCCEEDED)
+                          .values_list("pk", flat=True).first()),
     }
 
 
@@ -77,7 +81,9 @@ def stem_sets(track: Track) -> list[dict[str, Any]]:
         entry["stems"].append(stem)
     for entry in sets.values():
         waves = charts.stem_waves(entry["stems"])
-        entry["strips"] = [{"stem": s, "wave": waves[s.name]} for s in entry["stems"]]
+        entry["strips"] = [{"stem": s, "wave": waves[s.name], "roll": charts.piano_roll(s.notes, s.duration)}
+                           for s in entry["stems"]]
+        entry["melodic"] = [s.name for s in entry["stems"] if s.name in contract.MELODIC_STEMS]
     return list(sets.values())
 
 
@@ -90,6 +96,15 @@ def comments_data(track: Track) -> dict[str, Any]:
     for comment in comments:
         comment.x = round(comment.at / track.duration * charts.WIDTH, 1) if track.duration else 0
     return {"comments": comments}
+
+
+def cues_data(track: Track) -> dict[str, Any]:
+    """The cues, each with its marker's place on the timeline, and the colours a cue may take."""
+    found = list(track.cues.all())
+    for cue in found:
+        cue.x = round(cue.at / track.duration * charts.WIDTH, 1) if track.duration else 0
+        cue.hex = cues.COLOURS.get(cue.colour, cue.colour)
+    return {"cues": found, "cue_colours": cues.COLOURS}
 
 
 def activity_data(track: Track) -> dict[str, Any]:
@@ -117,9 +132,11 @@ PANELS = {panel.name: panel for panel in (
     Panel("job-panel", frozenset({JOB}), jobs_data),
     Panel("separation-job-panel", frozenset({JOB}), jobs_data),
     Panel("render-panel", frozenset({JOB}), jobs_data),
+    Panel("transcription-panel", frozenset({JOB}), jobs_data),
     Panel("analysis-panel", frozenset({ANALYSIS}), results_data),
     Panel("stems-panel", frozenset({STEMS, ANALYSIS, TITLE}), results_data),
     Panel("follow-panel", frozenset({ANALYSIS}), follow_data),
+    Panel("cues-panel", frozenset({CUES, ANALYSIS}), cues_data),
     Panel("comments-panel", frozenset({COMMENTS}), comments_data),
     Panel("activity-panel", frozenset({ACTIVITY}), activity_data),
     Panel("presence-panel", frozenset(), no_data),  # pushed by presence.py with who is there

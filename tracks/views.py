@@ -23,6 +23,7 @@ from django_ratelimit.decorators import ratelimit
 from . import access, accounts, actions, charts, downloads, health, jobs, limits, loops, panels, tempo, uploads
 from .forms import (
     CommentForm,
+    CueForm,
     DisplayNameForm,
     LinkForm,
     LoginForm,
@@ -33,9 +34,10 @@ from .forms import (
     SeparationForm,
     ShareForm,
     SignupForm,
+    TranscribeForm,
     UploadForm,
 )
-from .models import Comment, Job, Profile, Share, ShareLink, Stem, Track, display_name
+from .models import Comment, Cue, Job, Profile, Share, ShareLink, Stem, Track, display_name
 
 
 def track_url(track: Track) -> str:
@@ -334,11 +336,46 @@ def render_file(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpRes
 
 
 @require_POST
+def stems_transcribe(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpResponse:
+    """Transcribe some of a separation's stems to MIDI (a job: progress, then the piano rolls and files)."""
+    track, stems = _downloadable_stems(request, track_uuid, job_uuid)
+    form = TranscribeForm(request.POST, [s.name for s in stems])
+    if not form.is_valid():
+        error = " ".join(e for errors in form.errors.values() for e in errors)
+        return _job_panel(request, track, "transcription-panel", status=400, transcription_error=error)
+    try:
+        actions.transcribe(track, request.user, stems[0].job, form.cleaned_data["stems"])
+    except limits.Busy as exc:
+        return _job_panel(request, track, "transcription-panel", status=429, transcription_error=str(exc))
+    return _job_panel(request, track, "transcription-panel")
+
+
+GRIDS = {"": 0, "8": 2, "16": 4}  # ?grid=: none, eighths, sixteenths (divisions of a beat)
+
+
+@open_to_links
+@require_GET
+def stem_midi(request: HttpRequest, track_uuid: str, job_uuid: str, name: str) -> HttpResponse:
+    """A transcribed stem's notes as a MIDI file on the song's tempo map (``?grid=16``: on sixteenths)."""
+    track, stems = _downloadable_stems(request, track_uuid, job_uuid)
+    stem = next((s for s in stems if s.name == name), None)
+    if stem is None:
+        raise Http404("This separation has no such stem")
+    if not stem.notes:
+        raise Http404("This stem has not been transcribed (or holds no notes)")
+    grid = request.GET.get("grid", "")
+    if grid not in GRIDS:
+        return HttpResponse("grid: 8 or 16 (eighths or sixteenths), or none.", status=400)
+    return downloads.midi_response(track, stem, GRIDS[grid])
+
+
+@require_POST
 def job_cancel(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpResponse:
     track = access.get_editable(access.actor(request), track_uuid)
     job = get_object_or_404(Job.objects.select_related("track"), track=track, uuid=job_uuid)
     actions.cancel(job)
-    panel = {Job.Kind.ANALYSIS: "job-panel", Job.Kind.RENDER: "render-panel"}.get(job.kind, "separation-job-panel")
+    panel = {Job.Kind.ANALYSIS: "job-panel", Job.Kind.RENDER: "render-panel",
+             Job.Kind.TRANSCRIPTION: "transcription-panel"}.get(job.kind, "separation-job-panel")
     return _job_panel(request, track, panel)
 
 
@@ -560,6 +597,38 @@ def comment_delete(request: HttpRequest, track_uuid: str, comment_uuid: str) -> 
         raise PermissionDenied("Only its author, the owner and editors may delete a comment.")
     actions.delete_comment(comment)
     return _comments_panel(request, track)
+
+
+def _cues_panel(request: HttpRequest, track: Track, status: int = 200, **extra: Any) -> HttpResponse:
+    if request.htmx:
+        return HttpResponse(panels.render(track, ["cues-panel"], request, **extra), status=status)
+    if status >= 400:
+        return HttpResponse(extra.get("cue_error", ""), status=status)
+    return redirect(track_url(track))
+
+
+@require_POST
+def cue_save(request: HttpRequest, track_uuid: str, cue_uuid: str | None = None) -> HttpResponse:
+    """Add a cue, or change one (its time, name and colour)."""
+    track = access.get_editable(access.actor(request), track_uuid)
+    cue = get_object_or_404(Cue.objects.select_related("track"), track=track, uuid=cue_uuid) if cue_uuid else None
+    form = CueForm(request.POST, duration=track.duration)
+    if not form.is_valid():
+        error = " ".join(f"{k}: {v[0]}" for k, v in form.errors.items())
+        return _cues_panel(request, track, status=400, cue_error=error)
+    if cue is None:
+        actions.add_cue(track, request.user, **form.cleaned_data)
+    else:
+        actions.change_cue(cue, request.user, **form.cleaned_data)
+    return _cues_panel(request, track)
+
+
+@require_POST
+def cue_delete(request: HttpRequest, track_uuid: str, cue_uuid: str) -> HttpResponse:
+    track = access.get_editable(access.actor(request), track_uuid)
+    actions.delete_cue(get_object_or_404(Cue.objects.select_related("track"), track=track, uuid=cue_uuid),
+                       request.user)
+    return _cues_panel(request, track)
 
 
 @require_POST

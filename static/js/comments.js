@@ -1,5 +1,6 @@
-// Timed comments: clicking a waveform (the analysis picture, a stem, or the comments' timeline) picks the
-// moment the next comment is pinned to, and a comment's time seeks the player and the stem mixer there.
+// Timed comments and cues: clicking a waveform (the analysis picture, a stem, the comments' or cues' timeline)
+// picks the moment the next comment or cue is pinned to, and a comment's or cue's time seeks the player and
+// the stem mixer there.
 (function () {
   "use strict";
 
@@ -8,9 +9,13 @@
     return panel ? parseFloat(panel.dataset.duration) : 0;
   }
 
+  // The moment goes to the comment box and to the new cue's time.
   function pick(seconds) {
+    const at = Math.max(0, Math.min(duration(), seconds));
     const input = document.querySelector("[data-comment-at]");
-    if (input) input.value = Math.max(0, Math.min(duration(), seconds)).toFixed(1);
+    if (input) input.value = at.toFixed(1);
+    const cue = document.querySelector("[data-cue-at]");
+    if (cue) cue.value = at.toFixed(2);
   }
 
   document.addEventListener("click", (event) => {

@@ -743,7 +743,7 @@
         strip.querySelector('[data-action="solo"]').addEventListener("click", () => { stem.solo = !stem.solo; this.apply(); });
         strip.querySelector("[data-gain]").addEventListener("input", (e) => { stem.gain = parseFloat(e.target.value); this.apply(); });
         strip.querySelector("[data-pan]").addEventListener("input", (e) => { stem.pan = parseFloat(e.target.value); this.apply(); });
-        this.bindWave(strip.querySelector(".stem-wave"));
+        strip.querySelectorAll(".stem-wave").forEach((svg) => this.bindWave(svg));  // its waveform, its notes
       }
       this.render();
     }

@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
+import mido
 import numpy as np
 import pytest
 import soundfile as sf
@@ -308,6 +309,23 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     tagged.value.save_as(SHOTS / "tagged.aiff")
     tags = TinyTag.get(SHOTS / "tagged.aiff")
     assert abs(float(tags.other["bpm"][0]) - 100) < 1 and tags.other["initial_key"] == [entry.get("Tonality")]
+    # The bass line as MIDI: a job with progress, then a piano roll under the bass stem (pushed: the page
+    # stays) and a .mid on the song's tempo map that a DAW imports (read back with mido, at 100 BPM).
+    alice.evaluate("window.__stayed = true")
+    alice.click("[data-transcribe-form] button:has-text('Transcribe')")
+    transcription = alice.locator(f"#transcription-panel-{track.uuid}")
+    expect(transcription.locator("a:has-text('bass.mid')")).to_be_visible(timeout=LIVE_S)
+    roll = alice.locator("[data-mixer] .strip[data-stem=bass] .piano-roll")
+    expect(roll).to_be_visible()
+    assert roll.locator("path.notes").count() >= 1 and alice.evaluate("window.__stayed") is True
+    shots(alice, "bass-piano-roll")
+    with alice.expect_download() as bass_midi:
+        alice.click("[data-mixer] .strip[data-stem=bass] .midi-links a:has-text('on the grid')")
+    assert re.fullmatch(r"Night Drive - bass - 100 BPM - .+ - 1-16 grid\.mid", bass_midi.value.suggested_filename)
+    song_midi = mido.MidiFile(bass_midi.value.path())
+    assert any(m.type == "note_on" for m in song_midi.tracks[1])
+    tempos = [mido.tempo2bpm(m.tempo) for m in song_midi.tracks[0] if m.type == "set_tempo"]
+    assert abs(float(np.median(tempos)) - 100) < 2
     alice.click("[data-mixer] [data-action=loop-clear]")
     alice.click("[data-mixer] [data-action=tempo-reset]")  # as recorded: the plain sources again
     alice.wait_for_function(f"() => {engine}.playing && {engine}.stems.every((s) => !s.stretching && s.source)",
@@ -344,6 +362,19 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
         time.sleep(0.2)
     assert alice.get_attribute("[data-mixer] [data-click]", "data-beats").count(",") + 1 == 2 * clicks - 1
     shots(bob, "viewer-sees-corrected-tempo")
+    expect(bob.locator(".strip[data-stem=bass] .midi-links a:has-text('MIDI')")).to_be_visible()  # a viewer's too
+    # Cue points: the analysis proposed a Start on the first downbeat; Alice adds one at 0:02, Bob's page
+    # shows it (no reload) without the controls to change it.
+    cues = f"#cues-panel-{track.uuid}"
+    expect(alice.locator(f"{cues} [data-cue=Start]")).to_be_visible()
+    alice.fill(f"{cues} .cue-add input[name=at]", "2")
+    alice.fill(f"{cues} .cue-add input[name=name]", "Solo")
+    alice.select_option(f"{cues} .cue-add select[name=colour]", "purple")
+    alice.click(f"{cues} .cue-add button:has-text('Add cue')")
+    expect(bob.locator(f"{cues} [data-cue=Solo]")).to_contain_text("0:02", timeout=15_000)
+    expect(bob.locator(f"{cues} .cue-add")).to_be_hidden()
+    assert bob.locator(f"{cues} rect.cue-mark[fill='#aa72ff']").count() == 1
+    shots(bob, "viewer-sees-new-cue")
     alice.click(f"{tempo} .tempo-steps button[value='clear']")
     expect(bob.locator(f"{tempo} b")).to_have_text("100.0", timeout=15_000)
 
@@ -371,6 +402,9 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     guest.wait_for_selector("[data-mixer] .strip[data-stem=vocals]")
     assert "preview quality" in guest.inner_text(f"#controls-{track.uuid}")
     expect(guest.locator("[data-loop-export]")).to_be_hidden()  # practise, yes; take away, no
+    expect(guest.locator(".strip[data-stem=bass] .piano-roll")).to_be_visible()  # the notes to read along
+    expect(guest.locator(".strip[data-stem=bass] .midi-links")).to_be_hidden()
+    expect(guest.locator("[data-transcribe-form]")).to_be_hidden()
     guest.click("[data-mixer] [data-action=play]")
     expect(guest.locator("[data-mixer] [data-time]")).not_to_have_text("0:00", timeout=15_000)  # previews play
     # The chords follow the playhead for a link holder too, and the chord chart opens, ready to print.

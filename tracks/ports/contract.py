@@ -20,6 +20,10 @@ STEMS = ("vocals", "drums", "bass", "other", "guitar", "piano")
 # The four every model gives, in the order the built-in engine writes them.
 FOUR_STEMS = ("drums", "bass", "other", "vocals")
 FORMATS = ("wav", "flac", "mp3")
+# The stems audio-to-MIDI transcribes (tracks/ports/transcribe.py), each with the range its notes lie in (Hz).
+MELODIC_STEMS = {"bass": (30.0, 420.0), "vocals": (75.0, 1100.0), "other": (None, None),
+                 "guitar": (75.0, 1400.0), "piano": (None, None)}
+MONOPHONIC_STEMS = frozenset({"bass", "vocals"})  # one note at a time
 Format = Literal["wav", "flac", "mp3"]
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 MODES = ("major", "minor")
@@ -133,3 +137,10 @@ class Preview(TypedDict):
     path: str
     bytes: int
     duration: float
+
+
+class Transcription(TypedDict):
+    """What the transcription port prints: each stem's notes, ``[start s, end s, MIDI pitch, velocity]``."""
+
+    stems: dict[str, list[list[float]]]
+    model: str
