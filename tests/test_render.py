@@ -57,6 +57,21 @@ def test_a_render_comes_out_at_the_speed_pitch_loop_and_levels_asked_for(
     assert peak_hz(middle) == pytest.approx(220.0 * 2 ** (-2 / 12), rel=0.02)  # the bass a tone down, alone
 
 
+@pytest.mark.django_db
+def test_a_render_counts_against_the_owners_storage(alice, alice_client: Client, separated, settings) -> None:
+    track, separation = separated
+    stems = Track.objects.storage_used(alice)
+    Job.objects.create(track=track, kind=Job.Kind.RENDER, status=Job.Status.SUCCEEDED, options={"bytes": 5_000_000})
+    assert Track.objects.storage_used(alice) == stems + 5_000_000
+    # A render that would not fit is refused before it is queued, in words: 6 s of WAV at 44.1 kHz at half
+    # speed is 12 s, 2.1 MB.
+    settings.USER_QUOTA_MB = (stems + 5_000_000 + 1_000_000) / 2**20
+    response = alice_client.post(f"/tracks/{track.uuid}/separations/{separation.uuid}/render/", {"rate": "0.5"},
+                                 HTTP_HX_REQUEST="true")
+    assert response.status_code == 413 and "this render needs 2.0 MB" in response.content.decode()
+    assert not track.jobs.filter(kind=Job.Kind.RENDER, status=Job.Status.QUEUED).exists()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_newer_render_replaces_the_older(alice_client: Client, separated, run_worker: Callable[[str], bool]) -> None:
     track, separation = separated
@@ -70,6 +85,8 @@ def test_a_newer_render_replaces_the_older(alice_client: Client, separated, run_
     assert second.status == Job.Status.SUCCEEDED and second.options["file"].endswith(".mp3")
     assert alice_client.get(f"/tracks/{track.uuid}/renders/{first.uuid}/").status_code == 404
     assert not storage.default_storage.exists(first.options["file"])  # its file went with it
+    first.refresh_from_db()
+    assert first.options["bytes"] == 0 and second.options["bytes"] > 0  # and the quota counts only the newer
     assert alice_client.get(f"/tracks/{track.uuid}/renders/{second.uuid}/").status_code == 200
 
 

@@ -85,10 +85,12 @@ def separate(track: Track, user: Any, model: str, fmt: str) -> None:
 
 def render(track: Track, user: Any, separation: Job, options: dict[str, Any]) -> None:
     """Queue a render of the mix as the mixer plays it (levels, loop, speed, pitch) unless one is queued or
-    running. limits.Busy when the person has too many jobs at once."""
+    running; its file counts against the owner's quota (it is kept with the track). limits.Busy when the
+    person has too many jobs at once, limits.QuotaFull when it would not fit."""
     if track.working_on(Job.Kind.RENDER):
         return
     with transaction.atomic():
+        limits.reserve(track.owner, limits.render_bytes(track, options), "this render")
         jobs.enqueue_render(track, separation, options, by=user)
         events.changed(track, JOB)
 

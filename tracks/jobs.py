@@ -470,6 +470,8 @@ def _render(job: Job) -> None:
                          .exclude(pk=job.pk))
             Job.objects.filter(pk=job.pk).update(options={**options, "file": name, "bytes": data["bytes"],
                                                           "duration": data["duration"]})
+            for old in older:  # their files go: the quota stops counting them
+                Job.objects.filter(pk=old.pk).update(options={**old.options, "bytes": 0})
             transaction.on_commit(lambda: [default_storage.delete(render_name(old)) for old in older])
 
         run_and_record(job, "render_mix", args, timeout=separation_timeout(job.track), on_success=record,

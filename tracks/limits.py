@@ -28,6 +28,14 @@ def separation_bytes(track: Track, model: str, fmt: str) -> int:
     return int(track.duration * STEM_BYTES_PER_S.get(fmt, STEM_BYTES_PER_S["wav"]) * stems)
 
 
+def render_bytes(track: Track, options: dict[str, Any]) -> int:
+    """What a render of the track's mix will store (16-bit stereo WAV at the track's rate, or MP3 at 320
+    kbit/s), counted against the owner's quota before it is queued: renders are kept with the track."""
+    end = options.get("end") if options.get("end") is not None else track.duration
+    seconds = max(0.0, end - options.get("start", 0.0)) / options.get("rate", 1.0)
+    return int(seconds * (320_000 / 8 if options.get("format") == "mp3" else track.sample_rate * 4))
+
+
 def reserve(owner: object, needed: int, what: str) -> None:
     """Refuse with QuotaFull unless ``needed`` more bytes fit the owner's quota. Called inside the
     transaction that stores the thing, it locks the owner's row first: concurrent uploads and separations of

@@ -83,10 +83,12 @@ class Profile(models.Model):
 
 class TrackQuerySet(models.QuerySet):
     def storage_used(self, owner: Any) -> int:
-        """Bytes of a person's own tracks: originals and stems (what the storage quota counts)."""
+        """Bytes of a person's own tracks: originals, stems and each track's rendered mix (what the storage
+        quota counts)."""
         originals = self.filter(owner=owner).aggregate(total=models.Sum("size"))["total"] or 0
         stems = Stem.objects.filter(track__owner=owner).aggregate(total=models.Sum("size"))["total"] or 0
-        return originals + stems
+        renders = Job.objects.filter(track__owner=owner, kind=Job.Kind.RENDER, status=Job.Status.SUCCEEDED)
+        return originals + stems + sum(o.get("bytes", 0) for o in renders.values_list("options", flat=True))
 
 
 class Track(models.Model):

@@ -320,6 +320,8 @@ def stems_render(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpRe
         actions.render(track, request.user, stems[0].job, form.options())
     except limits.Busy as exc:
         return _job_panel(request, track, "render-panel", status=429, render_error=str(exc))
+    except limits.QuotaFull as exc:
+        return _job_panel(request, track, "render-panel", status=413, render_error=str(exc))
     return _job_panel(request, track, "render-panel")
 
 
