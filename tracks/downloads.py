@@ -176,17 +176,6 @@ def stems_zip_response(track: Track, stems: list[Stem]) -> HttpResponseBase:
     return _disposition(response, f"{track.title} - stems ({model}).zip")
 
 
-def _mix_blocks(stems: list[Stem], gains: dict[str, float], pans: dict[str, float],
-                frames: int) -> Iterator[bytes]:
-    files = [sf.SoundFile(default_storage.open(stem.file, "rb")) for stem in stems]
-    try:
-        levels = [(gains.get(stem.name, 1.0), pans.get(stem.name, 0.0)) for stem in stems]
-        yield from mixing.mix(files, levels, frames)
-    finally:
-        for f in files:
-            f.close()
-
-
 def mix_response(track: Track, stems: list[Stem], gains: dict[str, float], pans: dict[str, float]) -> HttpResponseBase:
     """The stems mixed with the mixer's gains and pans as a 16-bit WAV, rendered while it streams.
 
@@ -195,7 +184,8 @@ def mix_response(track: Track, stems: list[Stem], gains: dict[str, float], pans:
         sample_rate, frames = first.samplerate, first.frames
     data_size = frames * 4
     header = mixing.wav_header(sample_rate, frames)
-    body = itertools.chain([header], _mix_blocks(stems, gains, pans, frames))
+    levels = [(gains.get(stem.name, 1.0), pans.get(stem.name, 0.0)) for stem in stems]
+    body = itertools.chain([header], _mixed_blocks(stems, levels, 0, frames))
     response = StreamingHttpResponse(body, content_type="audio/wav")
     response["Content-Length"] = str(len(header) + data_size)
     return _disposition(response, f"{track.title} - mix ({stems[0].model}).wav")
@@ -204,8 +194,10 @@ def mix_response(track: Track, stems: list[Stem], gains: dict[str, float], pans:
 LOOP_FADE_S = 0.005  # a loop's fade in and out: no click at its edges, its attack kept
 
 
-def _loop_blocks(stems: list[Stem], levels: list[tuple[float, float]], start: int, frames: int,
-                 fade: int) -> Iterator[bytes]:
+def _mixed_blocks(stems: list[Stem], levels: list[tuple[float, float]], start: int, frames: int,
+                  fade: int = 0) -> Iterator[bytes]:
+    """``frames`` of the stems from ``start`` mixed at ``levels`` (gain, pan) as 16-bit PCM, a block at a time,
+    faded in and out over ``fade`` frames."""
     files = [sf.SoundFile(default_storage.open(stem.file, "rb")) for stem in stems]
     try:
         for f in files:
@@ -222,7 +214,7 @@ def _loop_wav(stems: list[Stem], levels: list[tuple[float, float]], loop: loops.
     start, end = round(loop.start * sample_rate), round(loop.end * sample_rate)
     header = mixing.wav_header(sample_rate, end - start)
     fade = round(LOOP_FADE_S * sample_rate)
-    body = itertools.chain([header], _loop_blocks(stems, levels, start, end - start, fade))
+    body = itertools.chain([header], _mixed_blocks(stems, levels, start, end - start, fade))
     return len(header) + (end - start) * 4, body
 
 

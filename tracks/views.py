@@ -297,7 +297,7 @@ def track_separate(request: HttpRequest, track_uuid: str) -> HttpResponse:
     track = access.get_editable(access.actor(request), track_uuid)
     form = separation_form(request.POST)
     if not form.is_valid():
-        error = " ".join(e for errors in form.errors.values() for e in errors)
+        error = said(form)
         return _job_panel(request, track, "separation-job-panel", status=400, separation_error=error)
     try:
         actions.separate(track, request.user, form.cleaned_data["model"], form.cleaned_data["format"])
@@ -314,7 +314,7 @@ def stems_render(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpRe
     track, stems = _downloadable_stems(request, track_uuid, job_uuid)
     form = RenderForm(request.POST, [s.name for s in stems])
     if not form.is_valid():
-        error = " ".join(e for errors in form.errors.values() for e in errors)
+        error = said(form)
         return _job_panel(request, track, "render-panel", status=400, render_error=error)
     try:
         actions.render(track, request.user, stems[0].job, form.options())
@@ -343,7 +343,7 @@ def stems_transcribe(request: HttpRequest, track_uuid: str, job_uuid: str) -> Ht
     track, stems = _downloadable_stems(request, track_uuid, job_uuid)
     form = TranscribeForm(request.POST, [s.name for s in stems])
     if not form.is_valid():
-        error = " ".join(e for errors in form.errors.values() for e in errors)
+        error = said(form)
         return _job_panel(request, track, "transcription-panel", status=400, transcription_error=error)
     try:
         actions.transcribe(track, request.user, stems[0].job, form.cleaned_data["stems"])
@@ -379,6 +379,13 @@ def job_cancel(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpResp
     panel = {Job.Kind.ANALYSIS: "job-panel", Job.Kind.RENDER: "render-panel",
              Job.Kind.TRANSCRIPTION: "transcription-panel"}.get(job.kind, "separation-job-panel")
     return _job_panel(request, track, panel)
+
+
+def said(form: Any, fields: bool = False, sep: str = " ") -> str:
+    """A form's errors in words for a 400: every message, or with ``fields`` the first of each field, named."""
+    if fields:
+        return sep.join(f"{k}: {v[0]}" for k, v in form.errors.items())
+    return sep.join(e for errors in form.errors.values() for e in errors)
 
 
 def _job_panel(request: HttpRequest, track: Track, panel: str, status: int = 200, **extra: Any) -> HttpResponse:
@@ -429,7 +436,7 @@ def stems_mix(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpRespo
     track, stems = _downloadable_stems(request, track_uuid, job_uuid)
     form = MixForm(request.GET, [s.name for s in stems])
     if not form.is_valid():
-        return HttpResponse(" ".join(f"{k}: {v[0]}" for k, v in form.errors.items()), status=400)
+        return HttpResponse(said(form, fields=True), status=400)
     return downloads.mix_response(track, stems, form.gains(), form.pans())
 
 
@@ -441,7 +448,7 @@ def stems_loop(request: HttpRequest, track_uuid: str, job_uuid: str, every_secti
     track, stems = _downloadable_stems(request, track_uuid, job_uuid)
     form = LoopForm(request.GET, [s.name for s in stems], with_bars=not every_section)
     if not form.is_valid():
-        return HttpResponse(" ".join(f"{k}: {v[0]}" for k, v in form.errors.items()), status=400)
+        return HttpResponse(said(form, fields=True), status=400)
     analysis = track.latest_analysis()
     try:
         if analysis is None:
@@ -555,7 +562,7 @@ def _comments_panel(request: HttpRequest, track: Track, status: int = 200, **ext
     if request.htmx:
         return HttpResponse(panels.render(track, ["comments-panel"], request, **extra), status=status)
     if status >= 400:
-        return HttpResponse("; ".join(f"{k}: {v[0]}" for k, v in extra["comment_form"].errors.items()), status=status)
+        return HttpResponse(said(extra["comment_form"], fields=True, sep="; "), status=status)
     return redirect(track_url(track))
 
 
@@ -616,7 +623,7 @@ def cue_save(request: HttpRequest, track_uuid: str, cue_uuid: str | None = None)
     cue = get_object_or_404(Cue.objects.select_related("track"), track=track, uuid=cue_uuid) if cue_uuid else None
     form = CueForm(request.POST, duration=track.duration)
     if not form.is_valid():
-        error = " ".join(f"{k}: {v[0]}" for k, v in form.errors.items())
+        error = said(form, fields=True)
         return _cues_panel(request, track, status=400, cue_error=error)
     if cue is None:
         actions.add_cue(track, request.user, **form.cleaned_data)
