@@ -165,9 +165,10 @@
       const downbeats = this.click ? [...this.click.downbeats] : [];
       if (beats.length < 2) return null;
       const gaps = beats.slice(1).map((b, i) => b - beats[i]).sort((a, b) => a - b);
-      const beat = gaps[gaps.length >> 1] / this.rate;  // at the speed the song will play
-      const perBar = downbeats.length > 1
-        ? Math.max(2, Math.round((downbeats[downbeats.length - 1] - downbeats[0]) / (downbeats.length - 1) / beat)) : 4;
+      const songBeat = gaps[gaps.length >> 1];
+      const beat = songBeat / this.rate;  // at the speed the song will play
+      const perBar = downbeats.length > 1  // counted in the song's own time
+        ? Math.max(2, Math.round((downbeats[downbeats.length - 1] - downbeats[0]) / (downbeats.length - 1) / songBeat)) : 4;
       const next = beats.find((b) => b >= from - 0.001);
       const phase = next === undefined ? 0 : (next - from) / this.rate;
       const rate = this.ctx.sampleRate;
