@@ -10,7 +10,7 @@ from tests.helpers import track_row
 from tests.test_panels import Listener, ids
 from tests.test_sharing import link_client
 from tracks import cues, events
-from tracks.models import Activity, Cue, Share, ShareLink
+from tracks.models import Activity, AnalysisResult, Cue, Share, ShareLink
 
 # Bars every 1.9 s from 0.4 s; an intro, a chorus, the intro's music again.
 SHOWN = {"tempo": 124.0, "downbeats": [0.4, 2.3, 4.2, 6.1, 8.0], "meter": {"beats_per_bar": 4},
@@ -137,3 +137,19 @@ def test_tracks_analysed_before_cues_get_their_analysiss_proposals_on_migrating(
     # The cues the analysis (as corrected) proposes, as if the analysis job had kept them.
     assert [(c.name, c.at, c.auto) for c in Cue.objects.filter(track_id=track.pk)] == [
         ("Start", 0.4, True), ("B", 4.2, True), ("A", 8.0, True)]
+
+
+@pytest.mark.django_db
+def test_a_tempo_correction_moves_the_proposed_cues_to_the_new_bar_lines(alice, alice_client: Client) -> None:
+    track = track_row(alice, duration=10.0)
+    beats = [0.5 + 0.5 * i for i in range(19)]
+    data = {"tempo": 120.0, "beats": beats, "downbeats": beats[::4], "meter": {"beats_per_bar": 4},
+            "sections": [{"start": 0.5, "end": 2.6, "label": "A"}, {"start": 2.6, "end": 10.0, "label": "B"}]}
+    AnalysisResult.objects.create(track=track, analyzer_version="3", data=data, tempo=120.0)
+    Cue.propose(track, cues.found(data, 10.0))
+    Cue.objects.create(track=track, at=8.0, name="Mine", colour="red")
+    assert [(c.name, c.at) for c in track.cues.all()] == [("Start", 0.5), ("B", 2.5), ("Mine", 8.0)]
+    assert alice_client.post(f"/tracks/{track.uuid}/tempo/", {"step": "1/2"}).status_code == 302
+    # Half the tempo, bars twice as long (0.5, 4.5, 8.5 s): the B's nearest bar line is now 4.5 s; Alice's
+    # cue stays where she put it.
+    assert [(c.name, c.at) for c in track.cues.all()] == [("Start", 0.5), ("B", 4.5), ("Mine", 8.0)]

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from . import access, accounts, events, jobs, limits, storage, tempo, uploads
+from . import access, accounts, cues, events, jobs, limits, storage, tempo, uploads
 from .models import Activity, AnalysisResult, Comment, Cue, Job, Share, ShareLink, Track
 from .panels import ACCESS, ACTIVITY, ANALYSIS, COMMENTS, CUES, JOB, TITLE
 from .templatetags.sound import clock
@@ -112,10 +112,12 @@ def cancel(job: Job) -> None:
 
 @transaction.atomic
 def retime(track: Track, user: Any, factor: float | None) -> AnalysisResult | None:
-    """A tempo correction (None: back to the tracked tempo); None when it leads to no sensible tempo."""
+    """A tempo correction (None: back to the tracked tempo); None when it leads to no sensible tempo. The
+    proposed cues move to the corrected bar lines (a person's stay where they are)."""
     analysis = track.correct_tempo(factor)
     if analysis is None:
         return None
+    Cue.propose(track, cues.found(analysis.shown, track.duration))
     Activity.record(track, Activity.Verb.RETIMED, user,
                     detail=f"to {analysis.tempo:.1f} BPM" + (f" ({tempo.label(analysis.factor)})"
                                                              if analysis.factor != 1 else " (as tracked)"))
