@@ -296,16 +296,8 @@ def track_tempo(request: HttpRequest, track_uuid: str) -> HttpResponse:
 def track_separate(request: HttpRequest, track_uuid: str) -> HttpResponse:
     track = access.get_editable(access.actor(request), track_uuid)
     form = separation_form(request.POST)
-    if not form.is_valid():
-        error = said(form)
-        return _job_panel(request, track, "separation-job-panel", status=400, separation_error=error)
-    try:
-        actions.separate(track, request.user, form.cleaned_data["model"], form.cleaned_data["format"])
-    except limits.Busy as exc:
-        return _job_panel(request, track, "separation-job-panel", status=429, separation_error=str(exc))
-    except limits.QuotaFull as exc:
-        return _job_panel(request, track, "separation-job-panel", status=413, separation_error=str(exc))
-    return _job_panel(request, track, "separation-job-panel")
+    return _start_job(request, track, "separation-job-panel", "separation_error", form, lambda: actions.separate(
+        track, request.user, form.cleaned_data["model"], form.cleaned_data["format"]))
 
 
 @require_POST
@@ -313,16 +305,24 @@ def stems_render(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpRe
     """Render the mix as the mixer plays it (a job: progress and the file arrive in the render panel)."""
     track, stems = _downloadable_stems(request, track_uuid, job_uuid)
     form = RenderForm(request.POST, [s.name for s in stems])
+    return _start_job(request, track, "render-panel", "render_error", form,
+                      lambda: actions.render(track, request.user, stems[0].job, form.options()))
+
+
+def _start_job(request: HttpRequest, track: Track, panel: str, error: str, form: Any,
+               start: Callable[[], None]) -> HttpResponse:
+    """A form that starts a job, answered with the job's panel: the job in it, or why there is none in words
+    (the panel's ``error``): 400 for the form, 429 when the person has too many jobs at once, 413 when the
+    storage quota would overflow."""
     if not form.is_valid():
-        error = said(form)
-        return _job_panel(request, track, "render-panel", status=400, render_error=error)
+        return _job_panel(request, track, panel, status=400, **{error: said(form)})
     try:
-        actions.render(track, request.user, stems[0].job, form.options())
+        start()
     except limits.Busy as exc:
-        return _job_panel(request, track, "render-panel", status=429, render_error=str(exc))
+        return _job_panel(request, track, panel, status=429, **{error: str(exc)})
     except limits.QuotaFull as exc:
-        return _job_panel(request, track, "render-panel", status=413, render_error=str(exc))
-    return _job_panel(request, track, "render-panel")
+        return _job_panel(request, track, panel, status=413, **{error: str(exc)})
+    return _job_panel(request, track, panel)
 
 
 @long_running
@@ -342,14 +342,8 @@ def stems_transcribe(request: HttpRequest, track_uuid: str, job_uuid: str) -> Ht
     """Transcribe some of a separation's stems to MIDI (a job: progress, then the piano rolls and files)."""
     track, stems = _downloadable_stems(request, track_uuid, job_uuid)
     form = TranscribeForm(request.POST, [s.name for s in stems])
-    if not form.is_valid():
-        error = said(form)
-        return _job_panel(request, track, "transcription-panel", status=400, transcription_error=error)
-    try:
-        actions.transcribe(track, request.user, stems[0].job, form.cleaned_data["stems"])
-    except limits.Busy as exc:
-        return _job_panel(request, track, "transcription-panel", status=429, transcription_error=str(exc))
-    return _job_panel(request, track, "transcription-panel")
+    return _start_job(request, track, "transcription-panel", "transcription_error", form,
+                      lambda: actions.transcribe(track, request.user, stems[0].job, form.cleaned_data["stems"]))
 
 
 GRIDS = {"": 0, "8": 2, "16": 4}  # ?grid=: none, eighths, sixteenths (divisions of a beat)
