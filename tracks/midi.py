@@ -39,8 +39,6 @@ def beat_grid(beats: Sequence[float], downbeats: Sequence[float], beats_per_bar:
     grid[0] = 0.0  # within half a beat of it
     while grid[-1] < until:
         grid.append(grid[-1] + last)
-    if len(grid) < 2:
-        grid.append(grid[0] + last)
     before = 0
     if downbeats:
         before = int(np.argmin(np.abs(np.asarray(grid) - min(downbeats))))
