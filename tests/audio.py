@@ -118,7 +118,8 @@ def write_encoded(path: Path, y: np.ndarray, sr: int = 22050, fmt: str = "mp3", 
     return path
 
 
-QUALITY_INTERVALS = {"maj": (0, 4, 7), "min": (0, 3, 7), "7": (0, 4, 7, 10)}
+QUALITY_INTERVALS = {"maj": (0, 4, 7), "min": (0, 3, 7), "7": (0, 4, 7, 10), "sus4": (0, 5, 7), "sus2": (0, 2, 7),
+                     "5": (0, 7)}
 
 
 def progression(chords: list[str], bpm: float = 120.0, beats_per_bar: int = 4, bars_per_chord: int = 1,
@@ -175,3 +176,77 @@ def lag(a: np.ndarray, b: np.ndarray, most: int = 2048) -> int:
     a, b = a[:n] - a[:n].mean(), b[:n] - b[:n].mean()
     scores = [float(np.dot(a[max(0, k):n + min(0, k)], b[max(0, -k):n - max(0, k)])) for k in range(-most, most + 1)]
     return int(np.argmax(scores)) - most
+
+
+def rock(riff: list[str], bpm: float = 180.0, bars_per_chord: int = 1, repeats: int = 4, pickup_beats: int = 0,
+         offbeat_guitar: bool = False, double_kick: bool = False, drive: float = 8.0, sr: int = 22050,
+         seed: int = 0) -> tuple[np.ndarray, dict]:
+    """A rock band playing ``riff`` ("E:5", "G:5", "A:maj" ...; a ":5" is a power chord: root, fifth, octave)
+    ``repeats`` times, one chord every ``bars_per_chord`` bars of 4/4: distorted guitars (eighth-note chugs, or
+    only the off-beat eighths with ``offbeat_guitar``), a bass on the root, a kick on 1 and 3 (sixteenths
+    with ``double_kick``), a snare on 2 and 4 and hi-hat eighths. ``pickup_beats`` beats of snare and guitar
+    come before bar 1. Returns the audio and its labels: beats, downbeats, chords ([start, end, label]) and
+    the first downbeat, in seconds."""
+    rng = np.random.default_rng(seed)
+    beat = 60 / bpm
+    bar = 4 * beat
+    lead = pickup_beats * beat
+    bars = len(riff) * bars_per_chord * repeats
+    seconds = lead + bars * bar + 1.0
+    n = int(seconds * sr)
+    y = np.zeros(n)
+
+    def at(t: float, sound: np.ndarray, gain: float = 1.0) -> None:
+        start = round(t * sr)
+        if start < n:
+            piece = sound[: n - start]
+            y[start:start + piece.size] += gain * piece
+
+    t = np.arange(int(0.3 * sr)) / sr
+    noise = rng.standard_normal(t.size)
+    kick = np.sin(2 * np.pi * (55 + 90 * np.exp(-t / 0.02)) * t) * np.exp(-t / 0.09)
+    snare = 0.6 * noise * np.exp(-t / 0.07) + 0.5 * np.sin(2 * np.pi * 200 * t) * np.exp(-t / 0.05)
+    hat = 0.12 * np.diff(noise, prepend=0.0) * np.exp(-t / 0.015)
+    eighth = int(beat / 2 * sr)
+    te = np.arange(eighth) / sr
+
+    def saw(midi: float, length: np.ndarray) -> np.ndarray:
+        f = 440 * 2 ** ((midi - 69) / 12) * (1 + 0.002 * rng.standard_normal())
+        return sum(np.sin(2 * np.pi * f * k * length + rng.uniform(0, 6.3)) / k for k in range(1, 12))
+
+    def guitar(name: str) -> np.ndarray:
+        root_name, _, quality = name.partition(":")
+        root = 40 + (PITCH_CLASSES.index(root_name) - 4) % 12  # E2 and up
+        intervals = (*QUALITY_INTERVALS[quality], 12)
+        dry = sum(saw(root + i, te) for i in intervals) / len(intervals)
+        return np.tanh(drive * dry * np.exp(-te / 0.12)) * np.minimum(1, (eighth - np.arange(eighth)) / 200)
+
+    def bass(name: str) -> np.ndarray:
+        root = 28 + (PITCH_CLASSES.index(name.partition(":")[0]) - 4) % 12  # E1 and up
+        f = 440 * 2 ** ((root - 69) / 12)
+        return sum(np.sin(2 * np.pi * f * k * te) / k**2 for k in range(1, 6)) * np.exp(-te / 0.2)
+
+    for k in range(pickup_beats):  # the pickup: snare hits and the first chord's guitar
+        at(k * beat, snare, 0.7)
+        at(k * beat + beat / 2, guitar(riff[0]), 0.25)
+    chords: list[list] = []
+    for b in range(bars):
+        start = lead + b * bar
+        name = riff[(b // bars_per_chord) % len(riff)]
+        if b % bars_per_chord == 0:
+            chords.append([round(start, 4), round(start + bars_per_chord * bar, 4), name])
+        g, low = guitar(name), bass(name)
+        for e in range(8):
+            if not offbeat_guitar or e % 2:
+                at(start + e * beat / 2, g, 0.3)
+            at(start + e * beat / 2, low, 0.35)
+            at(start + e * beat / 2, hat)
+        for q in range(4):
+            at(start + q * beat, snare if q % 2 else kick, 0.9 if q % 2 else 1.0)
+            if double_kick:
+                for s in range(1, 4):
+                    at(start + q * beat + s * beat / 4, kick, 0.6)
+    beats = [round(lead + k * beat - pickup_beats * beat, 4) for k in range(pickup_beats + bars * 4)]
+    labels = {"tempo": bpm, "meter": 4, "beats": beats, "downbeats": [round(lead + b * bar, 4) for b in range(bars)],
+              "chords": chords, "first_downbeat": round(lead, 4), "duration": round(seconds, 3)}
+    return (y / max(1e-9, np.abs(y).max()) * 0.8).astype(np.float32), labels
