@@ -6,7 +6,10 @@ plain librosa in the same run.
 Each corpus is a folder of pieces with a labels.json each (key, mode, tempo, beats, meter, downbeats,
 chords): the synthesized chorales of the shared corpus's make_corpus.py (a development set and one with
 another --seed), and the real productions of its make_real.sh, whose labels have no key and no chords (those
-columns read "-" there). The sets are reported side by side, and the real set song by song as well.
+columns read "-" there), with the chords, key and sections that the shared corpus's lmms_harmony.py derives from
+each project's notes (harmony.json beside labels.json, scored only where it marks them usable), and the rock
+and metal songs of bench/rock_corpus.py (power chords, double kicks, pickups, 160-200 BPM). The sets are
+reported side by side, and the real sets song by song as well.
 The port's figures come from its own JSON output (a real subprocess per piece); with
 --stems it also gets the piece's true drum and bass stems (``--stem``), the best case of a separation.
 "Plain librosa" is what tools in this field do: `librosa.load`, `beat_track` for tempo and beats,
@@ -16,7 +19,8 @@ Krumhansl-Schmuckler on the mean `chroma_cqt` for the key, and the best major or
 BPM error, the beat F-measure (`mir_eval.beat.f_measure`, 70 ms window), meter accuracy (beats per bar),
 the downbeat F-measure (same window), and the duration-weighted chord scores `majmin` (root and
 major/minor, sevenths and diminished left out) and `mirex` (at least three notes in common) from
-`mir_eval.chord`.
+`mir_eval.chord`, with `sevenths` and `root`; sections by `mir_eval.segment` (boundary F-measure at 3 s, pairwise
+F-measure of the labels); and key agreement, the share of a song's time whose section key is the headline key.
 """
 
 from __future__ import annotations
@@ -67,7 +71,7 @@ def port(path: Path, stems: dict[str, Path]) -> dict:
     env = {**os.environ, "NUMBA_CACHE_DIR": os.environ.get("NUMBA_CACHE_DIR", str(ROOT / "var" / "numba-cache")),
            "PYTHONPATH": str(ROOT)}
     extra = [f"--stem={name}={file}" for name, file in stems.items()]
-    proc = subprocess.run([sys.executable, *PORT, str(path), "--features", "tempo,key,meter,chords",
+    proc = subprocess.run([sys.executable, *PORT, str(path), "--features", "tempo,key,meter,chords,sections",
                            "--output", "json", *extra], capture_output=True, text=True, env=env)
     result = json.loads(proc.stdout)
     if proc.returncode:
@@ -75,12 +79,27 @@ def port(path: Path, stems: dict[str, Path]) -> dict:
     return result
 
 
+def with_harmony(label: dict, harmony: dict | None) -> dict:
+    """The labels with a real song's note-derived chords, key and sections where harmony.json marks them usable."""
+    if not harmony:
+        return label
+    usable = harmony.get("usable", {})
+    label = dict(label)
+    if usable.get("chords"):
+        label["chords"] = harmony["chords"]
+    if usable.get("key"):
+        label["key"], label["mode"] = harmony["key"], harmony["mode"]
+    if usable.get("sections"):
+        label["sections"] = harmony["sections"]
+    return label
+
+
 def score(results: list[tuple[dict, dict]]) -> dict[str, float]:
     import mir_eval
 
     figures: dict[str, list[float]] = {name: [] for name in TARGETS}
     for label, found in results:
-        if label.get("key"):
+        if label.get("key") and found.get("key"):
             ref_key = f"{label['key']} {label['mode']}"
             est_key = f"{found['key']['key']} {found['key']['mode']}"
             figures["key (MIREX weighted)"].append(mir_eval.key.weighted_score(ref_key, est_key))
@@ -95,8 +114,14 @@ def score(results: list[tuple[dict, dict]]) -> dict[str, float]:
                 np.asarray(label["downbeats"], dtype=float), np.asarray(found["downbeats"], dtype=float)))
         if label.get("chords"):
             chord_scores = chord_score(label, found["chords"])
-            figures["chords majmin"].append(chord_scores["majmin"])
-            figures["chords mirex"].append(chord_scores["mirex"])
+            for rule in CHORD_RULES:
+                figures[f"chords {rule}"].append(chord_scores[rule])
+        if label.get("sections") and found.get("sections"):
+            boundary, pairwise = section_scores(label["sections"], found["sections"])
+            figures["sections boundary F (3 s)"].append(boundary)
+            figures["sections pairwise F"].append(pairwise)
+        if found.get("sections") and found.get("key"):
+            figures["key agreement"].append(key_agreement(found))
     return {name: (float(np.median(v)) if "median" in name else float(np.mean(v))) if v else float("nan")
             for name, v in figures.items()}
 
@@ -123,13 +148,42 @@ def chord_score(label: dict, chords: list) -> dict[str, float]:
     intervals, ref_l, est_l = mir_eval.util.merge_labeled_intervals(ref, ref_labels, est, est_labels)
     durations = mir_eval.util.intervals_to_durations(intervals)
     return {rule: float(mir_eval.chord.weighted_accuracy(getattr(mir_eval.chord, rule)(ref_l, est_l), durations))
-            for rule in ("majmin", "mirex")}
+            for rule in CHORD_RULES}
+
+
+CHORD_RULES = ("majmin", "sevenths", "root", "mirex")
+
+
+def section_scores(reference: list, sections: list[dict]) -> tuple[float, float]:
+    """Boundary F-measure (3 s window) and pairwise label F-measure of the port's sections against
+    [start, end, label] reference sections, both over the reference's span."""
+    import mir_eval
+
+    ref = np.array([[a, b] for a, b, _ in reference], dtype=float)
+    ref_labels = [str(x) for _, _, x in reference]
+    est = np.array([[s["start"], s["end"]] for s in sections], dtype=float)
+    est_labels = [s["label"].rstrip("'") for s in sections]
+    est, est_labels = mir_eval.util.adjust_intervals(est, est_labels, ref.min(), ref.max(), "none", "none")
+    boundary = mir_eval.segment.detection(ref, est, window=3.0, trim=True)[2]
+    pairwise = mir_eval.segment.pairwise(ref, ref_labels, est, est_labels)[2]
+    return float(boundary), float(pairwise)
+
+
+def key_agreement(found: dict) -> float:
+    """The share of the song's time whose section key is the headline key."""
+    head = (found["key"]["key"], found["key"]["mode"])
+    total = sum(s["end"] - s["start"] for s in found["sections"])
+    same = sum(s["end"] - s["start"] for s in found["sections"] if (s["key"], s["mode"]) == head)
+    return same / total if total else 1.0
 
 
 TARGETS = {"key (MIREX weighted)": "synthetic >= 0.95", "tempo Acc1": "synthetic >= 0.99, real >= 0.88",
            "tempo Acc2": "real >= 0.96", "tempo median abs error (BPM)": "synthetic <= 0.1",
            "beat F-measure": "synthetic >= 0.98, real >= 0.80", "meter (beats per bar)": "",
-           "downbeat F-measure": "", "chords majmin": "", "chords mirex": ""}
+           "downbeat F-measure": "real >= 0.85", "chords majmin": "real >= 0.75, synthetic >= 0.80",
+           "chords sevenths": "real >= 0.60", "chords root": "", "chords mirex": "",
+           "sections boundary F (3 s)": "real >= 0.65", "sections pairwise F": "real >= 0.70",
+           "key agreement": "real >= 0.85"}
 
 
 def run_set(corpus: Path, input_name: str, with_stems: bool) -> tuple[list, list]:
@@ -137,8 +191,10 @@ def run_set(corpus: Path, input_name: str, with_stems: bool) -> tuple[list, list
     ours, plain = [], []
     real = False
     for piece in pieces:
-        label = json.loads((piece / "labels.json").read_text())
-        real = real or not label.get("key")
+        harmony = piece / "harmony.json"
+        label = with_harmony(json.loads((piece / "labels.json").read_text()),
+                             json.loads(harmony.read_text()) if harmony.is_file() else None)
+        real = real or not label.get("midi")
         stems = {name: piece / label["stems"][name] for name in ("drums", "bass")} if with_stems else {}
         ours.append((label, port(piece / input_name, stems)))
         plain.append((label, plain_librosa(piece / input_name)))
