@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import re
 
-from tracks import charts
+from tracks import charts, loops
 
 
 def painted(layers: list[dict], columns: int, rows: int) -> dict[tuple[int, int], list[float]]:
@@ -99,7 +99,7 @@ def test_small_charts_say_their_values_strongest_first() -> None:
 # Eight bars of 4/4 at 120 BPM (a bar is 2 s), an upbeat bar before the first downbeat at 1 s, an intro of
 # two bars and a verse; the chords change every bar, one bar holds two.
 SONG = {
-    "beats": [i * 0.5 for i in range(2, 36)],
+    "beats": [i * 0.5 for i in range(36)],
     "downbeats": [1.0 + 2 * i for i in range(8)],
     "chords": [[0.0, 1.0, "N"], [1.0, 3.0, "C:maj"], [3.0, 5.0, "A:min"], [5.0, 6.0, "F:maj"], [6.0, 7.0, "G:7"],
                [7.0, 11.0, "C:maj"], [11.0, 17.0, "D:min"]],
@@ -125,3 +125,13 @@ def test_following_the_playhead_needs_chord_runs_bars_and_titled_sections() -> N
     assert follow["bars"][:3] == [[0.0, 0], [1.0, 1], [3.0, 2]]
     assert follow["sections"] == [[0.0, 5.0, "Intro (A)"], [5.0, 17.0, "B"]]
     assert charts.follow({"chords": []}) is None
+
+
+def test_a_song_without_a_pickup_starts_on_bar_one_as_its_loops_do() -> None:
+    """The silence before the first downbeat is no bar: the chart, the follow panel and the loops (bar 1 is
+    the first downbeat's) count alike."""
+    song = {**SONG, "beats": [b for b in SONG["beats"] if b >= 0.98]}
+    assert [bar["number"] for bar in charts.progression(song)][:2] == [1, 2]
+    assert charts.follow(song)["bars"][0] == [1.0, 1]
+    assert loops.bars(song, 17.0, 1, 1).start == 1.0
+    assert [bar["number"] for bar in charts.progression(SONG)][:2] == [0, 1]  # two beats before it: a pickup

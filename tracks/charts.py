@@ -69,12 +69,16 @@ def _root_index(label: str) -> int | None:
 
 
 def progression(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """The chords bar by bar (a bar starts at each downbeat; beats before the first make bar 0), each bar's
-    chords in order with repeats merged: what a lead sheet shows."""
+    """The chords bar by bar (a bar starts at each downbeat, the first is bar 1; a pickup, beats before the
+    first downbeat, is bar 0), each bar's chords in order with repeats merged: what a lead sheet shows. The
+    numbers are the loops' and the MIDI file's (loops.py, midi.py)."""
     chords, downbeats, beats = data.get("chords") or [], data.get("downbeats") or [], data.get("beats") or []
     if not chords or not downbeats:
         return []
-    starts = [0.0, *downbeats] if downbeats[0] > 0 else list(downbeats)
+    # Half a beat's grace: a first beat a hair before the first downbeat is the same beat, not a pickup.
+    grace = 0.5 * (downbeats[1] - downbeats[0]) / 4 if len(downbeats) > 1 else 0.0
+    pickup = any(b < downbeats[0] - grace for b in beats)
+    starts = [0.0, *downbeats] if pickup else list(downbeats)
     bars = []
     for n, start in enumerate(starts):
         end = starts[n + 1] if n + 1 < len(starts) else float("inf")
@@ -84,7 +88,7 @@ def progression(data: dict[str, Any]) -> list[dict[str, Any]]:
             text = _chord_text(label) if label else ""
             if text and (not names or names[-1] != text):
                 names.append(text)
-        bars.append({"number": n + (0 if downbeats[0] > 0 else 1), "at": start, "chords": names})
+        bars.append({"number": n + (0 if pickup else 1), "at": start, "chords": names})
     return bars
 
 
@@ -133,9 +137,9 @@ def follow(data: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _chord_text(label: str) -> str:
-    """Lead-sheet spelling: C, Cm, C7, Cdim; N for no chord."""
+    """Lead-sheet spelling: C, Cm, C7, Cmaj7, Cm7, C°, C+, Csus2, Csus4, C5; N for no chord."""
     root, _, quality = label.partition(":")
-    return root + {"maj": "", "min": "m", "7": "7", "dim": "°"}.get(quality, quality)
+    return root + {"maj": "", "min": "m", "min7": "m7", "dim": "°", "aug": "+"}.get(quality, quality)
 
 
 # Short-term loudness value i is the 3 s block from i / curve_hz seconds: it is drawn, and counted for a
