@@ -261,6 +261,7 @@ class Grid:
     tempo: float | None  # BPM; None: no steady tempo (then the beats are no grid)
     accent: np.ndarray | None  # the network's downbeat activation at each beat (the meter and bar phase use it)
     tracker: str = "beatnet"  # or "librosa", the analyzer's fallback
+    share: np.ndarray | None = None  # the downbeat's share of the network's activation at each beat
 
 
 def track(act: np.ndarray) -> Grid:
@@ -291,10 +292,35 @@ def track(act: np.ndarray) -> Grid:
     edges = np.flatnonzero(np.diff(np.r_[0, in_beat.astype(int), 0]))
     frames = np.array([first + a + int(np.argmax(total[first + a: first + b]))
                        for a, b in edges.reshape(-1, 2)], dtype=int)
+    frames = doubled(frames, total)
     beats = between_frames(frames, total) / FPS
     accent = np.array([act[max(0, f - 1): f + 2, 1].max() for f in frames])
+    pulse = np.array([act[max(0, f - 1): f + 2, 0].max() for f in frames])
     salience = float(np.median(total[frames]) - np.median(total[first:last])) if frames.size else 0.0
-    return Grid(beats, steady_tempo(beats, salience), accent)
+    return Grid(beats, steady_tempo(beats, salience), accent, share=accent / (accent + pulse + 1e-9))
+
+
+# Half tempo: a grid under 100 BPM whose midpoints sound a good part as strongly as its beats is counted at
+# twice the speed, as people tap it. Measured, midpoints over beats: 0.92-0.95 on metal at 184-192 tracked at
+# half, 0.44 under off-beat guitars at 184 (tracked on the snare), 0.58 on a reggae song at 180; 0.10 on
+# the one real song tracked right under 100 BPM (87), 0.14 on one tracked at 70 whose labels say 140.
+DOUBLE_BELOW_BPM = 100.0
+DOUBLE_MIDPOINTS = 0.35
+
+
+def doubled(frames: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """The beat frames with the midpoints added (each on its activation peak) where the grid is half tempo."""
+    if frames.size < MIN_BEATS or 60.0 * FPS / float(np.median(np.diff(frames))) >= DOUBLE_BELOW_BPM:
+        return frames
+    mids = (frames[1:] + frames[:-1]) // 2
+
+    def peaks(at: np.ndarray) -> np.ndarray:
+        return np.array([total[max(0, f - 2): f + 3].max() for f in at])
+
+    if np.median(peaks(mids)) < DOUBLE_MIDPOINTS * np.median(peaks(frames)):
+        return frames
+    mids = np.array([max(0, f - 2) + int(np.argmax(total[max(0, f - 2): f + 3])) for f in mids])
+    return np.sort(np.r_[frames, mids])
 
 
 def viterbi(states: np.ndarray, pointers: np.ndarray, log_probabilities: np.ndarray, density_of: np.ndarray,
