@@ -226,6 +226,7 @@ class Context:
                                   n_bins=12 * harmony.BINS_PER_SEMITONE * CQT_OCTAVES,
                                   bins_per_octave=12 * harmony.BINS_PER_SEMITONE))
         chroma, pitched = harmony.beat_chroma(fine, starts)
+        low = harmony.peak_chroma(fine, starts, harmony.LOW_OCTAVES)
         del fine
         if "bass" in self.stems:
             # A clean bass line names the root better than the mix's low octaves.
@@ -234,10 +235,11 @@ class Context:
         db = 20 * np.log10(np.maximum(level, 1e-9) / max(float(rms.max()), 1e-9))
         labels = harmony.chords(chroma, db, pitched)
         lead = starts.size - beat_frames.size
-        meter, phase, clarity = harmony.meter_and_phase(chroma[:, lead:], labels[lead:], self.grid.accent)
-        labels = harmony.bar_chords(chroma, labels, list(range(lead + phase, starts.size, meter)))
+        meter, _, clarity = harmony.meter_and_phase(chroma[:, lead:], labels[lead:], self.grid.accent)
+        bars = harmony.bar_lines(harmony.downbeat_evidence(labels[lead:], self.grid.share), meter)
+        labels = harmony.power_chords(chroma, low, harmony.bar_chords(chroma, labels, list(lead + bars)))
         return {"starts": starts, "lead": lead, "chroma": chroma, "labels": labels, "meter": meter,
-                "phase": phase, "clarity": clarity}
+                "bars": bars, "clarity": clarity}
 
 
 @dataclass(frozen=True)
@@ -341,7 +343,7 @@ def _waveform(c: Context) -> dict[str, Any]:
 def _meter(c: Context) -> dict[str, Any]:
     h = c.harmony
     return {"meter": {"beats_per_bar": h["meter"], "confidence": r(h["clarity"], 3)},
-            "downbeats": c.out["beats"][h["phase"]::h["meter"]]}
+            "downbeats": [c.out["beats"][i] for i in h["bars"]]}
 
 
 @feature("chords", "chords")
@@ -402,7 +404,7 @@ def _sections(librosa: Any, h: dict[str, Any], mel_db: np.ndarray, beat_frames: 
     else:
         timbre = harmony.beat_sync(librosa.feature.mfcc(S=mel_db, n_mfcc=13)[1:], beat_frames)
         features = np.vstack([h["chroma"][:, lead:], timbre / (np.linalg.norm(timbre, axis=0) + 1e-9)])
-        found = harmony.sections(features, np.arange(h["phase"], beat_frames.size, h["meter"]))
+        found = harmony.sections(features, h["bars"])
         edges = [0.0, *(beat_frames[a] * HOP / sr for a, _, _ in found[1:]), duration]
         spans = [(edges[i], edges[i + 1], label) for i, (_, _, label) in enumerate(found)]
         keys_of = [(round(a * sr / HOP), round(b * sr / HOP)) for a, b, _ in spans]
@@ -413,14 +415,16 @@ def _sections(librosa: Any, h: dict[str, Any], mel_db: np.ndarray, beat_frames: 
     for (start, end, label), name, (f0, f1) in zip(spans, names, keys_of, strict=True):
         mean = chroma[:, f0:max(f1, f0 + 1)].mean(axis=1)
         key = estimate_key(mean)
-        result.append({"start": r(start, 3), "end": r(end, 3), "label": label, "name": name,
-                       "key": key["key"], "mode": key["mode"], "key_confidence": key["confidence"]})
-        # Elsewhere than the song's key only when long enough to be heard as a key and clearly in it.
+        # Elsewhere than the song's key only when long enough to be heard as a key and clearly in it; the
+        # section table says the same as the key changes (one key story on the page, the chart and the tags).
         elsewhere = (song_key is None or (
             end - start >= max(KEY_CHANGE_MIN_S, KEY_CHANGE_MIN_BARS * bar_s)
             and key["confidence"] >= KEY_CHANGE_CONFIDENCE
             and key["candidates"][0]["score"] - _key_fit(mean, song_key) >= KEY_CHANGE_MARGIN))
-        moved.append((key["key"], key["mode"]) if elsewhere else (song_key["key"], song_key["mode"]))
+        decided = key if elsewhere else song_key
+        result.append({"start": r(start, 3), "end": r(end, 3), "label": label, "name": name,
+                       "key": decided["key"], "mode": decided["mode"], "key_confidence": decided["confidence"]})
+        moved.append((decided["key"], decided["mode"]))
     return result, _key_changes(result, moved)
 
 
