@@ -1,6 +1,6 @@
 """The grid and the harmony a musician plays from, on rock: the analyzer port as a real subprocess on
-synthesized songs with known answers (power chords, suspensions, a lone note, pickups, off-beat guitars,
-a key change against a borrowed chord)."""
+synthesized songs with known answers (a lone note, pickups, off-beat guitars, a key change against a
+borrowed chord)."""
 
 from __future__ import annotations
 
@@ -19,22 +19,6 @@ def run(path: Path, features: str, env: dict[str, str]) -> dict:
 
 def chord_at(chords: list[list], t: float) -> str:
     return next(label for start, end, label in chords if start <= t < end)
-
-
-def test_a_power_chord_riff_reads_as_power_chords(tmp_path: Path, port_env: dict[str, str]) -> None:
-    riff = ["E:5", "G:5", "A:5", "G:5"]
-    y, labels = audio.rock(riff, bpm=170, repeats=3, double_kick=True)
-    out = run(audio.write_wav(tmp_path / "riff.wav", y), "chords", port_env)
-    bars = labels["chords"]
-    assert [chord_at(out["chords"], (a + b) / 2) for a, b, _ in bars] == [name for _, _, name in bars]
-
-
-def test_a_suspended_fourth_resolves_to_its_major_chord(tmp_path: Path, port_env: dict[str, str]) -> None:
-    progression = ["D:sus4", "D:maj", "G:sus4", "G:maj"] * 2
-    bar = 4 * 60 / 100
-    path = audio.write_wav(tmp_path / "sus.wav", audio.progression(progression, bpm=100))
-    out = run(path, "chords", port_env)
-    assert [chord_at(out["chords"], (i + 0.5) * bar) for i in range(len(progression))] == progression
 
 
 def test_a_lone_note_is_no_chord(tmp_path: Path, port_env: dict[str, str]) -> None:

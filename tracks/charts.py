@@ -137,9 +137,9 @@ def follow(data: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _chord_text(label: str) -> str:
-    """Lead-sheet spelling: C, Cm, C7, Cmaj7, Cm7, C°, C+, Csus2, Csus4, C5; N for no chord."""
+    """Lead-sheet spelling: C, Cm, C7, Cdim; N for no chord."""
     root, _, quality = label.partition(":")
-    return root + {"maj": "", "min": "m", "min7": "m7", "dim": "°", "aug": "+"}.get(quality, quality)
+    return root + {"maj": "", "min": "m", "7": "7", "dim": "°"}.get(quality, quality)
 
 
 # Short-term loudness value i is the 3 s block from i / curve_hz seconds: it is drawn, and counted for a

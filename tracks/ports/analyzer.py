@@ -226,7 +226,6 @@ class Context:
                                   n_bins=12 * harmony.BINS_PER_SEMITONE * CQT_OCTAVES,
                                   bins_per_octave=12 * harmony.BINS_PER_SEMITONE))
         chroma, pitched = harmony.beat_chroma(fine, starts)
-        low = harmony.peak_chroma(fine, starts, harmony.LOW_OCTAVES)
         del fine
         if "bass" in self.stems:
             # A clean bass line names the root better than the mix's low octaves.
@@ -236,8 +235,8 @@ class Context:
         labels = harmony.chords(chroma, db, pitched)
         lead = starts.size - beat_frames.size
         meter, _, clarity = harmony.meter_and_phase(chroma[:, lead:], labels[lead:], self.grid.accent)
-        bars = harmony.bar_lines(harmony.downbeat_evidence(labels[lead:], self.grid.share), meter)
-        labels = harmony.power_chords(chroma, low, harmony.bar_chords(chroma, labels, list(lead + bars)))
+        bars = harmony.bar_lines(harmony.downbeat_evidence(labels[lead:]), meter)
+        labels = harmony.bar_chords(chroma, labels, list(lead + bars))
         return {"starts": starts, "lead": lead, "chroma": chroma, "labels": labels, "meter": meter,
                 "bars": bars, "clarity": clarity}
 

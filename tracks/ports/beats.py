@@ -261,7 +261,6 @@ class Grid:
     tempo: float | None  # BPM; None: no steady tempo (then the beats are no grid)
     accent: np.ndarray | None  # the network's downbeat activation at each beat (the meter and bar phase use it)
     tracker: str = "beatnet"  # or "librosa", the analyzer's fallback
-    share: np.ndarray | None = None  # the downbeat's share of the network's activation at each beat
 
 
 def track(act: np.ndarray) -> Grid:
@@ -295,9 +294,8 @@ def track(act: np.ndarray) -> Grid:
     frames = doubled(frames, total)
     beats = between_frames(frames, total) / FPS
     accent = np.array([act[max(0, f - 1): f + 2, 1].max() for f in frames])
-    pulse = np.array([act[max(0, f - 1): f + 2, 0].max() for f in frames])
     salience = float(np.median(total[frames]) - np.median(total[first:last])) if frames.size else 0.0
-    return Grid(beats, steady_tempo(beats, salience), accent, share=accent / (accent + pulse + 1e-9))
+    return Grid(beats, steady_tempo(beats, salience), accent)
 
 
 # Half tempo: a grid under 100 BPM whose midpoints sound a good part as strongly as its beats is counted at

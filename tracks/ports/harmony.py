@@ -11,10 +11,7 @@ Choices, each measured on the labelled chorale corpus and the real productions (
   Weighting the root in the templates cost 6 points, energy instead of magnitude 3. A seventh or diminished
   chord must fit better than a triad by QUALITY_PRIOR: without it a quarter of the real songs' beats read
   as sevenths or diminished chords (7 % diminished), with it 9 % and 0.6 %, and the chorales' score rose.
-  The vocabulary is rock's too: maj, min, 7, maj7, min7, dim, aug, sus2, sus4 and 5 (a power chord), each
-  rarer quality behind its prior (a melody's passing note turns a triad into a sus chord for a beat); a
-  lone pitch class is no chord; and a distorted power chord, whose overtones fake a third and a seventh, is
-  found by its missing third in the octave above its root (power_chords).
+  A lone pitch class (a note by itself) is no chord.
 - Then the chords are held for the bar where the harmony is steady (one chord for the bar when it fits the
   bar's beats within STEADY_FIT a beat of their own labels, else one a half bar): on the real songs a fifth
   fewer chord changes and half as many one-beat chords; the chorales, whose harmony moves every beat, keep
@@ -44,8 +41,7 @@ import numpy as np
 
 from .contract import PITCH_CLASSES
 
-QUALITIES = {"maj": (0, 4, 7), "min": (0, 3, 7), "7": (0, 4, 7, 10), "maj7": (0, 4, 7, 11), "min7": (0, 3, 7, 10),
-             "dim": (0, 3, 6), "aug": (0, 4, 8), "sus2": (0, 2, 7), "sus4": (0, 5, 7), "5": (0, 7)}
+QUALITIES = {"maj": (0, 4, 7), "min": (0, 3, 7), "7": (0, 4, 7, 10), "dim": (0, 3, 6)}
 NO_CHORD = "N"
 CHORD_OCTAVES = (2, 6)  # C3 up to B6, counted from C1
 BINS_PER_SEMITONE = 3
@@ -55,11 +51,9 @@ SILENT_DB = -50.0
 UNPITCHED = 0.34
 UNPITCHED_BELOW = 0.02
 STEADY_FIT = 0.05
-# What a chord's fit must beat a triad's by: sevenths, diminished, augmented and suspended chords are rarer
-# than triads, and a triad with one loud passing note fits them too. A power chord (root and fifth) fits a
-# triad's chroma by 0.82 at best, so it wins only where the third is missing or faint.
-QUALITY_PRIOR = {"maj": 0.0, "min": 0.0, "7": 0.04, "maj7": 0.04, "min7": 0.04, "dim": 0.06, "aug": 0.1,
-                 "sus2": 0.1, "sus4": 0.09, "5": 0.04}
+# What a chord's fit must beat a triad's by: sevenths and diminished chords are rarer than triads, and a
+# triad with one loud passing note fits them too.
+QUALITY_PRIOR = {"maj": 0.0, "min": 0.0, "7": 0.04, "dim": 0.06}
 # One pitch class alone (a lone note, a bass line by itself) is no chord: the second-strongest class under
 # this share of the strongest.
 LONE_NOTE = 0.3
@@ -108,13 +102,12 @@ def chord_name(root: int, quality: str) -> str:
     return f"{PITCH_CLASSES[root]}:{quality}"
 
 
-def beat_chroma(cqt: np.ndarray, starts: np.ndarray, octaves: tuple[int, int] = CHORD_OCTAVES
-                ) -> tuple[np.ndarray, np.ndarray]:
+def beat_chroma(cqt: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-beat chroma for chords and harmonic change from a CQT of three bins a semitone starting at C1
     (the middle bin of each three on the note): magnitude, mid octaves, floor removed, unit length. Also
     each beat's pitchedness: the share of those octaves' energy in the bins on a semitone, a third for
     drums and noise (spread evenly over the three), 0.40 and up where notes sound."""
-    lo, hi = octaves
+    lo, hi = CHORD_OCTAVES
     per_octave = 12 * BINS_PER_SEMITONE
     # Roll by one so that each semitone's three bins (a third of a semitone flat, on it, sharp) sit together.
     bands = np.roll(cqt, 1, axis=0)[per_octave * lo : per_octave * hi]
@@ -123,18 +116,6 @@ def beat_chroma(cqt: np.ndarray, starts: np.ndarray, octaves: tuple[int, int] = 
     by_third = beat_sync(thirds.sum(axis=0), starts)
     pitched = by_third[BINS_PER_SEMITONE // 2] / (by_third.sum(axis=0) + 1e-12)
     return _unit(per_beat - per_beat.min(axis=0, keepdims=True)), pitched
-
-
-def peak_chroma(cqt: np.ndarray, starts: np.ndarray, octaves: tuple[int, int]) -> np.ndarray:
-    """Per-beat chroma of what stands out of its neighbours in ``octaves``: each semitone's middle bin less
-    the mean of the two beside it, so that a drum's spread energy (a kick sweeping through the low octaves)
-    cancels and notes remain; each beat scaled to its strongest class."""
-    lo, hi = octaves
-    per_octave = 12 * BINS_PER_SEMITONE
-    bands = np.roll(cqt, 1, axis=0)[per_octave * lo : per_octave * hi].reshape(hi - lo, 12, BINS_PER_SEMITONE, -1)
-    peaks = np.maximum(bands[:, :, 1] - 0.5 * (bands[:, :, 0] + bands[:, :, 2]), 0).sum(axis=0)
-    per_beat = beat_sync(peaks, starts)
-    return per_beat / (per_beat.max(axis=0, keepdims=True) + 1e-12)
 
 
 def _fits(chroma: np.ndarray) -> tuple[list[tuple[int, str]], np.ndarray]:
@@ -192,44 +173,6 @@ def bar_chords(chroma: np.ndarray, labels: list[str], bar_starts: list[int]) -> 
     return out
 
 
-# Power chords: a distorted low note's 5th harmonic (a major third two octaves up) and 7th (a minor seventh)
-# are loud enough for a plain template to hear E5 on a low E string as E7. A played third sits near its root;
-# those overtones do not reach the octave above it (C3-B3, LOW_OCTAVES; the kick drum fills the one below).
-# So a chord with a third is a power chord where its third is missing there (under POWER_THIRD of its root
-# and fifth, both sounding there: POWER_SOUNDING of the strongest class) and, above, faint or no louder than
-# the overtones' minor seventh and ninth beside it show it to be (a chord voiced over a bass has no such pair).
-LOW_OCTAVES = (2, 3)
-POWER_THIRD = 0.5
-POWER_SOUNDING = 0.2
-THIRDS = {"maj", "min", "7", "maj7", "min7"}  # the qualities a power chord is mistaken for
-
-
-def power_chords(chroma: np.ndarray, low: np.ndarray, labels: list[str]) -> list[str]:
-    """Each run of one chord read again as the power chord on its root (root:5) where its third is missing in
-    the low octaves' chroma (``low``) and no louder than the fifth in the chord octaves'."""
-    out = list(labels)
-    start = 0
-    for end in range(1, len(labels) + 1):
-        if end < len(labels) and labels[end] == labels[start]:
-            continue
-        name = labels[start].partition(":")[0]
-        if labels[start] != NO_CHORD and name in PITCH_CLASSES:
-            root = PITCH_CLASSES.index(name)
-            thirds, fifth = [(root + 3) % 12, (root + 4) % 12], (root + 7) % 12
-            down, up = low[:, start:end].mean(axis=1), chroma[:, start:end].mean(axis=1)
-            third = up[thirds].max()
-            # Above, the third is faint, or as loud as the overtones beside it (the 7th harmonic's minor
-            # seventh and the 9th's ninth) show it to be: a played seventh chord has no ninth.
-            overtone = third < POWER_THIRD * up[fifth] or (
-                third <= 1.25 * up[fifth] and min(up[(root + 10) % 12], up[(root + 2) % 12]) >= POWER_THIRD * third)
-            if (labels[start].partition(":")[2] in THIRDS and overtone
-                    and down[thirds].max() < POWER_THIRD * min(down[root], down[fifth])
-                    and min(down[root], down[fifth]) >= POWER_SOUNDING * down.max()):
-                out[start:end] = [chord_name(root, "5")] * (end - start)
-        start = end
-    return out
-
-
 def meter_and_phase(chroma: np.ndarray, labels: list[str], accent: np.ndarray | None = None
                     ) -> tuple[int, int, float]:
     """Beats per bar, the index of the first downbeat among the beats, and how clear that was (0..1).
@@ -263,7 +206,7 @@ def meter_and_phase(chroma: np.ndarray, labels: list[str], accent: np.ndarray | 
 # The bar lines follow the evidence beat by beat, so a beat the tracker dropped or added shifts the bars
 # once instead of flipping every bar after it: a hidden Markov model over the position in the bar (one step
 # a beat) that jumps to another position with this probability a beat, observing how much each beat
-# sounds like a downbeat. Real set: downbeat F 0.61 with one phase for the song, 0.67 with this.
+# sounds like a downbeat.
 BAR_JUMP = 1e-3
 
 
@@ -291,16 +234,13 @@ def bar_lines(evidence: np.ndarray, meter: int) -> np.ndarray:
     return np.flatnonzero(path == 0)
 
 
-def downbeat_evidence(labels: list[str], share: np.ndarray | None) -> np.ndarray:
-    """How much each beat sounds like a downbeat: the chord changing on it, and the network's downbeat share
-    of its activation where the tracker gives one (z scores, summed)."""
+def downbeat_evidence(labels: list[str]) -> np.ndarray:
+    """How much each beat sounds like a downbeat: the chord changing on it (z scores). The network's downbeat
+    share of its activation, added, cost the chorales most of their bar lines (downbeat F 0.69 to 0.29)."""
+    if not labels:
+        return np.zeros(0)
     change = np.r_[1.0, [a != b for a, b in zip(labels[1:], labels[:-1], strict=True)]].astype(float)
-    evidence = _z(change)
-    if share is not None and len(share):
-        cue = np.zeros(len(labels))
-        cue[: min(len(share), len(labels))] = np.asarray(share, dtype=float)[: len(labels)]
-        evidence = evidence + _z(cue)
-    return evidence
+    return _z(change)
 
 
 def _checkerboard(half: int) -> np.ndarray:
