@@ -182,9 +182,8 @@ def meter_and_phase(chroma: np.ndarray, labels: list[str], accent: np.ndarray | 
     for three and for four differ by less than METER_ACCENT."""
     if len(labels) < 2 * max(METERS):
         return 4, 0, 0.0
-    change = np.r_[1.0, [a != b for a, b in zip(labels[1:], labels[:-1], strict=True)]].astype(float)
     novelty = np.r_[0.0, 1.0 - (chroma[:, 1:] * chroma[:, :-1]).sum(axis=0)]
-    change_z, novelty_z = _z(change), _z(novelty)
+    change_z, novelty_z = downbeat_evidence(labels), _z(novelty)
     accent_z = np.zeros(len(labels)) if accent is None else _z(np.asarray(accent, dtype=float)[: len(labels)])
     if accent_z.size < len(labels):
         accent_z = np.r_[accent_z, np.zeros(len(labels) - accent_z.size)]
