@@ -14,6 +14,7 @@ import pytest
 from django.test import Client
 from rq import Worker
 from rq.utils import utcformat
+from rq.worker import WorkerStatus
 
 from tests.conftest import worker_env
 
@@ -37,6 +38,11 @@ def test_it_is_healthy_only_while_workers_run() -> None:
         assert response.status_code == 200
         assert response.json() == {"database": "ok", "redis": "ok", "workers": {"analysis": 1, "processing": 1},
                                    "status": "ok"}
+        # Signal handlers are in place only once the worker waits for work (RQ registers it first): a SIGTERM
+        # before that kills it without its goodbye.
+        while time.monotonic() < deadline and not all(
+                found.get_state() == WorkerStatus.IDLE for found in Worker.all(queue=django_rq.get_queue("analysis"))):
+            time.sleep(0.05)
         # Idle for minutes: RQ renews an idle worker's heartbeat only every worker_ttl; its key lives on.
         queue = django_rq.get_queue("analysis")
         for found in Worker.all(queue=queue):
