@@ -11,6 +11,8 @@ import dj_database_url
 from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 
+from tracks.ports import contract
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -249,8 +251,8 @@ FILE_UPLOAD_HANDLERS = [
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 RQ_QUEUES = {
-    "analysis": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600},
-    "processing": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 4 * 3600},
+    contract.ANALYSIS_QUEUE: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600},
+    contract.PROCESSING_QUEUE: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 4 * 3600},
 }
 RQ = {"COMMIT_MODE": "on_db_commit", "WORKER_CLASS": "tracks.worker.Worker"}
 CACHES = {
@@ -303,7 +305,7 @@ ANALYZER_SOCKET = VAR_DIR / "run" / "analyzer.sock"
 # Separation: a local demucs repo (<name>.yaml bags and <sig>-<sha8>.th weights); empty means demucs's own
 # download on first use. A job may run for a base time plus so much per minute of audio.
 MODELS_DIR = env_str("SOUNDFORGE_MODELS_DIR", "")
-DEFAULT_SEPARATION_MODEL = env_str("SOUNDFORGE_DEFAULT_MODEL", "htdemucs")
+DEFAULT_SEPARATION_MODEL = env_str("SOUNDFORGE_DEFAULT_MODEL", contract.DEFAULT_MODEL)
 SEPARATION_TIMEOUT_S = env_int("SOUNDFORGE_SEPARATION_TIMEOUT_S", 600, minimum=1)
 SEPARATION_TIMEOUT_PER_MINUTE_S = env_int("SOUNDFORGE_SEPARATION_TIMEOUT_PER_MINUTE_S", 600, minimum=0)
 

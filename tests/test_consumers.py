@@ -17,6 +17,7 @@ from django.test import Client
 from soundforge.asgi import application
 from tests.conftest import worker_env
 from tracks import events, panels
+from tracks.jobs import running
 from tracks.models import Job, Track
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -209,7 +210,7 @@ async def test_a_jobs_end_pushes_what_it_changed(alice_client: Client, c_major_w
                                                          status=Job.Status.SUCCEEDED)
 
     async def pushed_at_end(job: Job) -> set[str]:
-        await sync_to_async(events.job_ended)(track, job)
+        await sync_to_async(running.ended)(job)
         html = (await receive_until(page, lambda h: f'id="job-panel-{track.uuid}"' in h, timeout=5))[-1]
         return {panel for panel in ("job-panel", "separation-job-panel", "analysis-panel", "stems-panel",
                                     "activity-panel", "comments-panel") if f'id="{panel}-{track.uuid}"' in html}

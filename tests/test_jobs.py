@@ -127,7 +127,7 @@ def test_a_deleted_track_stops_its_job(alice_client: Client, c_major_wav: Path,
     track = upload(alice_client, c_major_wav)
     Job.objects.filter(track=track).delete()
     with transaction.atomic():
-        job = jobs.enqueue_analysis(track)
+        job = jobs.enqueue(Job.Kind.ANALYSIS, track)
     track_dir = storage.track_path(track).parent
     queue = django_rq.get_queue("analysis")
     assert job.rq_id in queue.get_job_ids()

@@ -1,4 +1,4 @@
-"""Rendering the mix as the mixer plays it (tracks/jobs.py's render job, the render panel and file): a real
+"""Rendering the mix as the mixer plays it (tracks/jobs/render.py, the render panel and file): a real
 worker runs the render port over the stems; the file comes out at the speed and over the loop asked for, the
 panel says what it is and offers it, a newer render replaces the older, and bad input is refused in words."""
 

@@ -388,10 +388,10 @@ def test_jobs_are_only_enqueued_for_those_who_may_change_the_track(alice_client:
     track = upload(alice_client, song)
     Share.objects.create(track=track, user=bob, role="viewer")
     with pytest.raises(PermissionDenied):
-        jobs.enqueue_separation(track, "dsp", "wav", by=bob)
+        jobs.enqueue(Job.Kind.SEPARATION, track, {"model": "dsp", "format": "wav"}, by=bob)
     with pytest.raises(PermissionDenied):
-        jobs.enqueue_analysis(track, by=bob)
-    assert jobs.enqueue_separation(track, "dsp", "wav", by=alice).requested_by == alice
+        jobs.enqueue(Job.Kind.ANALYSIS, track, by=bob)
+    assert jobs.enqueue(Job.Kind.SEPARATION, track, {"model": "dsp", "format": "wav"}, by=alice).requested_by == alice
 
 
 def test_a_listen_only_link_plays_nothing_until_the_preview_is_made(alice_client: Client, alice: object,

@@ -30,7 +30,7 @@ def upload(file: Any, user: Any) -> Track:
 
     def started(track: Track) -> None:
         Activity.record(track, Activity.Verb.UPLOADED, user, detail=track.original_name)
-        jobs.enqueue_analysis(track, by=user, limited=False)
+        jobs.enqueue(Job.Kind.ANALYSIS, track, by=user, limited=False)
 
     track = uploads.store_upload(file, user, then=started)
     events.library_changed(user.pk)
@@ -62,46 +62,18 @@ def delete(track: Track) -> None:
 # -- jobs ------------------------------------------------------------------------------------------------------
 
 
-def reanalyse(track: Track, user: Any) -> None:
-    """Queue an analysis unless one is queued or running (limits.Busy past the person's limit)."""
-    if track.working_on(Job.Kind.ANALYSIS):
+def start(kind: str, track: Track, user: Any, options: dict[str, Any] | None = None) -> None:
+    """Queue a job of this kind (tracks/jobs/kinds.py) with these checked options, unless one is queued or
+    running; what it will store counts against the owner's quota before it exists (what a newer separation
+    with the same model replaces is counted too: a safe overestimate). limits.Busy when the person has too
+    many jobs at once, limits.QuotaFull when it would not fit."""
+    if track.working_on(kind):
         return
+    entry = jobs.KINDS[kind]
     with transaction.atomic():
-        jobs.enqueue_analysis(track, by=user)
-        events.changed(track, JOB)
-
-
-def separate(track: Track, user: Any, model: str, fmt: str) -> None:
-    """Queue a separation unless one is queued or running; its stems count against the owner's quota before
-    they exist (what a newer separation with the same model replaces is counted too: a safe overestimate).
-    limits.Busy or limits.QuotaFull when it cannot be."""
-    if track.working_on(Job.Kind.SEPARATION):
-        return
-    with transaction.atomic():
-        limits.reserve(track.owner, limits.separation_bytes(track, model, fmt), "this separation")
-        jobs.enqueue_separation(track, model, fmt, by=user)
-        events.changed(track, JOB)
-
-
-def render(track: Track, user: Any, separation: Job, options: dict[str, Any]) -> None:
-    """Queue a render of the mix as the mixer plays it (levels, loop, speed, pitch) unless one is queued or
-    running; its file counts against the owner's quota (it is kept with the track). limits.Busy when the
-    person has too many jobs at once, limits.QuotaFull when it would not fit."""
-    if track.working_on(Job.Kind.RENDER):
-        return
-    with transaction.atomic():
-        limits.reserve(track.owner, limits.render_bytes(track, options), "this render")
-        jobs.enqueue_render(track, separation, options, by=user)
-        events.changed(track, JOB)
-
-
-def transcribe(track: Track, user: Any, separation: Job, stems: list[str]) -> None:
-    """Queue the transcription of some of a separation's stems to MIDI unless one is queued or running.
-    limits.Busy when the person has too many jobs at once."""
-    if track.working_on(Job.Kind.TRANSCRIPTION):
-        return
-    with transaction.atomic():
-        jobs.enqueue_transcription(track, separation, stems, by=user)
+        if entry.reserve:
+            limits.reserve(track.owner, entry.reserve(track, options or {}), entry.noun)
+        jobs.enqueue(kind, track, options, by=user)
         events.changed(track, JOB)
 
 

@@ -22,7 +22,7 @@ from django.template.loader import render_to_string
 from django.utils.html import format_html
 
 from . import access, panels
-from .models import Job, Track
+from .models import Track
 
 logger = logging.getLogger(__name__)
 
@@ -113,21 +113,6 @@ def changed(track: Track, *facts: str) -> None:
     transaction.on_commit(announce)
 
 
-# What a job's success changes beside the job panels and the activity: an analysis, the analysis and what
-# stands on its beats; a separation, the stems. (The analysis panel is the page's largest: pushed to two
-# hundred people when a separation ends, for nothing, it was most of 55 MB of websocket writes.)
-RESULTS_OF = {Job.Kind.ANALYSIS: panels.ANALYSIS, Job.Kind.SEPARATION: panels.STEMS, Job.Kind.RENDER: panels.JOB,
-              Job.Kind.TRANSCRIPTION: panels.STEMS}
-
-
-def job_ended(track: Track, job: Job) -> None:
-    """A job ended: its panels; when it succeeded, its results and the activity (the job recorded it)."""
-    if job.status == Job.Status.SUCCEEDED:
-        changed(track, panels.JOB, RESULTS_OF[job.kind], panels.ACTIVITY)
-    else:
-        changed(track, panels.JOB)
-
-
 ROW_PROGRESS_S = 1.0
 _row_pushed: dict[str, float] = {}
 
@@ -135,7 +120,7 @@ _row_pushed: dict[str, float] = {}
 def progressed(track: Track) -> None:
     """A job's progress line: its panels go to the track's page, and the library rows of everyone who has
     the track (a push each) follow at most once a second, or a track shared with many would cost every line
-    a push per person. The job's end pushes them all (job_ended)."""
+    a push per person. The job's end pushes them all (jobs.running.ended)."""
     _send(track_group(track.uuid), panels.render(track, panels.affected({panels.JOB})))
     now = time.monotonic()
     if now - _row_pushed.get(str(track.uuid), -ROW_PROGRESS_S) >= ROW_PROGRESS_S:

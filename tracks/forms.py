@@ -89,14 +89,6 @@ class UploadForm(forms.Form):
     })
 
 
-MODEL_LABELS = {
-    "htdemucs": "Hybrid Transformer Demucs, 4 stems (recommended)",
-    "htdemucs_ft": "fine-tuned HT Demucs, best quality, about 4x slower",
-    "htdemucs_6s": "6 stems: adds guitar and piano",
-    "hdemucs_mmi": "Hybrid Demucs v3",
-    "mdx_extra": "MDX challenge model bag",
-    contract.BUILT_IN_MODEL: "built in, needs no weights, lower quality",
-}
 FORMAT_LABELS = {"wav": "WAV (16-bit)", "flac": "FLAC (lossless, smaller)", "mp3": "MP3 (320 kbps)"}
 STEM_FORMATS = [(fmt, FORMAT_LABELS[fmt]) for fmt in contract.FORMATS]
 
@@ -109,7 +101,7 @@ class SeparationForm(forms.Form):
 
     def __init__(self, *args: object, models: list[dict], default_model: str = "", **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        self.models = [{**m, "label": MODEL_LABELS.get(m["name"], "local model")} for m in models]
+        self.models = [{**m, "label": contract.MODEL_LABELS.get(m["name"], "local model")} for m in models]
         self.unavailable = [m for m in self.models if not m["available"]]
         self.fields["model"].choices = [(m["name"], m["name"]) for m in models if m["available"]]
         available = [name for name, _ in self.fields["model"].choices]

@@ -13,7 +13,7 @@ import django_rq
 from django.db import connection
 from rq import Worker
 
-from .jobs import QUEUES
+from .ports.contract import QUEUES
 
 
 def check() -> tuple[bool, dict[str, Any]]:
@@ -26,7 +26,7 @@ def check() -> tuple[bool, dict[str, Any]]:
         report["database"] = f"error: {type(exc).__name__}"
     workers: dict[str, int] = {}
     try:
-        for name in QUEUES.values():
+        for name in QUEUES:
             queue = django_rq.get_queue(name)
             queue.connection.ping()
             # Worker.all drops the workers whose key has expired.
@@ -36,6 +36,6 @@ def check() -> tuple[bool, dict[str, Any]]:
         report["redis"] = f"error: {type(exc).__name__}"
     report["workers"] = workers
     healthy = (report["database"] == "ok" and report["redis"] == "ok"
-               and all(workers.get(name, 0) > 0 for name in QUEUES.values()))
+               and all(workers.get(name, 0) > 0 for name in QUEUES))
     report["status"] = "ok" if healthy else "unhealthy"
     return healthy, report

@@ -37,11 +37,16 @@ FACTS = frozenset({JOB, ANALYSIS, STEMS, COMMENTS, ACTIVITY, TITLE, ACCESS, CUES
 
 
 def jobs_data(track: Track) -> dict[str, Any]:
-    """The job panels: the latest job of each kind, and the analysis's headline figures."""
+    """The job panels: the latest job of each kind (tracks/jobs/kinds.py), and the analysis's headline
+    figures."""
     jobs = track.latest_jobs()
-    return {"job": jobs.get(Job.Kind.ANALYSIS), "separation_job": jobs.get(Job.Kind.SEPARATION),
-            "render_job": jobs.get(Job.Kind.RENDER), "transcription_job": jobs.get(Job.Kind.TRANSCRIPTION),
-            "analysis": track.latest_analysis(with_data=False)}
+    return {**{job_name(kind): jobs.get(kind) for kind in Job.Kind}, "analysis": track.latest_analysis(with_data=False)}
+
+
+def job_name(kind: str) -> str:
+    """The name the panels' templates give the latest job of a kind: ``job`` for the analysis (the page's
+    first), ``<kind>_job`` for the others."""
+    return "job" if kind == Job.Kind.ANALYSIS else f"{kind}_job"
 
 
 def follow_data(track: Track) -> dict[str, Any]:

@@ -29,8 +29,19 @@ def is_local() -> bool:
     return True
 
 
+# The storage layout, here only: everything of a track under tracks/<uuid>/ (so it goes with the track):
+# original.<format>, stems/<separation job uuid>/<stem>.<format>, renders/<render job uuid>.<format>, and
+# each one's preview beside it (preview_name).
+def track_prefix(track_uuid: uuid.UUID | str) -> str:
+    return f"tracks/{track_uuid}"
+
+
+def original_name(track_uuid: uuid.UUID | str, fmt: str) -> str:
+    return f"{track_prefix(track_uuid)}/original.{fmt}"
+
+
 def track_dir(track_uuid: uuid.UUID) -> Path:
-    return Path(settings.MEDIA_ROOT) / "tracks" / str(track_uuid)
+    return Path(settings.MEDIA_ROOT) / track_prefix(track_uuid)
 
 
 def track_path(track: Track) -> Path:
@@ -82,12 +93,16 @@ def delete_prefix(prefix: str) -> None:
 
 
 def stems_prefix(job: Job) -> str:
-    return f"tracks/{job.track.uuid}/stems/{job.uuid}"
+    return f"{track_prefix(job.track.uuid)}/stems/{job.uuid}"
 
 
 def stems_dir(job: Job) -> Path:
     """Where a separation's port writes: the stems' own folder in a local storage."""
     return Path(settings.MEDIA_ROOT) / stems_prefix(job)
+
+
+def render_name(job: Job) -> str:
+    return f"{track_prefix(job.track.uuid)}/renders/{job.uuid}.{job.options.get('format', 'wav')}"
 
 
 def stem_path(stem: Stem) -> Path:
@@ -99,7 +114,7 @@ def delete_stem_files(job: Job) -> None:
 
 
 def delete_files(track: Track) -> None:
-    delete_prefix(f"tracks/{track.uuid}")
+    delete_prefix(track_prefix(track.uuid))
 
 
 ORPHAN_GRACE_S = 3600
@@ -140,9 +155,4 @@ def _untouched_since(path: Path, cutoff: float) -> bool:
     return True
 
 
-PREVIEW_SUFFIX = contract.PREVIEW_SUFFIX  # as the ports write them
-
-
-def preview_name(name: str) -> str:
-    """Where a stored file's preview is stored: beside it, ``<name>.preview.mp3``."""
-    return f"{name.rsplit('.', 1)[0]}{PREVIEW_SUFFIX}"
+preview_name = contract.preview_name  # the ports write them there too

@@ -23,6 +23,7 @@ from django.db import transaction
 from . import limits, storage
 from .models import Track
 from .ports import runner
+from .ports.contract import ErrorKind
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +48,10 @@ PROBE_MEMORY_MB = 1024
 
 
 PROBE_FAILED = {
-    "crashed": "The file could not be decoded: the decoder crashed on it.",
-    "timeout": "The file could not be decoded: it took over {timeout} s.",
-    "memory_limit": "The file could not be decoded within {memory} MB of memory.",
-    "probe_failed": "The file could not be decoded.",  # the decoder raised what no file should make it raise
+    ErrorKind.CRASHED: "The file could not be decoded: the decoder crashed on it.",
+    ErrorKind.TIMEOUT: "The file could not be decoded: it took over {timeout} s.",
+    ErrorKind.MEMORY_LIMIT: "The file could not be decoded within {memory} MB of memory.",
+    ErrorKind.PROBE_FAILED: "The file could not be decoded.",  # the decoder raised what no file should make it raise
 }
 
 
@@ -63,7 +64,7 @@ def probe(path: Path, max_duration: float) -> AudioInfo:
                                  timeout=PROBE_TIMEOUT_S, memory_limit_mb=PROBE_MEMORY_MB,
                                  python=settings.PORT_PYTHON or None)
     except runner.PortError as exc:
-        if exc.kind == "rejected":  # tracks/ports/probe.py's own answer, for the uploader
+        if exc.kind == ErrorKind.REJECTED:  # tracks/ports/probe.py's own answer, for the uploader
             raise AudioRejected(exc.message) from None
         if exc.kind in PROBE_FAILED:
             logger.warning("probe of an upload failed: %s: %s\n%s", exc.kind, exc.message, exc.stderr_tail)
@@ -129,7 +130,7 @@ def store_upload(upload: UploadedFile, owner: object, then: Callable[[Track], ob
                 digest.update(chunk)
                 out.write(chunk)
         info = probe(staged, settings.MAX_DURATION_S)
-        name = f"tracks/{track_uuid}/original.{info.format}"
+        name = storage.original_name(track_uuid, info.format)
         stored = True
         storage.store(name, staged)
         original_name = upload.name or "upload"
@@ -152,7 +153,7 @@ def store_upload(upload: UploadedFile, owner: object, then: Callable[[Track], ob
             then(track)
     except BaseException:
         if stored:
-            storage.delete_prefix(f"tracks/{track_uuid}")
+            storage.delete_prefix(storage.track_prefix(track_uuid))
         raise
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -270,11 +270,7 @@ def analysis_export(request: HttpRequest, track_uuid: str, fmt: str) -> HttpResp
 @require_POST
 def track_analyse(request: HttpRequest, track_uuid: str) -> HttpResponse:
     track = access.get_editable(access.actor(request), track_uuid)
-    try:
-        actions.reanalyse(track, request.user)
-    except limits.Busy as exc:
-        return _job_panel(request, track, "job-panel", status=429, analysis_error=str(exc))
-    return _job_panel(request, track, "job-panel")
+    return _start_job(request, track, Job.Kind.ANALYSIS)
 
 
 @require_POST
@@ -296,8 +292,8 @@ def track_tempo(request: HttpRequest, track_uuid: str) -> HttpResponse:
 def track_separate(request: HttpRequest, track_uuid: str) -> HttpResponse:
     track = access.get_editable(access.actor(request), track_uuid)
     form = separation_form(request.POST)
-    return _start_job(request, track, "separation-job-panel", "separation_error", form, lambda: actions.separate(
-        track, request.user, form.cleaned_data["model"], form.cleaned_data["format"]))
+    return _start_job(request, track, Job.Kind.SEPARATION, form, lambda: {
+        "model": form.cleaned_data["model"], "format": form.cleaned_data["format"]})
 
 
 @require_POST
@@ -305,19 +301,20 @@ def stems_render(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpRe
     """Render the mix as the mixer plays it (a job: progress and the file arrive in the render panel)."""
     track, stems = _downloadable_stems(request, track_uuid, job_uuid)
     form = RenderForm(request.POST, [s.name for s in stems])
-    return _start_job(request, track, "render-panel", "render_error", form,
-                      lambda: actions.render(track, request.user, stems[0].job, form.options()))
+    return _start_job(request, track, Job.Kind.RENDER, form,
+                      lambda: {**form.options(), "separation": str(stems[0].job.uuid)})
 
 
-def _start_job(request: HttpRequest, track: Track, panel: str, error: str, form: Any,
-               start: Callable[[], None]) -> HttpResponse:
-    """A form that starts a job, answered with the job's panel: the job in it, or why there is none in words
-    (the panel's ``error``): 400 for the form, 429 when the person has too many jobs at once, 413 when the
-    storage quota would overflow."""
-    if not form.is_valid():
+def _start_job(request: HttpRequest, track: Track, kind: str, form: Any = None,
+               options: Callable[[], dict[str, Any]] = dict) -> HttpResponse:
+    """Start a job of this kind with the ``options`` of a valid ``form``, answered with the kind's panel: the
+    job in it, or why there is none in words (the panel's ``<kind>_error``): 400 for the form, 429 when the
+    person has too many jobs at once, 413 when the storage quota would overflow."""
+    panel, error = jobs.KINDS[kind].panel, f"{kind}_error"
+    if form is not None and not form.is_valid():
         return _job_panel(request, track, panel, status=400, **{error: said(form)})
     try:
-        start()
+        actions.start(kind, track, request.user, options())
     except limits.Busy as exc:
         return _job_panel(request, track, panel, status=429, **{error: str(exc)})
     except limits.QuotaFull as exc:
@@ -342,8 +339,8 @@ def stems_transcribe(request: HttpRequest, track_uuid: str, job_uuid: str) -> Ht
     """Transcribe some of a separation's stems to MIDI (a job: progress, then the piano rolls and files)."""
     track, stems = _downloadable_stems(request, track_uuid, job_uuid)
     form = TranscribeForm(request.POST, [s.name for s in stems])
-    return _start_job(request, track, "transcription-panel", "transcription_error", form,
-                      lambda: actions.transcribe(track, request.user, stems[0].job, form.cleaned_data["stems"]))
+    return _start_job(request, track, Job.Kind.TRANSCRIPTION, form,
+                      lambda: {"separation": str(stems[0].job.uuid), "stems": form.cleaned_data["stems"]})
 
 
 GRIDS = {"": 0, "8": 2, "16": 4}  # ?grid=: none, eighths, sixteenths (divisions of a beat)
@@ -370,9 +367,7 @@ def job_cancel(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpResp
     track = access.get_editable(access.actor(request), track_uuid)
     job = get_object_or_404(Job.objects.select_related("track"), track=track, uuid=job_uuid)
     actions.cancel(job)
-    panel = {Job.Kind.ANALYSIS: "job-panel", Job.Kind.RENDER: "render-panel",
-             Job.Kind.TRANSCRIPTION: "transcription-panel"}.get(job.kind, "separation-job-panel")
-    return _job_panel(request, track, panel)
+    return _job_panel(request, track, jobs.KINDS[job.kind].panel)
 
 
 def said(form: Any, fields: bool = False, sep: str = " ") -> str:

@@ -28,11 +28,11 @@ import numpy as np
 
 from . import beats as beat_network
 from . import harmony, jit_cache
-from .contract import BEAT_FEATURES, FEATURES, MODES, PITCH_CLASSES, STEMS
+from .contract import BEAT_FEATURES, FEATURES, MODES, PITCH_CLASSES, STEMS, ErrorKind
 from .port_protocol import Parser, PortFailure, centred_piece, progress, r, run, waveform_peaks
 
 ANALYZER_VERSION = "3"
-FAILURE_KIND = "analysis_failed"
+FAILURE_KIND = ErrorKind.ANALYSIS_FAILED
 N_FFT = 2048
 HOP = 512
 CURVE_HZ = 2.0
@@ -64,11 +64,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     unknown = sorted(set(names) - set(FEATURES))
     if unknown or not names:
         raise PortFailure(
-            "invalid_arguments",
+            ErrorKind.INVALID_ARGUMENTS,
             f"unknown feature(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(FEATURES)}, all",
         )
     if not 4000 <= args.sample_rate <= 192000:
-        raise PortFailure("invalid_arguments", "--sample-rate must be between 4000 and 192000")
+        raise PortFailure(ErrorKind.INVALID_ARGUMENTS, "--sample-rate must be between 4000 and 192000")
     if BEAT_FEATURES & set(names):
         names.append("tempo")
     args.features = [f for f in FEATURES if f in names]
@@ -76,7 +76,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     for spec in args.stem:
         name, sep, path = spec.partition("=")
         if not sep or name not in STEMS or not path:
-            raise PortFailure("invalid_arguments", f"--stem takes NAME=PATH with NAME one of {', '.join(STEMS)}")
+            raise PortFailure(ErrorKind.INVALID_ARGUMENTS,
+                              f"--stem takes NAME=PATH with NAME one of {', '.join(STEMS)}")
         stems[name] = path
     args.stems = stems
     return args
@@ -88,11 +89,11 @@ def decode(path: str, sr: int | None, layout: str = "mono") -> tuple[np.ndarray,
     import av
 
     if not os.path.isfile(path):
-        raise PortFailure("file_not_found", f"no such file: {path}")
+        raise PortFailure(ErrorKind.FILE_NOT_FOUND, f"no such file: {path}")
     try:
         with av.open(path) as container:
             if not container.streams.audio:
-                raise PortFailure("decode_error", "the file has no audio stream")
+                raise PortFailure(ErrorKind.DECODE_ERROR, "the file has no audio stream")
             stream = container.streams.audio[0]
             info = {"source_sample_rate": stream.rate, "channels": stream.channels}
             sr = sr or stream.rate
@@ -106,10 +107,10 @@ def decode(path: str, sr: int | None, layout: str = "mono") -> tuple[np.ndarray,
             for out in resampler.resample(None):
                 chunks.append(out.to_ndarray().reshape(channels, -1))
     except av.error.FFmpegError as exc:
-        raise PortFailure("decode_error", f"could not decode the audio: {exc}") from exc
+        raise PortFailure(ErrorKind.DECODE_ERROR, f"could not decode the audio: {exc}") from exc
     y = np.concatenate(chunks, axis=1) if chunks else np.zeros((channels, 0), dtype=np.float32)
     if y.shape[1] < sr // 10:
-        raise PortFailure("decode_error", "the file holds no decodable audio")
+        raise PortFailure(ErrorKind.DECODE_ERROR, "the file holds no decodable audio")
     return np.ascontiguousarray(y[0] if channels == 1 else y, dtype=np.float32), info
 
 

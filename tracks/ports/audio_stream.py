@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .contract import PREVIEW_SUFFIX, STEM_PREVIEW_SUFFIX
+from .contract import STEM_PREVIEW_SUFFIX, ErrorKind, preview_name
 from .port_protocol import PortFailure, disk_full, out_of_space
 
 MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
@@ -51,14 +51,14 @@ def _open(path: str) -> Any:
     import av
 
     if not os.path.isfile(path):
-        raise PortFailure("file_not_found", f"no such file: {path}")
+        raise PortFailure(ErrorKind.FILE_NOT_FOUND, f"no such file: {path}")
     try:
         container = av.open(path)
     except av.error.FFmpegError as exc:
-        raise PortFailure("decode_error", f"could not open the audio: {exc}") from exc
+        raise PortFailure(ErrorKind.DECODE_ERROR, f"could not open the audio: {exc}") from exc
     if not container.streams.audio:
         container.close()
-        raise PortFailure("decode_error", "the file has no audio stream")
+        raise PortFailure(ErrorKind.DECODE_ERROR, "the file has no audio stream")
     return container
 
 
@@ -84,7 +84,7 @@ def frames(path: str, rate: int | None = None) -> Iterator[np.ndarray]:
             for out in resampler.resample(None):
                 yield _stereo(out.to_ndarray())
         except av.error.FFmpegError as exc:
-            raise PortFailure("decode_error", f"could not decode the audio: {exc}") from exc
+            raise PortFailure(ErrorKind.DECODE_ERROR, f"could not decode the audio: {exc}") from exc
     finally:
         container.close()
 
@@ -119,7 +119,7 @@ def scan(path: str, rate: int | None = None) -> Scan:
         squares += float(np.dot(ref, ref))
     native = count if rate == sample_rate else sum(block.shape[1] for block in frames(path))
     if native < sample_rate // 10 or count < 2:
-        raise PortFailure("decode_error", "the file holds no decodable audio")
+        raise PortFailure(ErrorKind.DECODE_ERROR, "the file holds no decodable audio")
     mean = total / count
     std = float(np.sqrt(max(0.0, (squares - count * mean * mean) / (count - 1))))
     return Scan(sample_rate, channels, native, rate, count, mean, std)
@@ -282,11 +282,6 @@ class OpusWriter:
         return self.path
 
 
-def preview_path(path: str, suffix: str = PREVIEW_SUFFIX) -> str:
-    """Where a file's preview goes: beside it, ``<name>.preview.mp3`` (a stem's: ``.preview.opus``)."""
-    return os.path.splitext(path)[0] + suffix
-
-
 class StemWriter:
     """Writes one stem a block at a time, cut or padded to exactly ``frames`` frames at ``sample_rate``.
 
@@ -299,7 +294,7 @@ class StemWriter:
     def __init__(self, path: str, fmt: str, sample_rate: int, frames: int, bit_depth: int, bitrate: int,
                  peaks: int, preview: bool = False) -> None:
         self.path = path
-        self.preview = OpusWriter(preview_path(path, STEM_PREVIEW_SUFFIX), sample_rate) if preview else None
+        self.preview = OpusWriter(preview_name(path, STEM_PREVIEW_SUFFIX), sample_rate) if preview else None
         self.frames = frames
         self.written = 0
         self._fmt = fmt
@@ -309,7 +304,7 @@ class StemWriter:
         self._square = 0.0
         if fmt == "mp3":
             if sample_rate not in MP3_RATES:
-                raise PortFailure("invalid_arguments", f"MP3 cannot hold {sample_rate} Hz; choose wav or flac")
+                raise PortFailure(ErrorKind.INVALID_ARGUMENTS, f"MP3 cannot hold {sample_rate} Hz; choose wav or flac")
             self._encoder = mp3_encoder(sample_rate, bitrate, quality=2)
             self._file: Any = open(path, "wb")  # closed in close()
         else:
@@ -317,7 +312,7 @@ class StemWriter:
 
             subtype = {16: "PCM_16", 24: "PCM_24", 32: "FLOAT"}[bit_depth]
             if fmt == "flac" and bit_depth == 32:
-                raise PortFailure("invalid_arguments", "FLAC holds 16 or 24 bit; use wav for 32-bit float")
+                raise PortFailure(ErrorKind.INVALID_ARGUMENTS, "FLAC holds 16 or 24 bit; use wav for 32-bit float")
             self._file = soundfile.SoundFile(path, "w", samplerate=sample_rate, channels=2, subtype=subtype,
                                              format=fmt.upper())
 

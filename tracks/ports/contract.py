@@ -1,6 +1,6 @@
 """The contract between the app and its ports: the names both sides use, and the shape of each port's answer.
 
-The ports and the app (tracks/jobs.py, forms.py, uploads.py, ...) import these rather than spelling them
+The ports and the app (tracks/jobs/, forms.py, uploads.py, ...) import these rather than spelling them
 again; a name added here is offered on both sides. The answers are typed for readers and type checkers: the
 port prints such an object as JSON, the app reads it back (ADR-002, docs/ADR-002-python-integration.md).
 Standard library only; imports no Django.
@@ -8,7 +8,46 @@ Standard library only; imports no Django.
 
 from __future__ import annotations
 
+import posixpath
+from enum import StrEnum
 from typing import Any, Literal, NotRequired, TypedDict
+
+# The RQ queues: analyses on one, the long jobs (separations, renders, transcriptions) on the other, so a
+# separation never holds up an upload's analysis. Their jobs are in tracks/jobs/kinds.py.
+ANALYSIS_QUEUE = "analysis"
+PROCESSING_QUEUE = "processing"
+QUEUES = (ANALYSIS_QUEUE, PROCESSING_QUEUE)
+
+
+class ErrorKind(StrEnum):
+    """What went wrong with a port, as its error JSON says (``{"error": kind, "message": ...}``) and the
+    runner's ``PortError.kind`` carries it. Equal to its string, so either side may compare."""
+
+    # The runner's, about any port.
+    NOT_STARTED = "not_started"
+    TIMEOUT = "timeout"
+    MEMORY_LIMIT = "memory_limit"
+    CRASHED = "crashed"
+    EXITED = "exited"
+    BAD_OUTPUT = "bad_output"
+    CANCELLED = "cancelled"
+    # A port's own.
+    INVALID_ARGUMENTS = "invalid_arguments"  # the only one that exits 2
+    FILE_NOT_FOUND = "file_not_found"
+    DECODE_ERROR = "decode_error"
+    DISK_FULL = "disk_full"
+    REJECTED = "rejected"  # the probe's reason an upload is refused, for the uploader as it is
+    MODEL_UNAVAILABLE = "model_unavailable"
+    FETCH_FAILED = "fetch_failed"
+    CHECKSUM_MISMATCH = "checksum_mismatch"
+    # Each port's catch-all: anything else it raised, with the exception's type and text.
+    ANALYSIS_FAILED = "analysis_failed"
+    SEPARATION_FAILED = "separation_failed"
+    RENDER_FAILED = "render_failed"
+    PREVIEW_FAILED = "preview_failed"
+    TRANSCRIPTION_FAILED = "transcription_failed"
+    PROBE_FAILED = "probe_failed"
+
 
 # What the analyzer can measure, in the order it measures them (`--features a,b` or `all`).
 FEATURES = ("tempo", "key", "energy", "spectral", "mfcc", "chroma", "waveform", "meter", "chords", "sections",
@@ -27,17 +66,34 @@ MONOPHONIC_STEMS = frozenset({"bass", "vocals"})  # one note at a time
 Format = Literal["wav", "flac", "mp3"]
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 MODES = ("major", "minor")
-DEMUCS_MODELS = ("htdemucs", "htdemucs_ft", "htdemucs_6s", "hdemucs_mmi", "mdx_extra")
+# The separation models, each with how the page offers it; the first is the default.
+MODEL_LABELS = {
+    "htdemucs": "Hybrid Transformer Demucs, 4 stems (recommended)",
+    "htdemucs_ft": "fine-tuned HT Demucs, best quality, about 4x slower",
+    "htdemucs_6s": "6 stems: adds guitar and piano",
+    "hdemucs_mmi": "Hybrid Demucs v3",
+    "mdx_extra": "MDX challenge model bag",
+}
+DEMUCS_MODELS = tuple(MODEL_LABELS)
+DEFAULT_MODEL = DEMUCS_MODELS[0]
 BUILT_IN_MODEL = "dsp"  # needs no weights (dsp_engine.py)
+MODEL_LABELS[BUILT_IN_MODEL] = "built in, needs no weights, lower quality"
 MODELS = (*DEMUCS_MODELS, BUILT_IN_MODEL)
 PREVIEW_SUFFIX = ".preview.mp3"  # an original's compressed copy for listening, beside it (MP3)
 STEM_PREVIEW_SUFFIX = ".preview.opus"  # a stem's, which the mixer plays (Ogg Opus)
 
 
+def preview_name(name: str, suffix: str = PREVIEW_SUFFIX) -> str:
+    """Where a file's preview goes, a storage name or a path: beside it, ``<name>.preview.mp3`` (a stem's:
+    ``suffix=STEM_PREVIEW_SUFFIX``)."""
+    return posixpath.splitext(name)[0] + suffix
+
+
+
 class Failure(TypedDict):
     """What any port prints, exiting non-zero, when it fails."""
 
-    error: str  # invalid_arguments, file_not_found, decode_error, rejected, model_unavailable, ...
+    error: str  # an ErrorKind
     message: str
 
 

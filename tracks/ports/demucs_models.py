@@ -9,7 +9,7 @@ import os
 from typing import Any
 
 from . import demucs_repo
-from .contract import BUILT_IN, DEMUCS_MODELS
+from .contract import BUILT_IN, DEMUCS_MODELS, ErrorKind
 from .port_protocol import PortFailure, progress
 
 
@@ -32,7 +32,7 @@ def load_model(name: str, models_dir: str | None) -> Any:
 
     source, reason = demucs_repo.where(name, models_dir)  # in well under 3 s, whatever the network
     if reason:
-        raise PortFailure("model_unavailable", f"model {name!r} cannot be loaded here: {reason}")
+        raise PortFailure(ErrorKind.MODEL_UNAVAILABLE, f"model {name!r} cannot be loaded here: {reason}")
     if source == "download on first use":
         progress(0.0, f"downloading {name} (first use)")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -45,21 +45,21 @@ def load_model(name: str, models_dir: str | None) -> Any:
     except ModelLoadingError as exc:
         where = f"in {models_dir}" if repo else "online (no SOUNDFORGE_MODELS_DIR is set)"
         raise PortFailure(
-            "model_unavailable",
+            ErrorKind.MODEL_UNAVAILABLE,
             f"model {name!r} is not available {where}: {exc.args[0] if exc.args else exc}. Put its weights "
             f"({name}.yaml and the <signature>-<sha8>.th files it lists, from demucs's remote repo) into "
             "the folder SOUNDFORGE_MODELS_DIR names.",
         ) from exc
     except SystemExit as exc:  # demucs calls fatal() (sys.exit) for some bad repos
-        raise PortFailure("model_unavailable", f"model {name!r} could not be loaded: {exc}") from exc
+        raise PortFailure(ErrorKind.MODEL_UNAVAILABLE, f"model {name!r} could not be loaded: {exc}") from exc
     except Exception as exc:
         if repo is None and _is_network_error(exc):
             raise PortFailure(
-                "model_unavailable",
+                ErrorKind.MODEL_UNAVAILABLE,
                 f"model {name!r} could not be downloaded ({type(exc).__name__}). On a machine without "
                 "internet, put its weights in a folder and point SOUNDFORGE_MODELS_DIR at it.",
             ) from exc
-        raise PortFailure("model_unavailable", f"the weights of {name!r} are unreadable: "
+        raise PortFailure(ErrorKind.MODEL_UNAVAILABLE, f"the weights of {name!r} are unreadable: "
                                                f"{type(exc).__name__}: {exc}") from exc
 
 
@@ -81,7 +81,7 @@ def pick_device(choice: str) -> str:
     import torch
 
     if choice == "cuda" and not torch.cuda.is_available():
-        raise PortFailure("invalid_arguments", "--device cuda was asked for but torch sees no CUDA device")
+        raise PortFailure(ErrorKind.INVALID_ARGUMENTS, "--device cuda was asked for but torch sees no CUDA device")
     if choice == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return choice

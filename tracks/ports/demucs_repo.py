@@ -26,6 +26,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from .contract import ErrorKind
 from .port_protocol import Parser, PortFailure, progress, run
 
 ROOT_URL = "https://dl.fbaipublicfiles.com/demucs/"  # demucs.pretrained.ROOT_URL
@@ -56,9 +57,9 @@ def signatures(name: str, folder: str) -> list[str]:
         with open(bag) as file:
             sigs = [str(sig) for sig in (yaml.safe_load(file) or {}).get("models", [])]
     except (OSError, yaml.YAMLError, AttributeError) as exc:
-        raise PortFailure("model_unavailable", f"{bag} is not a demucs bag file: {exc}") from exc
+        raise PortFailure(ErrorKind.MODEL_UNAVAILABLE, f"{bag} is not a demucs bag file: {exc}") from exc
     if not sigs:
-        raise PortFailure("model_unavailable", f"{bag} lists no models")
+        raise PortFailure(ErrorKind.MODEL_UNAVAILABLE, f"{bag} lists no models")
     return sigs
 
 
@@ -181,7 +182,7 @@ def download(url: str, dest: str, stage: str) -> None:
     except (OSError, urllib.error.URLError) as exc:
         if os.path.exists(part):
             os.remove(part)
-        raise PortFailure("fetch_failed", f"could not download {url}: {exc}") from exc
+        raise PortFailure(ErrorKind.FETCH_FAILED, f"could not download {url}: {exc}") from exc
 
 
 def fetch(names: list[str], models_dir: str, url: str) -> dict[str, list[str]]:
@@ -207,8 +208,8 @@ def fetch(names: list[str], models_dir: str, url: str) -> dict[str, list[str]]:
                 download(url + path, dest, f"fetching {name}: {os.path.basename(path)}")
                 if not verified(dest):
                     os.remove(dest)
-                    raise PortFailure("checksum_mismatch", f"{os.path.basename(path)} from {url} does not have the "
-                                                           "checksum its name says; nothing was kept")
+                    raise PortFailure(ErrorKind.CHECKSUM_MISMATCH, f"{os.path.basename(path)} from {url} does not "
+                                                                   "have the checksum its name says; nothing was kept")
             got.append(os.path.basename(path))
         fetched[name] = got
     return fetched
@@ -227,7 +228,7 @@ def _listed(url: str, sig: str) -> str:
     finally:
         if os.path.exists(listing):
             os.remove(listing)
-    raise PortFailure("model_unavailable", f"no weights for {sig!r} at {url}")
+    raise PortFailure(ErrorKind.MODEL_UNAVAILABLE, f"no weights for {sig!r} at {url}")
 
 
 def main(argv: list[str]) -> dict[str, Any]:
@@ -242,4 +243,4 @@ def main(argv: list[str]) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    sys.exit(run(main, sys.argv[1:], "fetch_failed"))
+    sys.exit(run(main, sys.argv[1:], ErrorKind.FETCH_FAILED))

@@ -29,7 +29,7 @@ import time
 from typing import Any
 
 from .audio_stream import StemWriter, scan
-from .contract import BUILT_IN_MODEL, FORMATS, MODELS
+from .contract import BUILT_IN_MODEL, DEFAULT_MODEL, FORMATS, MODELS, STEM_PREVIEW_SUFFIX, ErrorKind
 from .demucs_models import list_models, load_model, pick_device
 from .demucs_stream import count_chunks, separate_demucs
 from .port_protocol import Parser, PortFailure, progress, r, run
@@ -44,14 +44,14 @@ def parse_args(argv: list[str]) -> Any:
     parser.add_argument("--output-dir")
     parser.add_argument("--list-models", action="store_true",
                         help="print which models can be loaded here (and why not), then exit")
-    parser.add_argument("--model", default="htdemucs", help=f"one of {', '.join(MODELS)}, or a local signature")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"one of {', '.join(MODELS)}, or a local signature")
     parser.add_argument("--models-dir", help="local demucs repo; default: $SOUNDFORGE_MODELS_DIR or download")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--format", default="wav", choices=FORMATS)
     parser.add_argument("--bit-depth", type=int, default=16, choices=[16, 24, 32])
     parser.add_argument("--bitrate", type=int, default=320, help="MP3 kbps")
     parser.add_argument("--previews", action="store_true",
-                        help="also write <stem>.preview.mp3 beside each stem, for listening (listen-only links)")
+                        help=f"also write <stem>{STEM_PREVIEW_SUFFIX} beside each stem, for listening")
     parser.add_argument("--segment", type=float, help="seconds per segment (default: the model's)")
     parser.add_argument("--shifts", type=int, default=1, help="random shifts averaged (demucs's shift trick)")
     parser.add_argument("--overlap", type=float, default=0.25)
@@ -61,15 +61,15 @@ def parse_args(argv: list[str]) -> Any:
     if args.list_models:
         return args
     if args.audio_path is None or args.output_dir is None:
-        raise PortFailure("invalid_arguments", "give an audio path and --output-dir (or --list-models)")
+        raise PortFailure(ErrorKind.INVALID_ARGUMENTS, "give an audio path and --output-dir (or --list-models)")
     if not 0 <= args.shifts <= 20:
-        raise PortFailure("invalid_arguments", "--shifts must be between 0 and 20")
+        raise PortFailure(ErrorKind.INVALID_ARGUMENTS, "--shifts must be between 0 and 20")
     if not 0 <= args.overlap < 1:
-        raise PortFailure("invalid_arguments", "--overlap must be at least 0 and under 1")
+        raise PortFailure(ErrorKind.INVALID_ARGUMENTS, "--overlap must be at least 0 and under 1")
     if args.segment is not None and not 0.5 <= args.segment <= 600:
-        raise PortFailure("invalid_arguments", "--segment must be between 0.5 and 600 seconds")
+        raise PortFailure(ErrorKind.INVALID_ARGUMENTS, "--segment must be between 0.5 and 600 seconds")
     if not 32 <= args.bitrate <= 320:
-        raise PortFailure("invalid_arguments", "--bitrate must be between 32 and 320 kbps")
+        raise PortFailure(ErrorKind.INVALID_ARGUMENTS, "--bitrate must be between 32 and 320 kbps")
     return args
 
 
@@ -131,7 +131,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     if args.list_models:
         return list_models(args.models_dir)
     if not os.path.isfile(args.audio_path):
-        raise PortFailure("file_not_found", f"no such file: {args.audio_path}")
+        raise PortFailure(ErrorKind.FILE_NOT_FOUND, f"no such file: {args.audio_path}")
     os.makedirs(args.output_dir, exist_ok=True)
     progress(0.0, "loading model")
     if args.model == BUILT_IN_MODEL:
@@ -190,4 +190,4 @@ def _remove(path: str) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run(main, sys.argv[1:], "separation_failed"))
+    sys.exit(run(main, sys.argv[1:], ErrorKind.SEPARATION_FAILED))

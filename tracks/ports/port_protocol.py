@@ -19,6 +19,8 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from .contract import ErrorKind
+
 _stderr_lock = threading.Lock()
 
 
@@ -33,7 +35,7 @@ class Parser(argparse.ArgumentParser):
     """Argument errors become an ``invalid_arguments`` failure instead of argparse's usage text and exit 2."""
 
     def error(self, message: str) -> NoReturn:
-        raise PortFailure("invalid_arguments", message)
+        raise PortFailure(ErrorKind.INVALID_ARGUMENTS, message)
 
 
 def progress(fraction: float, stage: str, **extra: Any) -> None:
@@ -73,7 +75,7 @@ def no_space(code: int) -> str:
 
 
 def disk_full(why: str) -> PortFailure:
-    return PortFailure("disk_full", f"ran out of space writing its output: {why}")
+    return PortFailure(ErrorKind.DISK_FULL, f"ran out of space writing its output: {why}")
 
 
 def r(value: Any, digits: int = 5) -> float:
@@ -126,7 +128,7 @@ def run(main: Callable[[list[str]], dict[str, Any]], argv: list[str], failure_ki
     except PortFailure as failure:
         real_stdout.write(json.dumps({"error": failure.kind, "message": failure.message}) + "\n")
         real_stdout.flush()
-        return 2 if failure.kind == "invalid_arguments" else 1
+        return 2 if failure.kind == ErrorKind.INVALID_ARGUMENTS else 1
     real_stdout.write(json.dumps(result) + "\n")
     real_stdout.flush()
     return 0

@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from .audio_stream import PreviewWriter, frames, header
+from .contract import ErrorKind
 from .port_protocol import Parser, PortFailure, progress, r, run
 
 PROGRESS_S = 0.5
@@ -27,7 +28,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     parser.add_argument("--output", required=True)
     args = parser.parse_args(argv)
     if not os.path.isfile(args.audio_path):
-        raise PortFailure("file_not_found", f"no such file: {args.audio_path}")
+        raise PortFailure(ErrorKind.FILE_NOT_FOUND, f"no such file: {args.audio_path}")
     # One decoding pass: the header tells the rate, and the length that progress is measured against.
     rate, declared = header(args.audio_path)
     progress(0.0, "making a preview")
@@ -41,7 +42,7 @@ def main(argv: list[str]) -> dict[str, Any]:
                 said = time.monotonic()
                 progress(min(1.0, done / (declared * rate)) if declared else 0.0, "making a preview")
         if not done:
-            raise PortFailure("decode_error", "the file holds no decodable audio")
+            raise PortFailure(ErrorKind.DECODE_ERROR, "the file holds no decodable audio")
         writer.close()
     except BaseException:
         if os.path.exists(args.output):
@@ -51,4 +52,4 @@ def main(argv: list[str]) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    sys.exit(run(main, sys.argv[1:], "preview_failed"))
+    sys.exit(run(main, sys.argv[1:], ErrorKind.PREVIEW_FAILED))

@@ -25,9 +25,10 @@ from typing import Any
 
 import av
 
+from .contract import ErrorKind
 from .port_protocol import Parser, PortFailure, run
 
-REJECTED = "rejected"
+REJECTED = ErrorKind.REJECTED
 MIN_DURATION_S = 1.0
 CPU_LIMIT_S = 60
 ACCEPTED_LABEL = "MP3, WAV, FLAC, OGG (Vorbis/Opus), M4A (AAC/ALAC) or AAC"
@@ -156,4 +157,4 @@ def main(argv: list[str]) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    sys.exit(run(main, sys.argv[1:], "probe_failed"))
+    sys.exit(run(main, sys.argv[1:], ErrorKind.PROBE_FAILED))

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .audio_stream import PreviewWriter, pan_gains
+from .contract import ErrorKind
 from .port_protocol import Parser, PortFailure, progress, r, run
 
 MP3_KBPS = 320
@@ -30,9 +31,9 @@ def stem_arg(text: str) -> tuple[str, float, float]:
     try:
         gain, pan = (float(levels[0]) if levels else 1.0), (float(levels[1]) if len(levels) > 1 else 0.0)
     except ValueError:
-        raise PortFailure("invalid_arguments", f"not a stem with its gain and pan: {text}") from None
+        raise PortFailure(ErrorKind.INVALID_ARGUMENTS, f"not a stem with its gain and pan: {text}") from None
     if not 0 <= gain <= 4 or not -1 <= pan <= 1:
-        raise PortFailure("invalid_arguments", f"gain must be 0 to 4 and pan -1 to 1: {text}")
+        raise PortFailure(ErrorKind.INVALID_ARGUMENTS, f"gain must be 0 to 4 and pan -1 to 1: {text}")
     return path, gain, pan
 
 
@@ -46,16 +47,16 @@ def read_mix(stems: list[tuple[str, float, float]], start: float, end: float | N
         try:
             with sf.SoundFile(path) as f:
                 if rate is not None and f.samplerate != rate:
-                    raise PortFailure("invalid_arguments", "the stems have different sample rates")
+                    raise PortFailure(ErrorKind.INVALID_ARGUMENTS, "the stems have different sample rates")
                 rate = f.samplerate
                 first = round(start * rate)
                 last = f.frames if end is None else min(f.frames, round(end * rate))
                 if first >= last:
-                    raise PortFailure("invalid_arguments", f"nothing between {start} s and {end} s of {path}")
+                    raise PortFailure(ErrorKind.INVALID_ARGUMENTS, f"nothing between {start} s and {end} s of {path}")
                 f.seek(first)
                 block = f.read(last - first, dtype="float32", always_2d=True).T
         except (sf.LibsndfileError, RuntimeError) as error:
-            raise PortFailure("decode_error", f"cannot read {path}: {error}") from None
+            raise PortFailure(ErrorKind.DECODE_ERROR, f"cannot read {path}: {error}") from None
         if block.shape[0] == 1:
             block = np.repeat(block, 2, axis=0)
         ll, rl, lr, rr = pan_gains(pan)
@@ -107,12 +108,12 @@ def main(argv: list[str]) -> dict[str, Any]:
     parser.add_argument("--output", required=True)
     args = parser.parse_args(argv)
     if not 0.5 <= args.rate <= 1.5 or not -12 <= args.semitones <= 12:
-        raise PortFailure("invalid_arguments", "speed must be 0.5 to 1.5 and transpose -12 to 12 semitones")
+        raise PortFailure(ErrorKind.INVALID_ARGUMENTS, "speed must be 0.5 to 1.5 and transpose -12 to 12 semitones")
     if args.start < 0 or (args.end is not None and args.end <= args.start):
-        raise PortFailure("invalid_arguments", "the end must come after the start, and the start after 0")
+        raise PortFailure(ErrorKind.INVALID_ARGUMENTS, "the end must come after the start, and the start after 0")
     for path, _, _ in args.stem:
         if not os.path.isfile(path):
-            raise PortFailure("file_not_found", f"no such file: {path}")
+            raise PortFailure(ErrorKind.FILE_NOT_FOUND, f"no such file: {path}")
     mix, rate = read_mix(args.stem, args.start, args.end)
     progress(0.4, "changing speed and pitch")
     out = stretch(mix, rate, args.rate, args.semitones)
@@ -129,4 +130,4 @@ def main(argv: list[str]) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    sys.exit(run(main, sys.argv[1:], "render_failed"))
+    sys.exit(run(main, sys.argv[1:], ErrorKind.RENDER_FAILED))

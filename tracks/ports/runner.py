@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from . import processes, warm
+from .contract import ErrorKind
 
 logger = logging.getLogger(__name__)
 
@@ -196,7 +197,7 @@ def run_port(
             env=port_env(env),
         )
     except OSError as exc:
-        raise PortError("not_started", f"could not start {target.name}: {exc}") from exc
+        raise PortError(ErrorKind.NOT_STARTED, f"could not start {target.name}: {exc}") from exc
 
     progress = _ProgressPump(on_progress, progress_interval)
     tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
@@ -224,18 +225,18 @@ def run_port(
                 pass
             now = time.monotonic()
             if now > deadline:
-                failure = PortError("timeout", f"timed out after {timeout:g} s and was stopped")
+                failure = PortError(ErrorKind.TIMEOUT, f"timed out after {timeout:g} s and was stopped")
                 break
             if limit_bytes and (rss := _rss_bytes(proc.pid)) > limit_bytes:
                 failure = PortError(
-                    "memory_limit",
+                    ErrorKind.MEMORY_LIMIT,
                     f"used {rss / 2**20:.0f} MB, over the limit of {memory_limit_mb} MB, and was stopped",
                 )
                 break
             if should_cancel and now >= next_cancel_check:
                 next_cancel_check = now + 0.5
                 if should_cancel():
-                    failure = PortError("cancelled", "cancelled")
+                    failure = PortError(ErrorKind.CANCELLED, "cancelled by its caller")
                     break
     finally:
         # Always reap the whole group: on failure, on success (stray children), and if a callback raised.
@@ -315,7 +316,7 @@ def _parse_outcome(name: str, returncode: int, out: bytes, stderr_tail: str, sec
             signame = signal.Signals(-returncode).name
         except ValueError:
             signame = f"signal {-returncode}"
-        raise PortError("crashed", f"{name} crashed ({signame})", stderr_tail)
+        raise PortError(ErrorKind.CRASHED, f"{name} crashed ({signame})", stderr_tail)
 
     try:
         data = json.loads(out.decode("utf-8"))
@@ -326,11 +327,11 @@ def _parse_outcome(name: str, returncode: int, out: bytes, stderr_tail: str, sec
         if isinstance(data, dict) and isinstance(data.get("error"), str):
             message = str(data.get("message") or data["error"])
             raise PortError(data["error"], message, stderr_tail)
-        raise PortError("exited", f"{name} exited with status {returncode}", stderr_tail)
+        raise PortError(ErrorKind.EXITED, f"{name} exited with status {returncode}", stderr_tail)
 
     if not isinstance(data, dict):
         snippet = out[:120].decode("utf-8", "replace").strip() or "nothing"
-        raise PortError("bad_output", f"{name} printed {snippet!r} instead of one JSON object", stderr_tail)
+        raise PortError(ErrorKind.BAD_OUTPUT, f"{name} printed {snippet!r} instead of one JSON object", stderr_tail)
     if "error" in data:
         raise PortError(str(data["error"]), str(data.get("message") or data["error"]), stderr_tail)
     return PortResult(data=data, seconds=seconds, stderr_tail=stderr_tail)

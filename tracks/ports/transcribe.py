@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .contract import MELODIC_STEMS, MONOPHONIC_STEMS
+from .contract import MELODIC_STEMS, MONOPHONIC_STEMS, ErrorKind
 from .port_protocol import Parser, PortFailure, progress, r, run
 
 MODEL = "basic-pitch ICASSP 2022 (ONNX)"
@@ -37,7 +37,7 @@ def stem_arg(text: str) -> tuple[str, str]:
     """``NAME=PATH``: a stem the port can transcribe, and its file."""
     name, _, path = text.partition("=")
     if name not in MELODIC_STEMS or not path:
-        raise PortFailure("invalid_arguments", f"not a stem to transcribe ({', '.join(MELODIC_STEMS)}) "
+        raise PortFailure(ErrorKind.INVALID_ARGUMENTS, f"not a stem to transcribe ({', '.join(MELODIC_STEMS)}) "
                           f"and its file: {text}")
     return name, path
 
@@ -52,7 +52,7 @@ def load_model() -> Any:
     finally:
         logging.disable(logging.NOTSET)
     if not ONNX_PRESENT:
-        raise PortFailure("model_unavailable", "ONNX Runtime is not installed: pip install onnxruntime")
+        raise PortFailure(ErrorKind.MODEL_UNAVAILABLE, "ONNX Runtime is not installed: pip install onnxruntime")
     return Model(ICASSP_2022_MODEL_PATH)
 
 
@@ -65,7 +65,7 @@ def read_mono(path: str) -> np.ndarray:
     try:
         y, rate = sf.read(path, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as error:
-        raise PortFailure("decode_error", f"cannot read {path}: {error}") from None
+        raise PortFailure(ErrorKind.DECODE_ERROR, f"cannot read {path}: {error}") from None
     return librosa.resample(y.mean(axis=1), orig_sr=rate, target_sr=AUDIO_SAMPLE_RATE).astype(np.float32)
 
 
@@ -122,7 +122,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     stems = dict(args.stem)
     for path in stems.values():
         if not os.path.isfile(path):
-            raise PortFailure("file_not_found", f"no such file: {path}")
+            raise PortFailure(ErrorKind.FILE_NOT_FOUND, f"no such file: {path}")
     progress(0.0, "loading the model")
     model = load_model()
     found: dict[str, list[list[float]]] = {}
@@ -138,4 +138,4 @@ def main(argv: list[str]) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    sys.exit(run(main, sys.argv[1:], "transcription_failed"))
+    sys.exit(run(main, sys.argv[1:], ErrorKind.TRANSCRIPTION_FAILED))

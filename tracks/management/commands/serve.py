@@ -18,8 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from tracks import jobs
 from tracks.dev_redis import EmbeddedRedis, redis_answers
-from tracks.models import Job
-from tracks.ports import processes, runner
+from tracks.ports import contract, processes, runner
 
 STOP_GRACE_S = 8.0
 CHECK_EVERY_S = 0.5
@@ -104,9 +103,9 @@ class Command(BaseCommand):
                                       "--socket", str(settings.ANALYZER_SOCKET), "--port", "analyzer"]
         # Job recovery at start-up and every little while, in its own process (with this REDIS_URL).
         specs["recovery"] = [sys.executable, manage, "recover", "--every", str(settings.RECOVER_EVERY_S)]
-        workers = {Job.Kind.ANALYSIS: options["analysis_workers"], Job.Kind.SEPARATION: options["processing_workers"]}
-        for kind, count in workers.items():
-            queue = jobs.QUEUES[kind]
+        workers = {contract.ANALYSIS_QUEUE: options["analysis_workers"],
+                   contract.PROCESSING_QUEUE: options["processing_workers"]}
+        for queue, count in workers.items():
             for i in range(1, count + 1):
                 specs[f"{queue}-worker-{i}"] = [sys.executable, manage, "rqworker", queue]
 

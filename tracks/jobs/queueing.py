@@ -1,0 +1,93 @@
+"""Jobs in and out of the queues, for every kind alike (tracks/jobs/kinds.py): enqueue, cancel, recover."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+import django_rq
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.utils import timezone
+
+from .. import access, events, limits, panels
+from ..models import Job, Track
+from . import kinds
+
+logger = logging.getLogger("tracks.jobs")
+
+
+def enqueue(kind: str, track: Track, options: dict[str, Any] | None = None, by: Any = None,
+            limited: bool = True) -> Job:
+    """Queue a job of this kind on the track once the surrounding transaction commits. The caller has asked
+    access.py and checked the options; ``by`` is checked once more here (the kind's ``may``): whatever door
+    the request came through, only those allowed start work on a track, and none more than
+    SOUNDFORGE_MAX_ACTIVE_JOBS at once unless not ``limited`` (an upload's own analysis: uploads have their
+    rate and the storage quota)."""
+    entry = kinds.KINDS[kind]
+    if by is not None:
+        if not entry.may(access.Actor(by), track):
+            raise PermissionDenied("You may not start jobs on this track.")
+        if limited:
+            limits.check_active_jobs(by)
+    job = Job.objects.create(track=track, kind=kind, options=options or {}, requested_by=by)
+    _enqueue(job)
+    return job
+
+
+def _enqueue(job: Job) -> None:
+    entry = kinds.of(job)
+    django_rq.get_queue(entry.queue).enqueue("tracks.jobs.running.run", job.pk, job_id=job.rq_id,
+                                             job_timeout=entry.timeout(job.track) + 60)
+
+
+def cancel(job: Job) -> bool:
+    """Cancel a queued or running job: a queued one never starts, a running one's port is killed by its
+    worker (run_and_record's should_cancel), which also removes what it had written."""
+    if not job.cancel():
+        return False
+    rq_job = django_rq.get_queue(kinds.of(job).queue).fetch_job(job.rq_id)
+    if rq_job is not None and rq_job.get_status(refresh=False) == "queued":
+        rq_job.cancel()
+    return True
+
+
+def recover(now: datetime | None = None) -> dict[str, int]:
+    """Make sure no job stays queued or running for nobody; run at start-up and every little while.
+
+    - Running, but its worker stopped (no heartbeat for ``JOB_STALE_S``, or RQ itself says the job failed,
+      as when a work-horse is killed): queued again under a new RQ id while it has attempts left
+      (``JOB_ATTEMPTS``), else failed with "the worker stopped"; what the stopped attempt left behind goes
+      (its kind's ``abandoned``).
+    - Queued in the database but not in Redis (Redis restarted without its data): enqueued again.
+
+    Every change is pushed to the pages. Returns how many jobs were retried, failed and re-enqueued."""
+    now = now or timezone.now()
+    counts = {"retried": 0, "failed": 0, "requeued": 0}
+    stale = now - timedelta(seconds=settings.JOB_STALE_S)
+    for job in Job.objects.select_related("track").filter(status=Job.Status.RUNNING):
+        entry = kinds.of(job)
+        rq_job = django_rq.get_queue(entry.queue).fetch_job(job.rq_id)
+        rq_failed = rq_job is not None and rq_job.get_status(refresh=False) in ("failed", "stopped", "canceled")
+        if not rq_failed and (job.heartbeat or job.started or now) >= stale:
+            continue
+        if job.attempts < settings.JOB_ATTEMPTS:
+            if job.requeue(f"{job.uuid}-{job.attempts + 1}", "retrying: the worker stopped"):
+                _enqueue(job)
+                counts["retried"] += 1
+                logger.warning("job %s: its worker stopped; queued again (attempt %d)", job.uuid, job.attempts + 1)
+        elif job.fail(f"the worker stopped while running this job ({job.attempts} attempts)"):
+            counts["failed"] += 1
+            logger.warning("job %s: its worker stopped; failed after %d attempts", job.uuid, job.attempts)
+        if entry.abandoned and job.status != Job.Status.RUNNING:
+            entry.abandoned(job)
+        events.changed(job.track, panels.JOB)
+    grace = now - timedelta(seconds=settings.JOB_ENQUEUE_GRACE_S)
+    for job in Job.objects.select_related("track").filter(status=Job.Status.QUEUED, created__lt=grace):
+        rq_job = django_rq.get_queue(kinds.of(job).queue).fetch_job(job.rq_id)
+        if rq_job is None or rq_job.get_status(refresh=False) not in ("queued", "started", "deferred", "scheduled"):
+            _enqueue(job)
+            counts["requeued"] += 1
+            logger.warning("job %s was queued but not in Redis; enqueued again", job.uuid)
+    return counts
