@@ -1,4 +1,4 @@
-"""SoundForge settings: one file, every value from the environment (see the README's configuration table)."""
+"""SoundForge settings: one file, every value from the environment (see docs/operations.md)."""
 
 from __future__ import annotations
 

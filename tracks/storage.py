@@ -125,7 +125,7 @@ def orphans(older_than_s: float = ORPHAN_GRACE_S) -> list[Path]:
     a restore of an older database), a separation folder without stems whose job is over (a worker killed
     while writing). Only what has not changed for ``older_than_s``, so work in progress is never taken."""
     root = Path(settings.MEDIA_ROOT) / "tracks"
-    if not is_local() or not root.is_dir():  # a bucket: its own lifecycle rules, see the README
+    if not is_local() or not root.is_dir():  # a bucket: its own lifecycle rules, see docs/operations.md
         return []
     cutoff = time.time() - older_than_s
     tracks = {str(u) for u in Track.objects.values_list("uuid", flat=True)}
