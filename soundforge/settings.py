@@ -309,7 +309,7 @@ DEFAULT_SEPARATION_MODEL = env_str("SOUNDFORGE_DEFAULT_MODEL", contract.DEFAULT_
 SEPARATION_TIMEOUT_S = env_int("SOUNDFORGE_SEPARATION_TIMEOUT_S", 600, minimum=1)
 SEPARATION_TIMEOUT_PER_MINUTE_S = env_int("SOUNDFORGE_SEPARATION_TIMEOUT_PER_MINUTE_S", 600, minimum=0)
 
-# Every line says which job it is about (tracks/logs.py); SOUNDFORGE_LOG_FORMAT=json writes one JSON
+# Every line says which job it is about (soundforge/logs.py); SOUNDFORGE_LOG_FORMAT=json writes one JSON
 # object a line (python-json-logger) for a log collector.
 LOG_FORMAT = env_str("SOUNDFORGE_LOG_FORMAT", "plain")
 if LOG_FORMAT not in ("plain", "json"):
@@ -317,7 +317,7 @@ if LOG_FORMAT not in ("plain", "json"):
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"job": {"()": "tracks.logs.JobFilter"}},
+    "filters": {"job": {"()": "soundforge.logs.JobFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [job %(job)s] %(message)s"},
         "json": {"()": "pythonjsonlogger.json.JsonFormatter",

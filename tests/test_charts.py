@@ -1,11 +1,11 @@
-"""The analysis pictures' geometry (tracks/charts.py)."""
+"""The analysis pictures' geometry (tracks/music/charts.py)."""
 
 from __future__ import annotations
 
 import random
 import re
 
-from tracks import charts, loops
+from tracks.music import charts, loops
 
 
 def painted(layers: list[dict], columns: int, rows: int) -> dict[tuple[int, int], list[float]]:

@@ -1,4 +1,4 @@
-"""Cue points (tracks/cues.py, the Cue model, the cues panel and its actions): what an analysis proposes, what
+"""Cue points (tracks/music/cues.py, the Cue model, the cues panel and its actions): what an analysis proposes, what
 a person changes and keeps through the next analysis, who may change them, and that every open page hears."""
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ from django.test import Client
 from tests.helpers import track_row
 from tests.test_panels import Listener, ids
 from tests.test_sharing import link_client
-from tracks import cues, events
+from tracks import events
 from tracks.models import Activity, AnalysisResult, Cue, Share, ShareLink
+from tracks.music import cues
 
 # Bars every 1.9 s from 0.4 s; an intro, a chorus, the intro's music again.
 SHOWN = {"tempo": 124.0, "downbeats": [0.4, 2.3, 4.2, 6.1, 8.0], "meter": {"beats_per_bar": 4},

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -120,7 +121,7 @@ def test_a_new_kind_is_cancelled_and_recovered_like_the_others(alice, echo_kind:
 
 def test_a_job_whose_inputs_are_gone_fails_and_says_so(alice, monkeypatch: pytest.MonkeyPatch) -> None:
     track = track_row(alice)
-    job = Job.objects.create(track=track, kind=Job.Kind.RENDER, options={"separation": "00000000-0000-0000-0000-000000000000"})
+    job = Job.objects.create(track=track, kind=Job.Kind.RENDER, options={"separation": str(uuid.uuid4())})
     assert job.claim()
     pushed: list[tuple[str, ...]] = []
     monkeypatch.setattr(events, "changed", lambda t, *facts: pushed.append(facts))

@@ -1,4 +1,4 @@
-"""Loops and samples cut on the song's grid (tracks/loops.py, the loop views): bars of a stem or of the mix
+"""Loops and samples cut on the song's grid (tracks/music/loops.py, the loop views): bars of a stem or of the mix
 as a WAV with short fades, named for a sampler, and every section as a loop in a zip."""
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import soundfile as sf
 from django.test import Client
 
 from tests.helpers import separation, track_row
-from tracks import loops, storage
+from tracks import storage
 from tracks.models import AnalysisResult, Job, Track
+from tracks.music import loops
 
 RATE = 22050
 BAR = 2.0  # seconds: 120 BPM in 4/4

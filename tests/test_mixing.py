@@ -1,11 +1,11 @@
-"""The mixer's mix as a file (tracks/mixing.py): the page's pan law and gains, summed and clipped."""
+"""The mixer's mix as a file (tracks/music/mixing.py): the page's pan law and gains, summed and clipped."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from tracks import mixing
+from tracks.music import mixing
 
 
 class Reader:

@@ -122,7 +122,7 @@ def test_a_refused_action_pushes_nothing(alice, bob_client: Client) -> None:
 
 
 def test_a_key_transposed_keeps_its_mode_and_wraps_round_the_octave() -> None:
-    from tracks.templatetags.sound import transpositions
+    from tracks.music.keys import transpositions
 
     keys = transpositions("A minor").split(",")
     assert (keys[12], keys[10], keys[13], keys[15]) == ("A minor", "G minor", "A# minor", "C minor")

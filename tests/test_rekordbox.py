@@ -10,8 +10,8 @@ import pytest
 from django.test import Client
 
 from tests.helpers import track_row
-from tracks import cues, tagging
 from tracks.models import AnalysisResult, Cue, Share
+from tracks.music import cues, tagging
 
 SHOWN = {"tempo": 124.0, "downbeats": [0.4, 2.3, 4.2, 6.1, 8.0], "meter": {"beats_per_bar": 4},
          "sections": [{"start": 0.0, "end": 4.1, "label": "A", "name": "intro"},

@@ -1,4 +1,4 @@
-"""Tagged copies for DJ software (tracks/tagging.py, the tagged download): the tempo, key, title and section
+"""Tagged copies for DJ software (tracks/music/tagging.py, the tagged download): the tempo, key, title and section
 cues read back by another reader (tinytag), and the audio the same as the original's."""
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from tinytag import TinyTag
 
 from tests import audio
 from tests.helpers import track_row
-from tracks import cues, storage, tagging
+from tracks import storage
 from tracks.models import AnalysisResult, Cue, Track
+from tracks.music import cues, tagging
 
 SHOWN = {"tempo": 123.4, "downbeats": [0.5, 2.45, 4.4], "sections": [{"start": 0.0, "label": "A"},
                                                                     {"start": 2.5, "label": "B", "name": "chorus"}]}

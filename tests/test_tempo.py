@@ -16,8 +16,8 @@ from django.test import Client
 
 from tests.test_consumers import connect, open_track_page, receive_until
 from tests.test_jobs import upload
-from tracks import tempo
 from tracks.models import Activity, AnalysisResult, Job, Track
+from tracks.music import tempo
 
 
 def tracked(bpm: float, n: int, drift: float = 0.0) -> list[float]:

@@ -1,5 +1,5 @@
 """Audio to MIDI: the transcription port finds the notes a stem plays (scored with mir_eval as the MIREX note
-measures do), tracks/midi.py writes them on the song's own tempo map (read back with mido, a reader of its
+measures do), tracks/music/midi.py writes them on the song's own tempo map (read back with mido, a reader of its
 own), and the job runs the port with a real worker: a piano roll under the stem, .mid files for those who
 may take the track away, and bad requests refused in words."""
 
@@ -19,8 +19,8 @@ from django.test import Client
 from tests import portcli
 from tests.helpers import separation, track_row
 from tests.test_sharing import link_client
-from tracks import midi
 from tracks.models import Job, Share, ShareLink, Track
+from tracks.music import midi
 
 RATE = 22050
 # (start s, end s, MIDI pitch): a bass line, and a melody an octave and more above it.

@@ -16,10 +16,11 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from . import access, accounts, cues, events, jobs, limits, storage, tempo, uploads
+from . import access, accounts, events, jobs, limits, storage, uploads
 from .models import Activity, AnalysisResult, Comment, Cue, Job, Share, ShareLink, Track
+from .music import cues, tempo
+from .music.labels import clock
 from .panels import ACCESS, ACTIVITY, ANALYSIS, COMMENTS, CUES, JOB, TITLE
-from .templatetags.sound import clock
 
 # -- tracks ----------------------------------------------------------------------------------------------------
 

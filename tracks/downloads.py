@@ -31,8 +31,9 @@ from django.http import (
 )
 from django.utils.http import content_disposition_header
 
-from . import cues, loops, midi, mixing, rekordbox, storage, tagging
+from . import rekordbox, storage
 from .models import AnalysisResult, Stem, Track, safe_filename
+from .music import cues, keys, labels, loops, midi, mixing, tagging
 
 logger = logging.getLogger(__name__)
 
@@ -297,11 +298,9 @@ def analysis_response(track: Track, analysis: AnalysisResult, fmt: str) -> HttpR
 
 def dj_facts(track: Track) -> tuple[AnalysisResult | None, str, list[cues.Found]]:
     """What DJ software is told about a track: its latest analysis, its Camelot key and its cue points."""
-    from .templatetags.sound import camelot
-
     analysis = track.latest_analysis()
     kept = [cues.Found(c.name, c.at, c.colour) for c in track.cues.all()]
-    return analysis, camelot(analysis.key_label if analysis else ""), kept
+    return analysis, keys.camelot(analysis.key_label if analysis else ""), kept
 
 
 def rekordbox_response(tracks: list[Track], filename: str) -> HttpResponseBase:
@@ -351,8 +350,6 @@ def midi_response(track: Track, stem: Stem, quantise: int) -> HttpResponseBase:
 
 def render_response(track: Track, job: Any) -> HttpResponseBase:
     """A rendered mix, named with what it is. Call only after access.py has said yes."""
-    from .templatetags.sound import render_label
-
     fmt = job.options.get("format", "wav")
-    name = f"{track.title} - mix ({render_label(job.options)}).{fmt}"
+    name = f"{track.title} - mix ({labels.render_label(job.options)}).{fmt}"
     return stored_response(job.options["file"], CONTENT_TYPES[fmt], name, as_attachment=True)

@@ -12,8 +12,8 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.validators import MaxValueValidator
 from django.utils import timezone
 
-from . import cues
 from .models import Comment, Profile, Track
+from .music import cues
 from .ports import contract
 
 User = get_user_model()

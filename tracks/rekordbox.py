@@ -1,5 +1,5 @@
 """Rekordbox's collection XML ("File > Import > rekordbox xml"): each track with its tempo, its beat grid
-anchored on the first downbeat, its key, and its cue points (tracks/cues.py: hot cues A to H in their colours
+anchored on the first downbeat, its key, and its cue points (tracks/music/cues.py: hot cues A to H in their colours
 for the first eight, memory cues for all), so a DJ's deck knows the song as SoundForge does.
 
 Standard library only. Rekordbox finds a track by its ``Location``: the file's name under a ``SoundForge``
@@ -14,10 +14,10 @@ from importlib.metadata import version
 from pathlib import Path
 from urllib.parse import quote
 
-from .cues import Found, rgb
-from .loops import bar_starts
 from .models import AnalysisResult, Track, safe_filename
-from .tagging import tonality
+from .music.cues import Found, rgb
+from .music.loops import bar_starts
+from .music.tagging import tonality
 
 KINDS = {"wav": "WAV File", "mp3": "MP3 File", "flac": "FLAC File", "aiff": "AIFF File", "m4a": "M4A File",
          "ogg": "OGG File"}

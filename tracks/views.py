@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_ratelimit.core import is_ratelimited
 from django_ratelimit.decorators import ratelimit
 
-from . import access, accounts, actions, charts, downloads, health, jobs, limits, loops, panels, tempo, uploads
+from . import access, accounts, actions, downloads, health, jobs, limits, panels, uploads
 from .forms import (
     CommentForm,
     CueForm,
@@ -38,6 +38,7 @@ from .forms import (
     UploadForm,
 )
 from .models import Comment, Cue, Job, Profile, Share, ShareLink, Stem, Track, display_name
+from .music import charts, loops, tempo
 
 
 def track_url(track: Track) -> str:

@@ -51,7 +51,7 @@ from django.conf import settings
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
-from tracks.logs import redact
+from soundforge.logs import redact
 
 REQUEST_CHUNK = 1 << 20
 FORM_SLACK_BYTES = 1 << 20  # the multipart form around an uploaded file, generously

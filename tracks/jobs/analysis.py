@@ -12,8 +12,9 @@ from typing import Any
 
 from django.core.files.storage import default_storage
 
-from .. import cues, events, storage
+from .. import events, storage
 from ..models import Activity, AnalysisResult, Cue, Job, Track
+from ..music import cues
 from ..ports import contract, runner
 from .running import PUSH_INTERVAL_S, port_limits, run_and_record
 

@@ -14,7 +14,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.module_loading import import_string
 
-from .. import events, logs, panels
+from soundforge import logs
+
+from .. import events, panels
 from ..models import Job, Track
 from ..ports import runner
 from ..ports.contract import ErrorKind

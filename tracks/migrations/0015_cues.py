@@ -10,7 +10,7 @@ from django.db import migrations, models
 
 def propose_cues(apps, schema_editor):
     """Tracks analysed before cues were kept get the cues their latest analysis proposes."""
-    from tracks import cues, tempo
+    from tracks.music import cues, tempo
 
     Track, AnalysisResult, Cue = (apps.get_model("tracks", name) for name in ("Track", "AnalysisResult", "Cue"))
     for track in Track.objects.all():

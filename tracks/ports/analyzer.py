@@ -614,7 +614,8 @@ def _frame_normalised(cqt: np.ndarray) -> np.ndarray:
 def main(argv: list[str]) -> dict[str, Any]:
     started = time.monotonic()
     args = parse_args(argv)
-    jit_cache.ensure_filled(on_wait=lambda: progress(0.0, "compiling (first analysis only)"))
+    jit_cache.ensure_filled(lambda: jit_cache.run_every_port(main),
+                            on_wait=lambda: progress(0.0, "compiling (first analysis only)"))
     progress(0.0, "decoding")
     y, info = decode(args.audio_path, args.sample_rate)
     result = analyse(y, args.sample_rate, args.features, args.audio_path, args.stems)

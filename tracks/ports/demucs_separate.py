@@ -135,9 +135,10 @@ def main(argv: list[str]) -> dict[str, Any]:
     os.makedirs(args.output_dir, exist_ok=True)
     progress(0.0, "loading model")
     if args.model == BUILT_IN_MODEL:
-        from . import dsp_engine, jit_cache
+        from . import analyzer, dsp_engine, jit_cache
 
-        jit_cache.ensure_filled(on_wait=lambda: progress(0.0, "compiling (first separation only)"))
+        jit_cache.ensure_filled(lambda: jit_cache.run_every_port(analyzer.main),
+                                on_wait=lambda: progress(0.0, "compiling (first separation only)"))
 
         sources, rate, device, model = list(dsp_engine.SOURCES), None, "cpu", None
     else:

@@ -9,7 +9,8 @@ empty cache, that is every analysis from then on.
 So a port calls ``ensure_filled()`` first. The first to find the cache without the mark of this code fills
 it under a lock: it empties the folder (whatever is there was written without the lock, maybe in halves),
 runs ``warm_up()``, which passes through every function the ports compile, and leaves the mark. The others
-wait for the lock and then load what it wrote. Stdlib only until the warm-up.
+wait for the lock and then load what it wrote. Stdlib only until the warm-up. It imports no port: each
+caller hands it the warm-up, ``lambda: run_every_port(analyzer.main)``.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def mark_name() -> str:
     return f".filled-numba{version('numba')}-librosa{version('librosa')}-{digest.hexdigest()[:12]}"
 
 
-def ensure_filled(warm_up: Callable[[], None] | None = None, on_wait: Callable[[], None] | None = None) -> bool:
+def ensure_filled(warm_up: Callable[[], None], on_wait: Callable[[], None] | None = None) -> bool:
     """Return once the cache holds everything the ports compile, filling it first if nobody has (True if
     this process did). ``on_wait`` is called first when that takes a while (a port says so)."""
     global _filling
@@ -65,22 +66,22 @@ def ensure_filled(warm_up: Callable[[], None] | None = None, on_wait: Callable[[
                 shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
         _filling = True
         try:
-            (warm_up or run_every_port)()
+            warm_up()
         finally:
             _filling = False
         mark.touch()
     return True
 
 
-def run_every_port() -> None:
-    """Pass through every numba function the ports use: an analysis with every feature and stems, and a dsp
-    separation, on twelve seconds of synthetic sound (long enough for a tempo), and librosa's beat tracker, the
-    analyzer's fallback."""
+def run_every_port(analyse: Callable[[list[str]], object]) -> None:
+    """Pass through every numba function the ports use: an analysis (``analyse``: the analyzer's ``main``)
+    with every feature and stems, and a dsp separation, on twelve seconds of synthetic sound (long enough for
+    a tempo), and librosa's beat tracker, the analyzer's fallback."""
     import librosa
     import numpy as np
     import soundfile as sf
 
-    from . import analyzer, dsp_engine
+    from . import dsp_engine
 
     sr = 22050
     t = np.arange(sr * 12) / sr
@@ -94,7 +95,7 @@ def run_every_port() -> None:
         saved = os.dup(2)
         os.dup2(devnull, 2)  # the warm-up's progress lines are nobody's
         try:
-            analyzer.main([path, "--features", "all", *stems])
+            analyse([path, "--features", "all", *stems])
         finally:
             os.dup2(saved, 2)
             os.close(saved)

@@ -9,7 +9,7 @@ two-second windows (a progress line each); its note tracker keeps notes within t
 line through a held note; a bass or a voice, which sings one note at a time, loses the overtones the model
 also reports as quieter notes an octave or a twelfth up. Prints ``{"stems": {name: [[start s, end s, MIDI
 pitch, velocity], ...]}, "model"}`` and exits 0, or the error object and a non-zero exit. The tempo map and
-the grid are the app's (tracks/midi.py), so a tempo corrected later needs no new transcription. Imports no
+the grid are the app's (tracks/music/midi.py), so a tempo corrected later needs no new transcription. Imports no
 Django.
 """
 

@@ -41,10 +41,13 @@ WARM_PORTS = ("analyzer",)
 def warm_up() -> None:
     """Fill numba's cache if nobody has (jit_cache.py), then pass through every compiled function once so
     all of them are loaded here, before any fork; read the beat network too."""
-    from . import jit_cache
+    from . import analyzer, jit_cache
 
-    if not jit_cache.ensure_filled():
-        jit_cache.run_every_port()
+    def warm_up() -> None:
+        jit_cache.run_every_port(analyzer.main)
+
+    if not jit_cache.ensure_filled(warm_up):
+        warm_up()
     from . import beats
 
     try:

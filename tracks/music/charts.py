@@ -10,7 +10,7 @@ import itertools
 import math
 from typing import Any
 
-from .ports.contract import PITCH_CLASSES
+from ..ports.contract import PITCH_CLASSES
 
 WIDTH = 1000
 WAVE_HEIGHT = 120

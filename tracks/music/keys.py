@@ -1,0 +1,29 @@
+"""Keys as musicians and DJs read them: a key's place on the Camelot wheel, and the key a song is in once
+transposed."""
+
+from __future__ import annotations
+
+from ..ports.contract import PITCH_CLASSES
+
+# The Camelot wheel DJs mix by: neighbours (±1, or A<->B at the same number) blend.
+MAJORS = ("B", "F#", "C#", "G#", "D#", "A#", "F", "C", "G", "D", "A", "E")  # 1B to 12B
+MINORS = ("G#", "D#", "A#", "F", "C", "G", "D", "A", "E", "B", "F#", "C#")  # 1A to 12A
+CAMELOT = {
+    **{f"{key} major": f"{n}B" for n, key in enumerate(MAJORS, 1)},
+    **{f"{key} minor": f"{n}A" for n, key in enumerate(MINORS, 1)},
+}
+
+
+def camelot(key_label: str | None) -> str:
+    """"A minor" -> "8A"; empty for no clear key."""
+    return CAMELOT.get(key_label or "", "")
+
+
+def transpositions(key_label: str | None) -> str:
+    """The key transposed by -12 to +12 semitones, comma-separated (the mixer shows "A minor -> G minor");
+    empty for a song without a clear key."""
+    tonic, _, mode = (key_label or "").partition(" ")
+    if tonic not in PITCH_CLASSES:
+        return ""
+    at = PITCH_CLASSES.index(tonic)
+    return ",".join(f"{PITCH_CLASSES[(at + shift) % 12]} {mode}" for shift in range(-12, 13))
