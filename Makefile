@@ -8,7 +8,7 @@ export NUMBA_CACHE_DIR ?= $(CURDIR)/var/numba-cache
 # from the public index is the CUDA build: several GB more).
 TORCH_INDEX_URL ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: run test e2e lint install migrate clean
+.PHONY: run test test-fast e2e lint install migrate clean
 
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
@@ -19,6 +19,12 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run -v 0
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# What a change to pages, forms, access or panels needs checked in a few minutes: all but the tests marked
+# slow (ports, workers, servers); `make test` runs everything.
+test-fast: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/pytest -m "not slow and not e2e" $(PYTEST_ARGS)
 
 # The browser tests: Debian's chromium (apt-get install chromium) driven by Playwright; screenshots in
 # var/e2e-screenshots/.
@@ -32,7 +38,7 @@ install: $(STAMP)
 
 # torch first, pinned, the CPU build from TORCH_INDEX_URL where it answers: anything later would let a
 # dependency pull a CUDA build. The install says which build it got. BeatNet only for its network weights
-# (tracks/ports/beats.py) and basic-pitch for its model (tracks/ports/transcribe.py), without the
+# (tracks/ports/lib/beats.py) and basic-pitch for its model (tracks/ports/transcribe.py), without the
 # dependencies they pin (numba 0.54; TensorFlow).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -9,7 +9,7 @@ Both run once untimed first so numba's cache is warm for both.
 
 Three ways of running the port are measured: cold (`python analyzer.py ...`, a new interpreter that imports
 librosa and loads numba's cache), warm (what `manage.py serve`'s workers do: the runner asks a warm server,
-tracks/ports/warm.py, started once beforehand and not timed, to fork the job's process; wall time is the
+tracks/ports/host/warm.py, started once beforehand and not timed, to fork the job's process; wall time is the
 runner's, from request to parsed result) and, for the warm child, its own peak RSS from the server's wait4.
 A forked child's RSS counts the pages it shares with the warm server, so the warm server's own resident
 size is printed beside it.
@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import measure  # noqa: E402
-from tracks.ports import runner, warm  # noqa: E402
+from tracks.ports.host import runner, warm  # noqa: E402
 
 
 def warm_run(socket_path: str, args: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -96,7 +96,7 @@ def main() -> None:
         for cmd in (port, baseline):
             measure(cmd, env)  # warm-up: numba cache, page cache
         socket_path = str(Path(tmp) / "analyzer.sock")
-        server = subprocess.Popen([*runner.port("warm").command(), "--socket", socket_path],
+        server = subprocess.Popen([*runner.warm_server().command(), "--socket", socket_path],
                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert server.stdout is not None
         server.stdout.readline()  # {"ready": ...}: imported and warmed up

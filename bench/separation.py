@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import measure  # noqa: E402
 from tests import audio, demucs_models  # noqa: E402
-from tracks.ports import runner  # noqa: E402
+from tracks.ports.host import runner  # noqa: E402
 
 PORT = runner.port("demucs_separate").command()
 os.environ["PYTHONPATH"] = runner.port_env()["PYTHONPATH"]  # for the port processes this starts

@@ -20,7 +20,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from soundforge.origins import SiteOriginValidator  # noqa: E402
-from tracks.routing import websocket_urlpatterns  # noqa: E402
+from tracks.live.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

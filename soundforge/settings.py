@@ -241,7 +241,7 @@ MAX_DURATION_S = env_int("SOUNDFORGE_MAX_DURATION_S", 30 * 60, minimum=1)
 BODY_IDLE_S = env_int("SOUNDFORGE_BODY_IDLE_S", 30, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_HANDLERS = [
-    "tracks.uploads.UploadLimitHandler",  # stops an oversized upload before it is stored
+    "tracks.files.uploads.UploadLimitHandler",  # stops an oversized upload before it is stored
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
@@ -281,7 +281,7 @@ CHANNEL_LAYERS = {
     }
 }
 
-# Ports: each job is one subprocess with these limits (see tracks/ports/runner.py).
+# Ports: each job is one subprocess with these limits (see tracks/ports/host/runner.py).
 PORT_PYTHON = env_str("SOUNDFORGE_PORT_PYTHON", "")  # empty: the interpreter running Django
 ANALYSIS_TIMEOUT_S = env_int("SOUNDFORGE_ANALYSIS_TIMEOUT_S", 900, minimum=1)
 PORT_MEMORY_MB = env_int("SOUNDFORGE_PORT_MEMORY_MB", 4096, minimum=64)
@@ -297,7 +297,7 @@ RECOVER_EVERY_S = env_int("SOUNDFORGE_RECOVER_EVERY_S", 15, minimum=1)
 # A queued row Redis does not have is enqueued again once it is this old (never racing its own enqueue).
 JOB_ENQUEUE_GRACE_S = env_int("SOUNDFORGE_JOB_ENQUEUE_GRACE_S", 30, minimum=1)
 NUMBA_CACHE_DIR = Path(env_str("NUMBA_CACHE_DIR", str(VAR_DIR / "numba-cache")))
-# `manage.py serve` keeps a warm analyzer (tracks/ports/warm.py) that has librosa loaded and forks each
+# `manage.py serve` keeps a warm analyzer (tracks/ports/host/warm.py) that has librosa loaded and forks each
 # analysis from it: still one process per job, without seconds of imports each time. Workers without one
 # (started on their own, or with this off) start the port cold.
 WARM_ANALYZER = env_bool("SOUNDFORGE_WARM_ANALYZER", True)

@@ -151,8 +151,8 @@ def run_worker() -> Callable[[str], bool]:
 @functools.cache
 def fill_numba_cache() -> None:
     """Fill numba's cache before a test starts a worker on a clock: on a cold checkout the first port compiles
-    for about two minutes (tracks/ports/jit_cache.py), longer than such a test waits for its results."""
-    subprocess.run([sys.executable, "-c", "from tracks.ports import analyzer, jit_cache; "
+    for about two minutes (tracks/ports/lib/jit_cache.py), longer than such a test waits for its results."""
+    subprocess.run([sys.executable, "-c", "from tracks.ports import analyzer; from tracks.ports.lib import jit_cache; "
                     "jit_cache.ensure_filled(lambda: jit_cache.run_every_port(analyzer.main))"],
                    cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True, timeout=600)
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from tracks import storage
+from tracks.files import storage
 from tracks.models import Job, Stem, Track
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from tracks.ports import runner
+from tracks.ports.host import runner
 
 
 def run(port: str, *args: str, env: dict[str, str], timeout: float = 300) -> tuple[int, dict, list[dict]]:

@@ -14,6 +14,7 @@ def run(*args: str, env: dict[str, str]) -> tuple[int, dict, list[dict]]:
     return portcli.run("analyzer", *args, env=env)
 
 
+@pytest.mark.slow
 def test_it_finds_tempo_key_and_beats(c_major_wav: Path, port_env: dict[str, str]) -> None:
     code, out, progress = run(str(c_major_wav), "--features", "tempo,key", "--output", "json", env=port_env)
     assert code == 0, out
@@ -30,6 +31,7 @@ def test_it_finds_tempo_key_and_beats(c_major_wav: Path, port_env: dict[str, str
     assert fractions[0] == 0.0 and fractions[-1] == 1.0
 
 
+@pytest.mark.slow
 def test_it_reads_minor_keys_from_stereo_mp3(fsharp_minor_mp3: Path, port_env: dict[str, str]) -> None:
     code, out, _ = run(str(fsharp_minor_mp3), "--features", "tempo,key", env=port_env)
     assert code == 0, out
@@ -38,6 +40,7 @@ def test_it_reads_minor_keys_from_stereo_mp3(fsharp_minor_mp3: Path, port_env: d
     assert out["channels"] == 2
 
 
+@pytest.mark.slow
 def test_a_click_track_keeps_its_tempo_to_a_tenth_of_a_bpm(tmp_path: Path, port_env: dict[str, str]) -> None:
     """beat_track alone says 123.05 here (its tempogram's bins); the fitted beat period says 123.4."""
     path = audio.write_wav(tmp_path / "click.wav", audio.song("F#", "minor", 123.4, 16.0))
@@ -46,6 +49,7 @@ def test_a_click_track_keeps_its_tempo_to_a_tenth_of_a_bpm(tmp_path: Path, port_
     assert out["tempo"] == pytest.approx(123.4, abs=0.1)
 
 
+@pytest.mark.slow
 def test_sixteenth_note_hats_do_not_double_the_tempo(tmp_path: Path, port_env: dict[str, str]) -> None:
     """The 2:1 trap: hi-hats four to a beat at 95 BPM sound like a pulse at 190; a person taps 95."""
     y = audio.song("D", "minor", 95.0, 16.0, click=0.0) + audio.kit(95.0, 16.0, pattern="KhhhShhhKhhKShhh", per_beat=4)
@@ -56,6 +60,7 @@ def test_sixteenth_note_hats_do_not_double_the_tempo(tmp_path: Path, port_env: d
     assert out["beat_tracker"] == "beatnet"
 
 
+@pytest.mark.slow
 def test_dotted_quarter_stabs_do_not_pull_the_tempo_to_two_thirds(tmp_path: Path, port_env: dict[str, str]) -> None:
     """The 3:2 trap: a kick on every dotted quarter over a 150 BPM groove is a pulse at 100; a person taps 150."""
     y = audio.song("E", "minor", 150.0, 16.0) + 0.8 * audio.kit(150.0, 16.0, pattern="K..", per_beat=2)
@@ -65,6 +70,7 @@ def test_dotted_quarter_stabs_do_not_pull_the_tempo_to_two_thirds(tmp_path: Path
     assert out["tempo"] == pytest.approx(150.0, rel=0.04)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["noise", "fragment", "pad"])
 def test_no_steady_tempo_gives_no_number(kind: str, tmp_path: Path, port_env: dict[str, str]) -> None:
     """Noise, a 2-second fragment of a song and a held chord have no tempo to speak of: no number, no grid."""
@@ -81,6 +87,7 @@ def test_no_steady_tempo_gives_no_number(kind: str, tmp_path: Path, port_env: di
     assert out["beats"] == [] and out["downbeats"] == []
 
 
+@pytest.mark.slow
 def test_noise_has_no_clear_key(tmp_path: Path, port_env: dict[str, str]) -> None:
     path = audio.write_wav(tmp_path / "noise.wav",
                            (0.3 * np.random.default_rng(4).standard_normal(22050 * 12)).astype(np.float32))
@@ -90,6 +97,7 @@ def test_noise_has_no_clear_key(tmp_path: Path, port_env: dict[str, str]) -> Non
     assert len(out["key"]["candidates"]) >= 2
 
 
+@pytest.mark.slow
 def test_without_the_beat_network_librosa_tracks_and_says_so(c_major_wav: Path, tmp_path: Path,
                                                               port_env: dict[str, str]) -> None:
     code, out, progress = run(str(c_major_wav), "--features", "tempo",
@@ -102,6 +110,7 @@ def test_without_the_beat_network_librosa_tracks_and_says_so(c_major_wav: Path, 
     assert any("librosa" in line["stage"] for line in progress)
 
 
+@pytest.mark.slow
 def test_all_gives_every_feature_in_its_documented_shape(tmp_path: Path, port_env: dict[str, str]) -> None:
     path = audio.write_encoded(tmp_path / "a.flac", audio.song("A", "minor", 96, 6.0), fmt="flac", codec="flac")
     code, out, _ = run(str(path), "--features", "all", env=port_env)
@@ -152,6 +161,7 @@ def chord_at(chords: list[list], t: float) -> str:
     return next(label for start, end, label in chords if start <= t < end)
 
 
+@pytest.mark.slow
 def test_a_waltz_comes_back_in_three_with_its_chords(tmp_path: Path, port_env: dict[str, str]) -> None:
     progression = ["C:maj", "F:maj", "G:7", "C:maj"] * 2
     bar = 3 * 60 / 132
@@ -166,6 +176,7 @@ def test_a_waltz_comes_back_in_three_with_its_chords(tmp_path: Path, port_env: d
     assert [chord_at(out["chords"], (i + 0.5) * bar) for i in range(len(progression))] == progression
 
 
+@pytest.mark.slow
 def test_a_cadence_in_fsharp_minor_reads_as_fsharp_minor_in_four(tmp_path: Path, port_env: dict[str, str]) -> None:
     progression = ["F#:min", "B:min", "C#:7", "F#:min"] * 2
     bar = 4 * 60 / 110
@@ -179,6 +190,7 @@ def test_a_cadence_in_fsharp_minor_reads_as_fsharp_minor_in_four(tmp_path: Path,
     assert [chord_at(out["chords"], (i + 0.5) * bar) for i in range(len(progression))] == progression
 
 
+@pytest.mark.slow
 def test_chords_hold_for_the_bar_under_passing_notes_and_rest_in_a_drum_break(tmp_path: Path,
                                                                               port_env: dict[str, str]) -> None:
     """A melody walks through notes outside the chord on every beat (the per-beat chord would follow it);
@@ -205,6 +217,7 @@ def test_chords_hold_for_the_bar_under_passing_notes_and_rest_in_a_drum_break(tm
     assert {chord_at(out["chords"], (8 + f) * bar) for f in (0.1, 0.3, 0.5, 0.7, 0.9, 1.1, 1.5, 1.9)} == {"N"}
 
 
+@pytest.mark.slow
 def test_sections_find_a_verse_that_returns_and_the_key_it_moved_to(tmp_path: Path, port_env: dict[str, str]) -> None:
     verse = ["C:maj", "F:maj", "G:maj", "C:maj"] * 2
     bridge = ["A:min", "D:min", "E:min", "A:min"] * 2
@@ -221,6 +234,7 @@ def test_sections_find_a_verse_that_returns_and_the_key_it_moved_to(tmp_path: Pa
     assert [(k["key"], k["mode"]) for k in out["key_changes"]] == [("C", "major"), ("A", "minor"), ("C", "major")]
 
 
+@pytest.mark.slow
 def test_loudness_of_a_known_tone(tmp_path: Path, port_env: dict[str, str]) -> None:
     """BS.1770: a 997 Hz sine at half scale in both channels reads -6.02 LUFS, and its true peak -6.02 dBTP."""
     path = audio.write_encoded(tmp_path / "tone.flac", audio.sine(amplitude=0.5, seconds=8.0, sr=48000),
@@ -239,6 +253,7 @@ def test_loudness_of_a_known_tone(tmp_path: Path, port_env: dict[str, str]) -> N
     assert out["stems"]["vocals"]["loudness"]["integrated_lufs"] == pytest.approx(-29.03, abs=0.15)
 
 
+@pytest.mark.slow
 def test_a_drum_stem_steadies_the_beats(tmp_path: Path, port_env: dict[str, str]) -> None:
     """Chords alone (one a bar) hide the pulse; the drum stem's clicks give it back."""
     mix = audio.write_wav(tmp_path / "mix.wav", audio.song("C", "major", 123.4, 16.0, click=0.0))
@@ -259,6 +274,7 @@ def test_it_rejects_a_bad_stem(spec: str, c_major_wav: Path, port_env: dict[str,
     assert out["error"] == "invalid_arguments"
 
 
+@pytest.mark.slow
 def test_audio_too_short_for_a_loudness_still_gets_its_other_figures(tmp_path: Path, port_env: dict[str, str]) -> None:
     """Found by the fuzz test: a quarter of a second used to fail the whole analysis."""
     path = audio.write_wav(tmp_path / "blip.wav", audio.sine(amplitude=0.5, seconds=0.25, sr=22050), 22050)

@@ -173,10 +173,12 @@ def test_a_streaming_response_goes_out_as_it_is_read(recwarn: pytest.WarningsRec
     assert not [w for w in recwarn if "synchronous iterators" in str(w.message)]
 
 
+@pytest.mark.slow
 def test_a_web_process_imports_the_views_as_it_starts() -> None:
     """Not on the first request's way through the event loop, where every socket of the process waited."""
     code = ("import sys, soundforge.asgi; "
-            "print('tracks.views' in sys.modules, 'tracks.downloads' in sys.modules)")
+            "print('tracks.views.files' in sys.modules, 'tracks.views.sharing' in sys.modules, "
+            "'tracks.files.downloads' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parent.parent).stdout.split()
-    assert out == ["True", "True"]
+    assert out == ["True", "True", "True"]

@@ -1,4 +1,4 @@
-"""The beat network run without torch (tracks/ports/beats.py) is the network BeatNet ships."""
+"""The beat network run without torch (tracks/ports/lib/beats.py) is the network BeatNet ships."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from tracks.ports import beats
+from tracks.ports.lib import beats
 
 MODELS = Path(next(iter(importlib.util.find_spec("BeatNet").submodule_search_locations))) / "models"
 

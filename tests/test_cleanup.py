@@ -15,7 +15,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from tests.test_jobs import upload
-from tracks import storage
+from tracks.files import storage
 from tracks.models import Job
 
 

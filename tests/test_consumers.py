@@ -16,8 +16,8 @@ from django.test import Client
 
 from soundforge.asgi import application
 from tests.conftest import worker_env
-from tracks import events, panels
 from tracks.jobs import running
+from tracks.live import events, panels
 from tracks.models import Job, Track
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -64,6 +64,7 @@ async def open_track_page(track: Track, client: Client) -> WebsocketCommunicator
     return ws
 
 
+@pytest.mark.slow
 async def test_it_rejects_anonymous_sockets() -> None:
     for path in ("/ws/library/", "/ws/tracks/00000000-0000-0000-0000-000000000000/"):
         ws, connected, _ = await connect(path, None)
@@ -132,6 +133,7 @@ async def test_pushes_reach_the_owner_and_never_a_stranger(alice_client: Client,
     await charlie_library.disconnect()
 
 
+@pytest.mark.slow
 async def test_the_sockets_of_a_page_share_one_subscription_per_process(alice_client: Client,
                                                                        c_major_wav: Path) -> None:
     """Every socket gets every push, in order; Redis holds one member for the group whatever the number of
@@ -164,6 +166,7 @@ async def test_the_sockets_of_a_page_share_one_subscription_per_process(alice_cl
     await again.disconnect(timeout=5)
 
 
+@pytest.mark.slow
 async def test_an_idle_socket_stays_open_and_still_receives(alice_client: Client, c_major_wav: Path) -> None:
     """Longer than the channel layer's 5 s blocking read: the consumer must not die of a Redis read timeout."""
     track = await make_track(alice_client, c_major_wav)
@@ -174,6 +177,7 @@ async def test_an_idle_socket_stays_open_and_still_receives(alice_client: Client
     await ws.disconnect(timeout=5)
 
 
+@pytest.mark.slow
 async def test_a_job_streams_progress_and_results_to_the_page(alice_client: Client, c_major_wav: Path) -> None:
     """Upload, then a real `manage.py rqworker --burst` process runs the port while the page's socket listens."""
     track = await make_track(alice_client, c_major_wav)

@@ -1,5 +1,5 @@
 """The names the app and its ports share live in one place each: the error kinds, queue names, model names
-and preview suffixes in tracks/ports/contract.py, the storage layout in tracks/storage.py. A copy of one
+and preview suffixes in tracks/ports/contract.py, the storage layout in tracks/files/storage.py. A copy of one
 spelled anywhere else in the code (not in prose: docstrings and comments are free) fails here."""
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from django.test import Client
 from tests.helpers import track_row
 from tests.test_panels import Listener, ids
 from tests.test_sharing import link_client
-from tracks import events
+from tracks.live import events
 from tracks.models import Activity, AnalysisResult, Cue, Share, ShareLink
 from tracks.music import cues
 
@@ -44,6 +44,7 @@ def test_a_loud_section_after_a_breakdown_is_a_drop_and_the_last_heard_as_an_out
     assert [name for name, _, _ in found(steady)] == ["Start", "C", "B", "Outro"]
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_what_a_person_changed_outlives_the_next_analysis(alice) -> None:
     track = track_row(alice, duration=10.0)
@@ -62,6 +63,7 @@ def test_what_a_person_changed_outlives_the_next_analysis(alice) -> None:
     assert [(c.name, c.at) for c in track.cues.all()] == [("Chorus", 4.2), ("A", 8.2), ("Last hit", 9.5)]
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_an_editor_adds_renames_moves_and_deletes_cues_and_every_open_page_hears(alice, bob, alice_client: Client,
                                                                                   bob_client: Client) -> None:

@@ -1,4 +1,4 @@
-"""Serving files (tracks/downloads.py): the single byte ranges players seek with, what is refused, and
+"""Serving files (tracks/files/downloads.py): the single byte ranges players seek with, what is refused, and
 attachments, on a file of known bytes (no upload, no track: the response alone)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tracks.downloads import file_response
+from tracks.files.downloads import file_response
 
 DATA = bytes(range(256)) * 40  # 10240 bytes, each offset's byte known
 

@@ -20,7 +20,9 @@ from hypothesis import strategies as st
 
 from tests import fuzzing
 from tracks.models import Job, Track
-from tracks.ports import runner
+from tracks.ports.host import runner
+
+pytestmark = pytest.mark.slow  # every test here runs a port, a worker or a server
 
 EXAMPLES = int(os.environ.get("SOUNDFORGE_FUZZ_EXAMPLES", "25"))
 ALLOWED_ERRORS = {"decode_error", "file_not_found", "analysis_failed"}
@@ -63,7 +65,7 @@ def test_fuzzed_uploads_get_a_clear_answer_and_leave_nothing_half_stored(alice_c
 def warm_socket(tmp_path_factory: pytest.TempPathFactory, port_env: dict[str, str]) -> Iterator[str]:
     """The analyzer forked from a warm server: a cold start per example would take seconds."""
     socket_path = str(tmp_path_factory.mktemp("fuzz-warm") / "analyzer.sock")
-    proc = subprocess.Popen([*runner.port("warm").command(), "--socket", socket_path],
+    proc = subprocess.Popen([*runner.warm_server().command(), "--socket", socket_path],
                             stdout=subprocess.PIPE, text=True, env={**os.environ, **port_env})
     assert proc.stdout is not None
     json.loads(proc.stdout.readline())

@@ -7,8 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests import audio, portcli
+
+pytestmark = pytest.mark.slow  # every test here runs a port, a worker or a server
 
 
 def run(path: Path, features: str, env: dict[str, str]) -> dict:

@@ -18,6 +18,8 @@ from rq.worker import WorkerStatus
 
 from tests.conftest import worker_env
 
+pytestmark = pytest.mark.slow  # every test here runs a port, a worker or a server
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

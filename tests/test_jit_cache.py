@@ -1,4 +1,4 @@
-"""numba's cache is filled by one process alone (tracks/ports/jit_cache.py): ports started at once on an empty
+"""numba's cache is filled by one process alone (tracks/ports/lib/jit_cache.py): ports started at once on an empty
 cache used to write a gufunc's two cache files from different processes, and every later analysis died with
 SIGSEGV (numba/numba#10128)."""
 
@@ -10,8 +10,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from tests import audio, portcli
-from tracks.ports import runner
+from tracks.ports.host import runner
 
 FILLERS = 3
 
@@ -20,7 +22,7 @@ def _fill_at_once(tmp_path: Path, cache: Path, warm_up: str) -> list[subprocess.
     """FILLERS processes calling ensure_filled on ``cache`` at once, each with ``warm_up`` as its warm-up."""
     script = tmp_path / "fill.py"
     script.write_text(
-        f"import os, sys, time\nsys.path.insert(0, {str(runner.ROOT)!r})\nfrom tracks.ports import jit_cache\n\n"
+        f"import os, sys, time\nsys.path.insert(0, {str(runner.ROOT)!r})\nfrom tracks.ports.lib import jit_cache\n\n"
         f"def warm_up():\n{textwrap.indent(textwrap.dedent(warm_up).strip(), '    ')}\n\n"
         "print(jit_cache.ensure_filled(warm_up))\n"
     )
@@ -29,6 +31,7 @@ def _fill_at_once(tmp_path: Path, cache: Path, warm_up: str) -> list[subprocess.
             for i in range(FILLERS)]
 
 
+@pytest.mark.slow
 def test_one_process_fills_the_cache_and_the_others_wait_for_it(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     cache.mkdir()
@@ -68,6 +71,7 @@ def test_a_filler_that_dies_leaves_no_mark_and_the_next_one_fills(tmp_path: Path
     assert sorted(p.communicate(timeout=60)[0].strip() for p in filled) == ["False"] * (FILLERS - 1) + ["True"]
 
 
+@pytest.mark.slow
 def test_analyses_started_at_once_on_an_empty_cache_all_succeed_and_so_does_the_next(tmp_path: Path,
                                                                                       port_env: dict[str, str]) -> None:
     wav = audio.write_wav(tmp_path / "song.wav", audio.song(bpm=120.0, seconds=12.0))

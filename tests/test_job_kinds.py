@@ -20,8 +20,10 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from tests.helpers import track_row
-from tracks import events, jobs, panels, storage
+from tracks import jobs
+from tracks.files import storage
 from tracks.jobs import kinds
+from tracks.live import events, panels
 from tracks.models import Job, Track
 from tracks.ports import contract
 

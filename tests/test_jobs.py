@@ -12,7 +12,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test import Client
 
-from tracks import jobs, storage
+from tracks import jobs
+from tracks.files import storage
 from tracks.models import AnalysisResult, Job, Track
 
 
@@ -23,6 +24,7 @@ def upload(client: Client, path: Path) -> Track:
     return Track.objects.latest("created")
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_it_analyses_an_upload(alice_client: Client, c_major_wav: Path, run_worker: Callable[[str], bool]) -> None:
     track = upload(alice_client, c_major_wav)
@@ -80,6 +82,7 @@ def test_it_analyses_an_upload(alice_client: Client, c_major_wav: Path, run_work
     assert rekordbox.status_code == 200 and b'Tonality="C"' in rekordbox.content
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_it_records_a_clear_error_when_the_port_fails(alice_client: Client, c_major_wav: Path,
                                                         run_worker: Callable[[str], bool]) -> None:
@@ -105,6 +108,7 @@ def test_it_leaves_a_job_that_is_already_taken(alice_client: Client, c_major_wav
     assert not AnalysisResult.objects.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_re_running_queues_a_new_job_but_never_two_at_once(alice_client: Client, c_major_wav: Path,
                                                            run_worker: Callable[[str], bool]) -> None:

@@ -1,6 +1,8 @@
 """The layers the folders show, held: tracks/music/ is plain music code (no Django, nothing of the app),
-soundforge/runtime/ imports nothing of tracks, and no module imports another that imports it back (at
-module level or inside a function: either way one could not be read without the other)."""
+the ports (their programs, lib/ and the app's side in host/) import no Django and nothing of the app, and the
+programs and lib/ nothing of host/; soundforge/runtime/ imports nothing of tracks; and no module imports another
+that imports it back (at module level or inside a function: either way one could not be read without the
+other)."""
 
 from __future__ import annotations
 
@@ -49,6 +51,17 @@ def imports(name: str, path: Path, known: dict[str, Path]) -> Iterator[str]:
                 yield target
 
 
+def third_party(path: Path) -> set[str]:
+    """The top-level names of what a module imports from outside this repository."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names.add(node.module.split(".")[0])
+    return names - set(PACKAGES)
+
+
 def graph() -> dict[str, set[str]]:
     known = modules()
     edges = {name: set(imports(name, path, known)) for name, path in known.items()}
@@ -94,7 +107,7 @@ def test_the_scan_finds_a_circle_and_reads_relative_imports() -> None:
     edges = graph()
     assert "tracks.music.loops" in edges["tracks.music.cues"]  # from .loops import bar_starts
     assert "tracks.ports.contract" in edges["tracks.music.charts"]  # from ..ports.contract import ...
-    assert "tracks.jobs.kinds" in edges["tracks.panels"] or "tracks.panels" in edges["tracks.jobs.kinds"]
+    assert "tracks.jobs.kinds" in edges["tracks.live.panels"] or "tracks.live.panels" in edges["tracks.jobs.kinds"]
 
 
 def test_no_module_imports_one_that_imports_it_back() -> None:
@@ -120,3 +133,18 @@ def test_the_music_imports_no_django_and_nothing_of_the_app() -> None:
                 " and not m.startswith(('tracks.music', 'tracks.ports'))))\n")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_ports_import_no_django_and_nothing_of_the_app() -> None:
+    edges, known = graph(), modules()
+    ports = sorted(name for name in edges if name.startswith("tracks.ports"))
+    assert {"tracks.ports.host.runner", "tracks.ports.lib.audio_stream", "tracks.ports.analyzer"} <= set(ports)
+    for name in ports:
+        assert all(t.startswith("tracks.ports") for t in edges[name]), (name, edges[name])
+        assert not third_party(known[name]) & {"django", "channels", "rq", "django_rq"}, name
+        if not name.startswith("tracks.ports.host"):  # a program or what they share: not the app's side
+            assert not any(t.startswith("tracks.ports.host") for t in edges[name]), (name, edges[name])
+
+
+def test_the_django_scan_sees_django() -> None:
+    assert "django" in third_party(ROOT / "tracks" / "models.py")

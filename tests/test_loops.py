@@ -12,7 +12,7 @@ import soundfile as sf
 from django.test import Client
 
 from tests.helpers import separation, track_row
-from tracks import storage
+from tracks.files import storage
 from tracks.models import AnalysisResult, Job, Track
 from tracks.music import loops
 

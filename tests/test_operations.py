@@ -31,6 +31,7 @@ def test_the_rq_dashboard_and_admin_are_for_staff_only(alice_client: Client) -> 
             assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_logs_json_lines_that_name_the_job(alice_client: Client, c_major_wav: Path) -> None:
     track = upload(alice_client, c_major_wav)

@@ -12,7 +12,7 @@ from channels.layers import get_channel_layer
 from django.test import Client
 
 from tests.helpers import track_row
-from tracks import events, panels
+from tracks.live import events, panels
 from tracks.models import Activity, Share, ShareLink
 
 # Pushes go out when the transaction commits: these tests commit.

@@ -16,8 +16,10 @@ from tests import audio
 from tests.conftest import worker_env
 from tests.test_jobs import upload
 from tests.test_separation import FOUR, separate
-from tracks import storage
+from tracks.files import storage
 from tracks.models import Job
+
+pytestmark = pytest.mark.slow  # every test here runs a port, a worker or a server
 
 ROOT = Path(__file__).resolve().parent.parent
 

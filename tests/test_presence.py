@@ -1,4 +1,4 @@
-"""Who is on a track's page (tracks/presence.py), against the suite's real Redis: one entry per person however
+"""Who is on a track's page (tracks/live/presence.py), against the suite's real Redis: one entry per person however
 many tabs, each link holder a guest of their own, stale entries dropped, leaving removes."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.contrib.auth.models import AnonymousUser
 
-from tracks import presence
+from tracks.live import presence
 
 
 @pytest.fixture

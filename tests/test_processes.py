@@ -1,4 +1,4 @@
-"""Process groups and stop signals (tracks/ports/processes.py), on real child processes."""
+"""Process groups and stop signals (tracks/ports/host/processes.py), on real child processes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 
-from tracks.ports import processes
+from tracks.ports.host import processes
 
 # A leader that starts a grandchild in its group, then waits; with "stubborn" it ignores SIGTERM.
 FAMILY = """

@@ -23,7 +23,9 @@ from django.utils import timezone
 from tests import processes
 from tests.conftest import worker_env
 from tests.test_jobs import upload
-from tracks import events, jobs, storage
+from tracks import jobs
+from tracks.files import storage
+from tracks.live import events
 from tracks.models import Job
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +55,7 @@ async def _receive(layer, channel: str) -> dict:
     return await asyncio.wait_for(layer.receive(channel), timeout=1)
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_job_is_retried_and_the_page_hears_of_it(
     alice_client: Client, c_major_wav: Path, run_worker: Callable[[str], bool], settings
@@ -98,6 +101,7 @@ def test_a_worker_killed_mid_job_is_retried_and_the_page_hears_of_it(
     assert job.result.data["key"]["key"] == "C"
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_job_out_of_attempts_fails_with_a_clear_message(alice_client: Client, c_major_wav: Path,
                                                           settings) -> None:
@@ -144,6 +148,7 @@ def test_a_worker_that_lost_its_job_can_no_longer_touch_it(alice_client: Client,
     assert retry.succeed()
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_queued_job_that_redis_lost_is_enqueued_again(alice_client: Client, c_major_wav: Path,
                                                         run_worker: Callable[[str], bool], settings) -> None:
@@ -163,6 +168,7 @@ def test_a_queued_job_that_redis_lost_is_enqueued_again(alice_client: Client, c_
     assert Job.objects.get(pk=job.pk).status == Job.Status.SUCCEEDED
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_recover_every_keeps_watching_until_stopped(alice_client: Client, c_major_wav: Path, settings) -> None:
     """What `manage.py serve` runs beside the workers."""

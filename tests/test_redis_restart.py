@@ -13,6 +13,8 @@ from tests.live import Page, Served, wait_for
 from tracks.dev_redis import EmbeddedRedis
 from tracks.models import Job, Track
 
+pytestmark = pytest.mark.slow  # every test here runs a port, a worker or a server
+
 DONE = '<span class="label">Tempo</span>'  # the analysis panel with its figures
 
 

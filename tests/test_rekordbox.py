@@ -1,4 +1,4 @@
-"""Rekordbox's collection XML (tracks/rekordbox.py): what a DJ imports is read back here as Rekordbox reads
+"""Rekordbox's collection XML (tracks/files/rekordbox.py): what a DJ imports is read back here as Rekordbox reads
 it: tempo, a beat grid on the first downbeat, the key, the track's cue points as hot cues in their colours and
 as memory cues."""
 

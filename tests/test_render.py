@@ -12,7 +12,7 @@ import soundfile as sf
 from django.test import Client
 
 from tests.helpers import separation, track_row
-from tracks import storage
+from tracks.files import storage
 from tracks.models import Job, Share, Track
 
 RATE = 22050
@@ -72,6 +72,7 @@ def test_a_render_counts_against_the_owners_storage(alice, alice_client: Client,
     assert not track.jobs.filter(kind=Job.Kind.RENDER, status=Job.Status.QUEUED).exists()
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_newer_render_replaces_the_older(alice_client: Client, separated, run_worker: Callable[[str], bool]) -> None:
     track, separation = separated

@@ -1,4 +1,4 @@
-"""ports/runner.py against real misbehaving scripts: hangs, crashes, garbage, floods."""
+"""ports/host/runner.py against real misbehaving scripts: hangs, crashes, garbage, floods."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tracks.ports.runner import PortError, Progress, run_port
+from tracks.ports.host.runner import PortError, Progress, run_port
 
 
 def script(tmp_path: Path, body: str) -> Path:
@@ -44,6 +44,7 @@ def test_it_returns_the_json_object(tmp_path: Path) -> None:
     assert result.seconds > 0
 
 
+@pytest.mark.slow
 def test_with_an_interval_a_burst_goes_out_at_once_then_the_newest_line_an_interval(tmp_path: Path) -> None:
     port = script(tmp_path, """
         def line(i):
@@ -93,6 +94,7 @@ def test_it_reports_progress_lines_in_order_and_keeps_other_stderr(tmp_path: Pat
     assert "progress" not in result.stderr_tail
 
 
+@pytest.mark.slow
 def test_it_kills_a_hanging_port_and_its_children(tmp_path: Path) -> None:
     pid_file = tmp_path / "child.pid"
     port = script(tmp_path, f"""
@@ -193,7 +195,7 @@ def test_a_killed_job_process_takes_its_port_with_it(tmp_path: Path) -> None:
     caller.write_text(textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
-        from tracks.ports.runner import run_port
+        from tracks.ports.host.runner import run_port
         run_port({str(port)!r}, [], timeout=60)
     """))
     import subprocess

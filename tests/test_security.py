@@ -122,6 +122,7 @@ def test_concurrent_uploads_cannot_pass_the_quota_together(alice, tmp_path: Path
     assert len(list((Path(settings.MEDIA_ROOT) / "tracks").iterdir())) == 2
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_person_may_have_only_so_many_jobs_at_once(alice_client: Client, c_major_wav: Path, run_worker,
                                                      settings) -> None:

@@ -25,6 +25,7 @@ def run(*args: str, env: dict[str, str]) -> tuple[int, dict, list[dict]]:
     return portcli.run("demucs_separate", *args, env=env)
 
 
+@pytest.mark.slow
 def test_it_splits_into_four_stems_at_the_input_rate_and_length(
     tmp_path: Path, models_dir: Path, port_env: dict[str, str]
 ) -> None:
@@ -44,6 +45,7 @@ def test_it_splits_into_four_stems_at_the_input_rate_and_length(
     assert any(p.get("eta") is not None for p in progress if p["stage"] == "separating")
 
 
+@pytest.mark.slow
 def test_it_gives_what_apply_model_gives_on_the_whole_file(
     tmp_path: Path, models_dir: Path, stereo_song_wav: Path, port_env: dict[str, str]
 ) -> None:
@@ -66,6 +68,7 @@ def test_it_gives_what_apply_model_gives_on_the_whole_file(
         assert np.abs(mine - whole[k].numpy()).max() < 1e-5, name
 
 
+@pytest.mark.slow
 def test_it_writes_six_stems_from_a_six_source_model_as_mp3(
     tmp_path: Path, models_dir: Path, stereo_song_wav: Path, port_env: dict[str, str]
 ) -> None:
@@ -81,6 +84,7 @@ def test_it_writes_six_stems_from_a_six_source_model_as_mp3(
         assert float(container.duration / 1e6) == pytest.approx(10.0, abs=0.1)
 
 
+@pytest.mark.slow
 def test_the_dsp_engine_needs_no_weights_and_its_stems_sum_to_the_mix(
     tmp_path: Path, stereo_song_wav: Path, port_env: dict[str, str]
 ) -> None:
@@ -96,6 +100,7 @@ def test_the_dsp_engine_needs_no_weights_and_its_stems_sum_to_the_mix(
     assert progress[-1]["progress"] == 1.0
 
 
+@pytest.mark.slow
 def test_missing_weights_fail_fast_and_say_what_to_put_where(tmp_path: Path, stereo_song_wav: Path,
                                                             port_env: dict[str, str]) -> None:
     (tmp_path / "models").mkdir()
@@ -118,6 +123,7 @@ def test_missing_weights_fail_fast_and_say_what_to_put_where(tmp_path: Path, ste
     assert not list((tmp_path / "out").glob("*.wav"))
 
 
+@pytest.mark.slow
 def test_a_corrupt_weights_file_fails_clearly(tmp_path: Path, models_dir: Path, stereo_song_wav: Path,
                                                port_env: dict[str, str]) -> None:
     repo = tmp_path / "models"
@@ -140,6 +146,7 @@ def test_it_rejects_what_is_not_audio(tmp_path: Path, port_env: dict[str, str]) 
     assert (code, out["error"]) == (2, "invalid_arguments")
 
 
+@pytest.mark.slow
 def test_it_lists_the_models_it_can_load_and_why_not(tmp_path: Path, models_dir: Path,
                                                       port_env: dict[str, str]) -> None:
     code, out, _ = run("--list-models", "--models-dir", str(models_dir), env=port_env)
@@ -162,6 +169,7 @@ def test_it_lists_the_models_it_can_load_and_why_not(tmp_path: Path, models_dir:
     assert models["htdemucs_ft"]["available"] and models["htdemucs_ft"]["source"] == "download on first use"
 
 
+@pytest.mark.slow
 def test_no_time_left_is_guessed_before_a_chunk_is_done(capfd: pytest.CaptureFixture[str]) -> None:
     """Before the first chunk there is no pace: a time left then climbed by seconds with every second (the
     fraction held while elapsed time grew), which reads as a hang. After one, it is given."""
@@ -194,6 +202,7 @@ def serving(folder: Path) -> Iterator[str]:
         server.server_close()
 
 
+@pytest.mark.slow
 def test_fetch_fills_a_models_folder_and_keeps_only_what_its_checksum_says(
     tmp_path: Path, stereo_song_wav: Path, port_env: dict[str, str]
 ) -> None:

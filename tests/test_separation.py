@@ -21,7 +21,8 @@ from django.test import Client
 from tests import audio, demucs_models, processes
 from tests.conftest import worker_env
 from tests.test_jobs import upload
-from tracks import jobs, storage
+from tracks import jobs
+from tracks.files import storage
 from tracks.models import Job, Stem, Track
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +50,7 @@ def separated(client: Client, path: Path, run_worker: Callable[[str], bool], **k
     return track
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_it_separates_with_the_built_in_engine(alice_client: Client, song_wav: Path,
                                                run_worker: Callable[[str], bool]) -> None:
@@ -80,6 +82,7 @@ def test_it_separates_with_the_built_in_engine(alice_client: Client, song_wav: P
     assert f"/separations/{stems[0].job.uuid}/zip/" in page
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_new_stems_are_analysed_with_the_mix(alice_client: Client, song_wav: Path,
                                              run_worker: Callable[[str], bool]) -> None:
@@ -103,6 +106,7 @@ def test_new_stems_are_analysed_with_the_mix(alice_client: Client, song_wav: Pat
     assert page.count('<td class="name">') == 4
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_it_separates_with_a_demucs_model_from_the_models_folder(
     alice_client: Client, song_wav: Path, models_dir: Path, run_worker: Callable[[str], bool], settings
@@ -116,6 +120,7 @@ def test_it_separates_with_a_demucs_model_from_the_models_folder(
     assert all(sf.info(storage.stem_path(s)).format == "FLAC" for s in stems)
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_it_offers_only_the_models_it_can_load_and_says_why(alice_client: Client, song_wav: Path,
                                                              tmp_path: Path, settings, monkeypatch,
@@ -142,6 +147,7 @@ def test_it_offers_only_the_models_it_can_load_and_says_why(alice_client: Client
     assert not track.jobs.filter(kind=Job.Kind.SEPARATION).exists()
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_new_separation_with_the_same_model_replaces_the_old_stems(
     alice_client: Client, song_wav: Path, run_worker: Callable[[str], bool]
@@ -154,6 +160,7 @@ def test_a_new_separation_with_the_same_model_replaces_the_old_stems(
     assert not storage.stems_dir(first).exists()
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_the_cached_stems_panel_follows_new_stems_a_new_analysis_and_a_new_title(
     alice_client: Client, song_wav: Path, run_worker: Callable[[str], bool]
@@ -185,6 +192,7 @@ def test_the_cached_stems_panel_follows_new_stems_a_new_analysis_and_a_new_title
     assert "Renamed - vocals (dsp).mp3" in page and f'data-click="{newer.job_id}-"' in page
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_it_serves_each_stem_and_a_zip_named_after_the_track(alice_client: Client, song_wav: Path,
                                                               run_worker: Callable[[str], bool]) -> None:
@@ -221,6 +229,7 @@ def test_it_serves_each_stem_and_a_zip_named_after_the_track(alice_client: Clien
         assert 'filename="tmp-x-CON-pwn' in disposition and ".." not in disposition and "/" not in disposition
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_download_this_mix_renders_the_mixers_gains_and_pans(alice_client: Client, song_wav: Path,
                                                               run_worker: Callable[[str], bool]) -> None:
@@ -249,6 +258,7 @@ def test_download_this_mix_renders_the_mixers_gains_and_pans(alice_client: Clien
     assert alice_client.get(url, {"pan_bass": "nan"}).status_code == 400
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_stranger_cannot_reach_the_stems(alice_client: Client, charlie_client: Client, song_wav: Path,
                                            run_worker: Callable[[str], bool]) -> None:
@@ -281,6 +291,7 @@ def test_a_queued_separation_can_be_cancelled_and_never_runs(alice_client: Clien
     assert not Stem.objects.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_cancelling_a_running_separation_kills_the_port_and_removes_its_files(
     alice_client: Client, tmp_path: Path
@@ -318,6 +329,7 @@ def test_cancelling_a_running_separation_kills_the_port_and_removes_its_files(
     assert Path(settings.MEDIA_ROOT, track.file).exists()  # the original stays
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_manage_py_models_fetches_into_the_models_folder_and_lists(tmp_path: Path, settings) -> None:
     from tests.test_separate_port import serving

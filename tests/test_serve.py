@@ -13,7 +13,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tracks.dev_redis import free_port, redis_answers
+
+pytestmark = pytest.mark.slow  # every test here runs a port, a worker or a server
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 from tests.conftest import PASSWORD
 from tests.helpers import track_row
 from tests.test_jobs import upload
-from tracks import storage
+from tracks.files import storage
 from tracks.models import Activity, AnalysisResult, Comment, Cue, Job, Share, ShareLink, Stem, Track
 
 
@@ -180,6 +180,7 @@ def test_an_expired_link_is_a_plain_404(alice_client: Client, song: Path) -> Non
     assert Client().get("/s/not-a-token/").status_code == 404
 
 
+@pytest.mark.slow
 def test_timed_comments_by_those_it_is_shared_with(alice_client: Client, bob_client: Client, bob, charlie,
                                                     song: Path) -> None:
     track = upload(alice_client, song)

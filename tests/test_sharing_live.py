@@ -16,13 +16,14 @@ from tests.conftest import PASSWORD
 from tests.helpers import track_row
 from tests.test_consumers import connect, make_track, open_track_page, receive_until
 from tests.test_sharing import ACTORS, client_for
-from tracks import events, panels
-from tracks.consumers import CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED
+from tracks.live import events, panels
+from tracks.live.consumers import CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED
 from tracks.models import Job, Share, ShareLink
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.mark.slow
 async def test_a_share_appears_and_disappears_in_the_recipients_library(
     alice_client: Client, bob_client: Client, bob, c_major_wav: Path
 ) -> None:
@@ -46,6 +47,7 @@ async def test_a_share_appears_and_disappears_in_the_recipients_library(
     await library.disconnect(timeout=5)
 
 
+@pytest.mark.slow
 async def test_pushes_reach_viewers_and_link_holders_never_strangers(
     alice_client: Client, bob_client: Client, charlie_client: Client, bob, c_major_wav: Path
 ) -> None:
@@ -75,6 +77,7 @@ async def test_pushes_reach_viewers_and_link_holders_never_strangers(
         await ws.disconnect(timeout=5)
 
 
+@pytest.mark.slow
 async def test_a_comment_reaches_everyone_on_the_page(alice_client: Client, bob_client: Client, bob,
                                                       c_major_wav: Path) -> None:
     track = await make_track(alice_client, c_major_wav)
@@ -87,6 +90,7 @@ async def test_a_comment_reaches_everyone_on_the_page(alice_client: Client, bob_
     await owner_page.disconnect(timeout=5)
 
 
+@pytest.mark.slow
 async def test_everyone_on_the_page_sees_who_else_is_there(alice_client: Client, bob_client: Client, bob,
                                                            c_major_wav: Path) -> None:
     track = await make_track(alice_client, c_major_wav)
@@ -108,6 +112,7 @@ async def test_everyone_on_the_page_sees_who_else_is_there(alice_client: Client,
     await alice.disconnect(timeout=5)
 
 
+@pytest.mark.slow
 async def test_a_role_change_reaches_the_persons_open_page(alice_client: Client, bob_client: Client, bob,
                                                           c_major_wav: Path) -> None:
     track = await make_track(alice_client, c_major_wav)
@@ -136,6 +141,7 @@ async def test_a_role_change_reaches_the_persons_open_page(alice_client: Client,
     await page.disconnect(timeout=5)
 
 
+@pytest.mark.slow
 async def test_a_link_closes_its_pages_when_it_expires(alice_client: Client, c_major_wav: Path) -> None:
     track = await make_track(alice_client, c_major_wav)
     expires = timezone.now() + timedelta(seconds=2)
@@ -156,6 +162,7 @@ async def receive_until_closed(ws: object, timeout: float) -> int:
             return output["code"]
 
 
+@pytest.mark.slow
 async def test_logging_out_closes_that_sessions_pages_only(alice_client: Client, bob_client: Client, bob,
                                                            c_major_wav: Path) -> None:
     track = await make_track(alice_client, c_major_wav)
@@ -182,11 +189,12 @@ WS_TABLE = {
 
 
 def test_every_websocket_route_has_a_rule() -> None:
-    from tracks.routing import websocket_urlpatterns
+    from tracks.live.routing import websocket_urlpatterns
 
     assert {str(p.pattern) for p in websocket_urlpatterns} == set(WS_TABLE)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("actor", ACTORS)
 async def test_the_websocket_access_table(actor: str, alice, charlie) -> None:
     @sync_to_async

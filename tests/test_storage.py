@@ -27,6 +27,8 @@ from tests.test_separation import FOUR, separate
 from tracks.dev_redis import free_port
 from tracks.models import Job, Stem
 
+pytestmark = pytest.mark.slow  # every test here runs a port, a worker or a server
+
 ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "soundforge-media"
 

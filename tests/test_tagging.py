@@ -15,7 +15,7 @@ from tinytag import TinyTag
 
 from tests import audio
 from tests.helpers import track_row
-from tracks import storage
+from tracks.files import storage
 from tracks.models import AnalysisResult, Cue, Track
 from tracks.music import cues, tagging
 

@@ -77,6 +77,7 @@ def test_corrected_data_keeps_what_the_tracker_found() -> None:
     assert tempo.corrected({"tempo": None, "beats": []}, Fraction(2)) == {"tempo": None, "beats": []}
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_correction_reaches_every_page_the_library_the_exports_and_the_next_analysis(
     alice_client: Client, bob_client: Client, bob, c_major_wav: Path, run_worker: Callable[[str], bool]

@@ -54,6 +54,7 @@ def note_f(reference: list[tuple[float, float, int]], found: list[list[float]]) 
     return f
 
 
+@pytest.mark.slow
 def test_the_port_finds_each_stems_notes_in_its_range(tmp_path: Path, port_env: dict[str, str]) -> None:
     bass, melody, silence = tmp_path / "bass.wav", tmp_path / "vocals.wav", tmp_path / "other.wav"
     sf.write(bass, played(BASS), RATE)
@@ -71,6 +72,7 @@ def test_the_port_finds_each_stems_notes_in_its_range(tmp_path: Path, port_env: 
     assert any(line["stage"] == "transcribing vocals" for line in lines)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("args", "kind", "said"), [
     (["--stem=drums={wav}"], "invalid_arguments", "not a stem to transcribe"),
     (["--stem=bass={missing}"], "file_not_found", "no such file"),
@@ -153,6 +155,7 @@ def separated(alice) -> tuple[Track, Job]:
     return track, separation(track, stems, RATE)
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_transcription_puts_a_piano_roll_under_the_stem_and_offers_midi(
         alice_client: Client, separated, run_worker: Callable[[str], bool]) -> None:

@@ -150,6 +150,7 @@ def test_it_rejects_bad_audio_and_leaves_nothing(alice_client: Client, tmp_path:
     assert media_files() == []
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(("decoder", "message"), [
     ("kill -SEGV $$", "the decoder crashed on it"),
@@ -160,7 +161,7 @@ def test_a_decoder_that_crashes_or_hangs_rejects_the_file_and_nothing_else(
     """The probe decodes in a process of its own (tracks/ports/probe.py): a decoder crashing or hanging on a
     hostile file is that process's end, not the web server's. Here the ports' interpreter is one that does
     exactly that."""
-    from tracks import uploads
+    from tracks.files import uploads
 
     interpreter = tmp_path / "decoder.sh"
     interpreter.write_text(f"#!/bin/sh\n{decoder}\n")
@@ -188,7 +189,7 @@ def test_an_oversized_upload_is_dropped_while_it_streams(settings) -> None:
     from django.core.files.uploadhandler import SkipFile
     from django.test import RequestFactory
 
-    from tracks.uploads import UploadLimitHandler
+    from tracks.files.uploads import UploadLimitHandler
 
     settings.MAX_UPLOAD_MB = 1
     request = RequestFactory().post("/tracks/upload/")
@@ -227,7 +228,7 @@ def test_it_needs_a_logged_in_user(client: Client, tmp_path: Path) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_nothing_stays_when_queueing_the_analysis_fails(alice, tmp_path: Path) -> None:
-    from tracks import uploads
+    from tracks.files import uploads
 
     def broken_queue(track: Track) -> None:
         raise ConnectionError("redis is down")

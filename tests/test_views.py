@@ -170,7 +170,7 @@ def test_the_page_says_when_there_is_no_tempo_and_no_clear_key(alice_client: Cli
 @pytest.mark.django_db
 def test_people_appear_by_display_name_and_link_holders_never_see_an_address(
         alice_client: Client, bob_client: Client, bob, track: Track) -> None:
-    from tracks import panels
+    from tracks.live import panels
     from tracks.models import ShareLink
 
     assert alice_client.post(f"/tracks/{track.uuid}/shares/", {"who": "BOB", "role": "viewer"}).status_code == 302

@@ -1,4 +1,4 @@
-"""The warm analyzer (tracks/ports/warm.py) as a real server process, driven through the runner."""
+"""The warm analyzer (tracks/ports/host/warm.py) as a real server process, driven through the runner."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from tests import audio
-from tracks.ports import runner
-from tracks.ports import warm as warm_client
+from tracks.ports.host import runner
+from tracks.ports.host import warm as warm_client
 
-WARM = runner.port("warm").command()
+WARM = runner.warm_server().command()
 ANALYZER = runner.port("analyzer")
 
 
@@ -71,6 +71,7 @@ def gone(pid: int) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_a_warm_fork_gives_the_cold_answer_with_progress(warm: Server, c_major_wav: Path) -> None:
     stages: list[str] = []
     since = len(warm.log)
@@ -91,6 +92,7 @@ def test_a_port_error_in_a_warm_child_is_the_ports_own(warm: Server, tmp_path: P
     assert (caught.value.kind, caught.value.message) == ("file_not_found", f"no such file: {tmp_path / 'missing.wav'}")
 
 
+@pytest.mark.slow
 def test_a_warm_child_that_overruns_is_killed_and_the_server_serves_on(warm: Server, c_major_wav: Path,
                                                                          tmp_path: Path) -> None:
     # Two minutes of audio: on a fast machine a warm fork analyses the 8 s song within the 0.2 s given.
@@ -124,6 +126,7 @@ def test_garbage_gets_an_error_and_no_child(warm: Server, c_major_wav: Path) -> 
     assert analyse(c_major_wav, warm.socket).data["tempo"] > 0
 
 
+@pytest.mark.slow
 def test_without_a_server_the_port_starts_cold(tmp_path: Path, c_major_wav: Path) -> None:
     stale = tmp_path / "analyzer.sock"
     stale.touch()  # a socket file left behind by a server that is gone
@@ -131,11 +134,12 @@ def test_without_a_server_the_port_starts_cold(tmp_path: Path, c_major_wav: Path
     assert analyse(c_major_wav, str(tmp_path / "never.sock")).data["key"]["key"] == "C"
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_analysis_jobs_fork_from_the_warm_server(warm: Server, alice_client, c_major_wav: Path, run_worker,
                                                  settings) -> None:
     from tests.test_jobs import upload
-    from tracks import storage
+    from tracks.files import storage
     from tracks.models import Job
 
     settings.ANALYZER_SOCKET = Path(warm.socket)

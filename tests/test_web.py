@@ -14,6 +14,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from tests import streaming_app
 from tracks.dev_redis import free_port
 
@@ -81,6 +83,7 @@ def test_a_body_past_its_limit_is_refused_before_it_is_read() -> None:
         assert answer.startswith(b"HTTP/1.1 200")
 
 
+@pytest.mark.slow
 def test_a_body_that_stops_arriving_is_timed_out() -> None:
     with web(SOUNDFORGE_BODY_IDLE_S="1") as port:
         answer, seconds = answer_to(port, f"POST /pieces HTTP/1.1\nHost: x\nCookie: {SESSION}\nContent-Length: 1000\n",
@@ -88,6 +91,7 @@ def test_a_body_that_stops_arriving_is_timed_out() -> None:
         assert answer.startswith(b"HTTP/1.1 408") and 0.9 < seconds < 5
 
 
+@pytest.mark.slow
 def test_a_slow_reader_holds_the_application_back(tmp_path: Path) -> None:
     """Twisted buffers whatever it is given: without the pause, all 64 MB would sit in the web process while
     a client that reads nothing waits; with it, the app is held once the connection's buffers are full."""

@@ -22,7 +22,7 @@ from django.http import HttpRequest
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
-from . import events
+from .live import events
 from .models import Activity, Profile, Share, Track, display_name
 
 User = get_user_model()

@@ -16,11 +16,13 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from . import access, accounts, events, jobs, limits, storage, uploads
+from . import access, accounts, jobs, limits
+from .files import storage, uploads
+from .live import events
+from .live.panels import ACCESS, ACTIVITY, ANALYSIS, COMMENTS, CUES, JOB, TITLE
 from .models import Activity, AnalysisResult, Comment, Cue, Job, Share, ShareLink, Track
 from .music import cues, tempo
 from .music.labels import clock
-from .panels import ACCESS, ACTIVITY, ANALYSIS, COMMENTS, CUES, JOB, TITLE
 
 # -- tracks ----------------------------------------------------------------------------------------------------
 

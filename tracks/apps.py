@@ -17,7 +17,7 @@ def give_a_display_name(sender: Any, instance: Any, created: bool, raw: bool = F
 
 def close_its_sockets(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     """Logging out closes every page the session has open (before the session is flushed)."""
-    from . import events
+    from .live import events
 
     events.session_ended(request.session.session_key)
 

@@ -9,7 +9,7 @@ import redis
 from rq import Worker as RQWorker
 from rq import worker_registration
 
-from . import panels
+from .live import panels
 
 logger = logging.getLogger(__name__)
 

@@ -57,7 +57,7 @@
   });
 
   // What this person may do changed (a role up or down, a link with downloads gone): fetch the parts of the
-  // page that depend on it (views.track_controls) and swap them in by id.
+  // page that depend on it (views/track.py: track_controls) and swap them in by id.
   async function refreshControls(uuid) {
     const response = await fetch(`/tracks/${uuid}/controls/`, { headers: { "HX-Request": "true" } });
     if (!response.ok) return;
@@ -111,9 +111,14 @@
     else restoreFocus(spot);
   });
 
-  document.addEventListener("htmx:wsAfterMessage", (event) => {
-    const changed = /id="access-([0-9a-f-]+)"/.exec(event.detail.message);
-    if (changed) refreshControls(changed[1]);
+  // The access notice (templates/tracks/access_notice.html), swapped in by id like any push: data-changed
+  // says this person's rights changed.
+  document.addEventListener("htmx:wsAfterMessage", () => {
+    const notice = document.querySelector("[id^='access-'][data-changed]");
+    if (notice) {
+      delete notice.dataset.changed;
+      refreshControls(notice.id.slice("access-".length));
+    }
     restoreFocus(spot);
     announceJobs();
   });

@@ -12,10 +12,12 @@ from typing import Any
 
 from django.core.files.storage import default_storage
 
-from .. import events, storage
+from ..files import storage
+from ..live import events
 from ..models import Activity, AnalysisResult, Cue, Job, Track
 from ..music import cues
-from ..ports import contract, runner
+from ..ports import contract
+from ..ports.host import runner
 from .running import PUSH_INTERVAL_S, port_limits, run_and_record
 
 logger = logging.getLogger("tracks.jobs")

@@ -4,7 +4,7 @@ of the owner's quota, the panel that shows it and the facts its success changes.
 Enqueueing, running, recovering, cancelling and pushing read these entries and nothing else about a kind.
 Adding a kind: a ``Job.Kind`` choice (and its migration), a module in this package with its body (see
 analysis.py: a function of the claimed job that runs a port through ``running.run_and_record``), an entry
-below, its panel (tracks/panels.py; templates know the kind's latest job as ``<kind>_job``) and the view
+below, its panel (tracks/live/panels.py; templates know the kind's latest job as ``<kind>_job``) and the view
 that starts it through ``actions.start``. An entry names its body by path: the bodies import the running
 code, which reads these entries.
 """
@@ -17,7 +17,9 @@ from typing import Any
 
 from django.conf import settings
 
-from .. import access, limits, panels, storage
+from .. import access, limits
+from ..files import storage
+from ..live import panels
 from ..models import Job, Track
 from ..ports import contract
 

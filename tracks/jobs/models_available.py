@@ -11,7 +11,8 @@ import django_rq
 import redis
 from django.conf import settings
 
-from ..ports import contract, runner
+from ..ports import contract
+from ..ports.host import runner
 from .running import port_env
 
 logger = logging.getLogger("tracks.jobs")

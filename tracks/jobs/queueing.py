@@ -11,7 +11,8 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
-from .. import access, events, limits, panels
+from .. import access, limits
+from ..live import events, panels
 from ..models import Job, Track
 from . import kinds
 

@@ -12,7 +12,7 @@ from typing import Any
 from django.core.files.storage import default_storage
 from django.db import transaction
 
-from .. import storage
+from ..files import storage
 from ..models import Job
 from .running import fail, run_and_record
 

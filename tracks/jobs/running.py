@@ -16,10 +16,10 @@ from django.utils.module_loading import import_string
 
 from soundforge import logs
 
-from .. import events, panels
+from ..live import events, panels
 from ..models import Job, Track
-from ..ports import runner
 from ..ports.contract import ErrorKind
+from ..ports.host import runner
 from . import kinds
 
 logger = logging.getLogger("tracks.jobs")

@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from .. import storage
+from ..files import storage
 from ..models import Activity, Job, Stem
 from .queueing import enqueue
 from .running import run_and_record

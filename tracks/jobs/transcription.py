@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from .. import storage
+from ..files import storage
 from ..models import Activity, Job, Stem
 from .running import fail, run_and_record
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..ports.audio_stream import pan_gains
+from ..ports.lib.audio_stream import pan_gains
 
 BLOCK = 65536  # frames mixed at once
 

@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from . import beats as beat_network
-from . import harmony, jit_cache
 from .contract import BEAT_FEATURES, FEATURES, MODES, PITCH_CLASSES, STEMS, ErrorKind
+from .lib import beats as beat_network
+from .lib import harmony, jit_cache
 from .port_protocol import Parser, PortFailure, centred_piece, progress, r, run, waveform_peaks
 
 ANALYZER_VERSION = "3"

@@ -28,10 +28,10 @@ import threading
 import time
 from typing import Any
 
-from .audio_stream import StemWriter, scan
 from .contract import BUILT_IN_MODEL, DEFAULT_MODEL, FORMATS, MODELS, STEM_PREVIEW_SUFFIX, ErrorKind
-from .demucs_models import list_models, load_model, pick_device
-from .demucs_stream import count_chunks, separate_demucs
+from .lib.audio_stream import StemWriter, scan
+from .lib.demucs_models import list_models, load_model, pick_device
+from .lib.demucs_stream import count_chunks, separate_demucs
 from .port_protocol import Parser, PortFailure, progress, r, run
 
 PEAKS = 800
@@ -135,7 +135,8 @@ def main(argv: list[str]) -> dict[str, Any]:
     os.makedirs(args.output_dir, exist_ok=True)
     progress(0.0, "loading model")
     if args.model == BUILT_IN_MODEL:
-        from . import analyzer, dsp_engine, jit_cache
+        from . import analyzer
+        from .lib import dsp_engine, jit_cache
 
         jit_cache.ensure_filled(lambda: jit_cache.run_every_port(analyzer.main),
                                 on_wait=lambda: progress(0.0, "compiling (first separation only)"))

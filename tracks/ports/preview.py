@@ -3,7 +3,7 @@
     python -m tracks.ports.preview FILE --output OUT.mp3
 
 Prints ``{"path": OUT, "bytes": n, "duration": seconds}`` and exits 0, or the error object and a non-zero
-exit. A listen-only share link plays this instead of the original (tracks/views.py); a separation's stems get
+exit. A listen-only share link plays this instead of the original (tracks/views/files.py); a separation's stems get
 theirs from the separation port itself. MP3 at audio_stream.PREVIEW_KBPS, written a block at a time.
 Imports no Django.
 """
@@ -15,8 +15,8 @@ import sys
 import time
 from typing import Any
 
-from .audio_stream import PreviewWriter, frames, header
 from .contract import ErrorKind
+from .lib.audio_stream import PreviewWriter, frames, header
 from .port_protocol import Parser, PortFailure, progress, r, run
 
 PROGRESS_S = 0.5

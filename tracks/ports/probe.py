@@ -6,7 +6,7 @@ Prints ``{"format", "codec", "duration", "sample_rate", "channels"}`` and exits 
 ``{"error": "rejected", "message": ...}`` (the reason, for the uploader, as it is) and exits 1. The format is
 decided by the content alone (FFmpeg's demuxer, through PyAV), never by the file's name.
 
-Run as a process of its own for each upload (tracks/uploads.py), not in the web process: a decoder that
+Run as a process of its own for each upload (tracks/files/uploads.py), not in the web process: a decoder that
 crashes or hangs on a hostile file then takes down only this process, and the decoding's CPU never holds
 the web process's GIL (its event loop feeds every open page's websocket). Imports no Django.
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from .audio_stream import PreviewWriter, pan_gains
 from .contract import ErrorKind
+from .lib.audio_stream import PreviewWriter, pan_gains
 from .port_protocol import Parser, PortFailure, progress, r, run
 
 MP3_KBPS = 320

@@ -7,7 +7,7 @@ import shutil
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from tracks import storage
+from tracks.files import storage
 
 
 class Command(BaseCommand):

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from tracks import jobs
-from tracks.ports import runner
+from tracks.ports.host import runner
 
 FETCH_TIMEOUT_S = 3600
 

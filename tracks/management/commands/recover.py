@@ -13,7 +13,7 @@ import logging
 from django.core.management.base import BaseCommand
 
 from tracks import jobs
-from tracks.ports import processes
+from tracks.ports.host import processes
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 recovery under one supervisor.
 
 Ctrl-C (or SIGTERM) stops everything: children run in their own sessions so the terminal's signal reaches
-only this process, which then stops their process groups and waits for them (tracks/ports/processes.py).
+only this process, which then stops their process groups and waits for them (tracks/ports/host/processes.py).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from tracks import jobs
 from tracks.dev_redis import EmbeddedRedis, redis_answers
-from tracks.ports import contract, processes, runner
+from tracks.ports import contract
+from tracks.ports.host import processes, runner
 
 STOP_GRACE_S = 8.0
 CHECK_EVERY_S = 0.5
@@ -99,7 +100,7 @@ class Command(BaseCommand):
                               "soundforge.asgi:application"]
                  for i in range(1, web_processes + 1)}
         if settings.WARM_ANALYZER:
-            specs["warm-analyzer"] = [*runner.port("warm").command(settings.PORT_PYTHON),
+            specs["warm-analyzer"] = [*runner.warm_server().command(settings.PORT_PYTHON),
                                       "--socket", str(settings.ANALYZER_SOCKET), "--port", "analyzer"]
         # Job recovery at start-up and every little while, in its own process (with this REDIS_URL).
         specs["recovery"] = [sys.executable, manage, "recover", "--every", str(settings.RECOVER_EVERY_S)]

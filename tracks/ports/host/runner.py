@@ -28,13 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..contract import ErrorKind
 from . import processes, warm
-from .contract import ErrorKind
 
 logger = logging.getLogger(__name__)
 
-PORTS_DIR = Path(__file__).resolve().parent
+PORTS_DIR = Path(__file__).resolve().parent.parent
 ROOT = PORTS_DIR.parent.parent  # the repository: tracks.ports is importable from here
+PORTS_PACKAGE = __package__.rpartition(".")[0]  # the programs sit above this package
 STDERR_TAIL_LINES = 40
 POLL_S = 0.1
 PR_SET_PDEATHSIG = 1
@@ -107,7 +108,12 @@ class Port:
 
 def port(name: str) -> Port:
     """A port of this package, run as ``python -m tracks.ports.<name>`` (the repository root on PYTHONPATH)."""
-    return Port(name, ("-m", f"{__package__}.{name}"))
+    return Port(name, ("-m", f"{PORTS_PACKAGE}.{name}"))
+
+
+def warm_server() -> Port:
+    """The warm analyzer (host/warm.py), run as ``python -m tracks.ports.host.warm``."""
+    return Port("warm", ("-m", f"{__package__}.warm"))
 
 
 def script(path: Path | str) -> Port:
@@ -176,7 +182,7 @@ def run_port(
     ``on_progress`` and ``should_cancel`` are called from the calling thread, so they may use the
     database; ``should_cancel`` is asked about twice a second. With ``progress_interval``, ``on_progress``
     gets at most one line per interval on average, the newest, after a first few at once (see _ProgressPump).
-    With ``warm_socket``, the port is forked by that warm server (ports/warm.py) when one answers there, and
+    With ``warm_socket``, the port is forked by that warm server (ports/host/warm.py) when one answers there, and
     started cold otherwise.
     ``max_file_mb`` caps the size of every file a cold-started port writes (warm ones write none); ``nice``
     lowers its CPU priority (the warm server is started niced as a whole).

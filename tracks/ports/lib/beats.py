@@ -35,7 +35,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from .port_protocol import centred_piece
+from ..port_protocol import centred_piece
 
 FPS = 50
 SAMPLE_RATE = 22050

@@ -16,8 +16,8 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 
-from .models import Job, Stem, Track
-from .ports import contract
+from ..models import Job, Stem, Track
+from ..ports import contract
 
 
 def is_local() -> bool:

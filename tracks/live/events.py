@@ -19,10 +19,10 @@ from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.template.loader import render_to_string
-from django.utils.html import format_html
 
-from . import access, panels
-from .models import Track
+from .. import access
+from ..models import Track
+from . import panels
 
 logger = logging.getLogger(__name__)
 
@@ -142,8 +142,8 @@ def access_changed(track: Track) -> None:
 
 def access_notice(track_uuid: object) -> str:
     """Sent to one socket whose person's rights on the track changed: static/js/live.js then fetches the
-    page's controls for them again (views.track_controls)."""
-    return format_html('<div id="access-{}" hidden data-changed="{}"></div>', track_uuid, time.time())
+    page's controls for them again (views/track.py: track_controls)."""
+    return render_to_string("tracks/access_notice.html", {"track_uuid": track_uuid, "changed": time.time()})
 
 
 def session_ended(session_key: str | None) -> None:

@@ -24,9 +24,9 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-PORTS_DIR = Path(__file__).resolve().parent
+PORTS_DIR = Path(__file__).resolve().parent.parent
 # The ports whose librosa calls the warm-up covers: a change to any of them may compile something new.
-COMPILING_PORTS = ("analyzer.py", "beats.py", "harmony.py", "dsp_engine.py", "jit_cache.py")
+COMPILING_PORTS = ("analyzer.py", "lib/beats.py", "lib/harmony.py", "lib/dsp_engine.py", "lib/jit_cache.py")
 LOCK_NAME = ".lock"
 
 _filling = False

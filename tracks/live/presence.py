@@ -12,7 +12,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from django.conf import settings
 
-from .models import display_name
+from ..models import display_name
 
 TTL_S = 90
 REFRESH_S = 30

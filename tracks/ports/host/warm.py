@@ -1,7 +1,7 @@
 """A warm start for ports: a process that has imported a port and its libraries once, and forks a fresh
 child for every job.
 
-    python -m tracks.ports.warm --socket /path/to/analyzer.sock --port analyzer
+    python -m tracks.ports.host.warm --socket /path/to/analyzer.sock --port analyzer
 
 Importing librosa and loading numba's compiled functions costs seconds per process, more than analysing a
 song. This server pays it once; each job is still its own process (ADR-002's crash isolation), forked from
@@ -11,7 +11,7 @@ Protocol, one request per connection on a Unix socket: the client sends one JSON
 ``{"argv": [...], "env": {...}}`` with three file descriptors (stdin, stdout, stderr) attached; the server
 answers ``{"pid": n}`` once the child runs and ``{"exit": code, "maxrss_kb": n}`` when it ends (code < 0: the
 signal that killed it). If the client goes away first (its worker died), the child's group is killed.
-The client is here too (:func:`start`, :class:`WarmProcess`); ports/runner.py calls it.
+The client is here too (:func:`start`, :class:`WarmProcess`); ports/host/runner.py calls it.
 """
 
 from __future__ import annotations
@@ -41,14 +41,15 @@ WARM_PORTS = ("analyzer",)
 def warm_up() -> None:
     """Fill numba's cache if nobody has (jit_cache.py), then pass through every compiled function once so
     all of them are loaded here, before any fork; read the beat network too."""
-    from . import analyzer, jit_cache
+    from .. import analyzer
+    from ..lib import jit_cache
 
     def warm_up() -> None:
         jit_cache.run_every_port(analyzer.main)
 
     if not jit_cache.ensure_filled(warm_up):
         warm_up()
-    from . import beats
+    from ..lib import beats
 
     try:
         beats.load()  # the beat network's weights, read once
@@ -71,7 +72,7 @@ def child(port: Any, listener: socket.socket, conn: socket.socket, request: dict
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.environ.update({str(k): str(v) for k, v in (request.get("env") or {}).items()})
         sys.argv = [port.__file__, *request["argv"]]
-        from .port_protocol import run
+        from ..port_protocol import run
 
         code = run(port.main, list(request["argv"]), port.FAILURE_KIND)
         sys.stdout.flush()
@@ -83,7 +84,7 @@ def child(port: Any, listener: socket.socket, conn: socket.socket, request: dict
 
 
 def serve(socket_path: str, name: str) -> None:
-    port = importlib.import_module(f"{__package__}.{name}")
+    port = importlib.import_module(f"{__package__.rpartition('.')[0]}.{name}")
     os.makedirs(os.path.dirname(os.path.abspath(socket_path)), exist_ok=True)
     warm_up()
     if os.path.exists(socket_path):

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from ..contract import FOUR_STEMS
 from .audio_stream import StemWriter, Window, frames
-from .contract import FOUR_STEMS
 
 SOURCES = FOUR_STEMS
 BLOCK_S = 30.0

@@ -2,7 +2,7 @@
 recovery loop, the port runner and the warm analyzer. Each child runs in a session of its own (so a
 terminal's Ctrl-C reaches only its supervisor) and is stopped as a whole group, with whatever it started.
 
-Stdlib only: the ports and the application both import it as ``tracks.ports.processes``.
+Stdlib only: the ports and the application both import it as ``tracks.ports.host.processes``.
 """
 
 from __future__ import annotations

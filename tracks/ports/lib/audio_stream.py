@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from .contract import STEM_PREVIEW_SUFFIX, ErrorKind, preview_name
-from .port_protocol import PortFailure, disk_full, out_of_space
+from ..contract import STEM_PREVIEW_SUFFIX, ErrorKind, preview_name
+from ..port_protocol import PortFailure, disk_full, out_of_space
 
 MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 # The original's preview: what a listen-only link's player plays instead of the original (MP3 plays in every

@@ -20,10 +20,10 @@ from django.db.models import OuterRef, Subquery
 from django.template.loader import get_template, render_to_string
 from django.utils.functional import SimpleLazyObject
 
-from . import access
-from .models import AnalysisResult, Job, Track
-from .music import charts, cues
-from .ports import contract
+from .. import access
+from ..models import AnalysisResult, Job, Track
+from ..music import charts, cues
+from ..ports import contract
 
 # What can change about a track; each action announces the facts it changed.
 JOB = "job"  # a job was queued, moved on, or ended (the job panels show every kind)

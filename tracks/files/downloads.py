@@ -31,9 +31,9 @@ from django.http import (
 )
 from django.utils.http import content_disposition_header
 
+from ..models import AnalysisResult, Stem, Track, safe_filename
+from ..music import cues, keys, labels, loops, midi, mixing, tagging
 from . import rekordbox, storage
-from .models import AnalysisResult, Stem, Track, safe_filename
-from .music import cues, keys, labels, loops, midi, mixing, tagging
 
 logger = logging.getLogger(__name__)
 

@@ -39,7 +39,7 @@ import itertools
 
 import numpy as np
 
-from .contract import PITCH_CLASSES
+from ..contract import PITCH_CLASSES
 
 QUALITIES = {"maj": (0, 4, 7), "min": (0, 3, 7), "7": (0, 4, 7, 10), "dim": (0, 3, 6)}
 NO_CHORD = "N"

@@ -8,9 +8,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from . import demucs_repo
-from .contract import BUILT_IN, DEMUCS_MODELS, ErrorKind
-from .port_protocol import PortFailure, progress
+from .. import demucs_repo
+from ..contract import BUILT_IN, DEMUCS_MODELS, ErrorKind
+from ..port_protocol import PortFailure, progress
 
 
 def list_models(models_dir: str | None) -> dict[str, Any]:

@@ -14,10 +14,10 @@ from importlib.metadata import version
 from pathlib import Path
 from urllib.parse import quote
 
-from .models import AnalysisResult, Track, safe_filename
-from .music.cues import Found, rgb
-from .music.loops import bar_starts
-from .music.tagging import tonality
+from ..models import AnalysisResult, Track, safe_filename
+from ..music.cues import Found, rgb
+from ..music.loops import bar_starts
+from ..music.tagging import tonality
 
 KINDS = {"wav": "WAV File", "mp3": "MP3 File", "flac": "FLAC File", "aiff": "AIFF File", "m4a": "M4A File",
          "ogg": "OGG File"}

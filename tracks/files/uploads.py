@@ -20,10 +20,11 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.db import transaction
 
-from . import limits, storage
-from .models import Track
-from .ports import runner
-from .ports.contract import ErrorKind
+from .. import limits
+from ..models import Track
+from ..ports.contract import ErrorKind
+from ..ports.host import runner
+from . import storage
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from .consumers import LibraryConsumer, TrackConsumer
+
+websocket_urlpatterns = [
+    path("ws/library/", LibraryConsumer.as_asgi()),
+    path("ws/tracks/<uuid:track_uuid>/", TrackConsumer.as_asgi()),
+]

@@ -1,0 +1,104 @@
+"""A track's page, its printable chord chart, the controls that depend on who looks, the tempo correction, renaming and
+deleting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from .. import access, actions
+from ..forms import CommentForm, RenameForm
+from ..live import panels
+from ..models import Track
+from ..music import charts, tempo
+from .common import open_to_links, panel_reply, track_url
+from .jobs import separation_form
+from .sharing import sharing_context
+
+
+@open_to_links
+@require_GET
+def track_detail(request: HttpRequest, track_uuid: str) -> HttpResponse:
+    who = access.actor(request)
+    track = access.get_viewable(who, track_uuid)
+    context = {**panels.page_data(track), **controls_context(who, track)}
+    if context["can_manage"]:
+        context.update(sharing_context(track))
+    return render(request, "tracks/track_detail.html", context)
+
+
+
+@open_to_links
+@require_GET
+def track_chart(request: HttpRequest, track_uuid: str) -> HttpResponse:
+    """The chord chart to read or print: the bars in rows of four under the song's sections."""
+    track = access.get_viewable(access.actor(request), track_uuid)
+    analysis = track.latest_analysis()
+    shown = analysis.shown if analysis else {}
+    return render(request, "tracks/chart.html", {"track": track, "analysis": analysis,
+                                                 "chart": charts.chart(shown)})
+
+
+
+def controls_context(who: access.Actor, track: Track) -> dict[str, Any]:
+    """What a person may do on a track's page: their rights and the forms that go with them."""
+    context = {"track": track, **access.rights(who, track), "comment_form": CommentForm()}
+    if context["can_edit"]:
+        context["separation_form"] = separation_form(None)
+    return context
+
+
+
+CONTROL_PANELS = tuple(name for name, panel in panels.PANELS.items()
+                       if panel.per_person and panels.ACCESS in panel.facts)
+
+
+
+@open_to_links
+@require_GET
+def track_controls(request: HttpRequest, track_uuid: str) -> HttpResponse:
+    """The parts of a track's page that depend on who is looking (their buttons, the separation form, the
+    comment box), rendered for this person: an open page fetches them when its socket says their access
+    changed (static/js/live.js), so controls appear and vanish without a reload."""
+    who = access.actor(request)
+    track = access.get_viewable(who, track_uuid)
+    return HttpResponse(panels.render(track, CONTROL_PANELS, request, **controls_context(who, track)))
+
+
+
+@require_POST
+def track_tempo(request: HttpRequest, track_uuid: str) -> HttpResponse:
+    """A tempo correction (``step``: 2, 1/2, 3/2, 2/3, or clear): the beat grid moves for everyone on the
+    page, in the library's BPM and in the exports; 400 when the step leads to no sensible tempo."""
+    track = access.get_editable(access.actor(request), track_uuid)
+    value = request.POST.get("step", "")
+    if value != "clear" and value not in tempo.STEPS:
+        return HttpResponse("step must be one of " + ", ".join([*tempo.STEPS, "clear"]), status=400)
+    if actions.retime(track, request.user, None if value == "clear" else tempo.STEPS[value]) is None:
+        return HttpResponse("There is no tempo to correct that way.", status=400)
+    return panel_reply(request, track, "analysis-panel")
+
+
+
+@require_POST
+def track_delete(request: HttpRequest, track_uuid: str) -> HttpResponse:
+    track = access.get_manageable(access.actor(request), track_uuid)
+    title = track.title
+    actions.delete(track)
+    messages.success(request, f"Deleted “{title}”.")
+    return redirect("library")
+
+
+
+@require_POST
+def track_rename(request: HttpRequest, track_uuid: str) -> HttpResponse:
+    track = access.get_editable(access.actor(request), track_uuid)
+    form = RenameForm(request.POST)
+    if not form.is_valid():
+        return HttpResponse(form.errors["title"][0], status=400)
+    actions.rename(track, request.user, form.cleaned_data["title"])
+    return redirect(track_url(track))
