@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from pathlib import Path
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -54,7 +55,21 @@ def test_every_panel_has_its_template_and_its_stable_id(alice) -> None:
     track = track_row(alice)
     for name in panels.LIVE:
         html = panels.render(track, [name])
-        assert f'id="{name}-{track.uuid}"' in html, name
+        assert f'id="{name}-{track.uuid}" hx-swap-oob="true"' in html, name
+
+
+def test_a_panels_answer_swaps_itself_in_by_id_and_the_page_says_nowhere_where(alice, alice_client: Client) -> None:
+    """The server decides what swaps: an htmx reply is the panel, its root marked hx-swap-oob as a push's is,
+    with HX-Reswap: none for the element that asked; no template names a target."""
+    track = track_row(alice)
+    response = alice_client.post(f"/tracks/{track.uuid}/cues/", {"at": "1", "name": "Here", "colour": "green"},
+                                 HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and response["HX-Reswap"] == "none"
+    assert re.match(rf'\s*<section id="cues-panel-{track.uuid}" hx-swap-oob="true"', response.content.decode())
+    refused = alice_client.post(f"/tracks/{track.uuid}/cues/", {"at": "-1"}, HTTP_HX_REQUEST="true")
+    assert refused.status_code == 400 and refused["HX-Reswap"] == "none" and b"hx-swap-oob" in refused.content
+    templates = Path(__file__).resolve().parent.parent / "templates"
+    assert not [t for t in templates.rglob("*.html") if "hx-target" in t.read_text()]
 
 
 @pytest.mark.parametrize("fact", sorted(panels.FACTS - {panels.ACCESS}))

@@ -71,7 +71,10 @@ def panel_reply(request: HttpRequest, track: Track, panel: str, status: int = 20
     """The answer to a change made from a panel: for htmx the panel itself, rendered as a push renders it
     (``context`` carries a form's errors); else the track's page, or for a refusal its reason in words."""
     if request.htmx:
-        return HttpResponse(panels.render(track, [panel], request, **context), status=status)
+        # The panel's root swaps itself in by id (hx-swap-oob), as a push does; the element that asked
+        # swaps nothing.
+        return HttpResponse(panels.render(track, [panel], request, **context), status=status,
+                            headers={"HX-Reswap": "none"})
     if status >= 400:
         return HttpResponse(error, status=status)
     return redirect(track_url(track))
