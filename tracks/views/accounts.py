@@ -37,12 +37,10 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "registration/signup.html", {"form": form})
 
 
-
 @login_not_required
 @require_GET
 def signup_sent(request: HttpRequest) -> HttpResponse:
     return render(request, "registration/signup_sent.html", {"email": request.session.get("signed_up", "")})
-
 
 
 @login_not_required
@@ -56,7 +54,6 @@ def verify(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
     return redirect("library")
 
 
-
 def account(request: HttpRequest) -> HttpResponse:
     """The display name others see, changed here."""
     form = DisplayNameForm(request.POST or None, user=request.user,
@@ -67,7 +64,6 @@ def account(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"Others now see you as “{name}”.")
         return redirect("account")
     return render(request, "registration/account.html", {"form": form})
-
 
 
 class SoundForgeLoginView(LoginView):

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from .. import access, actions
 from ..forms import CommentForm, CueForm
-from ..models import Comment, Cue
+from ..models import Comment, Cue, Track
 from .common import panel_reply, said
 
 
@@ -21,18 +21,20 @@ def comment_add(request: HttpRequest, track_uuid: str) -> HttpResponse:
         raise PermissionDenied("Only people the track is shared with may comment.")
     form = CommentForm(request.POST, duration=track.duration)
     if not form.is_valid():
-        return panel_reply(request, track, "comments-panel", 400, said(form, fields=True, sep="; "),
-                           comment_form=form)
+        return _comment_refused(request, track, form)
     actions.comment(track, request.user, form.cleaned_data["at"], form.cleaned_data["text"])
     return panel_reply(request, track, "comments-panel")
 
+
+def _comment_refused(request: HttpRequest, track: Track, form: CommentForm) -> HttpResponse:
+    """The comments panel with the form's errors beside it; without htmx, the errors in words."""
+    return panel_reply(request, track, "comments-panel", 400, said(form, fields=True, sep="; "), comment_form=form)
 
 
 def _viewable_comment(request: HttpRequest, track_uuid: str, comment_uuid: str) -> tuple[access.Actor, Comment]:
     who = access.actor(request)
     track = access.get_viewable(who, track_uuid)
     return who, get_object_or_404(Comment.objects.select_related("track"), track=track, uuid=comment_uuid)
-
 
 
 @require_POST
@@ -43,11 +45,9 @@ def comment_edit(request: HttpRequest, track_uuid: str, comment_uuid: str) -> Ht
         raise PermissionDenied("Only its author may edit a comment.")
     form = CommentForm({"at": comment.at, "text": request.POST.get("text", "")}, duration=track.duration)
     if not form.is_valid():
-        return panel_reply(request, track, "comments-panel", 400, said(form, fields=True, sep="; "),
-                           comment_form=form)
+        return _comment_refused(request, track, form)
     actions.edit_comment(comment, form.cleaned_data["text"])
     return panel_reply(request, track, "comments-panel")
-
 
 
 @require_POST
@@ -58,8 +58,6 @@ def comment_delete(request: HttpRequest, track_uuid: str, comment_uuid: str) -> 
         raise PermissionDenied("Only its author, the owner and editors may delete a comment.")
     actions.delete_comment(comment)
     return panel_reply(request, track, "comments-panel")
-
-
 
 
 @require_POST
@@ -76,7 +74,6 @@ def cue_save(request: HttpRequest, track_uuid: str, cue_uuid: str | None = None)
     else:
         actions.change_cue(cue, request.user, **form.cleaned_data)
     return panel_reply(request, track, "cues-panel")
-
 
 
 @require_POST

@@ -22,13 +22,11 @@ def track_url(track: Track) -> str:
     return reverse("track", args=[track.uuid])
 
 
-
 def long_running(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """A view that may take a while (an upload decoded whole, a file or a mix streamed out): the web process
     runs it on its threads for such requests, so the pages behind it do not wait (soundforge/asgi.py)."""
     view.long_running = True
     return view
-
 
 
 def open_to_links(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -48,13 +46,11 @@ def open_to_links(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
     return wrapper
 
 
-
 def said(form: Any, fields: bool = False, sep: str = " ") -> str:
     """A form's errors in words for a 400: every message, or with ``fields`` the first of each field, named."""
     if fields:
         return sep.join(f"{k}: {v[0]}" for k, v in form.errors.items())
     return sep.join(e for errors in form.errors.values() for e in errors)
-
 
 
 def downloadable_stems(request: HttpRequest, track_uuid: str, job_uuid: str) -> tuple[Track, list[Stem]]:

@@ -27,14 +27,12 @@ def track_audio(request: HttpRequest, track_uuid: str) -> HttpResponse:
                                     as_attachment=as_attachment, preview=not access.can_download(who, track))
 
 
-
 @long_running
 @open_to_links
 @require_GET
 def track_tagged(request: HttpRequest, track_uuid: str) -> HttpResponse:
     track = access.get_downloadable(access.actor(request), track_uuid)
     return downloads.tagged_response(track)
-
 
 
 @open_to_links
@@ -46,7 +44,6 @@ def analysis_export(request: HttpRequest, track_uuid: str, fmt: str) -> HttpResp
     if analysis is None:
         raise Http404("Not analysed yet")
     return downloads.analysis_response(track, analysis, fmt)
-
 
 
 @long_running
@@ -61,9 +58,7 @@ def render_file(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpRes
     return downloads.render_response(track, job)
 
 
-
 GRIDS = {"": 0, "8": 2, "16": 4}  # ?grid=: none, eighths, sixteenths (divisions of a beat)
-
 
 
 @open_to_links
@@ -82,7 +77,6 @@ def stem_midi(request: HttpRequest, track_uuid: str, job_uuid: str, name: str) -
     return downloads.midi_response(track, stem, GRIDS[grid])
 
 
-
 @long_running
 @open_to_links
 @require_GET
@@ -99,14 +93,12 @@ def stem_file(request: HttpRequest, track_uuid: str, stem_uuid: str) -> HttpResp
                                    preview=listen or not access.can_download(who, track))
 
 
-
 @long_running
 @open_to_links
 @require_GET
 def stems_zip(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpResponse:
     track, stems = downloadable_stems(request, track_uuid, job_uuid)
     return downloads.stems_zip_response(track, stems)
-
 
 
 @long_running
@@ -118,7 +110,6 @@ def stems_mix(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpRespo
     if not form.is_valid():
         return HttpResponse(said(form, fields=True), status=400)
     return downloads.mix_response(track, stems, form.gains(), form.pans())
-
 
 
 @long_running

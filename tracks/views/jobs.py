@@ -21,12 +21,10 @@ def separation_form(data: object) -> SeparationForm:
     return SeparationForm(data, models=jobs.separation_models(), default_model=settings.DEFAULT_SEPARATION_MODEL)
 
 
-
 @require_POST
 def track_analyse(request: HttpRequest, track_uuid: str) -> HttpResponse:
     track = access.get_editable(access.actor(request), track_uuid)
     return _start_job(request, track, Job.Kind.ANALYSIS)
-
 
 
 @require_POST
@@ -37,7 +35,6 @@ def track_separate(request: HttpRequest, track_uuid: str) -> HttpResponse:
         "model": form.cleaned_data["model"], "format": form.cleaned_data["format"]})
 
 
-
 @require_POST
 def stems_render(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpResponse:
     """Render the mix as the mixer plays it (a job: progress and the file arrive in the render panel)."""
@@ -45,7 +42,6 @@ def stems_render(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpRe
     form = RenderForm(request.POST, [s.name for s in stems])
     return _start_job(request, track, Job.Kind.RENDER, form,
                       lambda: {**form.options(), "separation": str(stems[0].job.uuid)})
-
 
 
 def _start_job(request: HttpRequest, track: Track, kind: str, form: Any = None,
@@ -69,7 +65,6 @@ def _start_job(request: HttpRequest, track: Track, kind: str, form: Any = None,
     return panel_reply(request, track, panel)
 
 
-
 @require_POST
 def stems_transcribe(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpResponse:
     """Transcribe some of a separation's stems to MIDI (a job: progress, then the piano rolls and files)."""
@@ -77,7 +72,6 @@ def stems_transcribe(request: HttpRequest, track_uuid: str, job_uuid: str) -> Ht
     form = TranscribeForm(request.POST, [s.name for s in stems])
     return _start_job(request, track, Job.Kind.TRANSCRIPTION, form,
                       lambda: {"separation": str(stems[0].job.uuid), "stems": form.cleaned_data["stems"]})
-
 
 
 @require_POST

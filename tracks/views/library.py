@@ -26,7 +26,6 @@ def library(request: HttpRequest) -> HttpResponse:
     })
 
 
-
 @long_running
 @require_POST
 @ratelimit(key="user", rate=limits.upload_rate, method="POST", block=False)
@@ -58,7 +57,6 @@ def upload(request: HttpRequest) -> HttpResponse:
     else:
         messages.success(request, f"Uploaded “{track.title}”; analysis is queued.")
     return redirect("library")
-
 
 
 @require_GET

@@ -34,8 +34,6 @@ def sharing_context(track: Track, share_form: ShareForm | None = None, link_form
     }
 
 
-
-
 @require_POST
 def share_add(request: HttpRequest, track_uuid: str) -> HttpResponse:
     track = access.get_manageable(access.actor(request), track_uuid)
@@ -45,7 +43,6 @@ def share_add(request: HttpRequest, track_uuid: str) -> HttpResponse:
     actions.share(request, track, form.cleaned_data["role"], user=form.cleaned_data["user"],
                   email=form.cleaned_data["email"])
     return sharing_panel(request, track)
-
 
 
 @require_POST
@@ -59,14 +56,12 @@ def share_update(request: HttpRequest, track_uuid: str, share_id: int) -> HttpRe
     return sharing_panel(request, track)
 
 
-
 @require_POST
 def share_revoke(request: HttpRequest, track_uuid: str, share_id: int) -> HttpResponse:
     track = access.get_manageable(access.actor(request), track_uuid)
     share = get_object_or_404(Share, track=track, pk=share_id)
     actions.unshare(track, request.user, share)
     return sharing_panel(request, track)
-
 
 
 @require_POST
@@ -79,14 +74,12 @@ def link_add(request: HttpRequest, track_uuid: str) -> HttpResponse:
     return sharing_panel(request, track, new_link=link)
 
 
-
 @require_POST
 def link_revoke(request: HttpRequest, track_uuid: str, link_id: int) -> HttpResponse:
     track = access.get_manageable(access.actor(request), track_uuid)
     link = get_object_or_404(ShareLink, track=track, pk=link_id)
     actions.revoke_link(track, request.user, link)
     return sharing_panel(request, track)
-
 
 
 @login_not_required

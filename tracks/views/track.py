@@ -31,7 +31,6 @@ def track_detail(request: HttpRequest, track_uuid: str) -> HttpResponse:
     return render(request, "tracks/track_detail.html", context)
 
 
-
 @open_to_links
 @require_GET
 def track_chart(request: HttpRequest, track_uuid: str) -> HttpResponse:
@@ -43,7 +42,6 @@ def track_chart(request: HttpRequest, track_uuid: str) -> HttpResponse:
                                                  "chart": charts.chart(shown)})
 
 
-
 def controls_context(who: access.Actor, track: Track) -> dict[str, Any]:
     """What a person may do on a track's page: their rights and the forms that go with them."""
     context = {"track": track, **access.rights(who, track), "comment_form": CommentForm()}
@@ -52,10 +50,8 @@ def controls_context(who: access.Actor, track: Track) -> dict[str, Any]:
     return context
 
 
-
 CONTROL_PANELS = tuple(name for name, panel in panels.PANELS.items()
                        if panel.per_person and panels.ACCESS in panel.facts)
-
 
 
 @open_to_links
@@ -67,7 +63,6 @@ def track_controls(request: HttpRequest, track_uuid: str) -> HttpResponse:
     who = access.actor(request)
     track = access.get_viewable(who, track_uuid)
     return HttpResponse(panels.render(track, CONTROL_PANELS, request, **controls_context(who, track)))
-
 
 
 @require_POST
@@ -83,7 +78,6 @@ def track_tempo(request: HttpRequest, track_uuid: str) -> HttpResponse:
     return panel_reply(request, track, "analysis-panel")
 
 
-
 @require_POST
 def track_delete(request: HttpRequest, track_uuid: str) -> HttpResponse:
     track = access.get_manageable(access.actor(request), track_uuid)
@@ -91,7 +85,6 @@ def track_delete(request: HttpRequest, track_uuid: str) -> HttpResponse:
     actions.delete(track)
     messages.success(request, f"Deleted “{title}”.")
     return redirect("library")
-
 
 
 @require_POST

@@ -84,7 +84,7 @@ def child(port: Any, listener: socket.socket, conn: socket.socket, request: dict
 
 
 def serve(socket_path: str, name: str) -> None:
-    port = importlib.import_module(f"{__package__.rpartition('.')[0]}.{name}")
+    port = importlib.import_module(f"..{name}", __package__)  # a program of tracks.ports
     os.makedirs(os.path.dirname(os.path.abspath(socket_path)), exist_ok=True)
     warm_up()
     if os.path.exists(socket_path):
