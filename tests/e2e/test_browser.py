@@ -221,14 +221,16 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     shots(alice, "looping-bars")
     alice.click("[data-mixer] [data-action=loop-clear]")
     alice.click("[data-mixer] [data-action=play]")  # pause
-    # A bar of count-in before the song: the sources start a bar (4 beats at 100 BPM: 2.4 s) after Play.
+    # A bar of count-in before the song: the sources start a bar (4 beats at 100 BPM: 2.4 s) after Play, less
+    # the way from where it paused to the song's next beat, which lands a beat after the bar's last click.
     alice.check("[data-count-in]")
+    expected = count_in_lead(alice, engine)
     alice.evaluate("() => { window.__mixer = []; document.addEventListener('soundforge:mixer', (e) => "
                    "window.__mixer.push(e.detail)); window.__pressed = performance.now(); }")
     alice.click("[data-mixer] [data-action=play]")
     alice.wait_for_function("() => window.__mixer.some((e) => e.event === 'playing')")
     lead = alice.evaluate("() => window.__mixer.find((e) => e.event === 'playing').sounds - window.__pressed")
-    assert 2000 < lead < 3500, lead
+    assert expected - 50 < lead < expected + 1500, (lead, expected)
     alice.click("[data-mixer] [data-action=play]")  # pause
     # Practise slower and lower: 70 % and down a tone, every stem and the click through its own stretch node
     # on one schedule; the song's clock runs at 0.7 of the context's, loops and seeks included. The count-in
@@ -240,11 +242,12 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     said = "100 \u2192 70 BPM, " + (f"{keys[12]} \u2192 {keys[10]}" if len(keys) == 25 else "\u22122 semitones")
     expect(alice.locator("[data-mixer] [data-tempo-text]")).to_have_text(said)
     expect(alice.locator("[data-mixer] [data-rate]")).to_have_attribute("aria-valuetext", "70 %")
+    expected = count_in_lead(alice, engine)
     alice.evaluate("() => { window.__mixer = []; window.__pressed = performance.now(); }")
     alice.click("[data-mixer] [data-action=play]")
     alice.wait_for_function("() => window.__mixer.some((e) => e.event === 'playing')")
     lead = alice.evaluate("() => window.__mixer.find((e) => e.event === 'playing').sounds - window.__pressed")
-    assert 2900 < lead < 5000, lead
+    assert expected - 50 < lead < expected + 1500, (lead, expected)
     alice.wait_for_function(f"() => {engine}.playing && {engine}.stems.every((s) => s.stretching)", timeout=15_000)
     alice.uncheck("[data-count-in]")
     alice.wait_for_timeout(lead + 500)  # past the count-in and the nodes' latency
@@ -465,6 +468,16 @@ AXE_RUN = """async () => {
     return result.violations.filter(v => ['serious', 'critical'].includes(v.impact))
         .map(v => v.id + ' (' + v.impact + '): ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '));
 }"""
+
+
+def count_in_lead(page, engine: str) -> float:
+    """How long, in ms, a bar of count-in holds a paused song back at the mixer's speed: four of the song's beats,
+    less the way from the paused position to its next beat, so that beat lands a beat after the last click."""
+    offset, rate = page.evaluate(f"[{engine}.offset, {engine}.rate]")
+    beats = [float(x) for x in page.get_attribute("[data-mixer] [data-click]", "data-beats").split(",")]
+    beat = float(np.median(np.diff(beats)))
+    upcoming = next((b for b in beats if b >= offset - 0.001), offset)
+    return (4 * beat - (upcoming - offset)) / rate * 1000
 
 
 def audit(page, where: str) -> list[str]:
