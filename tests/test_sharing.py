@@ -66,9 +66,8 @@ def link_client(link: ShareLink) -> Client:
     return client
 
 
-def test_the_owner_shares_changes_the_role_and_revokes(alice_client: Client, bob_client: Client, bob,
-                                                         song: Path) -> None:
-    track = upload(alice_client, song)
+def test_the_owner_shares_changes_the_role_and_revokes(alice_client: Client, alice, bob_client: Client, bob) -> None:
+    track = track_row(alice)
     assert bob_client.get(f"/tracks/{track.uuid}/").status_code == 404
     response = alice_client.post(f"/tracks/{track.uuid}/shares/", {"who": "BOB@example.com", "role": "viewer"},
                                  HTTP_HX_REQUEST="true")
@@ -91,8 +90,8 @@ def test_the_owner_shares_changes_the_role_and_revokes(alice_client: Client, bob
     assert "Shared with me" not in bob_client.get("/").content.decode()
 
 
-def test_it_refuses_unknown_names_and_the_owner(alice_client: Client, song: Path) -> None:
-    track = upload(alice_client, song)
+def test_it_refuses_unknown_names_and_the_owner(alice_client: Client, alice) -> None:
+    track = track_row(alice)
     for who, message in (("nobody", "No one has that display name"), ("alice@example.com", "That is you"),
                          ("alice", "That is you"), ("not@an@address", "valid email")):
         response = alice_client.post(f"/tracks/{track.uuid}/shares/", {"who": who, "role": "viewer"},
@@ -102,10 +101,10 @@ def test_it_refuses_unknown_names_and_the_owner(alice_client: Client, song: Path
 
 
 def test_an_address_without_an_account_is_invited_and_answered_like_any_other(
-        alice_client: Client, bob, song: Path, mailoutbox: list) -> None:
+        alice_client: Client, alice, bob, mailoutbox: list) -> None:
     """Whether an address has an account must not show: both shares answer alike, the mails differ. The
     invited address gets the track once it signs up and verifies (the whole flow, through the outbox)."""
-    track = upload(alice_client, song)
+    track = track_row(alice)
     answers = [alice_client.post(f"/tracks/{track.uuid}/shares/", {"who": who, "role": "viewer"},
                                  HTTP_HX_REQUEST="true") for who in ("bob@example.com", "dana@example.com")]
     assert [a.status_code for a in answers] == [200, 200]
@@ -128,9 +127,9 @@ def test_an_address_without_an_account_is_invited_and_answered_like_any_other(
     assert Share.objects.get(email="dana@example.com").user.email == "dana@example.com"
 
 
-def test_an_unverified_account_gets_no_share_until_it_verifies(alice_client: Client, song: Path,
+def test_an_unverified_account_gets_no_share_until_it_verifies(alice_client: Client, alice,
                                                               mailoutbox: list) -> None:
-    track = upload(alice_client, song)
+    track = track_row(alice)
     Client().post("/signup/", {"email": "erin@example.com", "display_name": "Erin", "password1": PASSWORD,
                                "password2": PASSWORD})
     by_name = alice_client.post(f"/tracks/{track.uuid}/shares/", {"who": "Erin", "role": "viewer"},
@@ -170,8 +169,8 @@ def test_a_link_shows_the_page_and_nothing_else(alice_client: Client, alice, son
     assert Client().get(f"/s/{link.token}/").status_code == 404
 
 
-def test_an_expired_link_is_a_plain_404(alice_client: Client, song: Path) -> None:
-    track = upload(alice_client, song)
+def test_an_expired_link_is_a_plain_404(alice_client: Client, alice) -> None:
+    track = track_row(alice)
     link = ShareLink.objects.create(track=track, expires=timezone.now() + timedelta(hours=1))
     guest = link_client(link)
     ShareLink.objects.filter(pk=link.pk).update(expires=timezone.now() - timedelta(seconds=1))
@@ -183,7 +182,7 @@ def test_an_expired_link_is_a_plain_404(alice_client: Client, song: Path) -> Non
 @pytest.mark.slow
 def test_timed_comments_by_those_it_is_shared_with(alice_client: Client, bob_client: Client, bob, charlie,
                                                     song: Path) -> None:
-    track = upload(alice_client, song)
+    track = upload(alice_client, song)  # its activity opens with the upload
     Share.objects.create(track=track, user=bob, role="viewer")
     Share.objects.create(track=track, user=charlie, role="viewer")
     add = f"/tracks/{track.uuid}/comments/"
@@ -380,13 +379,13 @@ def test_a_front_server_can_send_the_files_after_the_access_check(mode: str, ali
     assert charlie_client.get(f"/tracks/{track.uuid}/stems/{stem.uuid}/").status_code == 404
 
 
-def test_jobs_are_only_enqueued_for_those_who_may_change_the_track(alice_client: Client, alice, bob, song: Path
+def test_jobs_are_only_enqueued_for_those_who_may_change_the_track(alice_client: Client, alice, bob
                                                                    ) -> None:
     from django.core.exceptions import PermissionDenied
 
     from tracks import jobs
 
-    track = upload(alice_client, song)
+    track = track_row(alice)
     Share.objects.create(track=track, user=bob, role="viewer")
     with pytest.raises(PermissionDenied):
         jobs.enqueue(Job.Kind.SEPARATION, track, {"model": "dsp", "format": "wav"}, by=bob)
