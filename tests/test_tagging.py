@@ -60,7 +60,7 @@ def test_the_tagged_copy_carries_tempo_key_and_cues_and_the_same_audio(alice, al
                                    channels=2)
     track = stored(alice, path, fmt)
     response = alice_client.get(f"/tracks/{track.uuid}/tagged/")
-    assert response.status_code == 200 and f'filename="Night Drive.{ext}"' in response["Content-Disposition"]
+    assert response.status_code == 200 and f'filename="Night Drive (tagged).{ext}"' in response["Content-Disposition"]
     data = b"".join(response.streaming_content)
     copy = tmp_path / f"tagged.{ext}"
     copy.write_bytes(data)

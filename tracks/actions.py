@@ -44,8 +44,13 @@ def upload(file: Any, user: Any) -> Track:
 def rename(track: Track, user: Any, title: str) -> None:
     old, track.title = track.title, title
     track.save(update_fields=["title"])
-    Activity.record(track, Activity.Verb.RENAMED, user, detail=f"from “{old}”")
+    # Both names, each cut to fit the detail's 200 characters.
+    Activity.record(track, Activity.Verb.RENAMED, user, detail=f"from “{_cut(old)}” to “{_cut(title)}”")
     events.changed(track, TITLE, ACTIVITY)
+
+
+def _cut(title: str, most: int = 90) -> str:
+    return title if len(title) <= most else title[:most - 1] + "…"
 
 
 def delete(track: Track) -> None:

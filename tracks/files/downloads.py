@@ -314,7 +314,7 @@ def rekordbox_response(tracks: list[Track], filename: str) -> HttpResponseBase:
 def tagged_response(track: Track) -> HttpResponseBase:
     """The original with its tempo, key and cue points in its own tags, for DJ software (tagging.py): an
     MP3 or FLAC as it is, anything else as AIFF. Written to a temporary file that goes when it is sent;
-    400 if the file cannot be read. Call only after access.py has said yes."""
+    400 if the file cannot be read. Named "<title> (tagged).<ext>". Call only after access.py has said yes."""
     import av
 
     analysis, key, kept = dj_facts(track)
@@ -331,7 +331,7 @@ def tagged_response(track: Track) -> HttpResponseBase:
     target.seek(0)
     ext = tagging.extension(track.format)
     response = FileResponse(target, content_type=CONTENT_TYPES[ext])
-    return _disposition(response, f"{track.title}.{ext}")
+    return _disposition(response, f"{track.title} (tagged).{ext}")  # not the original's name: kept beside it
 
 
 def midi_response(track: Track, stem: Stem, quantise: int) -> HttpResponseBase:
