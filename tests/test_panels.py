@@ -56,6 +56,7 @@ def test_every_panel_has_its_template_and_its_stable_id(alice) -> None:
     for name in panels.LIVE:
         html = panels.render(track, [name])
         assert f'id="{name}-{track.uuid}" hx-swap-oob="true"' in html, name
+        assert not re.search(r"\{[#%]|[#%]\}", html), name  # a comment or tag left in the page as text
 
 
 def test_a_panels_answer_swaps_itself_in_by_id_and_the_page_says_nowhere_where(alice, alice_client: Client) -> None:
@@ -95,13 +96,21 @@ def test_an_unknown_fact_fails_in_the_action(alice) -> None:
         events.changed(track_row(alice), "colour")
 
 
-def test_renaming_pushes_the_stems_and_the_activity_once(alice, alice_client: Client) -> None:
+def test_renaming_pushes_the_heading_the_stems_and_the_activity_once(alice, alice_client: Client) -> None:
     track = track_row(alice)
     listener = Listener(events.track_group(track.uuid), events.library_group(alice.pk))
     alice_client.post(f"/tracks/{track.uuid}/rename/", {"title": "New name"})
-    pushed = ids(listener.messages())
-    assert sorted(pushed) == ["activity-panel", "stems-panel", "track"]  # the row has the title too
-    assert Activity.objects.get(track=track, verb=Activity.Verb.RENAMED).detail == "from “Song”"
+    messages = listener.messages()
+    pushed = ids(messages)
+    assert sorted(pushed) == ["activity-panel", "stems-panel", "title-panel", "track"]  # the row has it too
+    heading = next(m["html"] for m in messages if f'id="title-panel-{track.uuid}"' in m.get("html", ""))
+    assert "<h1>New name</h1>" in heading and 'data-title="New name"' in heading
+    assert Activity.objects.get(track=track, verb=Activity.Verb.RENAMED).detail == "from “Song” to “New name”"
+    # Both names however long, each cut to fit the detail.
+    alice_client.post(f"/tracks/{track.uuid}/rename/", {"title": "x" * 200})
+    alice_client.post(f"/tracks/{track.uuid}/rename/", {"title": "Short"})
+    detail = Activity.objects.filter(track=track, verb=Activity.Verb.RENAMED).first().detail
+    assert detail == f"from “{'x' * 89}…” to “Short”"
 
 
 def test_changing_a_role_is_recorded_and_tells_the_persons_open_pages(alice, bob, alice_client: Client) -> None:

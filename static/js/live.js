@@ -103,7 +103,45 @@
     target.focus({ preventScroll: true });
   }
 
-  document.addEventListener("htmx:wsBeforeMessage", () => { spot = focusSpot(); });
+  // A push keeps what a person was choosing: a form field they changed (the render's format, a cue's name
+  // being typed) keeps their value when its panel is swapped, unless the server changed what it shows.
+  const FIELDS = "form input[name], form select[name], form textarea[name]";
+
+  function changed(field) {
+    if (field.type === "checkbox" || field.type === "radio") return field.checked !== field.defaultChecked;
+    if (field.tagName === "SELECT") return Array.from(field.options).some((o) => o.selected !== o.defaultSelected);
+    return field.type !== "hidden" && field.value !== field.defaultValue;
+  }
+
+  function shown(field) {  // what the server rendered in it
+    if (field.type === "checkbox" || field.type === "radio") return String(field.defaultChecked);
+    if (field.tagName === "SELECT") return Array.from(field.options).filter((o) => o.defaultSelected).map((o) => o.value).join();
+    return field.defaultValue;
+  }
+
+  function fieldPlace(field) {
+    const holder = field.closest("[id]");
+    return holder && { holder: holder.id, index: Array.from(holder.querySelectorAll(FIELDS)).indexOf(field) };
+  }
+
+  function unsent() {
+    return Array.from(document.querySelectorAll(FIELDS)).filter(changed).map((field) => ({
+      place: fieldPlace(field), name: field.name, shown: shown(field),
+      value: field.tagName === "SELECT" ? field.value : field.type === "checkbox" || field.type === "radio" ? field.checked : field.value,
+    })).filter((kept) => kept.place);
+  }
+
+  function keepUnsent(kept) {
+    for (const { place, name, shown: was, value } of kept) {
+      const holder = document.getElementById(place.holder);
+      const field = holder && holder.querySelectorAll(FIELDS)[place.index];
+      if (!field || field.name !== name || shown(field) !== was) continue;
+      if (field.type === "checkbox" || field.type === "radio") field.checked = value; else field.value = value;
+    }
+  }
+
+  let kept = [];
+  document.addEventListener("htmx:wsBeforeMessage", () => { spot = focusSpot(); kept = unsent(); });
   document.addEventListener("htmx:beforeSwap", () => { spot = focusSpot(); });
   document.addEventListener("htmx:afterSettle", (event) => {
     const link = event.target.querySelector && event.target.querySelector("li.new input[readonly]");
@@ -119,9 +157,22 @@
       delete notice.dataset.changed;
       refreshControls(notice.id.slice("access-".length));
     }
+    keepUnsent(kept);
+    kept = [];
     restoreFocus(spot);
+    carryTitle();
     announceJobs();
   });
+
+  // The track's name, pushed in its title panel, in the tab's title and the player's name too.
+  function carryTitle() {
+    const panel = document.querySelector("[id^='title-panel-'][data-title]");
+    if (!panel || document.body.dataset.title === panel.dataset.title) return;
+    document.body.dataset.title = panel.dataset.title;
+    document.title = `${panel.dataset.title} · SoundForge`;
+    const player = document.getElementById("player");
+    if (player) player.setAttribute("aria-label", `Play ${panel.dataset.title}`);
+  }
 
   // Jobs, told to screen readers (a polite live region): each change of status at once ("Analysis:
   // Succeeded"), a new stage or progress at most every STAGE_EVERY_MS, so a separation's hundred updates
@@ -155,4 +206,15 @@
     document.getElementById("announcer").textContent = said.join(". ");
   }
   document.addEventListener("DOMContentLoaded", announceJobs);
+
+  // A fold (details[data-fold]: sharing, activity) stays as this browser left it, on every track's page.
+  document.addEventListener("DOMContentLoaded", () => {
+    document.querySelectorAll("details[data-fold]").forEach((fold) => {
+      const key = `soundforge:fold:${fold.dataset.fold}`;
+      try { if (localStorage.getItem(key) === "open") fold.open = true; } catch (error) { /* storage refused */ }
+      fold.addEventListener("toggle", () => {
+        try { localStorage.setItem(key, fold.open ? "open" : "closed"); } catch (error) { /* storage refused */ }
+      });
+    });
+  });
 })();

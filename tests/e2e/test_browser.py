@@ -109,7 +109,8 @@ def sign_up(context, served: Served, email: str):
 def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, song: Path) -> None:
     shots = Shots()
     violations: list[str] = []
-    alice_context, bob_context = browser.new_context(), browser.new_context()
+    desktop = {"width": 1400, "height": 900}
+    alice_context, bob_context = browser.new_context(viewport=desktop), browser.new_context(viewport=desktop)
     for context in (alice_context, bob_context):
         context.add_init_script("document.addEventListener('securitypolicyviolation', e => "
                                 "(window.__csp = window.__csp || []).push(e.violatedDirective + ' ' + e.blockedURI))")
@@ -151,9 +152,19 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     # -- the analysis page ---------------------------------------------------------------------------------
     alice.click(f"#track-{track.uuid} a.title")
     alice.wait_for_url(f"{served.url}/tracks/{track.uuid}/")
-    analysis = alice.inner_text(f"#analysis-panel-{track.uuid}")
-    assert "tempo" in analysis.lower() and "A minor" in analysis and "100.0 BPM" in analysis
+    # What a musician reads first heads the page, in the first screen: tempo, key, length.
+    header = alice.inner_text(f"#title-panel-{track.uuid}")
+    assert "tempo" in header.lower() and "A minor" in header and "100.0 BPM" in header
+    assert re.search(r"Length\s+0:\d\d", header, re.I), header
+    figures = alice.locator(f"#title-panel-{track.uuid} .figures").bounding_box()
+    assert figures["y"] + figures["height"] < 900, figures
     assert alice.locator(f"#analysis-panel-{track.uuid} svg").count() > 0  # the waveform and lanes are drawn
+    # The details a musician rarely reads are folded away, there when opened.
+    details = alice.locator(f"#analysis-panel-{track.uuid} details.analysis-details")
+    expect(details.locator("svg.chart.loudness")).to_be_hidden()
+    details.locator("summary").click()
+    expect(details.locator("svg.chart.loudness")).to_be_visible()
+    details.locator("summary").click()
     shots(alice, "analysis")
 
     # -- separate with the dsp engine; the stems and their mixer arrive live -------------------------------
@@ -316,7 +327,7 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     # And the file itself, tagged for any DJ program: its BPM and key read back from the AIFF's ID3 chunk.
     with alice.expect_download() as tagged:
         alice.click(f"#controls-{track.uuid} a:has-text('Download tagged for DJs')")
-    assert tagged.value.suggested_filename == "Night Drive.aiff"
+    assert tagged.value.suggested_filename == "Night Drive (tagged).aiff"
     tagged.value.save_as(SHOTS / "tagged.aiff")
     tags = TinyTag.get(SHOTS / "tagged.aiff")
     assert abs(float(tags.other["bpm"][0]) - 100) < 1 and tags.other["initial_key"] == [entry.get("Tonality")]
@@ -346,6 +357,7 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
 
     # -- share with Bob: his open library shows the track arrive --------------------------------------------
     bob.wait_for_selector("#track-rows", state="attached")
+    unfold(alice, "sharing")  # folded away until opened, then open on every page
     alice.fill(f"#sharing-panel-{track.uuid} input[name=who]", "bob@example.org")
     alice.click(f"#sharing-panel-{track.uuid} button.primary")
     alice.wait_for_selector(f"#sharing-panel-{track.uuid} li:has-text('bob@example.org')")
@@ -356,7 +368,7 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     # -- Alice doubles the tempo; Bob's open page follows, with no buttons for a viewer -----------------------
     bob.goto(f"{served.url}/tracks/{track.uuid}/")
     alice.wait_for_selector(f"#presence-{track.uuid} .avatar:nth-child(2)", timeout=15_000)  # Bob is connected
-    tempo = f"#analysis-panel-{track.uuid} .tempo"
+    tempo = f"#title-panel-{track.uuid} .tempo"
     expect(bob.locator(f"{tempo} b")).to_have_text("100.0")
     expect(bob.locator(f"{tempo} .tempo-steps")).to_be_hidden()
     clicks = alice.get_attribute("[data-mixer] [data-click]", "data-beats").count(",") + 1
@@ -407,7 +419,25 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     expect(bob.locator("button:has-text('Re-run analysis')")).to_have_count(0, timeout=15_000)
     assert bob.evaluate("window.__stayed") is True  # no reload
 
+    # -- a rename reaches the viewer's open page: its heading, its tab, the activity with both names; a choice
+    # Bob was making in a panel the rename pushes again (the stems, with the render form) stays his ----------
+    bob.select_option("[data-render-form] select[name=format]", "mp3")
+    bob.evaluate("document.querySelector('[id^=stems-panel-]').__old = true")
+    alice.click(f"#controls-{track.uuid} details.rename summary")
+    alice.fill(f"#controls-{track.uuid} input[name=title]", "Night Drive (demo)")
+    alice.click(f"#controls-{track.uuid} details.rename button:has-text('Save')")
+    expect(bob.locator(f"#title-panel-{track.uuid} h1")).to_have_text("Night Drive (demo)", timeout=2_000)
+    expect(bob).to_have_title("Night Drive (demo) · SoundForge")
+    expect(bob.locator(f"#activity-panel-{track.uuid}")).to_contain_text(
+        "renamed the track from “Night Drive” to “Night Drive (demo)”")
+    bob.wait_for_function("() => !document.querySelector('[id^=stems-panel-]').__old")  # swapped
+    assert bob.input_value("[data-render-form] select[name=format]") == "mp3"
+    assert re.fullmatch(r"\d+:\d\d", bob.inner_text(f"#title-panel-{track.uuid} .meta").split(" · ")[2].strip())
+    shots(bob, "viewer-sees-rename")
+    assert bob.evaluate("window.__stayed") is True
+
     # -- a listen-only link plays previews; revoking it ends the holder's page and its sound -----------------
+    expect(alice.locator("details[data-fold=sharing]")).to_have_attribute("open", "")  # still, after the rename
     alice.click(f"#sharing-panel-{track.uuid} button:has-text('Create link')")
     link_url = alice.input_value(f"#sharing-panel-{track.uuid} li.new input[readonly]")
     guest_context = browser.new_context()
@@ -468,6 +498,14 @@ AXE_RUN = """async () => {
     return result.violations.filter(v => ['serious', 'critical'].includes(v.impact))
         .map(v => v.id + ' (' + v.impact + '): ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '));
 }"""
+
+
+def unfold(page, name: str) -> None:
+    """Open a folded part of the track page (sharing, activity) unless this browser left it open."""
+    fold = page.locator(f"details[data-fold={name}]")
+    if fold.get_attribute("open") is None:
+        fold.locator("summary").click()
+    expect(fold).to_have_attribute("open", "")
 
 
 def count_in_lead(page, engine: str) -> float:
@@ -558,6 +596,7 @@ def test_every_page_passes_axe_and_fits_a_phone(browser, served: Served, song: P
     page.click(".comment-form button.primary")
     page.wait_for_selector(f"#comments-panel-{track.uuid} li:has-text('Nice bass here')")
     found += audit(page, "track page, separated")
+    unfold(page, "sharing")
     page.click(f"#sharing-panel-{track.uuid} button:has-text('Create link')")
     link_url = page.input_value(f"#sharing-panel-{track.uuid} li.new input[readonly]")
     guest_context = browser.new_context(bypass_csp=True)
@@ -571,8 +610,8 @@ def test_every_page_passes_axe_and_fits_a_phone(browser, served: Served, song: P
     # the tempo, which pushes a new stems panel (its click track) to the link holder's page.
     mute = guest.get_by_role("button", name="Mute drums")
     mute.focus()
-    page.click(f"#analysis-panel-{track.uuid} .tempo-steps button[value='2']")
-    expect(guest.locator(f"#analysis-panel-{track.uuid} .tempo b")).not_to_have_text("100.0", timeout=15_000)
+    page.click(f"#title-panel-{track.uuid} .tempo-steps button[value='2']")
+    expect(guest.locator(f"#title-panel-{track.uuid} .tempo b")).not_to_have_text("100.0", timeout=15_000)
     expect(guest.get_by_role("button", name="Mute drums")).to_be_focused(timeout=5_000)
 
     # A phone: a touch screen at 360 and 390 px, as the owner (library, track page) and the link holder.

@@ -118,7 +118,8 @@ def activity_data(track: Track) -> dict[str, Any]:
 
 
 def no_data(track: Track) -> dict[str, Any]:
-    """A panel whose data the caller gives (who is on the page; a person's rights and forms)."""
+    """A panel that shows the track itself, or whose data the caller gives (who is on the page; a person's
+    rights and forms)."""
     return {}
 
 
@@ -135,21 +136,22 @@ class Panel:
 
 
 PANELS = {panel.name: panel for panel in (
+    Panel("presence-panel", frozenset(), no_data),  # pushed by presence.py with who is there
+    Panel("title-panel", frozenset({TITLE, ANALYSIS}), results_data),
+    Panel("controls", frozenset({ACCESS, TITLE}), no_data, per_person=True),
+    Panel("follow-panel", frozenset({ANALYSIS}), follow_data),
     Panel("job-panel", frozenset({JOB}), jobs_data),
     Panel("separation-job-panel", frozenset({JOB}), jobs_data),
-    Panel("render-panel", frozenset({JOB}), jobs_data),
-    Panel("transcription-panel", frozenset({JOB}), jobs_data),
     Panel("analysis-panel", frozenset({ANALYSIS}), results_data),
     Panel("stems-panel", frozenset({STEMS, ANALYSIS, TITLE}), results_data),
-    Panel("follow-panel", frozenset({ANALYSIS}), follow_data),
+    Panel("render-panel", frozenset({JOB}), jobs_data),
+    Panel("transcription-panel", frozenset({JOB}), jobs_data),
+    Panel("separate-panel", frozenset({ACCESS}), no_data, per_person=True),
     Panel("cues-panel", frozenset({CUES, ANALYSIS}), cues_data),
     Panel("comments-panel", frozenset({COMMENTS}), comments_data),
-    Panel("activity-panel", frozenset({ACTIVITY}), activity_data),
-    Panel("presence-panel", frozenset(), no_data),  # pushed by presence.py with who is there
-    Panel("controls", frozenset({ACCESS, TITLE}), no_data, per_person=True),
-    Panel("separate-panel", frozenset({ACCESS}), no_data, per_person=True),
     Panel("comment-box", frozenset({ACCESS}), no_data, per_person=True),
     Panel("sharing-panel", frozenset(), no_data, per_person=True),  # the owner's, in htmx replies
+    Panel("activity-panel", frozenset({ACTIVITY}), activity_data),
 )}
 # Pushed to the page whenever one of their facts changes.
 LIVE = tuple(name for name, panel in PANELS.items() if panel.facts and not panel.per_person)

@@ -75,7 +75,7 @@ def track_tempo(request: HttpRequest, track_uuid: str) -> HttpResponse:
         return HttpResponse("step must be one of " + ", ".join([*tempo.STEPS, "clear"]), status=400)
     if actions.retime(track, request.user, None if value == "clear" else tempo.STEPS[value]) is None:
         return HttpResponse("There is no tempo to correct that way.", status=400)
-    return panel_reply(request, track, "analysis-panel")
+    return panel_reply(request, track, "title-panel")  # the tempo and its corrections, in the header
 
 
 @require_POST
