@@ -16,6 +16,7 @@ from django.test import Client
 
 from soundforge.asgi import application
 from tests.conftest import worker_env
+from tests.helpers import track_row
 from tracks.jobs import running
 from tracks.live import events, panels
 from tracks.models import Job, Track
@@ -147,6 +148,9 @@ async def test_the_sockets_of_a_page_share_one_subscription_per_process(alice_cl
 
     pages = [await open_track_page(track, alice_client) for _ in range(3)]
     assert await members() == 1
+    await asyncio.sleep(0.3)  # every blocking read the sockets would make has begun
+    clients = await layer.connection(layer.consistent_hash(group)).info("clients")
+    assert clients["blocked_clients"] == 1  # the hub's read of its channel: no socket has a channel of its own
     for n in range(3):
         await sync_to_async(events._send)(group, f"<p>push {n}</p>")
     for page in pages:
@@ -164,6 +168,17 @@ async def test_the_sockets_of_a_page_share_one_subscription_per_process(alice_cl
     await sync_to_async(events._send)(group, "<p>push 4</p>")
     assert "push 4" in (await receive_until(again, lambda html: "push 4" in html, timeout=5))[-1]
     await again.disconnect(timeout=5)
+
+
+async def test_a_closed_socket_ends_its_application_at_once_refused_or_open(alice, alice_client: Client) -> None:
+    """Nothing outlives a socket: neither a refused one (an anonymous visitor) nor one that was open."""
+    track = await sync_to_async(track_row)(alice)
+    refused, connected, _ = await connect(f"/ws/tracks/{track.uuid}/", None)
+    opened, accepted, _ = await connect(f"/ws/tracks/{track.uuid}/", alice_client)
+    assert (connected, accepted) == (False, True)
+    for ws in (refused, opened):
+        await ws.send_input({"type": "websocket.disconnect", "code": 1000})
+        await asyncio.wait_for(asyncio.shield(ws.future), 1)  # the channel layer's blocking read lasts 5 s
 
 
 @pytest.mark.slow

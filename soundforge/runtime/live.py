@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -28,10 +29,16 @@ class HubConsumer(AsyncWebsocketConsumer):
 
     groups_joined: tuple[str, ...] = ()
     _held: list[dict[str, Any]] | None = None
+    # No channel of its own: what it hears comes through GroupHub. Channels gives a consumer whose layer
+    # alias is not configured none (get_channel_layer's documented None); one per socket would be a Redis
+    # BRPOP loop per open page, and would hold a closed socket's application up to its 5 s timeout.
+    channel_layer_alias = "none: pushes come through GroupHub"
+    socket_id: str = ""  # this socket, among every web process's (presence keeps who is on a page by it)
 
     async def __call__(self, scope, receive, send) -> None:
         """Redis went away under the channel layer (restarted, say): ask the page to reconnect, which
         catches it up, rather than end with an internal error."""
+        self.socket_id = uuid.uuid4().hex
         try:
             await super().__call__(scope, receive, send)
         except (redis.ConnectionError, redis.TimeoutError) as exc:

@@ -103,8 +103,8 @@ class TrackConsumer(PageConsumer):
 
     async def _join(self) -> None:
         # The display name is a row of its own: read off the event loop.
-        who = await database_sync_to_async(presence.person)(self.scope.get("user"), self.channel_name)
-        await presence.join(self.track_uuid, self.channel_name, who)
+        who = await database_sync_to_async(presence.person)(self.scope.get("user"), self.socket_id)
+        await presence.join(self.track_uuid, self.socket_id, who)
         await self._announce()
         self._refresh = asyncio.create_task(self._keep_present(who))
 
@@ -112,7 +112,7 @@ class TrackConsumer(PageConsumer):
         while True:
             await asyncio.sleep(presence.REFRESH_S)
             try:
-                await presence.join(self.track_uuid, self.channel_name, who)
+                await presence.join(self.track_uuid, self.socket_id, who)
             except (redis.ConnectionError, redis.TimeoutError) as exc:  # the next round tries again
                 logger.warning("could not refresh presence on %s: %s", self.track_uuid, exc)
 
@@ -127,7 +127,7 @@ class TrackConsumer(PageConsumer):
         with contextlib.suppress(asyncio.CancelledError):
             await self._refresh
         self._refresh = None
-        await presence.leave(self.track_uuid, self.channel_name)
+        await presence.leave(self.track_uuid, self.socket_id)
         await self._announce()
 
     async def lost(self) -> None:

@@ -22,12 +22,12 @@ def _key(track_uuid: object) -> str:
     return f"soundforge:presence:{track_uuid}"
 
 
-def person(user: Any, channel_name: str) -> dict[str, str]:
+def person(user: Any, socket_id: str) -> dict[str, str]:
     """How someone shows: a user once however many tabs they have open; each link holder as a guest."""
     if user is not None and user.is_authenticated:
         name = display_name(user)
         return {"who": f"user-{user.pk}", "name": name, "initials": name[:2].upper()}
-    return {"who": f"socket-{channel_name}", "name": "a guest with a share link", "initials": "?"}
+    return {"who": f"socket-{socket_id}", "name": "a guest with a share link", "initials": "?"}
 
 
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
@@ -42,15 +42,15 @@ def _redis() -> aioredis.Redis:
     return _clients[loop]
 
 
-async def join(track_uuid: object, channel_name: str, who: dict[str, str]) -> None:
+async def join(track_uuid: object, socket_id: str, who: dict[str, str]) -> None:
     async with _redis().pipeline(transaction=False) as pipe:
-        pipe.hset(_key(track_uuid), channel_name, json.dumps({**who, "at": time.time()}))
+        pipe.hset(_key(track_uuid), socket_id, json.dumps({**who, "at": time.time()}))
         pipe.expire(_key(track_uuid), TTL_S * 4)
         await pipe.execute()
 
 
-async def leave(track_uuid: object, channel_name: str) -> None:
-    await _redis().hdel(_key(track_uuid), channel_name)
+async def leave(track_uuid: object, socket_id: str) -> None:
+    await _redis().hdel(_key(track_uuid), socket_id)
 
 
 async def people(track_uuid: object) -> list[dict[str, str]]:
