@@ -242,6 +242,16 @@ def test_the_chord_chart_and_the_follow_panel_show_the_songs_bars_and_sections(a
     assert [start for start, _ in rows] == ["0", "3", "7"]
     assert [len(re.findall("<li", bars)) for _, bars in rows] == [3, 4, 2]
     assert "F  G7" in rows[1][1]
+    assert "Transposed" not in page
+    # As the mixer transposes it (its link carries the semitones): every chord and the key moved, and said.
+    down = alice_client.get(f"/tracks/{song.uuid}/chart/?transpose=-2").content.decode()
+    assert "120.0 BPM · A# major · 4/4" in down and "Transposed \u22122 semitones from C major" in down
+    moved = re.findall(r'<ol class="chart-row" start="(\d+)">(.*?)</ol>', down)
+    assert "D#  F7" in moved[1][1] and "Gm" in moved[0][1] and "N" in moved[0][1]  # no chord stays none
+    assert "Transposed +1 semitone from" in alice_client.get(f"/tracks/{song.uuid}/chart/?transpose=1").content.decode()
+    for wrong in ("13", "-13", "1.5", "up"):
+        refused = alice_client.get(f"/tracks/{song.uuid}/chart/?transpose={wrong}")
+        assert refused.status_code == 400 and b"from -12 to 12" in refused.content, wrong
     assert bob_client.get(f"/tracks/{song.uuid}/chart/").status_code == 404  # not shared with him
 
     detail = alice_client.get(f"/tracks/{song.uuid}/").content.decode()

@@ -8,6 +8,7 @@ Run with `make e2e` (`.ci/run` does); screenshots of every step go to var/e2e-sc
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 import shutil
@@ -213,7 +214,9 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     assert alice.get_attribute("[data-mixer] .strip[data-stem=drums] [data-action=solo]", "aria-pressed") == "false"
     shots(alice, "playing-vocals-solo")
     # Drag a loop over the drums' waveform, snapped to bars: playback stays inside it, coming round again.
-    wave = alice.locator("[data-mixer] .strip[data-stem=drums] .stem-wave").bounding_box()
+    drums = alice.locator("[data-mixer] .strip[data-stem=drums] .stem-wave")
+    drums.evaluate("el => el.scrollIntoView({block: 'center'})")  # not under the transport kept in view
+    wave = drums.bounding_box()
     alice.mouse.move(wave["x"] + 0.2 * wave["width"], wave["y"] + 10)
     alice.mouse.down()
     alice.mouse.move(wave["x"] + 0.45 * wave["width"], wave["y"] + 10, steps=5)
@@ -231,6 +234,14 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     assert any(b < a for a, b in itertools.pairwise(seen)), seen  # it came round
     shots(alice, "looping-bars")
     alice.click("[data-mixer] [data-action=loop-clear]")
+    # Scrolled down through the stems, the transport stays in view under the chords.
+    alice.evaluate("window.scrollTo(0, document.querySelector('[data-mixer]').getBoundingClientRect().top + "
+                   "window.scrollY + 300)")
+    follow = alice.locator(".follow-panel").bounding_box()
+    play = alice.locator("[data-mixer] [data-action=play]").bounding_box()
+    assert follow["y"] == 0 and follow["height"] - 2 <= play["y"] <= follow["height"] + 60, (follow, play)
+    shots(alice, "transport-in-view")
+    alice.evaluate("window.scrollTo(0, 0)")
     alice.click("[data-mixer] [data-action=play]")  # pause
     # A bar of count-in before the song: the sources start a bar (4 beats at 100 BPM: 2.4 s) after Play, less
     # the way from where it paused to the song's next beat, which lands a beat after the bar's last click.
@@ -253,6 +264,18 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     said = "100 \u2192 70 BPM, " + (f"{keys[12]} \u2192 {keys[10]}" if len(keys) == 25 else "\u22122 semitones")
     expect(alice.locator("[data-mixer] [data-tempo-text]")).to_have_text(said)
     expect(alice.locator("[data-mixer] [data-rate]")).to_have_attribute("aria-valuetext", "70 %")
+    # The chords follow the transpose, and say so; the chord chart opens transposed alike.
+    expect(alice.locator("[data-follow] [data-transposed]")).to_have_text("(transposed \u22122)")
+    chart_link = alice.get_attribute("[data-follow] [data-chart-link]", "href")
+    assert chart_link.endswith("/chart/?transpose=-2"), chart_link
+    chart = alice_context.new_page()
+    chart.goto(f"{served.url}{chart_link}")
+    expect(chart.locator("[data-transposed]")).to_contain_text("Transposed \u22122 semitones from A minor")
+    chart.close()
+    paused_at = alice.evaluate(f"{engine}.position()")
+    chords = json.loads(alice.text_content("#follow-data"))["chords"]
+    as_recorded = [c for c in chords if c[0] <= paused_at][-1:] or chords[:1]  # as follow.js finds it
+    expect(alice.locator("[data-follow] [data-now-chord]")).to_have_text(transposed(as_recorded[0][2], -2))
     expected = count_in_lead(alice, engine)
     alice.evaluate("() => { window.__mixer = []; window.__pressed = performance.now(); }")
     alice.click("[data-mixer] [data-action=play]")
@@ -498,6 +521,17 @@ AXE_RUN = """async () => {
     return result.violations.filter(v => ['serious', 'critical'].includes(v.impact))
         .map(v => v.id + ' (' + v.impact + '): ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '));
 }"""
+
+
+ROOTS = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+
+def transposed(chord: str, semitones: int) -> str:
+    """A chord as the pages spell it ("F#m", "G7", "N.C.") moved by some semitones."""
+    root = re.match(r"[A-G]#?", chord)
+    if not root or root[0] not in ROOTS:
+        return chord
+    return ROOTS[(ROOTS.index(root[0]) + semitones) % 12] + chord[root.end():]
 
 
 def unfold(page, name: str) -> None:

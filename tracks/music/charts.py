@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from ..ports.contract import PITCH_CLASSES
+from . import keys
 
 WIDTH = 1000
 WAVE_HEIGHT = 120
@@ -68,10 +69,10 @@ def _root_index(label: str) -> int | None:
     return PITCH_CLASSES.index(root) if root in PITCH_CLASSES else None
 
 
-def progression(data: dict[str, Any]) -> list[dict[str, Any]]:
+def progression(data: dict[str, Any], semitones: int = 0) -> list[dict[str, Any]]:
     """The chords bar by bar (a bar starts at each downbeat, the first is bar 1; a pickup, beats before the
-    first downbeat, is bar 0), each bar's chords in order with repeats merged: what a lead sheet shows. The
-    numbers are the loops' and the MIDI file's (loops.py, midi.py)."""
+    first downbeat, is bar 0), each bar's chords in order with repeats merged: what a lead sheet shows,
+    moved by ``semitones``. The numbers are the loops' and the MIDI file's (loops.py, midi.py)."""
     chords, downbeats, beats = data.get("chords") or [], data.get("downbeats") or [], data.get("beats") or []
     if not chords or not downbeats:
         return []
@@ -85,7 +86,7 @@ def progression(data: dict[str, Any]) -> list[dict[str, Any]]:
         names: list[str] = []
         for at in [b for b in beats if start <= b < end] or [start]:
             label = next((c[2] for c in chords if c[0] <= at < c[1]), None)
-            text = _chord_text(label) if label else ""
+            text = _chord_text(keys.transpose_chord(label, semitones)) if label else ""
             if text and (not names or names[-1] != text):
                 names.append(text)
         bars.append({"number": n + (0 if pickup else 1), "at": start, "chords": names})
@@ -101,13 +102,13 @@ def section_title(section: dict[str, Any] | None) -> str:
     return f"{name} ({label})" if name and label else name or label
 
 
-def chart(data: dict[str, Any]) -> list[dict[str, Any]]:
+def chart(data: dict[str, Any], semitones: int = 0) -> list[dict[str, Any]]:
     """The chord chart: the bars grouped by the section each starts in, every section's bars in rows of four
-    (a lead sheet's layout). Bars before the first section, or in a song without sections, stand under an
-    empty heading."""
+    (a lead sheet's layout), the chords moved by ``semitones``. Bars before the first section, or in a song
+    without sections, stand under an empty heading."""
     sections = data.get("sections") or []
     groups: list[dict[str, Any]] = []
-    for bar in progression(data):
+    for bar in progression(data, semitones):
         section = next((s for s in sections if s["start"] <= bar["at"] < s["end"]), None)
         if not groups or groups[-1]["section"] is not section:
             groups.append({"section": section, "title": section_title(section), "at": bar["at"], "bars": []})

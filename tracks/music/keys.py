@@ -19,11 +19,25 @@ def camelot(key_label: str | None) -> str:
     return CAMELOT.get(key_label or "", "")
 
 
-def transpositions(key_label: str | None) -> str:
-    """The key transposed by -12 to +12 semitones, comma-separated (the mixer shows "A minor -> G minor");
-    empty for a song without a clear key."""
+def transpose_chord(label: str, semitones: int) -> str:
+    """A chord label moved by ``semitones``: "A:min" by -2 is "G:min"; no chord ("N") stays none."""
+    root, sep, quality = label.partition(":")
+    if root not in PITCH_CLASSES or not semitones:
+        return label
+    return PITCH_CLASSES[(PITCH_CLASSES.index(root) + semitones) % 12] + sep + quality
+
+
+def transpose_key(key_label: str | None, semitones: int) -> str:
+    """"A minor" by -2 is "G minor"; empty for a song without a clear key."""
     tonic, _, mode = (key_label or "").partition(" ")
     if tonic not in PITCH_CLASSES:
         return ""
-    at = PITCH_CLASSES.index(tonic)
-    return ",".join(f"{PITCH_CLASSES[(at + shift) % 12]} {mode}" for shift in range(-12, 13))
+    return f"{PITCH_CLASSES[(PITCH_CLASSES.index(tonic) + semitones) % 12]} {mode}"
+
+
+def transpositions(key_label: str | None) -> str:
+    """The key transposed by -12 to +12 semitones, comma-separated (the mixer shows "A minor -> G minor");
+    empty for a song without a clear key."""
+    if not transpose_key(key_label, 0):
+        return ""
+    return ",".join(transpose_key(key_label, shift) for shift in range(-12, 13))

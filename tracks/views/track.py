@@ -14,7 +14,7 @@ from .. import access, actions
 from ..forms import CommentForm, RenameForm
 from ..live import panels
 from ..models import Track
-from ..music import charts, tempo
+from ..music import charts, keys, tempo
 from .common import open_to_links, panel_reply, track_url
 from .jobs import separation_form
 from .sharing import sharing_context
@@ -34,12 +34,22 @@ def track_detail(request: HttpRequest, track_uuid: str) -> HttpResponse:
 @open_to_links
 @require_GET
 def track_chart(request: HttpRequest, track_uuid: str) -> HttpResponse:
-    """The chord chart to read or print: the bars in rows of four under the song's sections."""
+    """The chord chart to read or print: the bars in rows of four under the song's sections, moved by
+    ``?transpose=`` semitones (-12 to 12: the mixer's transpose, which the page's link carries)."""
     track = access.get_viewable(access.actor(request), track_uuid)
+    try:
+        semitones = int(request.GET.get("transpose") or 0)
+    except ValueError:
+        semitones = None
+    if semitones is None or not -12 <= semitones <= 12:
+        return HttpResponse("transpose must be a whole number of semitones from -12 to 12.", status=400)
     analysis = track.latest_analysis()
     shown = analysis.shown if analysis else {}
-    return render(request, "tracks/chart.html", {"track": track, "analysis": analysis,
-                                                 "chart": charts.chart(shown)})
+    key = analysis.key_label if analysis else ""
+    return render(request, "tracks/chart.html", {
+        "track": track, "analysis": analysis, "chart": charts.chart(shown, semitones),
+        "key": keys.transpose_key(key, semitones) or key,
+        "transposed": f"{semitones:+d}".replace("-", "\u2212") if semitones else ""})
 
 
 def controls_context(who: access.Actor, track: Track) -> dict[str, Any]:
