@@ -15,6 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.text import Truncator
 
 from . import access, accounts, jobs, limits
 from .files import storage, uploads
@@ -45,12 +46,9 @@ def rename(track: Track, user: Any, title: str) -> None:
     old, track.title = track.title, title
     track.save(update_fields=["title"])
     # Both names, each cut to fit the detail's 200 characters.
-    Activity.record(track, Activity.Verb.RENAMED, user, detail=f"from “{_cut(old)}” to “{_cut(title)}”")
+    Activity.record(track, Activity.Verb.RENAMED, user,
+                    detail=f"from “{Truncator(old).chars(90)}” to “{Truncator(title).chars(90)}”")
     events.changed(track, TITLE, ACTIVITY)
-
-
-def _cut(title: str, most: int = 90) -> str:
-    return title if len(title) <= most else title[:most - 1] + "…"
 
 
 def delete(track: Track) -> None:

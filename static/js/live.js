@@ -107,16 +107,17 @@
   // being typed) keeps their value when its panel is swapped, unless the server changed what it shows.
   const FIELDS = "form input[name], form select[name], form textarea[name]";
 
-  function changed(field) {
-    if (field.type === "checkbox" || field.type === "radio") return field.checked !== field.defaultChecked;
-    if (field.tagName === "SELECT") return Array.from(field.options).some((o) => o.selected !== o.defaultSelected);
-    return field.type !== "hidden" && field.value !== field.defaultValue;
+  // A field's state as a string: what the person has in it now, or (``drawn``) what the server rendered.
+  function state(field, drawn) {
+    if (field.type === "checkbox" || field.type === "radio") return String(drawn ? field.defaultChecked : field.checked);
+    if (field.tagName === "SELECT") {
+      return Array.from(field.options).filter((o) => (drawn ? o.defaultSelected : o.selected)).map((o) => o.value).join();
+    }
+    return drawn ? field.defaultValue : field.value;
   }
 
-  function shown(field) {  // what the server rendered in it
-    if (field.type === "checkbox" || field.type === "radio") return String(field.defaultChecked);
-    if (field.tagName === "SELECT") return Array.from(field.options).filter((o) => o.defaultSelected).map((o) => o.value).join();
-    return field.defaultValue;
+  function changed(field) {
+    return field.type !== "hidden" && state(field, false) !== state(field, true);
   }
 
   function fieldPlace(field) {
@@ -126,17 +127,16 @@
 
   function unsent() {
     return Array.from(document.querySelectorAll(FIELDS)).filter(changed).map((field) => ({
-      place: fieldPlace(field), name: field.name, shown: shown(field),
-      value: field.tagName === "SELECT" ? field.value : field.type === "checkbox" || field.type === "radio" ? field.checked : field.value,
+      place: fieldPlace(field), name: field.name, drawn: state(field, true), value: state(field, false),
     })).filter((kept) => kept.place);
   }
 
   function keepUnsent(kept) {
-    for (const { place, name, shown: was, value } of kept) {
+    for (const { place, name, drawn, value } of kept) {
       const holder = document.getElementById(place.holder);
       const field = holder && holder.querySelectorAll(FIELDS)[place.index];
-      if (!field || field.name !== name || shown(field) !== was) continue;
-      if (field.type === "checkbox" || field.type === "radio") field.checked = value; else field.value = value;
+      if (!field || field.name !== name || state(field, true) !== drawn) continue;
+      if (field.type === "checkbox" || field.type === "radio") field.checked = value === "true"; else field.value = value;
     }
   }
 
@@ -167,8 +167,7 @@
   // The track's name, pushed in its title panel, in the tab's title and the player's name too.
   function carryTitle() {
     const panel = document.querySelector("[id^='title-panel-'][data-title]");
-    if (!panel || document.body.dataset.title === panel.dataset.title) return;
-    document.body.dataset.title = panel.dataset.title;
+    if (!panel || document.title === `${panel.dataset.title} · SoundForge`) return;
     document.title = `${panel.dataset.title} · SoundForge`;
     const player = document.getElementById("player");
     if (player) player.setAttribute("aria-label", `Play ${panel.dataset.title}`);

@@ -29,6 +29,7 @@ from tests import audio
 from tests.live import Served
 from tracks.dev_redis import EmbeddedRedis
 from tracks.models import Comment, Job, Track
+from tracks.ports.contract import PITCH_CLASSES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -531,15 +532,12 @@ AXE_RUN = """async () => {
 }"""
 
 
-ROOTS = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-
-
 def transposed(chord: str, semitones: int) -> str:
     """A chord as the pages spell it ("F#m", "G7", "N.C.") moved by some semitones."""
     root = re.match(r"[A-G]#?", chord)
-    if not root or root[0] not in ROOTS:
+    if not root or root[0] not in PITCH_CLASSES:
         return chord
-    return ROOTS[(ROOTS.index(root[0]) + semitones) % 12] + chord[root.end():]
+    return PITCH_CLASSES[(PITCH_CLASSES.index(root[0]) + semitones) % 12] + chord[root.end():]
 
 
 def unfold(page, name: str) -> None:

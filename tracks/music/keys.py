@@ -19,12 +19,16 @@ def camelot(key_label: str | None) -> str:
     return CAMELOT.get(key_label or "", "")
 
 
+def _moved(pitch_class: str, semitones: int) -> str:
+    return PITCH_CLASSES[(PITCH_CLASSES.index(pitch_class) + semitones) % 12]
+
+
 def transpose_chord(label: str, semitones: int) -> str:
     """A chord label moved by ``semitones``: "A:min" by -2 is "G:min"; no chord ("N") stays none."""
     root, sep, quality = label.partition(":")
     if root not in PITCH_CLASSES or not semitones:
         return label
-    return PITCH_CLASSES[(PITCH_CLASSES.index(root) + semitones) % 12] + sep + quality
+    return _moved(root, semitones) + sep + quality
 
 
 def transpose_key(key_label: str | None, semitones: int) -> str:
@@ -32,7 +36,7 @@ def transpose_key(key_label: str | None, semitones: int) -> str:
     tonic, _, mode = (key_label or "").partition(" ")
     if tonic not in PITCH_CLASSES:
         return ""
-    return f"{PITCH_CLASSES[(PITCH_CLASSES.index(tonic) + semitones) % 12]} {mode}"
+    return f"{_moved(tonic, semitones)} {mode}"
 
 
 def transpositions(key_label: str | None) -> str:
