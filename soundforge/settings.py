@@ -180,7 +180,7 @@ STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "soundforge.static_files.StaticFiles"},
 }
 # Media is never served from a public path: audio goes out through a view that checks access.
 MEDIA_ROOT = Path(env_str("SOUNDFORGE_MEDIA_ROOT", str(VAR_DIR / "media")))

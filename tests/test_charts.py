@@ -54,25 +54,43 @@ def test_an_empty_heatmap_draws_nothing() -> None:
     assert charts.heat_layers([[0.0] * 12] * 5) == []
 
 
-def test_a_waveform_outline_lands_where_its_peaks_say() -> None:
-    """Whole-number points under a scaling transform: mapped through it, the outline runs across the whole
-    view box, the loudest slice touches the top (or bottom), and each slice is within 0.05 units of exact."""
+def test_an_outline_is_in_hundredths_of_the_peak_it_is_scaled_to() -> None:
     rng = random.Random(3)
     hi = [rng.uniform(0, 0.8) for _ in range(800)]
     lo = [-rng.uniform(0, 0.5) for _ in range(800)]
     hi[123] = 0.8
-    outline = charts.peaks_polygon({"min": lo, "max": hi}, charts.STEM_HEIGHT)
-    sx, sy = (float(v) for v in re.fullmatch(r"scale\(([\d.]+) ([\d.]+)\)", outline["transform"]).groups())
-    points = [(int(x) * sx, int(y) * sy) for x, y in (p.split(",") for p in outline["points"].split())]
-    assert len(points) == 1600
-    top, bottom = points[:800], points[800:][::-1]
-    mid = charts.STEM_HEIGHT / 2
-    for i in range(800):
-        assert abs(top[i][0] - i * charts.WIDTH / 799) < 0.01 and bottom[i][0] == top[i][0]
-        assert abs(top[i][1] - (mid - hi[i] / 0.8 * mid)) <= 0.05
-        assert abs(bottom[i][1] - (mid - lo[i] / 0.8 * mid)) <= 0.05
-    assert top[123][1] == 0 and abs(top[-1][0] - charts.WIDTH) < 0.01
-    assert charts.peaks_polygon({"min": [], "max": []}, charts.STEM_HEIGHT) == {"points": "", "transform": ""}
+    top, bottom = charts.outline({"min": lo, "max": hi}, charts.peak_of({"min": lo, "max": hi}))
+    assert len(top) == len(bottom) == 800 and top[123] == 100 == max(top)
+    assert all(abs(t - h / 0.8 * 100) <= 0.5 and abs(b - v / 0.8 * 100) <= 0.5
+               for t, h, b, v in zip(top, hi, bottom, lo, strict=True))
+    assert charts.outline({"min": [], "max": []}, 1.0) == [[], []]
+
+
+def test_the_timeline_carries_the_song_in_seconds_and_the_chart_s_bar_numbers() -> None:
+    song = {**SONG, "duration": 18.0, "waveform": {"max": [0.5, 0.25], "min": [-0.5, -0.1]},
+            "sections": [{**s, "key": "C", "mode": "major"} for s in SONG["sections"]]}
+    line = charts.timeline(song)
+    assert line["duration"] == 18.0 and line["peaks"] == [[100, 50], [-100, -20]]
+    assert line["beats"] == SONG["beats"] and line["downbeats"] == SONG["downbeats"]
+    assert charts.timeline({**song, "duration": 17.0})["beats"] == SONG["beats"][:-1]  # none past the end
+    assert line["bars"] == [[bar["at"], bar["number"]] for bar in charts.progression(SONG)]  # the chart's numbers
+    assert line["sections"] == [[0.0, 5.0, "Intro (A)", 0], [5.0, 17.0, "B", 1]]  # B: the next colour
+    assert line["chords"][0] == [0.0, 1.0, "N.C.", -1] and line["chords"][4] == [6.0, 7.0, "G7", 7]
+    assert charts.timeline({**song, "waveform": None}) is None
+
+
+class Stem:
+    def __init__(self, name: str, peak: float, notes: list) -> None:
+        self.name, self.peaks, self.notes = name, {"max": [peak, peak / 2], "min": [-peak, 0.0]}, notes
+
+
+def test_stem_lanes_share_one_scale_and_carry_their_notes() -> None:
+    lanes = charts.lanes([Stem("drums", 0.8, []), Stem("bass", 0.2, [[0.1234, 0.5, 40.0, 90.0]])])
+    assert [lane["name"] for lane in lanes] == ["drums", "bass"]
+    assert lanes[0]["peaks"][0] == [100, 50] and lanes[1]["peaks"][0] == [25, 12]  # the quiet stem looks quiet
+    assert lanes[1]["notes"] == [[0.123, 0.5, 40, 90]] and lanes[0]["notes"] == []
+    assert charts.note_range([[0, 1, 40, 90], [1, 2, 47, 80]]) == {"count": 2, "low": "E2", "high": "B2"}
+    assert charts.note_range([]) is None
 
 
 def test_the_section_table_carries_each_sections_loudness_and_energy() -> None:

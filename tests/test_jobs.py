@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -46,12 +48,15 @@ def test_it_analyses_an_upload(alice_client: Client, c_major_wav: Path, run_work
     data = result.data
     page = alice_client.get(f"/tracks/{track.uuid}/").content.decode()
     assert "C major" in page
-    assert "<polygon" in page  # the waveform and energy pictures
-    # Downbeats drawn apart from the other beats, the chord lane, the sections, the loudness curve.
-    assert page.count('<line class="down"') == len(data["downbeats"]) > 0
+    assert "<polygon" in page  # the energy picture
+    # The timeline's figures: the downbeats, the chords, the sections, as the analysis found them; and the
+    # loudness curve.
+    timeline = json.loads(re.search(r'<script id="timeline-data" type="application/json">(.*?)</script>', page,
+                                    re.S).group(1))
+    assert timeline["downbeats"] == [round(d, 3) for d in data["downbeats"]] and timeline["downbeats"]
     assert f'{data["meter"]["beats_per_bar"]}/4' in page
-    assert page.count('title="C:maj at') == sum(1 for c in data["chords"] if c[2] == "C:maj") > 0
-    assert 'class="lane sections"' in page and 'class="chart loudness"' in page
+    assert sum(c[2] == "C" for c in timeline["chords"]) == sum(c[2] == "C:maj" for c in data["chords"]) > 0
+    assert len(timeline["sections"]) == len(data["sections"]) and 'class="chart loudness"' in page
     # The progression bar by bar: one cell per downbeat (and one for the beats before the first).
     cells = page.count('<span class="bar-number">')
     assert cells == len(data["downbeats"]) + (data["downbeats"][0] > 0)

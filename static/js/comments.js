@@ -1,5 +1,5 @@
-// Timed comments and cues: clicking a waveform (the analysis picture, a stem, the comments' or cues' timeline)
-// picks the moment the next comment or cue is pinned to, and a comment's or cue's time seeks the player and
+// Timed comments and cues: a moment picked on the timeline (static/js/timeline.js) or the comments' or cues'
+// own lane is the one the next comment or cue is pinned to, and a comment's or cue's time seeks the player and
 // the stem mixer there.
 (function () {
   "use strict";
@@ -19,7 +19,7 @@
   }
 
   document.addEventListener("click", (event) => {
-    const wave = event.target.closest(".chart.wave, .stem-wave, .chart.timeline");
+    const wave = event.target.closest(".chart.timeline");
     if (wave && !event.target.closest("a")) {
       const box = wave.getBoundingClientRect();
       pick(((event.clientX - box.left) / box.width) * duration());
@@ -40,6 +40,8 @@
     const form = event.target.closest && event.target.closest(".comment-form");
     if (form && event.detail.successful) form.querySelector("textarea").value = "";
   });
+
+  document.addEventListener("soundforge:pick", (event) => pick(event.detail.at));
 
   // Pausing the player also picks its position.
   document.addEventListener("pause", (event) => {

@@ -125,5 +125,6 @@
     document.querySelectorAll("[data-print]").forEach((button) => button.addEventListener("click", () => window.print()));
     requestAnimationFrame(frame);
   });
-  window.SoundForgeFollow = { position, sections: () => (read() || { sections: [] }).sections };
+  // For the mixer and the timeline: where the song is, its sections, the transpose and a chord moved by it.
+  window.SoundForgeFollow = { position, at, semitones, transpose, sections: () => (read() || { sections: [] }).sections };
 })();

@@ -86,6 +86,17 @@ class Shots:
         self.n += 1
         page.screenshot(path=str(SHOTS / f"{self.n:02d}-{name}.png"), full_page=True)
 
+    def part(self, page, name: str, selector: str) -> None:
+        """One element as it reads, the sticky chords and transport in their places for the picture."""
+        sticky = ".follow-panel, .mixer .transport"
+        page.evaluate(f"document.querySelectorAll('{sticky}').forEach((e) => {{ e.style.position = 'static'; }})")
+        page.locator(selector).screenshot(path=str(SHOTS / f"part-{name}.png"))
+        page.evaluate(f"document.querySelectorAll('{sticky}').forEach((e) => {{ e.style.position = ''; }})")
+
+
+def timeline_data(page) -> dict:
+    return json.loads(page.text_content("#timeline-data"))
+
 
 def sign_up(context, served: Served, email: str):
     """Sign up, then open the verification link the server mailed (its console backend prints the mail into
@@ -160,7 +171,10 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     assert re.search(r"Length\s+0:\d\d", header, re.I), header
     figures = alice.locator(f"#title-panel-{track.uuid} .figures").bounding_box()
     assert figures["y"] + figures["height"] < 900, figures
-    assert alice.locator(f"#analysis-panel-{track.uuid} svg").count() > 0  # the waveform and lanes are drawn
+    # The timeline draws the song: its sections and its chords, named in their boxes.
+    alice.wait_for_function("() => { const d = window.SoundForgeTimeline.drawn(); return d && d.chords.length; }")
+    drawn = alice.evaluate("window.SoundForgeTimeline.drawn()")
+    assert drawn["sections"] and set(drawn["chords"]) <= {c[2] for c in timeline_data(alice)["chords"]}, drawn
     # The details a musician rarely reads are folded away, there when opened.
     details = alice.locator(f"#analysis-panel-{track.uuid} details.analysis-details")
     expect(details.locator("svg.chart.loudness")).to_be_hidden()
@@ -214,15 +228,39 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     assert alice.get_attribute("[data-mixer] .strip[data-stem=vocals] [data-action=solo]", "aria-pressed") == "true"
     assert alice.get_attribute("[data-mixer] .strip[data-stem=drums] [data-action=solo]", "aria-pressed") == "false"
     shots(alice, "playing-vocals-solo")
-    # Drag a loop over the drums' waveform, snapped to bars: playback stays inside it, coming round again.
-    drums = alice.locator("[data-mixer] .strip[data-stem=drums] .stem-wave")
-    for attempt in range(2):  # once more if a push redrew the mixer under the gesture (a slow machine's late job)
-        drums.evaluate("el => el.scrollIntoView({block: 'center'})")  # not under the transport kept in view
-        wave = drums.bounding_box()
-        drums.hover(position={"x": 0.2 * wave["width"], "y": 10})  # fails if anything covers the waveform
-        wave = drums.bounding_box()
+    # The first screen holds the header, the transport and the whole timeline with its four stem lanes.
+    # (The analysis again with the stems' help first: it may move the grid a little.)
+    expect(alice.locator(f"#job-panel-{track.uuid} .badge")).to_have_text(re.compile("succeeded", re.I), timeout=LIVE_S)
+    alice.wait_for_function("() => window.SoundForgeTimeline.drawn().lanes.length === 4")
+    alice.evaluate("window.scrollTo(0, 0)")
+    top = alice.locator(f"#title-panel-{track.uuid}").bounding_box()["y"]
+    for what in (f"#title-panel-{track.uuid} .figures", "[data-mixer] [data-timeline-canvas]",
+                 "[data-mixer] .transport"):
+        box = alice.locator(what).bounding_box()
+        assert box["y"] + box["height"] - top <= 900, (what, box, top)
+    shots(alice, "first-screen")
+    # Zoom in to a few bars (the chords still named in their boxes), then drag a two-bar loop on the drums'
+    # lane, snapped to bars: playback stays inside it, coming round again, and its bars are ready to export.
+    engine = "[...window.SoundForgeMixer.engines.values()][0]"
+    downbeats = [float(x) for x in alice.get_attribute("[data-mixer] [data-click]", "data-downbeats").split(",")]
+    bar = downbeats[1] - downbeats[0]
+    while alice.evaluate("window.SoundForgeTimeline.view().span") > 3.5 * bar:
+        alice.click("[data-mixer] [data-zoom=in]")
+    alice.wait_for_function("() => window.SoundForgeTimeline.drawn().chords.length > 0")
+    expect(alice.locator("[data-mixer] [data-timeline-view]")).to_contain_text("bars ")
+    for attempt in range(2):  # once more if a push redrew the page under the gesture (a slow machine's late job)
+        view = alice.evaluate("window.SoundForgeTimeline.view()")
+        first = next(i for i, d in enumerate(downbeats) if d >= view["start"] and i + 2 < len(downbeats))
+        canvas = alice.locator("[data-mixer] [data-timeline-canvas]")
+        canvas.scroll_into_view_if_needed()
+        lane = next(row for row in alice.evaluate("window.SoundForgeTimeline.drawn().lanes") if row["name"] == "drums")
+        box = canvas.bounding_box()
+        y = box["y"] + lane["top"] + lane["height"] / 2
+        a = alice.evaluate(f"window.SoundForgeTimeline.x({downbeats[first] + 0.15 * bar})")
+        b = alice.evaluate(f"window.SoundForgeTimeline.x({downbeats[first + 2] - 0.15 * bar})")
+        canvas.hover(position={"x": a, "y": lane["top"] + lane["height"] / 2})  # fails if anything covers it
         alice.mouse.down()
-        alice.mouse.move(wave["x"] + 0.45 * wave["width"], wave["y"] + 10, steps=5)
+        alice.mouse.move(box["x"] + b, y, steps=5)
         alice.mouse.up()
         try:
             expect(alice.locator("[data-loop-text]")).to_contain_text("Looping", timeout=3_000)
@@ -230,10 +268,12 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
         except AssertionError:
             if attempt:
                 raise
-    engine = "[...window.SoundForgeMixer.engines.values()][0]"
     loop = alice.evaluate(f"{engine}.loop")
-    downbeats = [float(x) for x in alice.get_attribute("[data-mixer] [data-click]", "data-downbeats").split(",")]
-    assert any(abs(loop["start"] - d) < 0.01 for d in downbeats) and any(abs(loop["end"] - d) < 0.01 for d in downbeats)
+    assert loop["start"] == pytest.approx(downbeats[first], abs=0.01), (loop, downbeats)
+    assert loop["end"] == pytest.approx(downbeats[first + 2], abs=0.01), (loop, downbeats)
+    numbers = [n for at, n in timeline_data(alice)["bars"] if abs(at - downbeats[first]) < 0.01]
+    assert (int(alice.input_value("[data-export-first]")), int(alice.input_value("[data-export-last]"))) == (
+        numbers[0], numbers[0] + 1)
     seen = []
     for _ in range(16):
         alice.wait_for_timeout(400)
@@ -241,6 +281,37 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     assert all(loop["start"] - 0.05 <= t <= loop["end"] + 0.05 for t in seen), (loop, seen)
     assert any(b < a for a, b in itertools.pairwise(seen)), seen  # it came round
     shots(alice, "looping-bars")
+    # By keyboard, on the focused timeline: Space pauses (the mixer's key), Home and → step to the song's
+    # start and its next bar (with Shift its next beat), + and - zoom, Esc clears the loop and [ sets one
+    # from the bar the playhead is in to the next.
+    beats = timeline_data(alice)["beats"]
+    canvas.focus()
+    alice.keyboard.press("Space")
+    expect(alice.locator("[data-mixer] [data-action=play]")).to_have_text("Play")
+    alice.keyboard.press("Escape")
+    assert alice.evaluate(f"{engine}.loop") is None
+    alice.keyboard.press("Home")
+    assert alice.evaluate(f"{engine}.position()") == 0
+    alice.keyboard.press("ArrowRight")
+    at = alice.evaluate(f"{engine}.position()")
+    assert at == pytest.approx(next(d for d in downbeats if d > 0.01), abs=0.002), (at, downbeats)
+    alice.keyboard.press("Shift+ArrowRight")
+    assert alice.evaluate(f"{engine}.position()") == pytest.approx(next(b for b in beats if b > at + 0.01), abs=0.002)
+    span = alice.evaluate("window.SoundForgeTimeline.view().span")
+    alice.keyboard.press("-")
+    assert alice.evaluate("window.SoundForgeTimeline.view().span") > span
+    alice.keyboard.press("+")
+    assert alice.evaluate("window.SoundForgeTimeline.view().span") == pytest.approx(span, abs=0.01)
+    alice.keyboard.press("ArrowRight")
+    at = alice.evaluate(f"{engine}.position()")
+    alice.keyboard.press("[")
+    loop = alice.evaluate(f"{engine}.loop")
+    bar_of = downbeats.index(next(d for d in downbeats if abs(d - at) < 0.002))
+    assert loop["start"] == pytest.approx(at, abs=0.002)
+    assert loop["end"] == pytest.approx(downbeats[bar_of + 1], abs=0.002)
+    assert alice.evaluate("document.activeElement.matches('[data-timeline-canvas]')")
+    alice.keyboard.press("Space")  # playing again, inside the loop
+    expect(alice.locator("[data-mixer] [data-action=play]")).to_have_text("Pause")
     alice.click("[data-mixer] [data-action=loop-clear]")
     # Scrolled down through the stems, the transport stays in view under the chords.
     alice.evaluate("window.scrollTo(0, document.querySelector('[data-mixer]').getBoundingClientRect().top + "
@@ -327,6 +398,7 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     expect(alice.locator("[data-follow] [data-now-bar]")).not_to_have_text("\u2013")
     assert alice.inner_text("[data-follow] [data-now-chord]").strip() not in ("", "\u2013")
     shots(alice, "practice-70-percent-down-a-tone")
+    shots.part(alice, "mixer-practice", f"#stems-panel-{track.uuid}")
     # The loop's bars are ready to export: the mix as heard (the vocals soloed), cut on the grid, named.
     first, last = int(alice.input_value("[data-export-first]")), int(alice.input_value("[data-export-last]"))
     # The bars the looped section covers: from the bar it starts in to the last that starts inside it.
@@ -369,10 +441,11 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     alice.click("[data-transcribe-form] button:has-text('Transcribe')")
     transcription = alice.locator(f"#transcription-panel-{track.uuid}")
     expect(transcription.locator("a:has-text('bass.mid')")).to_be_visible(timeout=LIVE_S)
-    roll = alice.locator("[data-mixer] .strip[data-stem=bass] .piano-roll")
-    expect(roll).to_be_visible()
-    assert roll.locator("path.notes").count() >= 1 and alice.evaluate("window.__stayed") is True
+    expect(alice.locator("[data-mixer] .strip[data-stem=bass] .notes")).to_contain_text("notes")
+    alice.wait_for_function("() => window.SoundForgeTimeline.drawn().lanes.find((l) => l.name === 'bass').notes > 0")
+    assert alice.evaluate("window.__stayed") is True
     shots(alice, "bass-piano-roll")
+    shots.part(alice, "midi-cues", f"#stems-panel-{track.uuid}")
     with alice.expect_download() as bass_midi:
         alice.click("[data-mixer] .strip[data-stem=bass] .midi-links a:has-text('on the grid')")
     assert re.fullmatch(r"Night Drive - bass - 100 BPM - .+ - 1-16 grid\.mid", bass_midi.value.suggested_filename)
@@ -429,9 +502,8 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     expect(bob.locator(f"{cues} [data-cue=Solo]")).to_contain_text("0:02", timeout=15_000)
     expect(bob.locator(f"{cues} .cue-add")).to_be_hidden()
     assert bob.locator(f"{cues} rect.cue-mark[fill='#aa72ff']").count() == 1
-    # On every waveform too: the analysis picture and each stem, a line per cue in its colour.
-    waves = bob.locator(".chart.wave, .stem-wave").count()
-    expect(bob.locator(".chart.wave .cue-line, .stem-wave .cue-line")).to_have_count(2 * waves)
+    # On the timeline too, a line per cue in its colour across the song and every stem.
+    bob.wait_for_function("() => window.SoundForgeTimeline.drawn().cues === 2")
     shots(bob, "viewer-sees-new-cue")
     alice.click(f"{tempo} .tempo-steps button[value='clear']")
     expect(bob.locator(f"{tempo} b")).to_have_text("100.0", timeout=15_000)
@@ -478,7 +550,8 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     guest.wait_for_selector("[data-mixer] .strip[data-stem=vocals]")
     assert "preview quality" in guest.inner_text(f"#controls-{track.uuid}")
     expect(guest.locator("[data-loop-export]")).to_be_hidden()  # practise, yes; take away, no
-    expect(guest.locator(".strip[data-stem=bass] .piano-roll")).to_be_visible()  # the notes to read along
+    guest.wait_for_function(  # the notes to read along
+        "() => (window.SoundForgeTimeline.drawn().lanes.find((l) => l.name === 'bass') || {}).notes > 0")
     expect(guest.locator(".strip[data-stem=bass] .midi-links")).to_be_hidden()
     expect(guest.locator("[data-transcribe-form]")).to_be_hidden()
     guest.click("[data-mixer] [data-action=play]")

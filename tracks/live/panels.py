@@ -86,11 +86,12 @@ def stem_sets(track: Track) -> list[dict[str, Any]]:
                                                "stems": []})
         entry["stems"].append(stem)
     for entry in sets.values():
-        waves = charts.stem_waves(entry["stems"])
-        entry["strips"] = [{"stem": s, "wave": waves[s.name], "roll": charts.piano_roll(s.notes, s.duration)}
-                           for s in entry["stems"]]
+        entry["strips"] = [{"stem": s, "notes": charts.note_range(s.notes)} for s in entry["stems"]]
         entry["melodic"] = [s.name for s in entry["stems"] if s.name in contract.MELODIC_STEMS]
-    return list(sets.values())
+    found = list(sets.values())
+    if found:  # the mixer's stems are the timeline's lanes
+        found[0]["lanes"] = charts.lanes(found[0]["stems"])
+    return found
 
 
 ACTIVITY_SHOWN = 30
@@ -140,10 +141,10 @@ PANELS = {panel.name: panel for panel in (
     Panel("title-panel", frozenset({TITLE, ANALYSIS}), results_data),
     Panel("controls", frozenset({ACCESS, TITLE}), no_data, per_person=True),
     Panel("follow-panel", frozenset({ANALYSIS}), follow_data),
+    Panel("stems-panel", frozenset({STEMS, ANALYSIS, TITLE}), results_data),
     Panel("job-panel", frozenset({JOB}), jobs_data),
     Panel("separation-job-panel", frozenset({JOB}), jobs_data),
     Panel("analysis-panel", frozenset({ANALYSIS}), results_data),
-    Panel("stems-panel", frozenset({STEMS, ANALYSIS, TITLE}), results_data),
     Panel("render-panel", frozenset({JOB}), jobs_data),
     Panel("transcription-panel", frozenset({JOB}), jobs_data),
     Panel("separate-panel", frozenset({ACCESS}), no_data, per_person=True),

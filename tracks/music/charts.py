@@ -1,7 +1,8 @@
-"""Geometry for the analysis pictures (server-side SVG): numbers in, coordinates out, no HTML.
+"""Geometry for the analysis pictures: numbers in, coordinates out, no HTML.
 
-The templates draw the SVG elements; this module only turns the analyzer's JSON into points scaled to a
-view box, so the pictures need no JavaScript library and no CDN.
+The templates draw the small SVG pictures from the points this module scales to a view box; the timeline
+(static/js/timeline.js, a canvas that zooms) gets the song's and the stems' figures in seconds instead.
+No JavaScript library, no CDN.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from ..ports.contract import PITCH_CLASSES
 from . import keys
 
 WIDTH = 1000
-WAVE_HEIGHT = 120
-STEM_HEIGHT = 48
 CURVE_HEIGHT = 80
 BAR_HEIGHT = 260
 LABEL_BAND = 36  # room under the bars for their labels
@@ -26,42 +25,31 @@ def _fmt(v: float) -> str:
     return f"{v:.1f}"
 
 
-def waveform(data: dict[str, Any]) -> dict[str, Any] | None:
-    """The waveform with its beat grid (downbeats drawn apart), section bands and the chord lane."""
+def timeline(data: dict[str, Any]) -> dict[str, Any] | None:
+    """What the timeline draws for the song (static/js/timeline.js): its outline, beats and downbeats, bars
+    numbered as the chart and the loops number them, sections and chord runs, in seconds; None without a
+    waveform. Times to the millisecond, the outline in hundredths of its own peak (whole numbers)."""
     wave = data.get("waveform")
     duration = data.get("duration") or 0
     if not wave or not duration:
         return None
-
-    def x(t: float) -> float:
-        return round(min(max(t, 0.0), duration) / duration * WIDTH, 1)
-
-    def pct(t: float) -> float:
-        return round(min(max(t, 0.0), duration) / duration * 100, 2)
-
-    downbeats = set(data.get("downbeats") or [])
-    beats = [x(b) for b in data.get("beats") or [] if 0 <= b <= duration and b not in downbeats]
-    sections = [
-        {"left": pct(s["start"]), "width": round(pct(s["end"]) - pct(s["start"]), 2), "label": s["label"],
-         "name": s.get("name") or "", "tone": (ord(s["label"][0]) - ord("A")) % SECTION_TONES,
-         "key": f"{s['key']} {s['mode']}"}
-        for s in data.get("sections") or []
-    ]
-    chords = []
-    for start, end, label in data.get("chords") or []:
-        width = round(pct(end) - pct(start), 2)
-        # A name is written only where it fits; every one shows on hover.
-        chords.append({"left": pct(start), "width": width, "label": label, "start": start,
-                       "text": _chord_text(label) if width >= CHORD_TEXT_MIN_PCT else "", "none": label == "N",
-                       "root": _root_index(label)})
-    return {**peaks_polygon(wave, WAVE_HEIGHT), "beats": beats, "downbeats": [x(b) for b in downbeats],
-            "height": WAVE_HEIGHT, "sections": sections, "chords": chords}
+    runs = _runs(data)
+    return {
+        "duration": round(duration, 3),
+        "peaks": outline(wave, peak_of(wave)),
+        "beats": [round(b, 3) for b in data.get("beats") or [] if 0 <= b <= duration],
+        "downbeats": [round(b, 3) for b in data.get("downbeats") or [] if 0 <= b <= duration],
+        "bars": runs["bars"],
+        # Each section with its colour (the same letter, the same colour), each chord with its root's pitch
+        # class (its colour; -1 for no chord).
+        "sections": [[*row, (ord(s["label"][0]) - ord("A")) % SECTION_TONES if s.get("label") else 0]
+                     for row, s in zip(runs["sections"], data.get("sections") or [], strict=True)],
+        "chords": [[*row, -1 if _root_index(label) is None else _root_index(label)]
+                   for row, (_, _, label) in zip(runs["chords"], data.get("chords") or [], strict=True)],
+    }
 
 
 SECTION_TONES = 6
-CHORD_TEXT_MIN_PCT = 2.2
-
-
 
 
 def _root_index(label: str) -> int | None:
@@ -129,9 +117,14 @@ def follow(data: dict[str, Any]) -> dict[str, Any] | None:
     chords = data.get("chords") or []
     if not chords:
         return None
+    return _runs(data)
+
+
+def _runs(data: dict[str, Any]) -> dict[str, Any]:
+    """Chord runs as [start, end, name], bars as [start, number], sections as [start, end, title]."""
     return {
         "chords": [[round(a, 3), round(b, 3), "N.C." if label == "N" else _chord_text(label)]
-                   for a, b, label in chords],
+                   for a, b, label in data.get("chords") or []],
         "bars": [[round(bar["at"], 3), bar["number"]] for bar in progression(data)],
         "sections": [[s["start"], s["end"], section_title(s)] for s in data.get("sections") or []],
     }
@@ -174,20 +167,9 @@ def peak_of(peaks: dict[str, Any]) -> float:
     return max([1e-6, *peaks.get("max", []), *(-v for v in peaks.get("min", []))])
 
 
-def peaks_polygon(peaks: dict[str, Any], height: float, peak: float | None = None) -> dict[str, str]:
-    """The outline of a waveform from its per-slice min and max (the ports' ``waveform_peaks``), scaled
-    so that ``peak`` (by default its own) reaches the top: a polygon's ``points`` in whole numbers (a slice
-    a unit across, tenths of the view box's units down) and the ``transform`` that scales them into the view
-    box. A third fewer bytes than decimals in view box units: the four stems' outlines are most of the stems
-    panel, on every track page and in the push at a separation's end."""
-    lo, hi = peaks.get("min", []), peaks.get("max", [])
-    if not hi:
-        return {"points": "", "transform": ""}
-    peak = peak or peak_of(peaks)
-    mid = height * 5  # the middle, in tenths
-    top = [f"{i},{round(mid - h / peak * mid)}" for i, h in enumerate(hi)]
-    bottom = [f"{i},{round(mid - v / peak * mid)}" for i, v in zip(reversed(range(len(hi))), reversed(lo), strict=True)]
-    return {"points": " ".join(top + bottom), "transform": f"scale({WIDTH / max(1, len(hi) - 1):.6g} 0.1)"}
+def outline(peaks: dict[str, Any], peak: float) -> list[list[int]]:
+    """A waveform's per-slice max and min (the ports' ``waveform_peaks``) in hundredths of ``peak``."""
+    return [[round(v / peak * 100) for v in peaks.get(side, [])] for side in ("max", "min")]
 
 
 def note_name(pitch: int) -> str:
@@ -195,25 +177,20 @@ def note_name(pitch: int) -> str:
     return f"{PITCH_CLASSES[pitch % 12]}{pitch // 12 - 1}"
 
 
-def piano_roll(notes: list[list[float]], duration: float) -> dict[str, Any] | None:
-    """A stem's notes as one path of bars on the stem's timeline (a lane per semitone from its lowest note
-    to its highest, louder notes brighter in three steps), with its range in words; None without notes."""
-    if not notes or duration <= 0:
-        return None
-    low, high = min(int(n[2]) for n in notes), max(int(n[2]) for n in notes)
-    lane = STEM_HEIGHT / (high - low + 1)
-    paths = ["", "", ""]
-    for start, end, pitch, velocity in notes:
-        x, w = start / duration * WIDTH, max(0.6, (end - start) / duration * WIDTH)
-        y = (high - int(pitch)) * lane
-        paths[min(2, int(velocity) // 43)] += f"M{_fmt(x)} {_fmt(y)}h{_fmt(w)}v{_fmt(max(0.8, lane))}h-{_fmt(w)}z"
-    return {"paths": paths, "count": len(notes), "low": note_name(low), "high": note_name(high)}
-
-
-def stem_waves(stems: list[Any]) -> dict[str, dict[str, str]]:
-    """Each stem's outline on one common scale, so a quiet stem looks quiet next to a loud one."""
+def lanes(stems: list[Any]) -> list[dict[str, Any]]:
+    """A timeline lane per stem (static/js/timeline.js): its outline on the stems' common scale, so a quiet
+    stem looks quiet next to a loud one, and its notes as [start, end, pitch, velocity] once transcribed."""
     peak = max([peak_of(s.peaks) for s in stems] or [1.0])
-    return {s.name: peaks_polygon(s.peaks, STEM_HEIGHT, peak) for s in stems}
+    return [{"name": s.name, "peaks": outline(s.peaks, peak),
+             "notes": [[round(a, 3), round(b, 3), int(p), int(v)] for a, b, p, v in s.notes or []]} for s in stems]
+
+
+def note_range(notes: list[list[float]]) -> dict[str, Any] | None:
+    """A stem's notes in words: how many, from the lowest to the highest; None without notes."""
+    if not notes:
+        return None
+    pitches = [int(n[2]) for n in notes]
+    return {"count": len(notes), "low": note_name(min(pitches)), "high": note_name(max(pitches))}
 
 
 def energy(data: dict[str, Any]) -> dict[str, Any] | None:
@@ -335,7 +312,7 @@ def for_analysis(data: dict[str, Any]) -> dict[str, Any]:
                                           strict=False))),
         "mfcc_text": described([(str(i + 1), v) for i, v in enumerate((mfcc_block.get("mean") or [])[1:])]),
         "width": WIDTH,
-        "waveform": waveform(data),
+        "timeline": timeline(data),
         "energy": energy(data),
         "loudness": loudness(data),
         "progression": progression(data),
