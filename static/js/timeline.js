@@ -10,7 +10,7 @@
 // where the song has stems, else the song player's.
 import { clock } from "./mixer/words.js";
 
-const ROWS = { ruler: 16, sections: 22, chords: 28, wave: 60, lane: 32 };
+const ROWS = { ruler: 15, sections: 22, chords: 26, wave: 54, lane: 30 };
 const MIN_LINE_PX = 6;  // beat and bar lines no closer than this
 const MIN_BARS = 2;     // the closest zoom
 const DRAG_PX = 6;      // a pointer moved less than this clicked
@@ -493,7 +493,7 @@ function measure() {
 }
 
 function bind() {
-  const root = document.querySelector("[data-mixer] [data-timeline]") || document.querySelector("[data-timeline]");
+  const root = document.querySelector("[data-timeline]");
   const data = json("timeline-data");
   if (!root || !data) { t = null; return; }
   if (!t || t.root !== root) {

@@ -139,18 +139,18 @@ class Panel:
 PANELS = {panel.name: panel for panel in (
     Panel("presence-panel", frozenset(), no_data),  # pushed by presence.py with who is there
     Panel("title-panel", frozenset({TITLE, ANALYSIS}), results_data),
-    Panel("controls", frozenset({ACCESS, TITLE}), no_data, per_person=True),
     Panel("follow-panel", frozenset({ANALYSIS}), follow_data),
     Panel("stems-panel", frozenset({STEMS, ANALYSIS, TITLE}), results_data),
-    Panel("job-panel", frozenset({JOB}), jobs_data),
-    Panel("separation-job-panel", frozenset({JOB}), jobs_data),
-    Panel("analysis-panel", frozenset({ANALYSIS}), results_data),
     Panel("render-panel", frozenset({JOB}), jobs_data),
     Panel("transcription-panel", frozenset({JOB}), jobs_data),
+    Panel("job-panel", frozenset({JOB}), jobs_data),
+    Panel("separation-job-panel", frozenset({JOB}), jobs_data),
     Panel("separate-panel", frozenset({ACCESS}), no_data, per_person=True),
     Panel("cues-panel", frozenset({CUES, ANALYSIS}), cues_data),
     Panel("comments-panel", frozenset({COMMENTS}), comments_data),
     Panel("comment-box", frozenset({ACCESS}), no_data, per_person=True),
+    Panel("analysis-panel", frozenset({ANALYSIS}), results_data),
+    Panel("controls", frozenset({ACCESS, TITLE}), no_data, per_person=True),
     Panel("sharing-panel", frozenset(), no_data, per_person=True),  # the owner's, in htmx replies
     Panel("activity-panel", frozenset({ACTIVITY}), activity_data),
 )}

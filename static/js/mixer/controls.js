@@ -51,6 +51,8 @@ export const controls = {
       pan.setAttribute("aria-valuetext", panned(stem.pan));
       strip.classList.toggle("silent", !this.audible(stem));
     }
+    const clickOn = this.root.querySelector("[data-click-on]");
+    if (clickOn && this.click) clickOn.checked = this.audible(this.click);
     const download = this.root.querySelector("[data-mix-download]");
     if (download) download.href = this.mixHref();
     this.renderLoop();
@@ -61,21 +63,25 @@ export const controls = {
   // "124 → 99 BPM, A minor → G minor": what the song has become.
   renderTempo() {
     if (!this.root) return;
-    const percent = Math.round(this.rate * 100);
+    const { rate, semitones: shift } = this.pendingTempo || this;  // a change waiting for the stretcher shows
+    const percent = Math.round(rate * 100);
     const slider = this.root.querySelector("[data-rate]");
     if (slider) { slider.value = percent; slider.setAttribute("aria-valuetext", percent + " %"); }
     const output = this.root.querySelector("[data-rate-text]");
     if (output) output.textContent = percent + " %";
     const semitones = this.root.querySelector("[data-semitones]");
-    if (semitones && document.activeElement !== semitones) semitones.value = this.semitones;
+    if (semitones && document.activeElement !== semitones) semitones.value = shift;
     const reset = this.root.querySelector('[data-action="tempo-reset"]');
-    if (reset) reset.hidden = !this.stretched();
+    if (reset) reset.hidden = rate === 1 && shift === 0;
     const parts = [];
-    if (this.tempo && this.rate !== 1) {
-      parts.push(`${Math.round(this.tempo)} \u2192 ${Math.round(this.tempo * this.rate)} BPM`);
+    if (this.tempo && rate !== 1) {
+      parts.push(`${Math.round(this.tempo)} \u2192 ${Math.round(this.tempo * rate)} BPM`);
     }
-    if (this.keys.length === 25 && this.semitones) parts.push(`${this.keys[12]} \u2192 ${this.keys[12 + this.semitones]}`);
-    else if (this.semitones) parts.push(`${this.semitones > 0 ? "+" : "\u2212"}${Math.abs(this.semitones)} semitones`);
+    if (this.keys.length === 25 && shift) parts.push(`${this.keys[12]} \u2192 ${this.keys[12 + shift]}`);
+    else if (shift) parts.push(`${shift > 0 ? "+" : "\u2212"}${Math.abs(shift)} semitones`);
+    // As recorded: what the song is ("100 BPM, A minor"), where the analysis knows it.
+    if (!parts.length && this.tempo) parts.push(`${Math.round(this.tempo)} BPM`);
+    if (!shift && this.keys.length === 25) parts.push(this.keys[12]);
     const text = this.root.querySelector("[data-tempo-text]");
     if (text) text.textContent = parts.join(", ");
   },
@@ -159,6 +165,11 @@ export const controls = {
     const clear = root.querySelector('[data-action="loop-clear"]');
     if (clear) clear.addEventListener("click", () => this.setLoop(0, 0));
     this.bindSetting(root, "[data-count-in]", "checked", this.countIn, (on) => { this.countIn = on; });
+    this.bindSetting(root, "[data-click-on]", "checked", !!this.click && this.audible(this.click), (on) => {
+      this.click.mute = !on;
+      this.click.solo = false;
+      this.apply();
+    });
     this.bindSetting(root, "[data-lossless]", "checked", this.lossless, (on) => this.setLossless(on));
     const rate = root.querySelector("[data-rate]");
     if (rate) rate.addEventListener("input", (e) => this.setTempo(parseInt(e.target.value, 10) / 100, this.semitones));
@@ -166,6 +177,12 @@ export const controls = {
     if (semitones) semitones.addEventListener("input", (e) => {
       if (e.target.value !== "" && e.target.value !== "-") this.setTempo(this.rate, parseInt(e.target.value, 10));
     });
+    // A hand or the focus on speed or transpose: a change is coming, the stretcher gets ready for it.
+    for (const control of [rate, semitones]) {
+      for (const type of ["pointerenter", "focus", "touchstart"]) {
+        if (control) control.addEventListener(type, () => this.prepareStretch(), { passive: true });
+      }
+    }
     // An exported mix sounds as the mixer does: its levels go with the form.
     const exporter = root.querySelector("[data-loop-export]");
     if (exporter) exporter.addEventListener("formdata", (e) => {

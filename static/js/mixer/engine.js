@@ -15,7 +15,7 @@
 //
 // What the panel shows, and how its controls reach the engine, is controls.js's (mixed into the class).
 import { clickTrack, countIn } from "./click.js";
-import { HEAD_BYTES, channels, joined, loadScript, wholePages } from "./stream.js";
+import { HEAD_BYTES, MIDDLE_BYTES, channels, joined, loadScript, wholePages } from "./stream.js";
 
 const MARGIN_S = 0.3;  // how close playback may come to the end of what has arrived
 const AHEAD_S = 0.05;  // how far ahead sources are scheduled, so that all start on the same sample
@@ -125,14 +125,20 @@ export class Engine {
     const audio = this.audioStems();
     this.showProgress();
     announce("loading", { lossless: this.lossless });
+    // Every stem's first seconds are decoded before any whole file is: on a busy machine, or where the whole
+    // files arrive at once (localhost), the whole decodes would otherwise hold up the first sound.
+    let settle;
+    const firstSeconds = this.lossless ? Promise.resolve() : new Promise((done) => { settle = done; });
+    const settled = () => { if (settle && audio.every((s) => s.head && s.head !== "decoding")) settle(); };
     this.loading = new Promise((resolve, reject) => {
-      const check = () => { if (audio.every((s) => s.buffer)) resolve(); };
-      Promise.all(audio.map((stem) => this.fetchStem(stem, generation, check))).then(() => {
+      const check = () => { settled(); if (audio.every((s) => s.buffer)) resolve(); };
+      Promise.all(audio.map((stem) => this.fetchStem(stem, generation, check, firstSeconds))).then(() => {
         if (generation !== this.generation) return;
         this.showProgress();
         announce("loaded", { bytes: audio.reduce((n, s) => n + s.received, 0) });
         resolve();
         this.resume();
+        this.readyStretch(false).catch(() => {});  // the stretcher's code and nodes, for a first change
       }, (error) => {
         if (generation !== this.generation) return;
         this.loading = null;
@@ -143,42 +149,80 @@ export class Engine {
     return this.loading;
   }
 
-  async fetchStem(stem, generation, ready) {
-    stem.buffer = null; stem.full = false; stem.received = 0; stem.total = 0;
+  async fetchStem(stem, generation, ready, firstSeconds) {
+    stem.buffer = null; stem.full = false; stem.received = 0; stem.total = 0; stem.head = null;
     const response = await fetch(this.lossless ? stem.src : stem.listen, { credentials: "same-origin" });
     if (!response.ok) throw new Error(stem.name + ": HTTP " + response.status);
     stem.total = parseInt(response.headers.get("Content-Length"), 10) || 0;
     const reader = response.body.getReader();
-    const chunks = [];
-    let head = !this.lossless;  // a WAV or FLAC is decoded whole
+    const download = { chunks: [], arrived: false, waiting: null };
+    // A listening copy plays from its first seconds, then its first minute, then all of it (decodeStages);
+    // a WAV or FLAC is decoded whole.
+    const stages = this.lossless ? null : this.decodeStages(stem, generation, ready, firstSeconds, download);
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
       if (generation !== this.generation) { reader.cancel(); return; }
-      chunks.push(value);
+      download.chunks.push(value);
       stem.received += value.length;
       this.showProgress();
-      if (head && stem.received >= HEAD_BYTES && stem.received < stem.total) {
-        head = false;
-        this.ctx.decodeAudioData(wholePages(joined(chunks))).then((buffer) => {
-          if (generation !== this.generation || stem.full) return;
-          stem.buffer = buffer;
-          ready();
-        }, () => {});  // a beginning that does not decode on its own: the whole file will
-      }
+      if (download.waiting && stem.received >= download.waiting.bytes) download.waiting.resolve();
     }
-    const buffer = await this.ctx.decodeAudioData(joined(chunks).buffer);
+    download.arrived = true;
+    if (download.waiting) download.waiting.resolve();
+    if (stages) return stages;
+    const buffer = await this.ctx.decodeAudioData(joined(download.chunks).buffer);
     if (generation !== this.generation) return;
-    this.upgrade(stem, buffer);
+    this.upgrade(stem, buffer, true);
     ready();
   }
 
-  // A stem's whole buffer takes over from its beginning: at one context time, from the same position, so
-  // every stem stays on the same sample whichever arrives first.
-  upgrade(stem, buffer) {
+  // The first HEAD_BYTES of a listening copy (about 8 s) are decoded and play; once every stem's have been,
+  // its first MIDDLE_BYTES (about a minute) take over, then the whole file once it is in. Decoding the
+  // whole at once first would hold up the first sound where the file arrives at once (localhost) or the
+  // machine is busy; the first seconds alone could run out before the whole is decoded.
+  async decodeStages(stem, generation, ready, firstSeconds, download) {
+    const reach = (bytes) => new Promise((resolve) => {
+      if (download.arrived || stem.received >= bytes) resolve(); else download.waiting = { bytes, resolve };
+    });
+    // The complete Ogg pages of the first ``bytes``; null where the file is not much longer (the whole
+    // will do) or its beginning does not decode alone.
+    const partial = async (bytes) => {
+      if (stem.total && stem.total <= bytes * 1.5) return null;
+      await reach(bytes);
+      if (download.arrived && stem.received <= bytes * 1.5) return null;
+      try {
+        return await this.ctx.decodeAudioData(wholePages(joined(download.chunks).subarray(0, bytes)));
+      } catch {
+        return null;
+      }
+    };
+    stem.head = "decoding";
+    const head = await partial(HEAD_BYTES);
+    if (generation !== this.generation) return;
+    stem.head = head ? "done" : "none";
+    if (head) {
+      stem.buffer = head;
+      announce("head", { stem: stem.name, seconds: head.duration });
+    }
+    ready();
+    await firstSeconds;
+    const middle = await partial(MIDDLE_BYTES);
+    if (generation !== this.generation) return;
+    if (middle && !stem.full) this.upgrade(stem, middle, false);
+    await reach(Infinity);
+    const buffer = await this.ctx.decodeAudioData(joined(download.chunks).buffer);
+    if (generation !== this.generation) return;
+    this.upgrade(stem, buffer, true);
+    ready();
+  }
+
+  // A stem's longer (or whole) buffer takes over from its beginning: at one context time, from the same
+  // position, so every stem stays on the same sample whichever arrives first.
+  upgrade(stem, buffer, full) {
     const wasPlaying = this.playing && stem.source;
     stem.buffer = buffer;
-    stem.full = true;
+    stem.full = full;
     if (wasPlaying) {
       const old = stem.source;
       const when = this.ctx.currentTime + AHEAD_S;
@@ -186,7 +230,7 @@ export class Engine {
       old.stop(when);
       old.onended = () => old.disconnect();
     }
-    if (this.playing && stem.stretching) this.feed(stem);  // the node goes on at the same song time
+    if (stem.stretch) this.feed(stem);  // a prepared or playing node goes on at the same song time
     this.resume();
   }
 
@@ -266,7 +310,16 @@ export class Engine {
 
   // The stretch nodes, one per stem and the click, each holding its stem's samples (the first time, the
   // library is loaded and its worklet module added).
-  async readyStretch() {
+  // (``feed`` false: the nodes only, without the stems' samples, which the worklet keeps a copy of.) One
+  // call at a time makes the nodes, so two never make two nodes for a stem.
+  readyStretch(feed = true) {
+    this.making = (this.making || Promise.resolve()).then(() => this.makeStretch());
+    return this.making.then(() => {
+      if (feed) for (const stem of this.stems) if (stem.buffer && stem.fed !== stem.buffer) this.feed(stem);
+    });
+  }
+
+  async makeStretch() {
     if (!window.SignalsmithStretch) await loadScript(this.stretchUrl);
     // The worklet loads the same file, not a blob: module (the CSP allows scripts from this site only).
     window.SignalsmithStretch.moduleUrl = this.stretchUrl;
@@ -275,8 +328,12 @@ export class Engine {
         stem.stretch = await window.SignalsmithStretch(this.ctx);
         this.stretchLatency = await stem.stretch.latency();
       }
-      if (stem.buffer && stem.fed !== stem.buffer) this.feed(stem);
     }
+  }
+
+  // Every node has its stem's samples: a change to a stretched setting can hand over at once.
+  stretchFed() {
+    return this.stems.every((s) => s.stretch && s.buffer && s.fed === s.buffer);
   }
 
   // Give a stem's node its (new) samples; the node keeps its song time. Messages reach the worklet in order,
@@ -298,25 +355,84 @@ export class Engine {
 
   // A new speed or pitch. Between two stretched settings every node changes at the same context time and
   // the song goes on; to or from the recording as it is, playback starts again where it was.
+  //
+  // Playing, the song never stops for it: to or from the recording as it is, the stems hand over on one
+  // sample (handOver); where the stretcher is not ready yet, the song goes on as it was until it is, the
+  // change waiting (``pendingTempo``, what the controls show meanwhile).
   setTempo(rate, semitones) {
     rate = Math.max(0.5, Math.min(1.5, rate));
     semitones = Math.max(-12, Math.min(12, Math.round(semitones) || 0));
-    if (rate === this.rate && semitones === this.semitones) return;
-    const stretching = this.playing && this.stems.every((s) => s.stretching);
-    if (stretching && (rate !== 1 || semitones !== 0)) {
+    const target = this.pendingTempo || this;
+    if (rate === target.rate && semitones === target.semitones) return;
+    const stretched = rate !== 1 || semitones !== 0;
+    if (this.pendingTempo) {
+      this.pendingTempo = { rate, semitones };
+    } else if (this.playing && this.stems.every((s) => s.stretching) && stretched) {
       const when = this.ctx.currentTime + AHEAD_S;
       const at = this.songAt(when);
       for (const stem of this.stems) stem.stretch.schedule({ output: when, rate, semitones });
       this.rate = rate;
       this.semitones = semitones;
       this.startedAt = when - at / rate;
+    } else if (this.playing && (!stretched || this.stretchFed())) {
+      this.handOver(rate, semitones);
+    } else if (this.playing) {
+      this.pendingTempo = { rate, semitones };
+      this.readyStretch().then(() => this.applyPending(), (error) => {
+        this.pendingTempo = null;
+        this.status("Speed and transpose are not available in this browser: " + error.message);
+        this.renderTempo();
+      });
     } else {
-      const at = this.position();
       this.rate = rate;
       this.semitones = semitones;
-      if (this.playing) this.seek(at);
     }
     this.renderTempo();
+  }
+
+  // The change that waited for the stretcher, now that it is ready.
+  applyPending() {
+    const pending = this.pendingTempo;
+    this.pendingTempo = null;
+    if (!pending) return;
+    if (!this.playing) {
+      this.rate = pending.rate;
+      this.semitones = pending.semitones;
+      this.renderTempo();
+      return;
+    }
+    this.setTempo(pending.rate, pending.semitones);
+  }
+
+  // From the recording as it is to the stretch nodes (or back) while playing, on one sample: what plays now
+  // stops at the context time the other starts, from the song position it has reached by then.
+  handOver(rate, semitones) {
+    const stretched = rate !== 1 || semitones !== 0;
+    const when = this.ctx.currentTime + AHEAD_S + (stretched ? this.stretchLatency : 0);
+    const at = this.songAt(when);
+    for (const stem of this.stems) {
+      const old = stem.source;
+      if (old) { old.stop(when); old.onended = () => old.disconnect(); stem.source = null; }
+      if (stem.stretching) {
+        const node = stem.stretch;
+        node.stop(when);
+        setTimeout(() => { if (!stem.stretching) node.disconnect(); }, (when - this.ctx.currentTime) * 1000 + 200);
+        stem.stretching = false;
+      }
+    }
+    this.rate = rate;
+    this.semitones = semitones;
+    for (const stem of this.stems) {
+      if (stretched) this.startStretch(stem, when, at); else this.startSource(stem, when, at);
+    }
+    this.startedAt = when - at / rate;
+    announce("retimed", { sounds: performance.now() + (when - this.ctx.currentTime) * 1000, gap: 0 });
+  }
+
+  // The stretch nodes made and given the stems before the first speed or pitch change (a person's pointer
+  // or focus on those controls says one is coming), so that it costs no gap (handOver).
+  prepareStretch() {
+    if (this.ctx && this.loading) this.loading.then(() => this.readyStretch()).catch(() => {});
   }
 
   // Play as a person asks for it: after a bar of count-in when that is on.
@@ -326,6 +442,8 @@ export class Engine {
 
   async play(countIn = false) {
     this.waiting = false;
+    if (this.pendingTempo) { this.rate = this.pendingTempo.rate; this.semitones = this.pendingTempo.semitones; }
+    this.pendingTempo = null;
     await this.load();
     if (this.ctx.state === "suspended") await this.ctx.resume();
     if (this.stretched()) {
@@ -428,6 +546,7 @@ export class Engine {
       this.pause();
       this.waiting = true;
       this.showProgress();
+      announce("waiting", { at: this.offset });
       return;
     }
     if (this.position() >= this.duration) {

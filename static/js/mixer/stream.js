@@ -1,6 +1,7 @@
 // Bytes to sound: a stem's download as it arrives, the library scripts the mixer loads once.
 
-export const HEAD_BYTES = 256 * 1024;  // about 16 s of a stem at 128 kbit/s
+export const HEAD_BYTES = 128 * 1024;  // about 8 s of a stem at 128 kbit/s: what plays first
+export const MIDDLE_BYTES = 1024 * 1024;  // about a minute: what plays while the whole is decoded
 
 export function joined(chunks) {
   const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
