@@ -480,16 +480,15 @@ function key(event) {
 function measure() {
   const ratio = window.devicePixelRatio || 1;
   const width = Math.round(t.canvas.parentElement.getBoundingClientRect().width);
-  const layout = rows((json("lanes-data") || []));
-  if (width === t.width && layout.height === t.height && ratio === t.ratio && t.rowsKey === JSON.stringify(layout.list.map((r) => r.kind + r.h))) return;
-  Object.assign(t, { width, height: layout.height, ratio, rows: layout.list,
-                     rowsKey: JSON.stringify(layout.list.map((r) => r.kind + r.h)) });
+  const layout = rows(json("lanes-data") || []);
+  const key = [width, ratio, ...layout.list.map((row) => row.kind + row.h)].join(" ");
+  if (key === t.layout) return;
+  Object.assign(t, { layout: key, width, height: layout.height, ratio, rows: layout.list, dirty: true });
   t.canvas.style.height = layout.height + "px";
   for (const canvas of [t.canvas, t.base]) {
     canvas.width = Math.max(1, Math.round(width * ratio));
     canvas.height = Math.round(layout.height * ratio);
   }
-  t.dirty = true;
 }
 
 function bind() {

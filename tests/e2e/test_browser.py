@@ -312,6 +312,19 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     assert alice.evaluate("window.SoundForgeTimeline.view().span") > span
     alice.keyboard.press("+")
     assert alice.evaluate("window.SoundForgeTimeline.view().span") == pytest.approx(span, abs=0.01)
+    # Ctrl+wheel (a trackpad's pinch) zooms about the pointer; the wheel sideways scrolls the zoomed view.
+    canvas.hover(position={"x": 60, "y": 30})
+    alice.keyboard.down("Control")
+    alice.mouse.wheel(0, 60)
+    alice.keyboard.up("Control")
+    alice.wait_for_function(f"() => window.SoundForgeTimeline.view().span > {span + 0.01}")
+    wider = alice.evaluate("window.SoundForgeTimeline.view()")
+    assert wider["span"] < timeline_data(alice)["duration"], (span, wider)
+    later = wider["start"] + wider["span"] < timeline_data(alice)["duration"] - 0.5  # room to scroll on
+    alice.mouse.wheel(120 if later else -120, 0)
+    alice.wait_for_function(f"() => Math.abs(window.SoundForgeTimeline.view().start - {wider['start']}) > 0.1")
+    assert (alice.evaluate("window.SoundForgeTimeline.view().start") > wider["start"]) == later
+    canvas.focus()
     alice.keyboard.press("ArrowRight")
     at = alice.evaluate(f"{engine}.position()")
     alice.keyboard.press("[")
