@@ -113,11 +113,12 @@ function lineAt(g, px, top, height, colour, width) {
   g.fillRect(Math.round(px - width / 2), top, width, height);
 }
 
-// A waveform from per-slice max and min in hundredths (the server's outline), one column per pixel.
+// A waveform from per-slice max and min in hundredths (the server's outline, or a stem's own: finePeaks),
+// one column per pixel.
 function drawWave(g, peaks, row, colour) {
   const [hi, lo] = peaks;
   if (!hi.length) return;
-  const mid = row.y + row.h / 2, half = row.h / 2 - 2, perSlice = duration() / hi.length;
+  const mid = row.y + row.h / 2, half = row.h / 2 - 2, perSlice = peaks.perSlice || duration() / hi.length;
   g.fillStyle = colour;
   for (let px = 0; px < t.width; px++) {
     const a = Math.floor(timeAt(px) / perSlice), b = Math.max(a, Math.floor(timeAt(px + 1) / perSlice));
@@ -198,6 +199,41 @@ function marks() {
   return { cues, comments };
 }
 
+// A stem's outline from its whole decoded buffer once the mixer has it: a hundred slices a second, so a lane
+// zoomed to two bars is as sharp as the screen (the server's outline has a thousand slices a song), at the
+// height the server's outline gives the stem's loudest slice (the stems' common scale).
+const fine = new WeakMap();
+
+function finePeaks(lane) {
+  const mixer = engine();
+  const stem = mixer && mixer.stems.find((s) => s.name === lane.name && !s.beats);
+  if (!stem || !stem.full || !stem.buffer) return null;
+  if (!fine.has(stem.buffer)) fine.set(stem.buffer, outlineOf(stem.buffer, Math.max(0, ...lane.peaks[0])));
+  return fine.get(stem.buffer);
+}
+
+function outlineOf(buffer, height) {
+  const channels = Array.from({ length: buffer.numberOfChannels }, (_, c) => buffer.getChannelData(c));
+  const step = Math.max(1, Math.round(buffer.sampleRate / 100)), slices = Math.ceil(buffer.length / step);
+  const hi = new Float32Array(slices), lo = new Float32Array(slices);
+  let peak = 1e-9;
+  for (let i = 0; i < slices; i++) {
+    let top = -Infinity, bottom = Infinity;
+    for (let j = i * step, end = Math.min(buffer.length, j + step); j < end; j++) {
+      let v = 0;
+      for (const data of channels) v += data[j];
+      v /= channels.length;
+      if (v > top) top = v;
+      if (v < bottom) bottom = v;
+    }
+    hi[i] = top; lo[i] = bottom;
+    peak = Math.max(peak, top, -bottom);
+  }
+  const scale = height / peak;
+  for (let i = 0; i < slices; i++) { hi[i] *= scale; lo[i] *= scale; }
+  return Object.assign([hi, lo], { perSlice: step / buffer.sampleRate });
+}
+
 function audible(name) {
   const mixer = engine();
   const stem = mixer && mixer.stems.find((s) => s.name === name);
@@ -234,7 +270,8 @@ function drawBase() {
       drawGrid(g, row.y, row.h, false);
       const notes = row.lane.notes;
       const waveRow = notes.length ? { y: row.y, h: ROWS.lane } : row;
-      drawWave(g, row.lane.peaks, waveRow, on ? "rgba(90, 169, 255, .8)" : "rgba(90, 169, 255, .2)");
+      const own = finePeaks(row.lane);
+      drawWave(g, own || row.lane.peaks, waveRow, on ? "rgba(90, 169, 255, .8)" : "rgba(90, 169, 255, .2)");
       if (notes.length) drawNotes(g, notes, { y: row.y + ROWS.lane - 4, h: 18 }, on);
       g.font = FONT;
       g.textBaseline = "top";
@@ -243,7 +280,7 @@ function drawBase() {
       g.fillRect(2, row.y + 3, g.measureText(label).width + 8, 16);
       g.fillStyle = on ? "#e6e9ef" : "#6b7383";
       g.fillText(label, 6, row.y + 5);
-      drawn.lanes.push({ name: label, top: row.y, height: row.h, notes: notes.length });
+      drawn.lanes.push({ name: label, top: row.y, height: row.h, notes: notes.length, sharp: !!own });
     }
   }
   const { cues, comments } = marks();
@@ -324,7 +361,7 @@ function signature() {
 
 function baseSignature() {
   const mixer = engine();
-  const mask = mixer ? mixer.stems.map((s) => (mixer.audible(s) ? 1 : 0)).join("") : "";
+  const mask = mixer ? mixer.stems.map((s) => (mixer.audible(s) ? 1 : 0) + (s.full ? 2 : 0)).join("") : "";
   return [state.view.start, state.view.span, t.width, mask, follow() ? follow().semitones() : 0].join("|");
 }
 

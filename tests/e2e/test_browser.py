@@ -257,6 +257,8 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     while alice.evaluate("window.SoundForgeTimeline.view().span") > 3.5 * bar:
         alice.click("[data-mixer] [data-zoom=in]")
     alice.wait_for_function("() => window.SoundForgeTimeline.drawn().chords.length > 0")
+    # Zoomed in, each stem's lane is drawn from its own decoded samples, not the server's thousand slices.
+    alice.wait_for_function("() => window.SoundForgeTimeline.drawn().lanes.every((lane) => lane.sharp)")
     expect(alice.locator("[data-mixer] [data-timeline-view]")).to_contain_text("bars ")
     for attempt in range(2):  # once more if a push redrew the page under the gesture (a slow machine's late job)
         view = alice.evaluate("window.SoundForgeTimeline.view()")
