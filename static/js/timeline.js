@@ -6,8 +6,9 @@
 //
 // Drawn on a canvas from what the page carries: the analysis panel's JSON (#timeline-data), the stems
 // panel's lanes (#lanes-data), the cues' and comments' lists; drawn again when a push swaps any of them.
-// The view (where and how far it is zoomed) outlives a swap. Playback is the mixer's (static/js/mixer.js)
+// The view (where and how far it is zoomed) outlives a swap. Playback is the mixer's (static/js/mixer/)
 // where the song has stems, else the song player's.
+import { medianGap } from "./mixer/click.js";
 import { clock } from "./mixer/words.js";
 
 const ROWS = { ruler: 15, sections: 22, chords: 26, wave: 54, lane: 30 };
@@ -17,7 +18,7 @@ const DRAG_PX = 6;      // a pointer moved less than this clicked
 const SECTION_COLOURS = ["#5aa9ff", "#e8c35a", "#7ed39b", "#b07cff", "#ff8a65", "#4dd0e1"];
 const FONT = "12px system-ui, sans-serif";
 
-const state = { view: null, key: null };  // the view outlives a swapped panel (one track a page)
+const state = { view: null };  // the view outlives a swapped panel (one track a page)
 let t = null;  // the timeline on the page: its elements, its data, what was drawn
 
 function follow() {
@@ -33,15 +34,15 @@ function position() {
   return follow() ? follow().position() : 0;
 }
 
+// A JSON element's data, read once per element (a push of any panel binds again; only a swapped element is
+// read again).
+const parsed = new WeakMap();
+
 function json(id) {
   const element = document.getElementById(id);
-  return element ? JSON.parse(element.textContent) : null;
-}
-
-// The typical gap between successive points (a beat, a bar): their median.
-function typical(points, fallback) {
-  const gaps = points.slice(1).map((p, i) => p - points[i]).sort((a, b) => a - b);
-  return gaps.length ? gaps[gaps.length >> 1] : fallback;
+  if (!element) return null;
+  if (!parsed.has(element)) parsed.set(element, JSON.parse(element.textContent));
+  return parsed.get(element);
 }
 
 function rows(lanes) {
@@ -63,7 +64,7 @@ function duration() {
 }
 
 function minSpan() {
-  return Math.min(duration(), Math.max(1, MIN_BARS * typical(t.data.downbeats, 2)));
+  return Math.min(duration(), Math.max(1, MIN_BARS * (medianGap(t.data.downbeats) ?? 2)));
 }
 
 function setView(start, span) {
@@ -154,24 +155,18 @@ function drawBoxes(g, row, runs, fill, text) {
 function drawGrid(g, top, height, strong) {
   const scale = t.width / state.view.span;
   const inView = (p) => p >= state.view.start && p <= state.view.start + state.view.span;
-  const downbeats = new Set(t.data.downbeats);
-  let beats = 0;
   t.data.beats.forEach((b, i) => {
-    if (downbeats.has(b) || !inView(b) || (i && (b - t.data.beats[i - 1]) * scale < MIN_LINE_PX)) return;
+    if (t.downbeats.has(b) || !inView(b) || (i && (b - t.data.beats[i - 1]) * scale < MIN_LINE_PX)) return;
     lineAt(g, x(b), top, height, strong ? "rgba(255, 122, 89, .55)" : "rgba(255, 122, 89, .22)", 1);
-    beats++;
   });
-  let bars = 0;
   t.data.downbeats.forEach((d, i) => {
     if (!inView(d) || (i && (d - t.data.downbeats[i - 1]) * scale < MIN_LINE_PX)) return;
     lineAt(g, x(d), top, height, strong ? "rgba(255, 255, 255, .8)" : "rgba(255, 255, 255, .25)", strong ? 2 : 1);
-    bars++;
   });
-  return { beats, bars };
 }
 
 function drawRuler(g, row) {
-  const spacing = typical(t.data.downbeats, 2) * (t.width / state.view.span);
+  const spacing = (medianGap(t.data.downbeats) ?? 2) * (t.width / state.view.span);
   let every = 1;
   while (every * spacing < 32 && every < 4096) every *= 2;
   g.font = "11px system-ui, sans-serif";
@@ -193,7 +188,7 @@ function drawRuler(g, row) {
 
 function marks() {
   const cues = Array.from(document.querySelectorAll(".cues [data-cue-time]")).map((item) => ({
-    at: parseFloat(item.dataset.cueTime), colour: item.dataset.cueColour, name: item.dataset.cue,
+    at: parseFloat(item.dataset.cueTime), colour: item.dataset.cueColour,
   }));
   const comments = Array.from(document.querySelectorAll(".comments [data-comment-at]")).map((item) => parseFloat(item.dataset.commentAt));
   return { cues, comments };
@@ -261,7 +256,7 @@ function drawBase() {
     }
     if (row.kind === "wave") {
       drawWave(g, t.data.peaks, row, "rgba(90, 169, 255, .85)");
-      drawn.grid = drawGrid(g, row.y, row.h, true);
+      drawGrid(g, row.y, row.h, true);
     }
     if (row.kind === "lane") {
       const on = audible(row.lane.name);
@@ -544,12 +539,10 @@ function bind() {
     });
     if (window.ResizeObserver) new ResizeObserver(() => t && t.root === root && measure()).observe(root);
   }
-  t.data = data;
-  const key = location.pathname;
-  if (!state.view || state.key !== key) { state.key = key; state.view = { start: 0, span: data.duration }; }
+  if (t.data !== data) Object.assign(t, { data, downbeats: new Set(data.downbeats) });
+  if (!state.view) state.view = { start: 0, span: data.duration };
   measure();
-  setView(state.view.start, state.view.span);  // within a new analysis's length
-  t.dirty = true;
+  setView(state.view.start, state.view.span);  // within a new analysis's length; drawn again (a push came)
 }
 
 document.addEventListener("DOMContentLoaded", () => { bind(); requestAnimationFrame(frame); });

@@ -44,7 +44,7 @@ def timeline(data: dict[str, Any]) -> dict[str, Any] | None:
         # class (its colour; -1 for no chord).
         "sections": [[*row, (ord(s["label"][0]) - ord("A")) % SECTION_TONES if s.get("label") else 0]
                      for row, s in zip(runs["sections"], data.get("sections") or [], strict=True)],
-        "chords": [[*row, -1 if _root_index(label) is None else _root_index(label)]
+        "chords": [[*row, -1 if (root := _root_index(label)) is None else root]
                    for row, (_, _, label) in zip(runs["chords"], data.get("chords") or [], strict=True)],
     }
 

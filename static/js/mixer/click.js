@@ -18,12 +18,17 @@ export function clickTrack(ctx, beats, downbeats, duration) {
   return buffer;
 }
 
+// The typical gap between successive points (a beat, a bar): their median; undefined for fewer than two.
+export function medianGap(points) {
+  const gaps = points.slice(1).map((p, i) => p - points[i]).sort((a, b) => a - b);
+  return gaps[gaps.length >> 1];
+}
+
 // One bar of clicks on the song's grid, the first accented, ending one beat before the first beat at or
 // after ``from``, at ``speed``; returns the buffer and how long after its start the song must start.
 export function countIn(ctx, beats, downbeats, from, speed) {
   if (beats.length < 2) return null;
-  const gaps = beats.slice(1).map((b, i) => b - beats[i]).sort((a, b) => a - b);
-  const songBeat = gaps[gaps.length >> 1];
+  const songBeat = medianGap(beats);
   const beat = songBeat / speed;  // at the speed the song will play
   const perBar = downbeats.length > 1  // counted in the song's own time
     ? Math.max(2, Math.round((downbeats[downbeats.length - 1] - downbeats[0]) / (downbeats.length - 1) / songBeat)) : 4;

@@ -353,12 +353,10 @@ export class Engine {
     stem.stretching = true;
   }
 
-  // A new speed or pitch. Between two stretched settings every node changes at the same context time and
-  // the song goes on; to or from the recording as it is, playback starts again where it was.
-  //
-  // Playing, the song never stops for it: to or from the recording as it is, the stems hand over on one
-  // sample (handOver); where the stretcher is not ready yet, the song goes on as it was until it is, the
-  // change waiting (``pendingTempo``, what the controls show meanwhile).
+  // A new speed or pitch. Playing, the song never stops for it: between two stretched settings every node
+  // changes at the same context time; to or from the recording as it is, the stems hand over on one sample
+  // (handOver); where the stretcher is not ready yet, the song goes on as it was until it is, the change
+  // waiting (``pendingTempo``, what the controls show meanwhile).
   setTempo(rate, semitones) {
     rate = Math.max(0.5, Math.min(1.5, rate));
     semitones = Math.max(-12, Math.min(12, Math.round(semitones) || 0));
@@ -390,18 +388,11 @@ export class Engine {
     this.renderTempo();
   }
 
-  // The change that waited for the stretcher, now that it is ready.
+  // The change that waited for the stretcher, now that it is ready (or, paused meanwhile, the setting).
   applyPending() {
     const pending = this.pendingTempo;
     this.pendingTempo = null;
-    if (!pending) return;
-    if (!this.playing) {
-      this.rate = pending.rate;
-      this.semitones = pending.semitones;
-      this.renderTempo();
-      return;
-    }
-    this.setTempo(pending.rate, pending.semitones);
+    if (pending) this.setTempo(pending.rate, pending.semitones);
   }
 
   // From the recording as it is to the stretch nodes (or back) while playing, on one sample: what plays now
