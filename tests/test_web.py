@@ -48,17 +48,24 @@ def web(**env: str) -> Iterator[int]:
 
 
 def answer_to(port: int, head: str, body: bytes = b"", timeout: float = 10) -> tuple[bytes, float]:
-    """Send a request's head and the start of its body, then read the answer: its bytes (till the server
-    closes), and how long it took to come."""
+    """Send a request's head and the start of its body, then read the answer: its bytes (till its declared
+    length, or till the server closes), and how long it took to come."""
     with socket.create_connection(("127.0.0.1", port)) as client:
         client.settimeout(timeout)
         started = time.monotonic()
         client.sendall((head + "Connection: close\n").replace("\n", "\r\n").encode() + b"\r\n" + body)
         received = bytearray()
         with contextlib.suppress(ConnectionResetError):
-            while chunk := client.recv(65536):
+            while not _whole(received) and (chunk := client.recv(65536)):
                 received += chunk
         return bytes(received), time.monotonic() - started
+
+
+def _whole(answer: bytearray) -> bool:
+    head, sep, body = bytes(answer).partition(b"\r\n\r\n")
+    length = next((int(line.split(b":")[1]) for line in head.lower().split(b"\r\n")
+                   if line.startswith(b"content-length:")), None)
+    return bool(sep) and length is not None and len(body) >= length
 
 
 def test_a_body_past_its_limit_is_refused_before_it_is_read() -> None:
@@ -80,6 +87,22 @@ def test_a_body_past_its_limit_is_refused_before_it_is_read() -> None:
         assert answer.startswith(b"HTTP/1.1 200")
         answer, _ = answer_to(port, f"POST /pieces HTTP/1.1\nHost: x\nCookie: {SESSION}\nContent-Length: {4 << 20}\n",
                               bytes(4 << 20))
+        assert answer.startswith(b"HTTP/1.1 200")
+
+
+def test_a_client_that_keeps_sending_reads_the_413() -> None:
+    """curl, a tus client or a script sends the whole body whatever the server said: the refusal must still
+    reach it. Closed at once, the unread body turned into a reset ("broken pipe") before the 413 was read."""
+    with web(SOUNDFORGE_MAX_UPLOAD_MB="5") as port:
+        body = bytes(24 << 20)
+        for auth in (f"Cookie: {SESSION}", "Authorization: Bearer sf_x"):
+            head = f"POST /pieces HTTP/1.1\nHost: x\n{auth}\nContent-Length: {len(body)}\nExpect: 100-continue\n"
+            answer, seconds = answer_to(port, head, body)  # sendall: every byte is taken
+            assert answer.startswith(b"HTTP/1.1 413") and b"limit of 6 MB" in answer, answer[:200]
+            assert b"100 Continue" not in answer and seconds < 10
+        # A token counts as signed in: a body under the upload limit is handed on.
+        answer, _ = answer_to(port, f"POST /pieces HTTP/1.1\nHost: x\nAuthorization: Bearer sf_x\n"
+                                    f"Content-Length: {1 << 20}\n", bytes(1 << 20))
         assert answer.startswith(b"HTTP/1.1 200")
 
 

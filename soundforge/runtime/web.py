@@ -28,10 +28,14 @@ And a request body is refused before it is read. Twisted reads a whole body (int
 file) before daphne hands any of it to Django: a 64 MB POST to /login/ was read to its end before its 403,
 and a body that stops arriving held its connection for Twisted's twelve hours. Here a request whose declared
 length (or, chunked, whose running length) passes its limit is answered 413 the moment that is known, and
-the connection closed: the upload limit (SOUNDFORGE_MAX_UPLOAD_MB and room for the form around the file)
-for a request that carries a session cookie, ANONYMOUS_BODY_BYTES for one that does not (log-in and sign-up
-forms are small; a forged cookie buys no more than a signed-in person may send). A body that stops
-arriving for SOUNDFORGE_BODY_IDLE_S is answered 408 and its connection closed.
+the connection closed once the client has stopped sending: the upload limit (SOUNDFORGE_MAX_UPLOAD_MB and room
+for the form around the file) for a request that carries a session cookie or an API token, ANONYMOUS_BODY_BYTES
+for one that carries neither (log-in and sign-up forms are small; a forged cookie or token buys no more than a
+signed-in person may send). What the client still sends after the answer is read and thrown away, for up to
+LINGER_S (LINGER_IDLE_S once it pauses), before the connection closes: closed at once, the kernel would answer
+the unread bytes with a reset that destroys the 413 before the client reads it (curl saw a broken pipe;
+nginx's "lingering close" does the same). A body that stops arriving for SOUNDFORGE_BODY_IDLE_S is answered
+408 and its connection closed.
 
     python -m soundforge.runtime.web --fd N soundforge.asgi:application   (daphne's own arguments)
 """
@@ -56,6 +60,7 @@ from soundforge.logs import redact
 REQUEST_CHUNK = 1 << 20
 FORM_SLACK_BYTES = 1 << 20  # the multipart form around an uploaded file, generously
 ANONYMOUS_BODY_BYTES = 64 << 10
+LINGER_S, LINGER_IDLE_S = 30.0, 5.0
 
 logger = logging.getLogger(__name__)
 
@@ -88,9 +93,10 @@ class _Writable:
             await asyncio.shield(self.paused)
 
 
-def body_limit(cookies: dict[bytes, bytes]) -> int:
-    """The most a request may send: the upload limit with a session cookie, a form's worth without."""
-    if settings.SESSION_COOKIE_NAME.encode() in cookies:
+def body_limit(cookies: dict[bytes, bytes], authorization: bytes | None = None) -> int:
+    """The most a request may send: the upload limit with a session cookie or an API token (``Bearer``), a
+    form's worth without."""
+    if settings.SESSION_COOKIE_NAME.encode() in cookies or (authorization or b"").startswith(b"Bearer "):
         return settings.MAX_UPLOAD_MB * (1 << 20) + FORM_SLACK_BYTES
     return ANONYMOUS_BODY_BYTES
 
@@ -108,14 +114,17 @@ class WebRequest(http_protocol.WebRequest):
         self._limit = 0
         self._received = 0
         self._idle: Any = None
+        self._linger: Any = None
         self._refused = False
 
     # -- the body: refused past its limit, timed out when it stops -----------------------------------------
 
     def gotLength(self, length: int | None) -> None:
         """The headers are in (and the cookies parsed): refuse a declared length past the limit at once."""
-        self._limit = body_limit(self.received_cookies)
+        self._limit = body_limit(self.received_cookies, self.getHeader(b"authorization"))
         if length is not None and length > self._limit:
+            # Twisted would answer "100 Continue" next and invite the body this refuses.
+            self.requestHeaders.removeHeader(b"expect")
             self._refuse(413, too_large(self._limit))
             return
         super().gotLength(length)
@@ -125,7 +134,9 @@ class WebRequest(http_protocol.WebRequest):
             self._idle = reactor.callLater(settings.BODY_IDLE_S, self._stalled)
 
     def handleContentChunk(self, data: bytes) -> None:
-        if self._refused:
+        if self._refused:  # lingering: thrown away
+            if self._idle is not None and self._idle.active():
+                self._idle.reset(LINGER_IDLE_S)
             return
         self._received += len(data)
         if self._received > self._limit:  # a chunked body (it declared no length) grew past its limit
@@ -137,7 +148,9 @@ class WebRequest(http_protocol.WebRequest):
 
     def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
         self._stop_timer()
-        if not self._refused:
+        if self._refused:  # the refused body has all come: the answer went out before it
+            self._close()
+        else:
             super().requestReceived(command, path, version)
 
     def _stalled(self) -> None:
@@ -150,20 +163,38 @@ class WebRequest(http_protocol.WebRequest):
         self._idle = None
 
     def _refuse(self, status: int, message: str) -> None:
-        """Answer now, in plain text, and close: what the client is still sending is never read."""
+        """Answer now, in plain text, then linger: what the client is still sending is read and thrown away
+        (never handed on) until it stops, for LINGER_S at most, and the connection closed."""
         self._refused = True
         self._stop_timer()
         body = message.encode()
         reason = {408: b"Request Timeout", 413: b"Content Too Large"}[status]
         logger.info("refused a request's body from %s: %s", self.getClientAddress(), message)
+        if self.channel is None:
+            return
+        self.channel.transport.write(
+            b"HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n"
+            b"Connection: close\r\n\r\n%s" % (status, reason, len(body), body))
+        if status == 408:  # the client stopped sending long ago
+            self._close()
+            return
+        from twisted.internet import reactor
+
+        self._idle = reactor.callLater(LINGER_IDLE_S, self._close)
+        self._linger = reactor.callLater(LINGER_S, self._close)
+
+    def _close(self) -> None:
+        self._stop_timer()
+        if self._linger is not None and self._linger.active():
+            self._linger.cancel()
+        self._linger = None
         if self.channel is not None:
-            self.channel.transport.write(
-                b"HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n"
-                b"Connection: close\r\n\r\n%s" % (status, reason, len(body), body))
             self.channel.loseConnection()
 
     def connectionLost(self, reason: Any) -> None:
         self._stop_timer()
+        if self._linger is not None and self._linger.active():
+            self._linger.cancel()
         self.writable.stopProducing()
         super().connectionLost(reason)
 
