@@ -38,7 +38,11 @@ class Actor:
 
 
 def actor(request: Any) -> Actor:
-    """Who is asking, from an HTTP request or a websocket scope (both carry ``user`` and ``session``)."""
+    """Who is asking, from an HTTP request or a websocket scope (both carry ``user`` and ``session``); an
+    API request or socket is who its token or share link says (``api_actor``, set by tracks/api/auth.py)."""
+    found = request.get("api_actor") if isinstance(request, dict) else getattr(request, "api_actor", None)
+    if found is not None:
+        return found
     user = request["user"] if isinstance(request, dict) else request.user
     session = request.get("session") if isinstance(request, dict) else request.session
     tokens = tuple(session.get(SESSION_LINKS, [])) if session is not None else ()
@@ -187,3 +191,25 @@ def get_manageable(who: Actor, track_uuid: uuid.UUID | str) -> Track:
     if not can_manage(who, track):
         raise PermissionDenied("Only the track's owner may do that.")
     return track
+
+
+def get_commentable(who: Actor, track_uuid: uuid.UUID | str) -> Track:
+    track = get_viewable(who, track_uuid)
+    if not can_comment(who, track):
+        raise PermissionDenied("Only people the track is shared with may comment.")
+    return track
+
+
+def get_comment(who: Actor, track_uuid: uuid.UUID | str, comment_uuid: uuid.UUID | str, to: str) -> Comment:
+    """A comment on a track the actor may see, if they may ``edit`` or ``delete`` it: 404 for what they may not
+    see, PermissionDenied for what they may see but not change."""
+    track = get_viewable(who, track_uuid)
+    comment = Comment.objects.select_related("track").filter(track=track, uuid=comment_uuid).first()
+    if comment is None:
+        raise Http404("No such comment")
+    comment.track = track
+    if to == "edit" and not can_edit_comment(who, comment):
+        raise PermissionDenied("Only its author may edit a comment.")
+    if to == "delete" and not can_delete_comment(who, comment):
+        raise PermissionDenied("Only its author, the owner and editors may delete a comment.")
+    return comment

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_POST
 
 from .. import access, actions
 from ..forms import CommentForm, CueForm
-from ..models import Comment, Cue, Track
+from ..models import Cue, Track
 from .common import panel_reply, said
 
 
 @require_POST
 def comment_add(request: HttpRequest, track_uuid: str) -> HttpResponse:
-    who = access.actor(request)
-    track = access.get_viewable(who, track_uuid)
-    if not access.can_comment(who, track):
-        raise PermissionDenied("Only people the track is shared with may comment.")
+    track = access.get_commentable(access.actor(request), track_uuid)
     form = CommentForm(request.POST, duration=track.duration)
     if not form.is_valid():
         return _comment_refused(request, track, form)
@@ -31,18 +27,10 @@ def _comment_refused(request: HttpRequest, track: Track, form: CommentForm) -> H
     return panel_reply(request, track, "comments-panel", 400, said(form, fields=True, sep="; "), comment_form=form)
 
 
-def _viewable_comment(request: HttpRequest, track_uuid: str, comment_uuid: str) -> tuple[access.Actor, Comment]:
-    who = access.actor(request)
-    track = access.get_viewable(who, track_uuid)
-    return who, get_object_or_404(Comment.objects.select_related("track"), track=track, uuid=comment_uuid)
-
-
 @require_POST
 def comment_edit(request: HttpRequest, track_uuid: str, comment_uuid: str) -> HttpResponse:
-    who, comment = _viewable_comment(request, track_uuid, comment_uuid)
+    comment = access.get_comment(access.actor(request), track_uuid, comment_uuid, "edit")
     track = comment.track
-    if not access.can_edit_comment(who, comment):
-        raise PermissionDenied("Only its author may edit a comment.")
     form = CommentForm({"at": comment.at, "text": request.POST.get("text", "")}, duration=track.duration)
     if not form.is_valid():
         return _comment_refused(request, track, form)
@@ -52,12 +40,9 @@ def comment_edit(request: HttpRequest, track_uuid: str, comment_uuid: str) -> Ht
 
 @require_POST
 def comment_delete(request: HttpRequest, track_uuid: str, comment_uuid: str) -> HttpResponse:
-    who, comment = _viewable_comment(request, track_uuid, comment_uuid)
-    track = comment.track
-    if not access.can_delete_comment(who, comment):
-        raise PermissionDenied("Only its author, the owner and editors may delete a comment.")
+    comment = access.get_comment(access.actor(request), track_uuid, comment_uuid, "delete")
     actions.delete_comment(comment)
-    return panel_reply(request, track, "comments-panel")
+    return panel_reply(request, comment.track, "comments-panel")
 
 
 @require_POST

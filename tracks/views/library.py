@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
-from django_ratelimit.decorators import ratelimit
+from django_ratelimit.core import is_ratelimited
 
 from .. import actions, limits
 from ..files import downloads, uploads
@@ -26,36 +28,47 @@ def library(request: HttpRequest) -> HttpResponse:
     })
 
 
+class UploadRefused(Exception):
+    """Why an upload was not stored, in words, with its HTTP status (400, 413 or 429)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def store_upload(request: HttpRequest, files: Any = None) -> Track:
+    """The request's file stored as the person's track with its analysis queued (the page's upload and the
+    API's both come here), or UploadRefused. The rate (django-ratelimit, per person) is counted here."""
+    if is_ratelimited(request, group="upload", key="user", rate=limits.upload_rate, increment=True):
+        raise UploadRefused(429, f"Too many uploads: {settings.UPLOAD_RATE.replace('/', ' per ')} at most. "
+                                 "Try again later.")
+    form = UploadForm(request.POST, request.FILES if files is None else files)  # read here: the size is known
+    if getattr(request, "upload_too_large", False):
+        raise UploadRefused(400, uploads.too_large_message())
+    if not form.is_valid():
+        raise UploadRefused(400, form.errors["file"][0])
+    try:
+        return actions.upload(form.cleaned_data["file"], request.user)
+    except uploads.AudioRejected as exc:
+        raise UploadRefused(400, str(exc)) from None
+    except limits.QuotaFull as exc:
+        raise UploadRefused(413, str(exc)) from None
+
+
 @long_running
 @require_POST
-@ratelimit(key="user", rate=limits.upload_rate, method="POST", block=False)
 def upload(request: HttpRequest) -> HttpResponse:
-    form = UploadForm(request.POST, request.FILES)
     is_xhr = request.headers.get("X-Requested-With") == "XMLHttpRequest"
-    error = None
-    status = 400
-    track = None
-    if getattr(request, "limited", False):
-        error, status = f"Too many uploads: {settings.UPLOAD_RATE.replace('/', ' per ')} at most. Try again later.", 429
-    elif getattr(request, "upload_too_large", False):
-        error = uploads.too_large_message()
-    elif not form.is_valid():
-        error = form.errors["file"][0]
-    else:
-        try:
-            track = actions.upload(form.cleaned_data["file"], request.user)
-        except uploads.AudioRejected as exc:
-            error = str(exc)
-        except limits.QuotaFull as exc:
-            error, status = str(exc), 413
+    try:
+        track = store_upload(request)
+    except UploadRefused as refused:
+        if is_xhr:
+            return render(request, "tracks/upload_error.html", {"error": str(refused)}, status=refused.status)
+        messages.error(request, str(refused))
+        return redirect("library")
     if is_xhr:
-        if error:
-            return render(request, "tracks/upload_error.html", {"error": error}, status=status)
         return render(request, panels.ROW_TEMPLATE, panels.row_data(track), status=201)
-    if error:
-        messages.error(request, error)
-    else:
-        messages.success(request, f"Uploaded “{track.title}”; analysis is queued.")
+    messages.success(request, f"Uploaded “{track.title}”; analysis is queued.")
     return redirect("library")
 
 

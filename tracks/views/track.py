@@ -80,12 +80,19 @@ def track_tempo(request: HttpRequest, track_uuid: str) -> HttpResponse:
     """A tempo correction (``step``: 2, 1/2, 3/2, 2/3, or clear): the beat grid moves for everyone on the
     page, in the library's BPM and in the exports; 400 when the step leads to no sensible tempo."""
     track = access.get_editable(access.actor(request), track_uuid)
-    value = request.POST.get("step", "")
-    if value != "clear" and value not in tempo.STEPS:
-        return HttpResponse("step must be one of " + ", ".join([*tempo.STEPS, "clear"]), status=400)
-    if actions.retime(track, request.user, None if value == "clear" else tempo.STEPS[value]) is None:
-        return HttpResponse("There is no tempo to correct that way.", status=400)
+    try:
+        retime(track, request.user, request.POST.get("step", ""))
+    except ValueError as error:
+        return HttpResponse(str(error), status=400)
     return panel_reply(request, track, "title-panel")  # the tempo and its corrections, in the header
+
+
+def retime(track: Track, user: Any, step: str) -> None:
+    """The tempo correction a person asked for by name (the page's and the API's), or ValueError in words."""
+    if step != "clear" and step not in tempo.STEPS:
+        raise ValueError("step must be one of " + ", ".join([*tempo.STEPS, "clear"]))
+    if actions.retime(track, user, None if step == "clear" else tempo.STEPS[step]) is None:
+        raise ValueError("There is no tempo to correct that way.")
 
 
 @require_POST
