@@ -5,7 +5,9 @@ scheme and port: a page served from another port of the same host (any local pro
 with the visitor's cookies and read every push. Here the Origin must be exactly the origin the socket was
 opened on (scheme, host and port: ``ws`` is the page's ``http``, ``wss`` its ``https``) with a host Django
 would serve, or one of CSRF_TRUSTED_ORIGINS (``SOUNDFORGE_CSRF_TRUSTED_ORIGINS``: a front server on
-another origin). A socket without an Origin is refused, as before: browsers always send one.
+another origin). A socket without an Origin is refused, as before: browsers always send one. The one
+exception is the API's socket (``/ws/api/``) opened with an ``Authorization: Bearer`` header: no browser
+can send that header, and the token, not a cookie, says who it is.
 
 A refused socket is closed at its first message and the application returns at once: Channels'
 ``WebsocketDenier`` is a whole consumer that subscribes to the channel layer and lingers until the client
@@ -19,9 +21,13 @@ from typing import Any
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
+API_SOCKET = "/ws/api/"
+
 
 def allowed(scope: dict[str, Any]) -> bool:
     headers = dict(scope.get("headers") or [])
+    if scope.get("path") == API_SOCKET and headers.get(b"authorization", b"").lower().startswith(b"bearer "):
+        return True
     origin = headers.get(b"origin", b"").decode("latin-1").rstrip("/").lower()
     host = headers.get(b"host", b"").decode("latin-1").lower()
     if not origin or origin == "null":

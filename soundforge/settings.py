@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "django_rq",
     "csp",
     "axes",
+    "ninja",
     "tracks",
 ]
 
@@ -118,6 +119,13 @@ LOGIN_RATE = env_str("SOUNDFORGE_LOGIN_RATE", "30/15m")
 USER_QUOTA_MB = env_int("SOUNDFORGE_USER_QUOTA_MB", 5120, minimum=1)
 MAX_ACTIVE_JOBS = env_int("SOUNDFORGE_MAX_ACTIVE_JOBS", 4, minimum=1)
 RATELIMIT_USE_CACHE = "ratelimit"
+# Webhooks: the waits between a failed delivery's tries (seconds; one more try than waits), and whether a
+# URL may resolve to a loopback or private address (a server on the same network: off, as it could reach
+# what the internet may not).
+WEBHOOK_BACKOFF_S = [int(s) for s in env_str("SOUNDFORGE_WEBHOOK_BACKOFF_S", "10,60,300,1800,7200").split(",") if s]
+WEBHOOK_ALLOW_PRIVATE = env_bool("SOUNDFORGE_WEBHOOK_ALLOW_PRIVATE", False)
+# Requests per API token (or per signed-in person's session, or per share link) through /api/v1/.
+API_RATE = env_str("SOUNDFORGE_API_RATE", "600/m")
 
 ROOT_URLCONF = "soundforge.urls"
 ASGI_APPLICATION = "soundforge.asgi.application"

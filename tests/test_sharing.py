@@ -6,6 +6,7 @@ import re
 import shutil
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,7 +21,20 @@ from tests.conftest import PASSWORD
 from tests.helpers import track_row
 from tests.test_jobs import upload
 from tracks.files import storage
-from tracks.models import Activity, AnalysisResult, Comment, Cue, Job, Share, ShareLink, Stem, Track
+from tracks.models import (
+    Activity,
+    AnalysisResult,
+    ApiToken,
+    Comment,
+    Cue,
+    Job,
+    Share,
+    ShareLink,
+    Stem,
+    Track,
+    Upload,
+    Webhook,
+)
 
 
 @pytest.fixture
@@ -230,6 +244,9 @@ MANAGE = {**EDIT, "editor": 403}
 COMMENT = {**EDIT, "viewer": 302}
 ACCOUNT = {"owner": 200, "editor": 200, "viewer": 200, "stranger": 200, "anonymous": 302, "link": 302,
            "link_downloads": 302, "link_revoked": 302, "link_expired": 302}
+OWN_ACCOUNT_MADE = dict.fromkeys(("owner", "editor", "viewer", "stranger"), 201)
+OWN_ACCOUNT_REFUSED = dict.fromkeys(("owner", "editor", "viewer", "stranger"), 400)  # a form's errors
+OWNERS_OWN = {**ACCOUNT, "owner": 302, "editor": 404, "viewer": 404, "stranger": 404}
 SIGNED_IN_AWAY = {a: 302 if a in ("owner", "editor", "viewer", "stranger") else 200 for a in ACTORS}
 EVERYONE_REDIRECTED = dict.fromkeys(ACTORS, 302)
 
@@ -249,6 +266,12 @@ TABLE = {
     "logout": ("post", "/logout/", {}, EVERYONE_REDIRECTED),
     "library": ("get", "/", {}, ACCOUNT),
     "account": ("get", "/account/", {}, ACCOUNT),
+    # Tokens and webhooks are each person's own: anyone signed in makes theirs; only their owner (alice, here)
+    # revokes or removes one, the rest are told there is no such thing.
+    "token-add": ("post", "/account/tokens/", {"name": "laptop", "scope": "read"}, {**ACCOUNT, **OWN_ACCOUNT_MADE}),
+    "token-revoke": ("post", "/account/tokens/{token}/revoke/", {}, OWNERS_OWN),
+    "webhook-add": ("post", "/account/webhooks/", {"url": "not a url"}, {**ACCOUNT, **OWN_ACCOUNT_REFUSED}),
+    "webhook-delete": ("post", "/account/webhooks/{webhook}/delete/", {}, OWNERS_OWN),
     "library-rekordbox": ("get", "/rekordbox.xml", {}, ACCOUNT),
     "upload": ("post", "/tracks/upload/", {}, {**ACCOUNT, **{a: 302 for a in ACTORS}}),
     "track": ("get", "/tracks/{track}/", {}, VIEW),
@@ -323,31 +346,48 @@ def client_for(actor: str, track: Track, users: dict[str, object]) -> Client:
     return client
 
 
-@pytest.mark.parametrize("actor", ACTORS)
-@pytest.mark.parametrize("route", [*TABLE, *EXTRA])
-def test_the_access_table(route: str, actor: str, alice_client: Client, alice, charlie, song: Path) -> None:
+def access_world(alice: object, charlie: object, song: Path) -> dict[str, Any]:
+    """What both access tables (the pages' and the API's) try every door on: alice's separated, analysed,
+    transcribed track, shared with an editor and a viewer, with a running job, a link, her comment, a cue, a
+    render, her API token, webhook and resumable upload; and the people."""
     make = get_user_model().objects.create_user
     users = {"owner": alice, "editor": make("erin", "erin@example.com", PASSWORD),
              "viewer": make("vic", "vic@example.com", PASSWORD), "stranger": charlie}
     track = separated_track(alice, song)
     Share.objects.create(track=track, user=users["editor"], role="editor")
-    share = Share.objects.create(track=track, user=users["viewer"], role="viewer")
-    running = Job.objects.create(track=track, kind=Job.Kind.ANALYSIS, status=Job.Status.RUNNING)
-    job = track.stems.first().job
-    owners_link = ShareLink.objects.create(track=track)
-    comment = Comment.objects.create(track=track, author=alice, at=1.0, text="the owner's")
-    AnalysisResult.objects.create(track=track, analyzer_version="1", data={  # two bars, one section: loops
+    AnalysisResult.objects.create(track=track, analyzer_version="1", tempo=120.0, data={  # two bars, one section
         "tempo": 120.0, "beats": [0.25, 0.5], "downbeats": [0.25, 0.5],
         "sections": [{"start": 0.0, "end": 0.75, "label": "A"}]})
     track.stems.filter(name="vocals").update(notes=[[0.25, 0.5, 40, 90]])
-    cue = Cue.objects.create(track=track, at=0.25, name="Start", colour="green")
-    render = Job.objects.create(track=track, kind=Job.Kind.RENDER, status=Job.Status.SUCCEEDED,
-                                options={"format": "wav", "rate": 0.8, "file": track.file})
+    return {
+        "users": users, "track": track, "job": track.stems.first().job, "stem": track.stems.first(),
+        "share": Share.objects.create(track=track, user=users["viewer"], role="viewer"),
+        "running": Job.objects.create(track=track, kind=Job.Kind.ANALYSIS, status=Job.Status.RUNNING),
+        "link": ShareLink.objects.create(track=track),
+        "comment": Comment.objects.create(track=track, author=alice, at=1.0, text="the owner's"),
+        "cue": Cue.objects.create(track=track, at=0.25, name="Start", colour="green"),
+        "render": Job.objects.create(track=track, kind=Job.Kind.RENDER, status=Job.Status.SUCCEEDED,
+                                     options={"format": "wav", "rate": 0.8, "file": track.file}),
+        "token": ApiToken.issue(alice, "laptop", "read")[0],
+        "webhook": Webhook.objects.create(user=alice, url="https://example.com/hook", events=["job.failed"],
+                                          secret=Webhook.new_secret()),
+        "upload": Upload.objects.create(user=alice, length=100, filename="a.wav"),
+    }
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+@pytest.mark.parametrize("route", [*TABLE, *EXTRA])
+def test_the_access_table(route: str, actor: str, alice_client: Client, alice, charlie, song: Path) -> None:
+    world = access_world(alice, charlie, song)
+    users, track, running, job = world["users"], world["track"], world["running"], world["job"]
+    share, owners_link, comment, cue, render = (world[k] for k in ("share", "link", "comment", "cue", "render"))
+    api_token, webhook = world["token"], world["webhook"]
     client = client_for(actor, track, users)
     method, template, data, expected = {**TABLE, **EXTRA}[route]
     url = template.format(track=track.uuid, job=running.uuid if route == "job-cancel" else job.uuid, render=render.uuid,
                           stem=track.stems.first().uuid, share=share.pk, comment=comment.uuid, cue=cue.uuid,
-                          link=owners_link.token if route == "link-open" else owners_link.pk)
+                          link=owners_link.token if route == "link-open" else owners_link.pk,
+                          token=api_token.pk, webhook=webhook.uuid)
     response = getattr(client, method)(url, data)
     assert response.status_code == expected[actor], (route, actor, url)
     if route in ("track-audio-play", "stem-file", "stem-listen") and response.status_code == 200:

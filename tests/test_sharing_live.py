@@ -184,6 +184,9 @@ async def test_logging_out_closes_that_sessions_pages_only(alice_client: Client,
 
 WS_TABLE = {
     "ws/library/": {"owner", "editor", "viewer", "stranger"},
+    # The API's event stream: any account's own jobs (a link gives no account); a token is tested in
+    # tests/test_api_live.py.
+    "ws/api/": {"owner", "editor", "viewer", "stranger"},
     "ws/tracks/<uuid:track_uuid>/": {"owner", "editor", "viewer", "link", "link_downloads"},
 }
 

@@ -38,6 +38,7 @@ def upload(file: Any, user: Any) -> Track:
 
     track = uploads.store_upload(file, user, then=started)
     events.library_changed(user.pk)
+    events.track_created(track)
     return track
 
 
@@ -86,6 +87,7 @@ def start(kind: str, track: Track, user: Any, options: dict[str, Any] | None = N
 def cancel(job: Job) -> None:
     if jobs.cancel(job):
         events.changed(job.track, JOB)
+        events.job_event(job, "job.cancelled")
 
 
 @transaction.atomic

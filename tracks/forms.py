@@ -12,7 +12,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.validators import MaxValueValidator
 from django.utils import timezone
 
-from .models import Comment, Profile, Track
+from .models import ApiToken, Comment, Profile, Track, Webhook
 from .music import cues
 from .ports import contract
 
@@ -261,3 +261,18 @@ class CueForm(forms.Form):
 
 class RenameForm(forms.Form):
     title = forms.CharField(max_length=Track._meta.get_field("title").max_length, strip=True)
+
+
+class TokenForm(forms.Form):
+    """A personal access token for the API: named, read-only unless it may write."""
+
+    name = forms.CharField(label="Name", max_length=60, strip=True, help_text="What it is for, say “DJ laptop”.")
+    scope = forms.ChoiceField(label="Scope", choices=ApiToken.Scope.choices, initial=ApiToken.Scope.READ,
+                              widget=forms.RadioSelect)
+
+
+class WebhookForm(forms.Form):
+    url = forms.URLField(label="URL", max_length=500, assume_scheme="https",
+                         help_text="A public http(s) address: a POST is sent there, signed, when an event happens.")
+    events = forms.MultipleChoiceField(label="Events", choices=[(e, e) for e in Webhook.EVENTS],
+                                       initial=["job.succeeded", "job.failed"], widget=forms.CheckboxSelectMultiple)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import secrets
 import uuid
@@ -597,3 +599,136 @@ class Activity(models.Model):
     def record(cls, track: Track, verb: str, actor: Any = None, detail: str = "") -> Activity:
         user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
         return cls.objects.create(track=track, actor=user, verb=verb, detail=detail[:200])
+
+
+# -- the API ---------------------------------------------------------------------------------------------------
+
+
+def digest(secret: str) -> str:
+    """What is stored of a token or a webhook secret's key: its SHA-256 (tokens are random: no salt needed)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """A personal access token: ``Authorization: Bearer sf_…`` acts as its owner with its scopes. Shown once,
+    at creation; stored as its SHA-256 and the first characters, which the account page lists it by."""
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read"
+        WRITE = "write", "Read and write"
+
+    PREFIX = "sf_"
+    SHOWN = 10  # characters of the token kept to name it
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=60)
+    scope = models.CharField(max_length=8, choices=Scope.choices, default=Scope.READ)
+    start = models.CharField(max_length=16)
+    hashed = models.CharField(max_length=64, unique=True)
+    created = models.DateTimeField(default=timezone.now)
+    last_used = models.DateTimeField(null=True, blank=True)
+    revoked = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.start}…)"
+
+    @classmethod
+    def issue(cls, user: Any, name: str, scope: str) -> tuple[ApiToken, str]:
+        """A new token and its secret, which exists only in this answer."""
+        secret = cls.PREFIX + secrets.token_urlsafe(30)
+        return cls.objects.create(user=user, name=name, scope=scope, start=secret[:cls.SHOWN],
+                                  hashed=digest(secret)), secret
+
+    @classmethod
+    def find(cls, secret: str) -> ApiToken | None:
+        """The live token with this secret (None: unknown or revoked), its owner loaded."""
+        if not secret.startswith(cls.PREFIX):
+            return None
+        return cls.objects.select_related("user").filter(hashed=digest(secret), revoked__isnull=True,
+                                                         user__is_active=True).first()
+
+    @property
+    def may_write(self) -> bool:
+        return self.scope == self.Scope.WRITE
+
+    def used(self) -> None:
+        """Mark it used, at most once a minute (a script's every request would otherwise write a row)."""
+        now = timezone.now()
+        if self.last_used is None or (now - self.last_used).total_seconds() > 60:
+            ApiToken.objects.filter(pk=self.pk).update(last_used=now)
+            self.last_used = now
+
+    def revoke(self) -> None:
+        if self.revoked is None:
+            self.revoked = timezone.now()
+            self.save(update_fields=["revoked"])
+
+
+class Upload(models.Model):
+    """A resumable upload (tus 1.0) on its way: its bytes so far in a file of the uploads folder; once the
+    last one is in, stored as a track like any upload (and this row goes)."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="resumable_uploads")
+    length = models.BigIntegerField()
+    offset = models.BigIntegerField(default=0)
+    filename = models.CharField(max_length=255)
+    created = models.DateTimeField(default=timezone.now)
+    track = models.ForeignKey("Track", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.offset}/{self.length})"
+
+
+class Webhook(models.Model):
+    """Where a person's job events are POSTed, signed as Standard Webhooks sign them (``whsec_`` secret)."""
+
+    EVENTS = ("job.succeeded", "job.failed", "job.cancelled", "job.started", "track.created")
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField(max_length=500)
+    events = models.JSONField(default=list)
+    secret = models.CharField(max_length=80)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return self.url
+
+    @staticmethod
+    def new_secret() -> str:
+        return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+class Delivery(models.Model):
+    """One event sent (or being sent) to one webhook: what the account page's delivery log shows."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)  # the webhook-id header
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=32)
+    payload = models.JSONField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    next_try = models.DateTimeField(null=True, blank=True, db_index=True)
+    created = models.DateTimeField(default=timezone.now)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.webhook.url}: {self.status}"

@@ -36,6 +36,7 @@ def run(job_pk: int) -> None:
         logger.info("job %s is gone, cancelled or already taken", job_pk)
         return
     events.changed(job.track, panels.JOB)
+    events.job_event(job, "job.started")
     body: Callable[[Job], None] = import_string(kinds.of(job).body)
     with logs.job_context(job.uuid):
         body(job)
@@ -47,6 +48,8 @@ def ended(job: Job) -> None:
         events.changed(job.track, panels.JOB, kinds.of(job).results, panels.ACTIVITY)
     else:
         events.changed(job.track, panels.JOB)
+    if job.status in (Job.Status.SUCCEEDED, Job.Status.FAILED):  # a cancel is announced by who cancelled
+        events.job_event(job, f"job.{job.status}")
 
 
 def fail(job: Job, message: str) -> None:
@@ -88,7 +91,7 @@ def run_and_record(job: Job, port: str, args: list[str],
         eta, at = p.extra.get("eta"), p.extra.get("read_at")
         job.set_progress(p.fraction, p.stage, float(eta) if isinstance(eta, int | float) else None,
                          float(at) if isinstance(at, int | float) else None)
-        events.progressed(track)
+        events.progressed(track, job)
 
     last_beat = time.monotonic()
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,7 @@ from django.utils import timezone
 from soundforge.runtime.live import HubConsumer
 
 from .. import access
+from ..models import ApiToken, Job
 from . import events, panels, presence
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -179,3 +181,42 @@ class TrackConsumer(PageConsumer):
         if rights != self.rights:
             self.rights = rights
             await self.send(text_data=events.access_notice(self.track_uuid))
+
+
+class ApiConsumer(PageConsumer):
+    """/ws/api/: JSON events for scripts, about the jobs of every track the person has (``job.started``,
+    ``job.progress`` at most once a second per track, ``job.succeeded``, ``job.failed``, ``job.cancelled``),
+    each ``{"type": ..., "data": <the job as the API shows it>}``; first a ``hello`` with their jobs queued or
+    running. Who: a token in the ``Authorization: Bearer`` header (checked as the API checks it: scripts
+    send no Origin, and no browser can send that header), or the page's session."""
+
+    async def connect(self) -> None:
+        user = await database_sync_to_async(self._user)()
+        if user is None:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        await self.open_page(events.api_group(user.pk), functools.partial(self._hello, user))
+
+    def _user(self) -> Any:
+        token = bearer(self.scope)
+        if token is not None:
+            found = ApiToken.find(token)
+            return found.user if found is not None else None
+        user = self.scope.get("user")
+        return user if user is not None and user.is_authenticated else None
+
+    @staticmethod
+    def _hello(user: Any) -> str:
+        active = Job.objects.filter(track__in=access.viewable_tracks(user), status__in=Job.ACTIVE)
+        return json.dumps({"type": "hello", "data": {
+            "user": user.pk, "jobs": [events.job_data(j) for j in active.select_related("track").order_by("created")]}})
+
+    async def api_event(self, message: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(message["event"]))
+
+
+def bearer(scope: dict[str, Any]) -> str | None:
+    """The token of an ``Authorization: Bearer`` header of a socket's handshake, if it has one."""
+    value = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None

@@ -21,8 +21,8 @@ from django.db import transaction
 from django.template.loader import render_to_string
 
 from .. import access
-from ..models import Track
-from . import panels
+from ..models import Job, Track
+from . import panels, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,11 @@ def track_group(track_uuid: uuid.UUID | str) -> str:
 
 def library_group(user_id: int) -> str:
     return f"library-{user_id}"
+
+
+def api_group(user_id: int) -> str:
+    """A person's API sockets (``/ws/api/``): JSON events about the jobs of every track they have."""
+    return f"api-{user_id}"
 
 
 def session_group(session_key: str) -> str:
@@ -117,15 +122,48 @@ ROW_PROGRESS_S = 1.0
 _row_pushed: dict[str, float] = {}
 
 
-def progressed(track: Track) -> None:
+def progressed(track: Track, job: Job | None = None) -> None:
     """A job's progress line: its panels go to the track's page, and the library rows of everyone who has
     the track (a push each) follow at most once a second, or a track shared with many would cost every line
-    a push per person. The job's end pushes them all (jobs.running.ended)."""
+    a push per person; so does the job's ``job.progress`` to their API sockets. The job's end pushes them
+    all (jobs.running.ended)."""
     _send(track_group(track.uuid), panels.render(track, panels.affected({panels.JOB})))
     now = time.monotonic()
     if now - _row_pushed.get(str(track.uuid), -ROW_PROGRESS_S) >= ROW_PROGRESS_S:
         _row_pushed[str(track.uuid)] = now
         _send_row(track)
+        if job is not None:
+            job_event(job, "job.progress")
+
+
+def job_data(job: Job) -> dict[str, Any]:
+    """A job as its events carry it (the API socket's and the webhooks'): what GET .../jobs/<uuid> answers,
+    less the URLs' host."""
+    return {"uuid": str(job.uuid), "track": str(job.track.uuid), "track_title": job.track.title, "kind": job.kind,
+            "status": job.status, "progress": job.progress, "stage": job.stage, "eta": job.eta, "error": job.error,
+            "options": job.options, "url": f"/api/v1/tracks/{job.track.uuid}/jobs/{job.uuid}"}
+
+
+def job_event(job: Job, event: str) -> None:
+    """``job.started``, ``job.progress``, ``job.succeeded``, ``job.failed`` or ``job.cancelled`` to the API
+    sockets of everyone who has the track (once the transaction commits); the ends also go to the
+    webhooks of its owner and of who asked for it (webhooks.py)."""
+    data = job_data(job)
+
+    def announce() -> None:
+        _group_send([api_group(u) for u in access.audience(job.track)],
+                    {"type": "api.event", "event": {"type": event, "data": data}})
+        if event != "job.progress":
+            webhooks.announce(event, data, {job.track.owner_id, job.requested_by_id} - {None})
+
+    transaction.on_commit(announce)
+
+
+def track_created(track: Track) -> None:
+    """A new track (an upload, whichever door): ``track.created`` to its owner's webhooks."""
+    data = {"uuid": str(track.uuid), "title": track.title, "original_name": track.original_name,
+            "duration": track.duration, "url": f"/api/v1/tracks/{track.uuid}"}
+    transaction.on_commit(lambda: webhooks.announce("track.created", data, {track.owner_id}))
 
 
 def presence_changed(track_uuid: object, people: list[dict[str, str]]) -> None:

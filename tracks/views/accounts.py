@@ -9,14 +9,15 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
 from django_ratelimit.core import is_ratelimited
 from django_ratelimit.decorators import ratelimit
 
 from .. import accounts, limits
-from ..forms import DisplayNameForm, LoginForm, SignupForm
-from ..models import Profile, display_name
+from ..forms import DisplayNameForm, LoginForm, SignupForm, TokenForm, WebhookForm
+from ..live import webhooks
+from ..models import ApiToken, Profile, Webhook, display_name
 
 
 @login_not_required
@@ -55,7 +56,7 @@ def verify(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
 
 
 def account(request: HttpRequest) -> HttpResponse:
-    """The display name others see, changed here."""
+    """The display name others see, changed here; the API's tokens and webhooks."""
     form = DisplayNameForm(request.POST or None, user=request.user,
                            initial={"display_name": display_name(request.user)})
     if request.method == "POST" and form.is_valid():
@@ -63,7 +64,57 @@ def account(request: HttpRequest) -> HttpResponse:
         Profile.objects.update_or_create(user=request.user, defaults={"display_name": name})
         messages.success(request, f"Others now see you as “{name}”.")
         return redirect("account")
-    return render(request, "registration/account.html", {"form": form})
+    return account_page(request, form=form)
+
+
+def account_page(request: HttpRequest, status: int = 200, **context: Any) -> HttpResponse:
+    user = request.user
+    return render(request, "registration/account.html", {
+        "form": DisplayNameForm(user=user, initial={"display_name": display_name(user)}),
+        "token_form": TokenForm(), "webhook_form": WebhookForm(),
+        "tokens": user.api_tokens.filter(revoked__isnull=True),
+        "webhooks": user.webhooks.prefetch_related("deliveries"),
+        **context}, status=status)
+
+
+@require_POST
+def token_add(request: HttpRequest) -> HttpResponse:
+    """A new token, shown on this one answer and never again (only its SHA-256 is kept)."""
+    form = TokenForm(request.POST)
+    if not form.is_valid():
+        return account_page(request, 400, token_form=form)
+    token, secret = ApiToken.issue(request.user, form.cleaned_data["name"], form.cleaned_data["scope"])
+    return account_page(request, 201, new_token=secret, new_token_row=token)
+
+
+@require_POST
+def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+    token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
+    token.revoke()
+    messages.success(request, f"Revoked the token “{token.name}”: it no longer works.")
+    return redirect("account")
+
+
+@require_POST
+def webhook_add(request: HttpRequest) -> HttpResponse:
+    form = WebhookForm(request.POST)
+    if form.is_valid():
+        try:
+            hook = webhooks.create(request.user, form.cleaned_data["url"], form.cleaned_data["events"])
+        except ValueError as exc:
+            form.add_error("url", str(exc))
+        else:
+            messages.success(request, f"Events now go to {hook.url}.")
+            return redirect("account")
+    return account_page(request, 400, webhook_form=form)
+
+
+@require_POST
+def webhook_delete(request: HttpRequest, webhook_uuid: str) -> HttpResponse:
+    hook = get_object_or_404(Webhook, uuid=webhook_uuid, user=request.user)
+    hook.delete()
+    messages.success(request, f"Events no longer go to {hook.url}.")
+    return redirect("account")
 
 
 class SoundForgeLoginView(LoginView):

@@ -1,6 +1,6 @@
 """`manage.py recover [--every S]`: retry or fail jobs whose worker stopped, and enqueue again those Redis
 lost; once, or at once and then every S seconds until stopped (and then also check which separation models
-can load here whenever the last answer is old).
+can load here whenever the last answer is old, and queue the webhook deliveries due again).
 
 `manage.py serve` runs it with --every SOUNDFORGE_RECOVER_EVERY_S; deployments that run workers some other
 way run it the same way (or once at start-up and from a timer).
@@ -13,6 +13,7 @@ import logging
 from django.core.management.base import BaseCommand
 
 from tracks import jobs
+from tracks.live import webhooks
 from tracks.ports.host import processes
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ class Command(BaseCommand):
         while not stop:
             try:
                 counts = jobs.recover()
+                webhooks.due()  # webhook deliveries whose next try has come
                 if jobs.models_stale():  # which separation models can load here (jobs.check_models)
                     jobs.check_models()
             except Exception:  # Redis or the database away for a moment: try again next time

@@ -1,0 +1,210 @@
+"""The caller, their library (filtered, sorted and paged by cursor, as the library page filters and sorts), an
+upload by multipart, one track (rename, delete), its analysis and exports, the tempo correction."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any, Literal
+from uuid import UUID
+
+from django.db.models import Case, F, FloatField, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce, Lower
+from django.http import HttpRequest, HttpResponse
+from ninja import File, Query, Router, Schema, Status
+from ninja.files import UploadedFile
+
+from .. import access, actions
+from ..forms import RenameForm
+from ..models import AnalysisResult, Job, Track, display_name
+from ..music import keys
+from ..views import files, library
+from ..views import track as page
+from ..views.common import said
+from .auth import signed_in, who, writer
+from .problems import Problem, as_problem
+from .schemas import Me, Rename, Tempo, TrackOut, TrackPage, track_out
+
+router = Router(tags=["tracks"])
+
+
+@router.get("/me", response=Me, url_name="me", tags=["account"])
+def me(request: HttpRequest) -> dict[str, Any]:
+    """Who the token (or session) acts as."""
+    user = signed_in(request)
+    token = getattr(request, "api_token", None)
+    return {"id": user.pk, "display_name": display_name(user), "email": user.email,
+            "scope": token.scope if token else "session"}
+
+
+# -- the library ------------------------------------------------------------------------------------------------
+
+class Filters(Schema):
+    q: str = ""  # words in the title or the original file name
+    key: str = ""  # a key ("A minor") or its Camelot code ("8A")
+    bpm_min: float | None = None
+    bpm_max: float | None = None
+    sort: Literal["new", "title", "bpm", "key"] = "new"
+    shared: bool | None = None  # only tracks shared with the caller (true) or only their own (false)
+    limit: int = 50  # 1 to 200
+    cursor: str = ""  # from the previous page's ``next``
+
+
+# Each sort: the ordering value and its direction; ties by id, so a cursor (the last row's value and id) is
+# exact. Missing figures sort last, as in the page.
+CAMELOT_RANK = Case(*(When(key_label=label, then=Value(int(code[:-1]) * 2 + (code[-1] == "B")))
+                      for label, code in keys.CAMELOT.items()), default=Value(99), output_field=IntegerField())
+SORTS = {
+    "new": (F("created"), True),
+    "title": (Lower("title"), False),
+    "bpm": (Coalesce("tempo", Value(1e9), output_field=FloatField()), False),
+    "key": (CAMELOT_RANK, False),
+}
+
+
+def _library(user: Any, filters: Filters) -> QuerySet[Track]:
+    latest = AnalysisResult.objects.filter(track=OuterRef("pk")).order_by("-created", "-id")
+    tracks = access.viewable_tracks(user).select_related("owner__profile").annotate(
+        tempo=Subquery(latest.values("tempo")[:1]), key_label=Subquery(latest.values("key_label")[:1]))
+    if filters.q:
+        tracks = tracks.filter(Q(title__icontains=filters.q) | Q(original_name__icontains=filters.q))
+    if filters.key:
+        wanted = {label for label, code in keys.CAMELOT.items() if code == filters.key.upper()} or {filters.key}
+        tracks = tracks.filter(key_label__in=wanted)
+    if filters.bpm_min is not None:
+        tracks = tracks.filter(tempo__gte=filters.bpm_min)
+    if filters.bpm_max is not None:
+        tracks = tracks.filter(tempo__lte=filters.bpm_max)
+    if filters.shared is not None:
+        tracks = tracks.exclude(owner=user) if filters.shared else tracks.filter(owner=user)
+    return tracks
+
+
+def _cursor(value: Any, pk: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps([str(value) if not isinstance(value, int | float) else value,
+                                                pk]).encode()).decode().rstrip("=")
+
+
+@router.get("/tracks", response=TrackPage, url_name="tracks")
+def track_list(request: HttpRequest, filters: Query[Filters]) -> dict[str, Any]:
+    """The caller's library: their tracks and those shared with them."""
+    user = signed_in(request)
+    if not 1 <= filters.limit <= 200:
+        raise Problem(400, "limit: from 1 to 200.")
+    expression, descending = SORTS[filters.sort]
+    tracks = _library(user, filters).annotate(sort_value=expression)
+    if filters.cursor:
+        try:
+            value, pk = json.loads(base64.urlsafe_b64decode(filters.cursor + "=" * (-len(filters.cursor) % 4)))
+        except ValueError:
+            raise Problem(400, "cursor: not one this API gave.") from None
+        after = (Q(sort_value__lt=value) | Q(sort_value=value, id__lt=pk)) if descending else \
+            (Q(sort_value__gt=value) | Q(sort_value=value, id__gt=pk))
+        tracks = tracks.filter(after)
+    order = ("-sort_value", "-id") if descending else ("sort_value", "id")
+    page = list(tracks.order_by(*order)[:filters.limit + 1])
+    more, page = len(page) > filters.limit, page[:filters.limit]
+    jobs = {j.track_id: j for j in Job.objects.filter(track__in=page, kind=Job.Kind.ANALYSIS).order_by("created", "id")}
+    analyses = {a.track_id: a for a in AnalysisResult.objects.defer("data").filter(track__in=page)
+                .order_by("created", "id")}
+    following = None
+    if more:
+        query = request.GET.copy()
+        query["cursor"] = _cursor(page[-1].sort_value, page[-1].pk)
+        following = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+    return {"items": [track_out(request, t, analyses.get(t.pk), jobs.get(t.pk)) for t in page], "next": following}
+
+
+@router.post("/tracks", response={201: TrackOut}, url_name="upload")
+def track_upload(request: HttpRequest, file: File[UploadedFile]) -> Status:
+    """Upload a song (multipart ``file``): checked as the page checks it, stored, its analysis queued. Large
+    files: the resumable upload (``/uploads``, tus 1.0)."""
+    writer(request)
+    signed_in(request)
+    try:
+        track = library.store_upload(request, {"file": file})
+    except library.UploadRefused as refused:
+        raise Problem(refused.status, str(refused)) from None
+    return Status(201, track_out(request, track))
+
+
+@router.get("/rekordbox.xml", url_name="library_rekordbox", tags=["exports"])
+def library_rekordbox(request: HttpRequest) -> HttpResponse:
+    """The caller's own tracks as Rekordbox's collection XML (tempo, beat grid, key, cues)."""
+    signed_in(request)
+    return library.library_rekordbox(request)
+
+
+# -- a track ----------------------------------------------------------------------------------------------------
+
+@router.get("/tracks/{track}", response=TrackOut, url_name="track")
+def track_get(request: HttpRequest, track: UUID) -> dict[str, Any]:
+    return track_out(request, access.get_viewable(who(request), track))
+
+
+@router.patch("/tracks/{track}", response=TrackOut, url_name="track_rename")
+def track_rename(request: HttpRequest, track: UUID, body: Rename) -> dict[str, Any]:
+    found = access.get_editable(writer(request), track)
+    form = RenameForm(body.dict())
+    if not form.is_valid():
+        raise Problem(400, said(form, fields=True))
+    actions.rename(found, request.user, form.cleaned_data["title"])
+    return track_out(request, found)
+
+
+@router.delete("/tracks/{track}", response={204: None}, url_name="track_delete")
+def track_delete(request: HttpRequest, track: UUID) -> Status:
+    """The track, its stems and files, for everyone (the owner's alone)."""
+    actions.delete(access.get_manageable(writer(request), track))
+    return Status(204, None)
+
+
+@router.get("/tracks/{track}/audio", url_name="track_audio", tags=["files"])
+def track_audio(request: HttpRequest, track: UUID) -> HttpResponse:
+    """The original file as an attachment (byte ranges answered); ``?listen=1``: what the page plays (for a
+    listen-only link, the compressed preview)."""
+    listening(request)
+    return as_problem(files.track_audio(request, track_uuid=str(track)))
+
+
+def listening(request: HttpRequest) -> None:
+    """A file is downloaded (the page's ``download=1``) unless ``listen=1`` asks for what the page plays."""
+    if request.GET.get("listen") != "1":
+        request.GET = request.GET.copy()
+        request.GET["download"] = "1"
+
+
+@router.get("/tracks/{track}/tagged", url_name="track_tagged", tags=["exports"])
+def track_tagged(request: HttpRequest, track: UUID) -> HttpResponse:
+    """A copy with the BPM, key and cues in its tags, for DJ software."""
+    return as_problem(files.track_tagged(request, track_uuid=str(track)))
+
+
+@router.get("/tracks/{track}/analysis", url_name="analysis", tags=["analysis"])
+def analysis(request: HttpRequest, track: UUID) -> HttpResponse:
+    """Everything the analyzer found (tempo, beats, downbeats, key, chords, sections, loudness...), with the
+    tempo as corrected: the analyzer port's JSON (docs/ports.md)."""
+    return as_problem(files.analysis_export(request, track_uuid=str(track), fmt="json"))
+
+
+@router.get("/tracks/{track}/analysis.csv", url_name="analysis_csv", tags=["analysis"])
+def analysis_csv(request: HttpRequest, track: UUID) -> HttpResponse:
+    """A row per beat: number, time, bar, beat in the bar, chord, section, tempo, key."""
+    return as_problem(files.analysis_export(request, track_uuid=str(track), fmt="csv"))
+
+
+@router.get("/tracks/{track}/rekordbox.xml", url_name="analysis_rekordbox", tags=["exports"])
+def analysis_rekordbox(request: HttpRequest, track: UUID) -> HttpResponse:
+    return as_problem(files.analysis_export(request, track_uuid=str(track), fmt="xml"))
+
+
+@router.put("/tracks/{track}/tempo", response=TrackOut, url_name="tempo", tags=["analysis"])
+def track_tempo(request: HttpRequest, track: UUID, body: Tempo) -> dict[str, Any]:
+    """A tempo correction: the grid at another metrical level (``2``, ``1/2``, ``3/2``, ``2/3``), or ``clear``
+    for the tracked one; the page, the library and the exports follow."""
+    found = access.get_editable(writer(request), track)
+    try:
+        page.retime(found, request.user, body.step)
+    except ValueError as error:
+        raise Problem(400, str(error)) from None
+    return track_out(request, found)
