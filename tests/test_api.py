@@ -382,3 +382,86 @@ def test_signatures_are_standard_webhooks_signatures() -> None:
     assert standardwebhooks.Webhook(secret).verify(body, headers) == {"type": "job.succeeded"}
     with pytest.raises(standardwebhooks.webhooks.WebhookVerificationError):
         standardwebhooks.Webhook(Webhook.new_secret()).verify(body, headers)
+
+
+# -- resumable uploads -------------------------------------------------------------------------------------------
+
+def tus_headers(auth: dict[str, str], **more: str) -> dict[str, str]:
+    return {**auth, "HTTP_TUS_RESUMABLE": "1.0.0", **{f"HTTP_{k.upper()}": v for k, v in more.items()}}
+
+
+def test_a_resumable_upload_in_pieces_becomes_a_track(alice, c_major_wav: Path) -> None:
+    import base64
+
+    auth = bearer(alice)
+    data = c_major_wav.read_bytes()
+    client = Client()
+    assert client.options(f"{API}/uploads")["Tus-Extension"] == "creation,creation-with-upload,termination"
+    assert client.post(f"{API}/uploads", **auth, HTTP_UPLOAD_LENGTH="10").status_code == 412  # no Tus-Resumable
+    # Its first piece comes with its creation (creation-with-upload).
+    made = client.post(f"{API}/uploads", data[:1000], content_type="application/offset+octet-stream",
+                       **tus_headers(auth, upload_length=str(len(data)),
+                                     upload_metadata="filename " + base64.b64encode("Chorus ✓.wav".encode()).decode()))
+    assert made.status_code == 201 and made["Upload-Offset"] == "1000"
+    where = made["Location"]
+    assert client.head(where, **tus_headers(auth))["Upload-Offset"] == "1000"
+    # A piece for the wrong offset is refused, saying where to resume.
+    wrong = client.patch(where, data[2000:3000], content_type="application/offset+octet-stream",
+                         **tus_headers(auth, upload_offset="2000"))
+    assert wrong.status_code == 409 and "Upload-Offset is 1000" in wrong.json()["detail"]
+    assert not Track.objects.exists()
+    for start in range(1000, len(data), 200_000):
+        piece = client.patch(where, data[start:start + 200_000], content_type="application/offset+octet-stream",
+                             **tus_headers(auth, upload_offset=str(start)))
+        assert piece.status_code == 204, piece.content
+    track = Track.objects.get()
+    assert piece["Upload-Offset"] == str(len(data)) and piece["SoundForge-Track"].endswith(str(track.uuid))
+    assert track.original_name == "Chorus ✓.wav" and track.size == len(data)
+    assert Job.objects.get(track=track).kind == "analysis"  # queued, as for any upload
+    state = client.get(where, **auth).json()
+    assert state["complete"] and state["track"]["uuid"] == str(track.uuid)
+    from tracks.api import uploads
+    assert not list(uploads.folder().iterdir())  # its bytes are the track's now
+
+
+def test_a_resumable_upload_that_is_not_audio_is_refused_and_kept_nowhere(alice, settings) -> None:
+    auth = bearer(alice)
+    settings.MAX_UPLOAD_MB = 1
+    client = Client()
+    too_big = client.post(f"{API}/uploads", **tus_headers(auth, upload_length=str(2 << 20)))
+    assert too_big.status_code == 413 and "limit of 1 MB" in too_big.json()["detail"]
+    made = client.post(f"{API}/uploads", **tus_headers(auth, upload_length="5000"))
+    refused = client.patch(made["Location"], b"not audio at all " * 294 + b"x" * 2, content_type=
+                           "application/offset+octet-stream", **tus_headers(auth, upload_offset="0"))
+    assert refused.status_code == 400 and "not an audio file" in refused.json()["detail"]
+    assert not Track.objects.exists()
+    assert client.get(made["Location"], **auth).json()["error"].startswith("This is not an audio file")
+    # Past its declared length: refused.
+    made = client.post(f"{API}/uploads", **tus_headers(auth, upload_length="10"))
+    over = client.patch(made["Location"], b"x" * 11, content_type="application/offset+octet-stream",
+                        **tus_headers(auth, upload_offset="0"))
+    assert over.status_code == 413
+    assert client.delete(made["Location"], **tus_headers(auth)).status_code == 204
+    assert client.head(made["Location"], **tus_headers(auth)).status_code == 404
+
+
+def test_the_pages_own_scripts_use_the_session_with_its_csrf_token(alice, c_major_wav: Path) -> None:
+    from tests.helpers import track_row
+
+    track = track_row(alice)
+    page = Client(enforce_csrf_checks=True)
+    page.force_login(alice)
+    page.get("/")  # sets the CSRF cookie, as a page does
+    csrf = page.cookies["csrftoken"].value
+    body = json.dumps({"title": "From the page"})
+    assert page.patch(f"{API}/tracks/{track.uuid}", body, content_type="application/json").status_code == 403
+    renamed = page.patch(f"{API}/tracks/{track.uuid}", body, content_type="application/json", HTTP_X_CSRFTOKEN=csrf)
+    assert renamed.status_code == 200 and renamed.json()["title"] == "From the page"
+
+
+def test_tokens_never_reach_the_logs() -> None:
+    from soundforge.logs import redact
+
+    secret = "sf_" + "A1b2" * 10
+    assert secret not in redact(f"GET /api/v1/me?token={secret} 401") and "sf_[token]" in redact(secret)
+    assert "whsec_" + "x" * 30 not in redact("secret whsec_" + "x" * 30)

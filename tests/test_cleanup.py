@@ -55,3 +55,23 @@ def test_it_removes_only_what_no_row_points_at(alice_client: Client, c_major_wav
     assert not gone_track.exists() and not gone_stems.exists()
     assert kept_track.exists() and writing.exists() and young.exists()
     assert "1 orphan folder(s)" in cleanup("--older-than", "0")  # the young one, when asked
+
+
+def test_resumable_uploads_a_day_old_go(alice) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tracks.api import uploads
+    from tracks.models import Upload
+
+    old = Upload.objects.create(user=alice, length=100, offset=10, filename="old.wav",
+                                created=timezone.now() - timedelta(hours=25))
+    new = Upload.objects.create(user=alice, length=100, offset=10, filename="new.wav")
+    for upload in (old, new):
+        uploads.part(upload).write_bytes(b"x" * 10)
+    assert "would remove the resumable upload old.wav (10 of 100 bytes)" in cleanup("--dry-run")
+    assert uploads.part(old).exists()
+    assert "1 resumable upload(s) a day old" in cleanup()
+    assert not uploads.part(old).exists() and not Upload.objects.filter(pk=old.pk).exists()
+    assert uploads.part(new).exists() and Upload.objects.filter(pk=new.pk).exists()

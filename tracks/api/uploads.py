@@ -3,12 +3,13 @@ Uppy upload large files through interruptions. ``POST /uploads`` (``Upload-Lengt
 filename <base64>``) makes one and answers its ``Location``; ``PATCH`` appends at ``Upload-Offset``; ``HEAD``
 says how much has arrived. Once the last byte is in, the file is stored as a track exactly as a page's upload
 is (views/library.store_upload: probe, quota, rate) and ``GET`` names it. The bytes wait in
-SOUNDFORGE_VAR_DIR/resumable/ (a web process's machine; cleanup removes what is a day old)."""
+SOUNDFORGE_VAR_DIR/resumable/ (a web process's machine; `manage.py cleanup` removes what is a day old)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -18,6 +19,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from ninja import Router, Schema
 
 from .. import limits
@@ -43,6 +45,15 @@ def folder() -> Path:
 
 def part(upload: Upload) -> Path:
     return folder() / f"{upload.uuid}.part"
+
+
+ABANDONED_AFTER = timedelta(days=1)
+
+
+def abandoned() -> list[Upload]:
+    """Uploads begun a day ago: their bytes if never finished, and the row that said what became of them
+    (`manage.py cleanup` removes both)."""
+    return list(Upload.objects.filter(created__lt=timezone.now() - ABANDONED_AFTER))
 
 
 def _headers(**more: Any) -> dict[str, str]:
@@ -150,6 +161,7 @@ def append(request: HttpRequest, upload: UUID) -> HttpResponse:
     if request.content_type != OCTETS:
         raise Problem(415, f"Content-Type: {OCTETS}.")
     headers = _headers(Upload_Offset=_append(request, found))
+    found.refresh_from_db()
     if found.track_id:
         headers["SoundForge-Track"] = url(request, "track", found.track.uuid)
     return HttpResponse(status=204, headers=headers)
