@@ -1,7 +1,8 @@
 """What a log line says: ``job_context`` marks the code running a job, and ``JobFilter`` puts that job's id on
 every record logged meanwhile (``job``: its uuid, or "-"), for the plain and the JSON format. ``redact``
-cuts share-link tokens, API tokens and webhook secrets out of a line (a token in a log is a key to the track); ``JobFilter`` applies it to
-every record, and keeps a refused request (a 4xx) to its one line, without the traceback Django attaches."""
+cuts share-link tokens, API tokens and webhook secrets out of a line (a token in a log is a key to a track or
+an account); ``JobFilter`` applies it to every record, and keeps a refused request (a 4xx) to its one line,
+without the traceback Django attaches."""
 
 from __future__ import annotations
 

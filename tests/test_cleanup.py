@@ -68,8 +68,8 @@ def test_resumable_uploads_a_day_old_go(alice) -> None:
     old = Upload.objects.create(user=alice, length=100, offset=10, filename="old.wav",
                                 created=timezone.now() - timedelta(hours=25))
     new = Upload.objects.create(user=alice, length=100, offset=10, filename="new.wav")
-    for upload in (old, new):
-        uploads.part(upload).write_bytes(b"x" * 10)
+    for row in (old, new):
+        uploads.part(row).write_bytes(b"x" * 10)
     assert "would remove the resumable upload old.wav (10 of 100 bytes)" in cleanup("--dry-run")
     assert uploads.part(old).exists()
     assert "1 resumable upload(s) a day old" in cleanup()
