@@ -241,12 +241,13 @@ def test_a_token_is_stored_hashed_and_marked_used(alice) -> None:
 
 
 def test_tokens_are_made_shown_once_and_revoked_on_the_account_page(alice_client: Client, alice) -> None:
-    made = alice_client.post("/account/tokens/", {"name": "DJ laptop", "scope": "write"})
-    assert made.status_code == 201
+    made = alice_client.post("/account/tokens/", {"name": "DJ laptop", "scope": "write"}, follow=True)
+    assert made.redirect_chain == [("/account/", 302)]
     secret = made.content.decode().split('id="new-token"')[0].rsplit('value="', 1)[1].split('"')[0]
     assert secret.startswith("sf_")
-    page = alice_client.get("/account/").content.decode()
+    page = alice_client.get("/account/").content.decode()  # a reload: not shown again, no second token
     assert "DJ laptop" in page and secret not in page and secret[:10] in page  # listed by its start only
+    assert ApiToken.objects.filter(name="DJ laptop").count() == 1
     assert Client().get(f"{API}/me", HTTP_AUTHORIZATION=f"Bearer {secret}").status_code == 200
     token = ApiToken.objects.get(name="DJ laptop")
     assert alice_client.post(f"/account/tokens/{token.pk}/revoke/").status_code == 302

@@ -244,7 +244,7 @@ MANAGE = {**EDIT, "editor": 403}
 COMMENT = {**EDIT, "viewer": 302}
 ACCOUNT = {"owner": 200, "editor": 200, "viewer": 200, "stranger": 200, "anonymous": 302, "link": 302,
            "link_downloads": 302, "link_revoked": 302, "link_expired": 302}
-OWN_ACCOUNT_MADE = dict.fromkeys(("owner", "editor", "viewer", "stranger"), 201)
+OWN_ACCOUNT_MADE = dict.fromkeys(("owner", "editor", "viewer", "stranger"), 302)  # to the page that shows it
 OWN_ACCOUNT_REFUSED = dict.fromkeys(("owner", "editor", "viewer", "stranger"), 400)  # a form's errors
 OWNERS_OWN = {**ACCOUNT, "owner": 302, "editor": 404, "viewer": 404, "stranger": 404}
 SIGNED_IN_AWAY = {a: 302 if a in ("owner", "editor", "viewer", "stranger") else 200 for a in ACTORS}

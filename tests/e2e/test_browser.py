@@ -797,3 +797,59 @@ def test_every_page_passes_axe_and_fits_a_phone(browser, served: Served, song: P
     assert small == []
     guest_context.close()
     context.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_api_tokens_webhooks_and_the_api_docs(browser, served: Served) -> None:
+    """The account page's API tokens (made, shown once, used, revoked) and webhooks (a refused address in
+    words), and the API's interactive docs drawn under the site's CSP, at desktop and phone sizes."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    refused: list[str] = []
+    page = sign_up(context, served, "dana@example.org")
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(f"{served.url}/account/")
+    page.fill("input[name=name]", "DJ laptop")
+    page.check("input[name=scope][value=write]")
+    page.click("form[action$='/account/tokens/'] button.primary")
+    secret = page.input_value("#new-token")
+    assert secret.startswith("sf_")
+    expect(page.locator(".api-tokens table")).to_contain_text("DJ laptop")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "account-token-made.png"), full_page=True)
+    me = page.request.get(f"{served.url}/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
+    assert me.status == 200 and me.json()["scope"] == "write"
+    page.reload()
+    assert secret not in page.content() and secret[:10] in page.content()  # listed by its start, never again whole
+    # A webhook to this very machine is refused, in words, beside the field.
+    page.fill("input[name=url]", "http://127.0.0.1:9/hook")
+    page.click("form[action$='/account/webhooks/'] button.primary")
+    expect(page.locator(".webhooks .error")).to_contain_text("loopback, private or reserved")
+    page.screenshot(path=str(SHOTS / "account-webhook-refused.png"), full_page=True)
+    page.goto(f"{served.url}/account/")
+    page.click(".api-tokens form[data-confirm] button")  # revoke, confirmed
+    expect(page.locator(".messages")).to_contain_text("Revoked the token")
+    assert page.request.get(f"{served.url}/api/v1/me", headers={"Authorization": f"Bearer {secret}"}).status == 401
+
+    # The docs: Swagger UI from this site's static files, every operation listed, nothing refused by the CSP.
+    for who, docs_context in (("signed-in", context), ("anonymous", browser.new_context())):
+        docs = docs_context.new_page()
+        docs.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+        docs.goto(f"{served.url}/api/v1/docs")
+        docs.wait_for_selector(".swagger-ui .opblock", timeout=20_000)
+        assert docs.locator(".swagger-ui .opblock").count() >= 50
+        expect(docs.locator(".swagger-ui .title")).to_contain_text("SoundForge API")
+        docs.screenshot(path=str(SHOTS / f"api-docs-{who}.png"))
+    assert refused == []
+
+    phone = browser.new_context(storage_state=context.storage_state(), viewport={"width": 390, "height": 800},
+                                is_mobile=True, has_touch=True, device_scale_factor=2)
+    for name, url in (("account", "/account/"), ("api-docs", "/api/v1/docs")):
+        small = phone.new_page()
+        small.goto(served.url + url)
+        small.wait_for_load_state("networkidle")
+        assert overflow(small) == "", (name, overflow(small))
+        small.screenshot(path=str(SHOTS / f"phone-{name}-390.png"), full_page=name == "account")
+    audited = browser.new_context(storage_state=context.storage_state(), bypass_csp=True).new_page()
+    audited.goto(f"{served.url}/account/")
+    assert audit(audited, "account") == []

@@ -69,6 +69,8 @@ def account(request: HttpRequest) -> HttpResponse:
 
 def account_page(request: HttpRequest, status: int = 200, **context: Any) -> HttpResponse:
     user = request.user
+    if made := request.session.pop(NEW_TOKEN, None):
+        context.update(new_token_row=user.api_tokens.filter(pk=made[0]).first(), new_token=made[1])
     return render(request, "registration/account.html", {
         "form": DisplayNameForm(user=user, initial={"display_name": display_name(user)}),
         "token_form": TokenForm(), "webhook_form": WebhookForm(),
@@ -79,12 +81,18 @@ def account_page(request: HttpRequest, status: int = 200, **context: Any) -> Htt
 
 @require_POST
 def token_add(request: HttpRequest) -> HttpResponse:
-    """A new token, shown on this one answer and never again (only its SHA-256 is kept)."""
+    """A new token, shown on the next page and never again (only its SHA-256 is kept)."""
     form = TokenForm(request.POST)
     if not form.is_valid():
         return account_page(request, 400, token_form=form)
     token, secret = ApiToken.issue(request.user, form.cleaned_data["name"], form.cleaned_data["scope"])
-    return account_page(request, 201, new_token=secret, new_token_row=token)
+    # Shown by the page this redirects to, once: held in the session (on the server) until that page reads
+    # it, so a reload neither shows it again nor makes another token.
+    request.session[NEW_TOKEN] = [token.pk, secret]
+    return redirect("account")
+
+
+NEW_TOKEN = "new_api_token"
 
 
 @require_POST
