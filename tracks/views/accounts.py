@@ -92,7 +92,7 @@ def token_add(request: HttpRequest) -> HttpResponse:
     return redirect("account")
 
 
-NEW_TOKEN = "new_api_token"
+NEW_TOKEN = "new_api_token"  # noqa: S105 (a session key, not a secret)
 
 
 @require_POST
