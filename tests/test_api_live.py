@@ -100,6 +100,8 @@ def test_the_api_end_to_end(alice, c_major_wav: Path, fsharp_minor_mp3: Path, tm
         assert 100 < analysis["tempo"] < 140 and analysis["beats"]
         listed = cli(home, "tracks").stdout
         assert uuids[0] in listed and "C major" in listed
+        exported = cli(home, "export", "rekordbox", "-o", str(tmp_path / "collection.xml"))
+        assert exported.returncode == 0 and (tmp_path / "collection.xml").read_text().count("<TRACK TrackID=") == 2
 
         # The socket heard every job end, as JSON (a separation is followed by an analysis that listens to its
         # stems: ends of it may come too).
@@ -166,6 +168,24 @@ def test_the_api_end_to_end(alice, c_major_wav: Path, fsharp_minor_mp3: Path, tm
         refused = requests.post(f"{api}/uploads", headers={**auth, "Tus-Resumable": "1.0.0",
                                                            "Upload-Length": str(6 << 20)}, timeout=10)
         assert refused.status_code == 413 and refused.json()["detail"].startswith("The file is larger")
+
+        # `watch` uploads what appears in a folder, once it has stopped growing, and only once.
+        inbox = tmp_path / "inbox"
+        inbox.mkdir()
+        watcher = subprocess.Popen([sys.executable, "-m", "soundforge.cli", "watch", str(inbox), "--every", "0.5"],
+                                   env={**os.environ, "XDG_CONFIG_HOME": str(home)}, stderr=subprocess.DEVNULL)
+        try:
+            (inbox / "new-take.wav").write_bytes(c_major_wav.read_bytes())
+            wait_for(lambda: Track.objects.filter(original_name="new-take.wav").exists(), 30, "the watched upload")
+            time.sleep(1.5)  # three more looks: nothing uploaded twice
+            assert Track.objects.filter(original_name="new-take.wav").count() == 1
+        finally:
+            watcher.terminate()
+            watcher.wait(timeout=10)
+        # A plain multipart upload, as curl sends it.
+        with open(c_major_wav, "rb") as f:
+            posted = requests.post(f"{api}/tracks", headers=auth, files={"file": ("curl.wav", f)}, timeout=60)
+        assert posted.status_code == 201 and posted.json()["analysis"] == "queued"
 
 
 @pytest.fixture
