@@ -12,7 +12,7 @@ from django.test import Client
 from django.utils import timezone
 from openapi_spec_validator import validate
 
-from tests.test_sharing import access_world, song  # noqa: F401 (a fixture)
+from tests.test_sharing import access_world, body_of, song  # noqa: F401 (a fixture)
 from tracks.api.app import api
 from tracks.models import AnalysisResult, ApiToken, Delivery, Job, Share, ShareLink, Track, Webhook
 
@@ -193,6 +193,9 @@ def test_the_api_access_table(operation: tuple[str, str], actor: str, alice, cha
     else:
         response = client.generic(method, url, **kwargs)
     assert response.status_code == expected[actor], (operation, actor, response.content[:300])
+    if method == "GET":  # HEAD wherever GET: the same answer, without its body
+        head = client.head(url, **kwargs)
+        assert head.status_code == response.status_code and not body_of(head), (operation, actor, "HEAD")
     if response.status_code >= 400 and method != "HEAD":
         problem = response.json()
         assert response["Content-Type"] == "application/problem+json" and problem["status"] == response.status_code

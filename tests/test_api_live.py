@@ -73,7 +73,7 @@ def test_the_api_end_to_end(alice, c_major_wav: Path, fsharp_minor_mp3: Path, tm
         assert hook.status_code == 201, hook.text
         signing = hook.json()["secret"]
         # A script's socket: the token in its header, no Origin (no browser sends that header).
-        socket_ = connect(f"ws://127.0.0.1:{served.port}/ws/api/", additional_headers=auth, open_timeout=10)
+        socket_ = connect(f"ws://127.0.0.1:{served.port}/ws/api/", additional_headers=auth, open_timeout=10, legacy=True)
         assert json.loads(socket_.recv(timeout=10))["type"] == "hello"
 
         # The command line: log in, upload a folder, wait for analysis and separation, download the stems.
@@ -182,6 +182,10 @@ def test_the_api_end_to_end(alice, c_major_wav: Path, fsharp_minor_mp3: Path, tm
         finally:
             watcher.terminate()
             watcher.wait(timeout=10)
+        # HEAD wherever GET, through the real server: the answer's head alone (uptime checkers ask /healthz/).
+        for url, headers in ((f"{served.url}/healthz/", {}), (f"{api}/me", auth), (f"{api}/tracks", auth)):
+            head, get = requests.head(url, headers=headers, timeout=10), requests.get(url, headers=headers, timeout=10)
+            assert head.status_code == get.status_code == 200 and head.content == b"", url
         # A plain multipart upload, as curl sends it.
         with open(c_major_wav, "rb") as f:
             posted = requests.post(f"{api}/tracks", headers=auth, files={"file": ("curl.wav", f)}, timeout=60)

@@ -231,6 +231,11 @@ def test_timed_comments_by_those_it_is_shared_with(alice_client: Client, bob_cli
     assert "@example.com" not in guest.get(f"/tracks/{track.uuid}/").content.decode()  # no addresses to links
 
 
+def body_of(response: object) -> bytes:
+    """What a response sends, streamed or not."""
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
 # -- the access table ------------------------------------------------------------------------------------------
 
 ACTORS = ("owner", "editor", "viewer", "stranger", "anonymous", "link", "link_downloads", "link_revoked",
@@ -390,6 +395,9 @@ def test_the_access_table(route: str, actor: str, alice_client: Client, alice, c
                           token=api_token.pk, webhook=webhook.uuid)
     response = getattr(client, method)(url, data)
     assert response.status_code == expected[actor], (route, actor, url)
+    if method == "get":  # HEAD wherever GET: the same answer, without its body
+        head = client.head(url, data)
+        assert head.status_code == response.status_code and not body_of(head), (route, actor, "HEAD")
     if route in ("track-audio-play", "stem-file", "stem-listen") and response.status_code == 200:
         # What plays: the compressed preview for a listen-only link (and the mixer, which asks for it), the
         # file itself for everyone else.

@@ -4,11 +4,13 @@ problem JSON. The schema is served at ``/api/v1/openapi.json``, interactive docs
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -59,9 +61,28 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return problem(exc.status_code, str(exc))
 
 
+def head_as_get(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """HEAD answered wherever GET is (uptime checkers, download managers): a path with no HEAD operation of its
+    own runs its GET; the server sends the head alone."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        response = view(request, *args, **kwargs)
+        if request.method == "HEAD" and response.status_code == 405 and "GET" in response.get("Allow", ""):
+            request.method = "GET"
+            try:
+                response = view(request, *args, **kwargs)
+            finally:
+                request.method = "HEAD"  # what the server (and Django's test client) sends the head alone for
+        return response
+
+    return wrapper
+
+
 def urls() -> tuple[list[Any], str, str]:
-    """The API's URL patterns, each open past the site's log-in requirement: the API's own ways in decide."""
+    """The API's URL patterns, each open past the site's log-in requirement (the API's own ways in decide),
+    each answering HEAD where it answers GET."""
     patterns, app_name, namespace = api.urls
     for pattern in patterns:
-        pattern.callback = login_not_required(pattern.callback)
+        pattern.callback = login_not_required(head_as_get(pattern.callback))
     return patterns, app_name, namespace

@@ -10,7 +10,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 from django_ratelimit.core import is_ratelimited
 from django_ratelimit.decorators import ratelimit
 
@@ -39,13 +39,13 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 @login_not_required
-@require_GET
+@require_safe
 def signup_sent(request: HttpRequest) -> HttpResponse:
     return render(request, "registration/signup_sent.html", {"email": request.session.get("signed_up", "")})
 
 
 @login_not_required
-@require_GET
+@require_safe
 def verify(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
     user = accounts.verify(uidb64, token)
     if user is None:

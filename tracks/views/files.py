@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from .. import access
 from ..files import downloads
@@ -17,7 +17,7 @@ from .common import downloadable_stems, long_running, open_to_links, said
 
 @long_running
 @open_to_links
-@require_GET
+@require_safe
 def track_audio(request: HttpRequest, track_uuid: str) -> HttpResponse:
     as_attachment = request.GET.get("download") == "1"
     who = access.actor(request)
@@ -29,14 +29,14 @@ def track_audio(request: HttpRequest, track_uuid: str) -> HttpResponse:
 
 @long_running
 @open_to_links
-@require_GET
+@require_safe
 def track_tagged(request: HttpRequest, track_uuid: str) -> HttpResponse:
     track = access.get_downloadable(access.actor(request), track_uuid)
     return downloads.tagged_response(track)
 
 
 @open_to_links
-@require_GET
+@require_safe
 def analysis_export(request: HttpRequest, track_uuid: str, fmt: str) -> HttpResponse:
     """The latest analysis as JSON (everything the port found) or CSV (one row per beat)."""
     track = access.get_downloadable(access.actor(request), track_uuid)
@@ -48,7 +48,7 @@ def analysis_export(request: HttpRequest, track_uuid: str, fmt: str) -> HttpResp
 
 @long_running
 @open_to_links
-@require_GET
+@require_safe
 def render_file(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpResponse:
     """The track's latest rendered mix (an older one is replaced, its file gone)."""
     track = access.get_downloadable(access.actor(request), track_uuid)
@@ -62,7 +62,7 @@ GRIDS = {"": 0, "8": 2, "16": 4}  # ?grid=: none, eighths, sixteenths (divisions
 
 
 @open_to_links
-@require_GET
+@require_safe
 def stem_midi(request: HttpRequest, track_uuid: str, job_uuid: str, name: str) -> HttpResponse:
     """A transcribed stem's notes as a MIDI file on the song's tempo map (``?grid=16``: on sixteenths)."""
     track, stems = downloadable_stems(request, track_uuid, job_uuid)
@@ -79,7 +79,7 @@ def stem_midi(request: HttpRequest, track_uuid: str, job_uuid: str, name: str) -
 
 @long_running
 @open_to_links
-@require_GET
+@require_safe
 def stem_file(request: HttpRequest, track_uuid: str, stem_uuid: str) -> HttpResponse:
     as_attachment = request.GET.get("download") == "1"
     who = access.actor(request)
@@ -95,7 +95,7 @@ def stem_file(request: HttpRequest, track_uuid: str, stem_uuid: str) -> HttpResp
 
 @long_running
 @open_to_links
-@require_GET
+@require_safe
 def stems_zip(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpResponse:
     track, stems = downloadable_stems(request, track_uuid, job_uuid)
     return downloads.stems_zip_response(track, stems)
@@ -103,7 +103,7 @@ def stems_zip(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpRespo
 
 @long_running
 @open_to_links
-@require_GET
+@require_safe
 def stems_mix(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpResponse:
     track, stems = downloadable_stems(request, track_uuid, job_uuid)
     form = MixForm(request.GET, [s.name for s in stems])
@@ -114,7 +114,7 @@ def stems_mix(request: HttpRequest, track_uuid: str, job_uuid: str) -> HttpRespo
 
 @long_running
 @open_to_links
-@require_GET
+@require_safe
 def stems_loop(request: HttpRequest, track_uuid: str, job_uuid: str, every_section: bool = False) -> HttpResponse:
     """Bars of a stem or of the mix as a WAV loop; with ``every_section``, each section as one, in a zip."""
     track, stems = downloadable_stems(request, track_uuid, job_uuid)

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 from django_ratelimit.core import is_ratelimited
 
 from .. import actions, limits
@@ -19,7 +19,7 @@ from ..models import Track
 from .common import long_running
 
 
-@require_GET
+@require_safe
 def library(request: HttpRequest) -> HttpResponse:
     return render(request, "tracks/library.html", {
         **panels.library_data(request.user),
@@ -72,7 +72,7 @@ def upload(request: HttpRequest) -> HttpResponse:
     return redirect("library")
 
 
-@require_GET
+@require_safe
 def library_rekordbox(request: HttpRequest) -> HttpResponse:
     """The person's own tracks as Rekordbox's collection XML."""
     tracks = list(Track.objects.filter(owner=request.user).order_by("created", "id"))

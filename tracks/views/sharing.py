@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from .. import access, actions
 from ..forms import LinkForm, ShareForm
@@ -83,7 +83,7 @@ def link_revoke(request: HttpRequest, track_uuid: str, link_id: int) -> HttpResp
 
 
 @login_not_required
-@require_GET
+@require_safe
 def link_open(request: HttpRequest, token: str) -> HttpResponse:
     """A share link: remembered in the visitor's session, which then opens the track's page and files."""
     link = ShareLink.usable().filter(token=token).select_related("track").first()

@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from .. import access, actions
 from ..forms import CommentForm, RenameForm
@@ -21,7 +21,7 @@ from .sharing import sharing_context
 
 
 @open_to_links
-@require_GET
+@require_safe
 def track_detail(request: HttpRequest, track_uuid: str) -> HttpResponse:
     who = access.actor(request)
     track = access.get_viewable(who, track_uuid)
@@ -32,7 +32,7 @@ def track_detail(request: HttpRequest, track_uuid: str) -> HttpResponse:
 
 
 @open_to_links
-@require_GET
+@require_safe
 def track_chart(request: HttpRequest, track_uuid: str) -> HttpResponse:
     """The chord chart to read or print: the bars in rows of four under the song's sections, moved by
     ``?transpose=`` semitones (-12 to 12: the mixer's transpose, which the page's link carries)."""
@@ -65,7 +65,7 @@ CONTROL_PANELS = tuple(name for name, panel in panels.PANELS.items()
 
 
 @open_to_links
-@require_GET
+@require_safe
 def track_controls(request: HttpRequest, track_uuid: str) -> HttpResponse:
     """The parts of a track's page that depend on who is looking (their buttons, the separation form, the
     comment box), rendered for this person: an open page fetches them when its socket says their access
