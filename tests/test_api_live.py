@@ -73,7 +73,8 @@ def test_the_api_end_to_end(alice, c_major_wav: Path, fsharp_minor_mp3: Path, tm
         assert hook.status_code == 201, hook.text
         signing = hook.json()["secret"]
         # A script's socket: the token in its header, no Origin (no browser sends that header).
-        socket_ = connect(f"ws://127.0.0.1:{served.port}/ws/api/", additional_headers=auth, open_timeout=10, legacy=True)
+        socket_ = connect(f"ws://127.0.0.1:{served.port}/ws/api/", additional_headers=auth, open_timeout=10,
+                          legacy=True)
         assert json.loads(socket_.recv(timeout=10))["type"] == "hello"
 
         # The command line: log in, upload a folder, wait for analysis and separation, download the stems.
