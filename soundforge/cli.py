@@ -136,7 +136,7 @@ def upload_one(api: Api, path: Path, progress: Progress) -> dict[str, Any]:
     uploader, forget = None, False
     try:
         uploader = client.uploader(str(path), chunk_size=CHUNK, metadata={"filename": path.name}, store_url=True,
-                                   url_storage=storage, retries=3, retry_delay=2)
+                                   url_storage=storage, retries=1, retry_delay=1)
         if uploader.offset:
             say(f"\nResuming {path.name} at {uploader.offset / 2**20:.1f} MB")
         size = uploader.get_file_size()
@@ -148,7 +148,12 @@ def upload_one(api: Api, path: Path, progress: Progress) -> dict[str, Any]:
     except TusCommunicationError as exc:
         # Refused by the server (a 4xx): start afresh next time too; cut off: resume from where it got.
         forget = exc.status_code is not None and 400 <= exc.status_code < 500
-        raise Failed(f"{path.name}: {tus_detail(exc)}") from None
+        answer = tus_answer(exc)
+        if answer.get("existing"):  # this very file is a track of yours already: that is the answer
+            say(f"\n{path.name}: {answer['detail']}")
+            progress.done += uploader.get_file_size()
+            return api.json("GET", answer["track"])
+        raise Failed(f"{path.name}: {answer.get('detail') or exc}") from None
     finally:
         if uploader is not None and uploader.url and forget:
             storage.remove_item(uploader.fingerprinter.get_fingerprint(uploader.get_file_stream()))
@@ -159,12 +164,13 @@ def upload_one(api: Api, path: Path, progress: Progress) -> dict[str, Any]:
     return state["track"]
 
 
-def tus_detail(exc: TusCommunicationError) -> str:
-    text = exc.response_content.decode(errors="replace") if exc.response_content else str(exc)
+def tus_answer(exc: TusCommunicationError) -> dict[str, Any]:
+    """The server's problem JSON behind a tus error (empty when there is none: the connection broke)."""
     try:
-        return json.loads(text)["detail"]
-    except (ValueError, KeyError, TypeError):
-        return text[:300]
+        found = json.loads(exc.response_content.decode(errors="replace")) if exc.response_content else {}
+    except ValueError:
+        return {"detail": exc.response_content.decode(errors="replace")[:300]}
+    return found if isinstance(found, dict) else {}
 
 
 def wait_for(api: Api, job: dict[str, Any], what: str) -> dict[str, Any]:

@@ -250,3 +250,13 @@ def rock(riff: list[str], bpm: float = 180.0, bars_per_chord: int = 1, repeats: 
     labels = {"tempo": bpm, "meter": 4, "beats": beats, "downbeats": [round(lead + b * bar, 4) for b in range(bars)],
               "chords": chords, "first_downbeat": round(lead, 4), "duration": round(seconds, 3)}
     return (y / max(1e-9, np.abs(y).max()) * 0.8).astype(np.float32), labels
+
+
+def variant(path: Path, n: int, folder: Path) -> Path:
+    """A copy of a WAV file differing in its last sample's lowest bits: the same song to the ear, another file
+    to the upload's duplicate check (SHA-256)."""
+    data = bytearray(path.read_bytes())
+    data[-1] = (data[-1] + n) % 256
+    copy = folder / f"{path.stem} {n}{path.suffix}"
+    copy.write_bytes(bytes(data))
+    return copy

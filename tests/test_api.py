@@ -477,3 +477,16 @@ def test_tokens_never_reach_the_logs() -> None:
     secret = "sf_" + "A1b2" * 10
     assert secret not in redact(f"GET /api/v1/me?token={secret} 401") and "sf_[token]" in redact(secret)
     assert "whsec_" + "x" * 30 not in redact("secret whsec_" + "x" * 30)
+
+
+def test_a_file_the_caller_has_already_is_answered_with_its_track(alice, c_major_wav: Path) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    auth = bearer(alice)
+    first = Client().post(f"{API}/tracks", {"file": SimpleUploadedFile("a.wav", c_major_wav.read_bytes())}, **auth)
+    assert first.status_code == 201
+    again = Client().post(f"{API}/tracks", {"file": SimpleUploadedFile("b.wav", c_major_wav.read_bytes())}, **auth)
+    problem = again.json()
+    assert again.status_code == 409 and problem["existing"] == first.json()["uuid"]
+    assert problem["track"].endswith(f"/api/v1/tracks/{first.json()['uuid']}") and "already" in problem["detail"]
+    assert Track.objects.count() == 1

@@ -23,6 +23,7 @@ import standardwebhooks
 from tusclient import client as tus
 from websockets.sync.client import connect
 
+from tests import audio
 from tests.live import Served, wait_for
 from tracks.dev_redis import free_port
 from tracks.models import ApiToken, Delivery, Job, Track
@@ -136,7 +137,8 @@ def test_the_api_end_to_end(alice, c_major_wav: Path, fsharp_minor_mp3: Path, tm
             verifier.verify(bodies[1], tampered)
 
         # A resumable upload cut off mid-PATCH keeps what had arrived before it, and resumes from there.
-        data = c_major_wav.read_bytes()
+        cut_wav = audio.variant(c_major_wav, 1, tmp_path)  # not a file alice has already
+        data = cut_wav.read_bytes()
         named = "filename " + base64.b64encode(b"cut.wav").decode()
         made = requests.post(f"{api}/uploads", timeout=10, headers={
             **auth, "Tus-Resumable": "1.0.0", "Upload-Length": str(len(data)), "Upload-Metadata": named})
@@ -153,7 +155,7 @@ def test_the_api_end_to_end(alice, c_major_wav: Path, fsharp_minor_mp3: Path, tm
                          f"Content-Length: {len(data) - 100_000}\r\n\r\n").encode() + data[100_000:200_000])
         head = requests.head(where, headers={**auth, "Tus-Resumable": "1.0.0"}, timeout=10)
         assert head.headers["Upload-Offset"] == "100000"
-        stream = open(c_major_wav, "rb")  # tuspy reads it till the end
+        stream = open(cut_wav, "rb")  # tuspy reads it till the end
         resumed = tus.TusClient(f"{api}/uploads", headers=auth).uploader(file_stream=stream, url=where,
                                                                          chunk_size=1 << 20)
         assert resumed.offset == 100_000
@@ -176,7 +178,7 @@ def test_the_api_end_to_end(alice, c_major_wav: Path, fsharp_minor_mp3: Path, tm
         watcher = subprocess.Popen([sys.executable, "-m", "soundforge.cli", "watch", str(inbox), "--every", "0.5"],
                                    env={**os.environ, "XDG_CONFIG_HOME": str(home)}, stderr=subprocess.DEVNULL)
         try:
-            (inbox / "new-take.wav").write_bytes(c_major_wav.read_bytes())
+            (inbox / "new-take.wav").write_bytes(audio.variant(c_major_wav, 2, tmp_path).read_bytes())
             wait_for(lambda: Track.objects.filter(original_name="new-take.wav").exists(), 30, "the watched upload")
             time.sleep(1.5)  # three more looks: nothing uploaded twice
             assert Track.objects.filter(original_name="new-take.wav").count() == 1
@@ -188,9 +190,14 @@ def test_the_api_end_to_end(alice, c_major_wav: Path, fsharp_minor_mp3: Path, tm
             head, get = requests.head(url, headers=headers, timeout=10), requests.get(url, headers=headers, timeout=10)
             assert head.status_code == get.status_code == 200 and head.content == b"", url
         # A plain multipart upload, as curl sends it.
-        with open(c_major_wav, "rb") as f:
+        with open(audio.variant(c_major_wav, 3, tmp_path), "rb") as f:
             posted = requests.post(f"{api}/tracks", headers=auth, files={"file": ("curl.wav", f)}, timeout=60)
         assert posted.status_code == 201 and posted.json()["analysis"] == "queued"
+        # The same folder again: nothing stored twice; the command line names the tracks they already are.
+        again = cli(home, "upload", str(folder))
+        assert again.returncode == 0 and again.stdout.split() == uuids, again.stderr
+        assert "You already have this file" in again.stderr
+        assert Track.objects.filter(original_name="a-c-major.wav").count() == 1
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.audio import variant
 from tests.live import Page, Served, wait_for
 from tracks.dev_redis import EmbeddedRedis
 from tracks.models import Job, Track
@@ -28,8 +29,8 @@ def test_a_redis_restart_loses_no_job_and_everything_reconnects(alice, c_major_w
     try:
         with served:
             http = served.session(alice)
-            assert served.upload(http, c_major_wav).status_code == 201
-            assert served.upload(http, c_major_wav).status_code == 201
+            assert served.upload(http, variant(c_major_wav, 1, tmp_path)).status_code == 201
+            assert served.upload(http, variant(c_major_wav, 2, tmp_path)).status_code == 201
             running, queued = (Job.objects.get(track=t) for t in Track.objects.order_by("created"))
             page = Page(served, http, f"/ws/tracks/{queued.track.uuid}/")
             page.receive_until(f"job-panel-{queued.track.uuid}", timeout=10)  # the state on connect
@@ -52,7 +53,7 @@ def test_a_redis_restart_loses_no_job_and_everything_reconnects(alice, c_major_w
             assert "enqueued again" in served.output()
 
             # New work goes through the restarted Redis, and the worker shows up in /healthz/ again.
-            assert served.upload(http, c_major_wav).status_code == 201
+            assert served.upload(http, variant(c_major_wav, 3, tmp_path)).status_code == 201
             latest = Job.objects.get(track=Track.objects.latest("created"))
             wait_for(lambda: Job.objects.get(pk=latest.pk).status == Job.Status.SUCCEEDED, 60, "a new job")
             wait_for(lambda: requests.get(f"{served.url}/healthz/", timeout=5).json()["workers"]["analysis"] == 1,

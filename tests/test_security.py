@@ -60,15 +60,17 @@ def test_logins_lock_out_after_five_wrong_passwords(alice) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_uploads_are_rate_limited(alice_client: Client, c_major_wav: Path, settings) -> None:
+def test_uploads_are_rate_limited(alice_client: Client, c_major_wav: Path, settings, tmp_path: Path) -> None:
+    from tests.audio import variant
     from tests.test_jobs import upload
     from tracks.models import Track
 
     settings.RATELIMIT_ENABLE = True
     settings.UPLOAD_RATE = "2/h"  # an hour's window: a minute's could turn over between two uploads
-    upload(alice_client, c_major_wav)
-    upload(alice_client, c_major_wav)
-    response = alice_client.post("/tracks/upload/", {"file": SimpleUploadedFile("c.wav", c_major_wav.read_bytes())},
+    upload(alice_client, variant(c_major_wav, 1, tmp_path))
+    upload(alice_client, variant(c_major_wav, 2, tmp_path))
+    third = variant(c_major_wav, 3, tmp_path).read_bytes()
+    response = alice_client.post("/tracks/upload/", {"file": SimpleUploadedFile("c.wav", third)},
                                  HTTP_X_REQUESTED_WITH="XMLHttpRequest")
     assert response.status_code == 429
     assert "Too many uploads: 2 per h at most" in response.content.decode()
@@ -77,16 +79,18 @@ def test_uploads_are_rate_limited(alice_client: Client, c_major_wav: Path, setti
 
 @pytest.mark.django_db(transaction=True)
 def test_an_upload_over_the_storage_quota_is_refused_and_leaves_nothing(alice_client: Client, c_major_wav: Path,
-                                                                      settings) -> None:
+                                                                      settings, tmp_path: Path) -> None:
+    from tests.audio import variant
     from tests.test_jobs import upload
     from tracks.models import Track
 
     settings.USER_QUOTA_MB = 1
     size = c_major_wav.stat().st_size
-    kept = [upload(alice_client, c_major_wav) for _ in range(2**20 // size)]
+    kept = [upload(alice_client, variant(c_major_wav, n, tmp_path)) for n in range(2**20 // size)]
     assert Track.objects.storage_used(kept[0].owner) == len(kept) * size
     folders = set((Path(settings.MEDIA_ROOT) / "tracks").iterdir())
-    response = alice_client.post("/tracks/upload/", {"file": SimpleUploadedFile("c.wav", c_major_wav.read_bytes())},
+    one_more = variant(c_major_wav, 99, tmp_path).read_bytes()
+    response = alice_client.post("/tracks/upload/", {"file": SimpleUploadedFile("c.wav", one_more)},
                                  HTTP_X_REQUESTED_WITH="XMLHttpRequest")
     assert response.status_code == 413
     assert "Your storage is full" in response.content.decode()
@@ -112,7 +116,8 @@ def test_concurrent_uploads_cannot_pass_the_quota_together(alice, tmp_path: Path
         client = Client()
         client.force_login(alice)
         try:
-            return client.post("/tracks/upload/", {"file": SimpleUploadedFile(f"song {n}.wav", song.read_bytes())},
+            return client.post("/tracks/upload/", {"file": SimpleUploadedFile(
+                f"song {n}.wav", audio.variant(song, n, tmp_path).read_bytes())},
                                HTTP_X_REQUESTED_WITH="XMLHttpRequest").status_code
         finally:
             connection.close()
@@ -127,12 +132,13 @@ def test_concurrent_uploads_cannot_pass_the_quota_together(alice, tmp_path: Path
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_person_may_have_only_so_many_jobs_at_once(alice_client: Client, c_major_wav: Path, run_worker,
-                                                     settings) -> None:
+                                                     settings, tmp_path: Path) -> None:
+    from tests.audio import variant
     from tests.test_jobs import upload
     from tracks.models import Job
 
     settings.MAX_ACTIVE_JOBS = 2
-    first, second = upload(alice_client, c_major_wav), upload(alice_client, c_major_wav)  # two analyses queued
+    first, second = (upload(alice_client, variant(c_major_wav, n, tmp_path)) for n in (1, 2))  # two analyses queued
     response = alice_client.post(f"/tracks/{first.uuid}/separate/", {"model": "dsp", "format": "wav"},
                                  HTTP_HX_REQUEST="true")
     assert response.status_code == 429

@@ -286,3 +286,25 @@ def test_an_mp3_cut_inside_its_last_frame_is_truncated_even_without_a_length_hea
     (tmp_path / "cut.mp3").write_bytes(whole[:20000])
     code, out, _ = portcli.run("probe", str(tmp_path / "cut.mp3"), "--max-duration", "60", env=dict(os.environ))
     assert code == 1 and out["message"] == "The file is truncated: its last MP3 frame is cut off.", out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_file_uploaded_again_is_not_stored_twice(alice_client: Client, bob_client: Client, c_major_wav: Path,
+                                                   settings) -> None:
+    from tests.test_jobs import upload
+
+    first = upload(alice_client, c_major_wav)
+    folders = set((Path(settings.MEDIA_ROOT) / "tracks").iterdir())
+    again = alice_client.post("/tracks/upload/", {"file": SimpleUploadedFile("renamed.wav", c_major_wav.read_bytes())},
+                              HTTP_X_REQUESTED_WITH="XMLHttpRequest")
+    page = again.content.decode()
+    assert again.status_code == 409 and "You already have this file: “c-major-120”" in page
+    assert f'href="/tracks/{first.uuid}/"' in page  # a link to the track it already is
+    assert Track.objects.filter(owner=first.owner).count() == 1
+    assert set((Path(settings.MEDIA_ROOT) / "tracks").iterdir()) == folders  # nothing more kept
+    # Someone else's copy is theirs to have.
+    assert upload(bob_client, c_major_wav).owner.username == "bob"
+    # Without scripts: the library says so.
+    plain = alice_client.post("/tracks/upload/", {"file": SimpleUploadedFile("c.wav", c_major_wav.read_bytes())},
+                              follow=True)
+    assert "You already have this file" in plain.content.decode()

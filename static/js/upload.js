@@ -74,7 +74,7 @@
       if (xhr.status === 201) {
         ui.note.textContent = "uploaded, analysis queued";
         insertRow(xhr.responseText);
-      } else if ([400, 413, 429].includes(xhr.status)) {
+      } else if ([400, 409, 413, 429].includes(xhr.status)) {
         ui.li.classList.add("failed");
         if ((xhr.getResponseHeader("Content-Type") || "").startsWith("text/html")) {
           ui.note.innerHTML = xhr.responseText;  // a server-rendered, escaped partial

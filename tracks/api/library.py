@@ -23,7 +23,7 @@ from ..views import track as page
 from ..views.common import said
 from .auth import signed_in, who, writer
 from .problems import Problem, as_problem
-from .schemas import Me, Rename, Tempo, TrackOut, TrackPage, track_out
+from .schemas import Me, Rename, Tempo, TrackOut, TrackPage, track_out, url
 
 router = Router(tags=["tracks"])
 
@@ -124,8 +124,16 @@ def track_upload(request: HttpRequest, file: File[UploadedFile]) -> Status:
     try:
         track = library.store_upload(request, {"file": file})
     except library.UploadRefused as refused:
-        raise Problem(refused.status, str(refused)) from None
+        raise refusal(request, refused) from None
     return Status(201, track_out(request, track))
+
+
+def refusal(request: HttpRequest, refused: library.UploadRefused) -> Problem:
+    """An upload's refusal as problem JSON; a file the caller has already names that track."""
+    if refused.track is not None:
+        return Problem(refused.status, str(refused), track=url(request, "track", refused.track.uuid),
+                       existing=str(refused.track.uuid))
+    return Problem(refused.status, str(refused))
 
 
 @router.get("/rekordbox.xml", url_name="library_rekordbox", tags=["exports"])

@@ -27,6 +27,7 @@ from ..files import uploads as checks
 from ..models import Upload
 from ..views import library
 from .auth import signed_in, writer
+from .library import refusal
 from .problems import Problem
 from .schemas import track_out, url
 
@@ -183,8 +184,10 @@ def _append(request: HttpRequest, upload: Upload) -> int:
     at = _number(request, "Upload-Offset") if "Upload-Offset" in request.headers else 0
     with transaction.atomic():
         upload = Upload.objects.select_for_update().get(pk=upload.pk)
-        if upload.error or upload.track_id:
-            raise Problem(409 if upload.track_id else 400, upload.error or "This upload is complete.")
+        if upload.error or upload.track_id:  # answered as when it ended (a client's retry asks again)
+            named = {"track": url(request, "track", upload.track.uuid), "existing": str(upload.track.uuid)} \
+                if upload.track_id and upload.error else {}
+            raise Problem(409 if upload.track_id else 400, upload.error or "This upload is complete.", **named)
         if at != upload.offset:
             raise Problem(409, f"Upload-Offset is {upload.offset} here, not {at}: resume from there (HEAD).")
         path, written = part(upload), 0
@@ -213,8 +216,9 @@ def _finish(request: HttpRequest, upload: Upload) -> None:
                                                                         size=upload.length)})
     except library.UploadRefused as refused:
         upload.error = str(refused)
-        upload.save(update_fields=["error"])
-        raise Problem(refused.status, str(refused)) from None
+        upload.track = refused.track  # a file the person has already: that track is what it became
+        upload.save(update_fields=["error", "track"])
+        raise refusal(request, refused) from None
     finally:
         path.unlink(missing_ok=True)
     upload.track = track

@@ -33,6 +33,20 @@ class AudioRejected(ValueError):
     """The upload is not audio we can use; the message is shown to the uploader as it is."""
 
 
+class Duplicate(ValueError):
+    """The uploader already has a track of this very file (the same SHA-256): it is not stored twice."""
+
+    def __init__(self, track: Track) -> None:
+        super().__init__(f"You already have this file: “{track.title}”, uploaded {track.created:%-d %b %Y}.")
+        self.track = track
+
+
+def _duplicate_of(owner: object, sha256: str) -> None:
+    found = Track.objects.filter(owner=owner, sha256=sha256).order_by("created").first()
+    if found is not None:
+        raise Duplicate(found)
+
+
 @dataclass(frozen=True)
 class AudioInfo:
     format: str
@@ -110,7 +124,8 @@ class UploadLimitHandler(FileUploadHandler):
 
 
 def store_upload(upload: UploadedFile, owner: object, then: Callable[[Track], object]) -> Track:
-    """Turn an upload into a Track, or raise AudioRejected leaving nothing behind.
+    """Turn an upload into a Track, or raise AudioRejected (or Duplicate: the owner has this file already)
+    leaving nothing behind.
 
     ``then`` runs in the same transaction as the row's creation (it queues the analysis), so if it fails
     the row and the files go too."""
@@ -130,13 +145,15 @@ def store_upload(upload: UploadedFile, owner: object, then: Callable[[Track], ob
             for chunk in upload.chunks():
                 digest.update(chunk)
                 out.write(chunk)
+        _duplicate_of(owner, digest.hexdigest())  # before the probe's work
         info = probe(staged, settings.MAX_DURATION_S)
         name = storage.original_name(track_uuid, info.format)
         stored = True
         storage.store(name, staged)
         original_name = upload.name or "upload"
         with transaction.atomic():
-            limits.reserve(owner, upload.size, "this file")
+            limits.reserve(owner, upload.size, "this file")  # locks the owner: one of two at once gets here first
+            _duplicate_of(owner, digest.hexdigest())
             track = Track.objects.create(
                 uuid=track_uuid,
                 owner=owner,

@@ -29,11 +29,12 @@ def library(request: HttpRequest) -> HttpResponse:
 
 
 class UploadRefused(Exception):
-    """Why an upload was not stored, in words, with its HTTP status (400, 413 or 429)."""
+    """Why an upload was not stored, in words, with its HTTP status (400, 409 for a file the person has
+    already, with that ``track``, 413 or 429)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, track: Track | None = None) -> None:
         super().__init__(message)
-        self.status = status
+        self.status, self.track = status, track
 
 
 def store_upload(request: HttpRequest, files: Any = None) -> Track:
@@ -51,6 +52,8 @@ def store_upload(request: HttpRequest, files: Any = None) -> Track:
         return actions.upload(form.cleaned_data["file"], request.user)
     except uploads.AudioRejected as exc:
         raise UploadRefused(400, str(exc)) from None
+    except uploads.Duplicate as exc:
+        raise UploadRefused(409, str(exc), exc.track) from None
     except limits.QuotaFull as exc:
         raise UploadRefused(413, str(exc)) from None
 
@@ -63,7 +66,8 @@ def upload(request: HttpRequest) -> HttpResponse:
         track = store_upload(request)
     except UploadRefused as refused:
         if is_xhr:
-            return render(request, "tracks/upload_error.html", {"error": str(refused)}, status=refused.status)
+            return render(request, "tracks/upload_error.html", {"error": str(refused), "existing": refused.track},
+                          status=refused.status)
         messages.error(request, str(refused))
         return redirect("library")
     if is_xhr:
