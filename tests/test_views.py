@@ -259,3 +259,14 @@ def test_the_chord_chart_and_the_follow_panel_show_the_songs_bars_and_sections(a
                                   re.S)[1])
     assert follow["sections"][0] == [0.0, 5.0, "Intro (A)"] and follow["bars"][1] == [1.0, 1]
     assert f'href="/tracks/{song.uuid}/chart/"' in detail
+
+
+def test_a_library_rows_delete_answers_htmx_and_the_push_takes_the_row(alice_client, alice) -> None:
+    from tests.helpers import track_row
+    from tracks.models import Track
+
+    track = track_row(alice)
+    library = alice_client.get("/").content.decode()
+    assert f'hx-post="/tracks/{track.uuid}/delete/"' in library and "hx-confirm=" in library
+    answer = alice_client.post(f"/tracks/{track.uuid}/delete/", HTTP_HX_REQUEST="true")
+    assert answer.status_code == 200 and answer["HX-Reswap"] == "none" and not Track.objects.exists()

@@ -1,5 +1,6 @@
 // Drag-and-drop and file-picker uploads: one request per file, each with its own progress bar.
-// The server answers with the library row (inserted at once) or a message saying what is wrong.
+// The server answers with the library row (inserted at once) or a message saying what is wrong. An upload's
+// line goes once its row shows the analysis under way (the row says the rest); a refusal's stays.
 (function () {
   "use strict";
   const form = document.getElementById("upload-form");
@@ -32,17 +33,34 @@
     return { li, bar, fill, note };
   }
 
-  function insertRow(html) {
+  const waiting = new Map();  // row id -> the upload's line, until the row's analysis starts
+
+  function settle() {
+    waiting.forEach(function (li, id) {
+      const row = document.getElementById(id);
+      if (row && row.querySelector(".badge.running, .badge.succeeded, .badge.failed")) {
+        li.remove();
+        waiting.delete(id);
+      }
+    });
+  }
+  // Rows change by pushes (one row, or the whole list): look again after each.
+  new MutationObserver(function () { if (waiting.size) settle(); })
+    .observe(document.querySelector("main") || document.body, { childList: true, subtree: true });
+
+  function insertRow(html, li) {
     const template = document.createElement("template");
     template.innerHTML = html.trim();
     const row = template.content.firstElementChild;
     if (!row) return;
+    waiting.set(row.id, li);
     const existing = document.getElementById(row.id);
     if (existing) existing.replaceWith(row);
     else document.getElementById("track-rows").prepend(row);
     const empty = document.querySelector("#track-list .empty");
     if (empty) empty.remove();
     if (window.htmx) window.htmx.process(row);
+    settle();
   }
 
   function send(file) {
@@ -73,7 +91,7 @@
       ui.fill.style.width = "100%";
       if (xhr.status === 201) {
         ui.note.textContent = "uploaded, analysis queued";
-        insertRow(xhr.responseText);
+        insertRow(xhr.responseText, ui.li);
       } else if ([400, 409, 413, 429].includes(xhr.status)) {
         ui.li.classList.add("failed");
         if ((xhr.getResponseHeader("Content-Type") || "").startsWith("text/html")) {

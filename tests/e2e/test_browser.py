@@ -718,6 +718,7 @@ def test_every_page_passes_axe_and_fits_a_phone(browser, served: Served, song: P
     page = sign_up(context, served, "carol@example.org")
     page.set_input_files("#upload-input", str(song))
     page.wait_for_selector("#track-rows article .figure b", timeout=LIVE_S)
+    expect(page.locator("#uploads li")).to_have_count(0)  # the upload's line went once its analysis started
     found += audit(page, "library")
     track = Track.objects.get(title="Night Drive")
     track_url = f"{served.url}/tracks/{track.uuid}/"
@@ -800,14 +801,25 @@ def test_every_page_passes_axe_and_fits_a_phone(browser, served: Served, song: P
 
 
 @pytest.mark.django_db(transaction=True)
-def test_api_tokens_webhooks_and_the_api_docs(browser, served: Served) -> None:
+def test_api_tokens_webhooks_and_the_api_docs(browser, served: Served, song: Path) -> None:
     """The account page's API tokens (made, shown once, used, revoked) and webhooks (a refused address in
-    words), and the API's interactive docs drawn under the site's CSP, at desktop and phone sizes."""
+    words), and the API's interactive docs drawn under the site's CSP, at desktop and phone sizes; before
+    that, the library's own small things: the same file twice is kept once, a row deletes itself."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     refused: list[str] = []
     page = sign_up(context, served, "dana@example.org")
     page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
     page.on("dialog", lambda dialog: dialog.accept())
+    page.set_input_files("#upload-input", str(song))
+    expect(page.locator("#track-rows article")).to_have_count(1, timeout=LIVE_S)
+    page.set_input_files("#upload-input", str(song))  # again: refused, with a link to the track it is
+    expect(page.locator("#uploads li.failed")).to_contain_text("You already have this file", timeout=LIVE_S)
+    expect(page.locator("#uploads li.failed a")).to_have_attribute("href", re.compile(r"^/tracks/"))
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "library-duplicate.png"), full_page=True)
+    page.click("#track-rows article .row-delete")  # confirmed by the dialog
+    expect(page.locator("#track-rows article")).to_have_count(0, timeout=15_000)
+    assert not Track.objects.exists()
     page.goto(f"{served.url}/account/")
     page.fill("input[name=name]", "DJ laptop")
     page.check("input[name=scope][value=write]")
@@ -815,7 +827,6 @@ def test_api_tokens_webhooks_and_the_api_docs(browser, served: Served) -> None:
     secret = page.input_value("#new-token")
     assert secret.startswith("sf_")
     expect(page.locator(".api-tokens table")).to_contain_text("DJ laptop")
-    SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "account-token-made.png"), full_page=True)
     me = page.request.get(f"{served.url}/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
     assert me.status == 200 and me.json()["scope"] == "write"

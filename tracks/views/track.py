@@ -100,6 +100,8 @@ def track_delete(request: HttpRequest, track_uuid: str) -> HttpResponse:
     track = access.get_manageable(access.actor(request), track_uuid)
     title = track.title
     actions.delete(track)
+    if request.htmx:  # a library row's Delete: the library's push takes the row away, on every page
+        return HttpResponse(status=200, headers={"HX-Reswap": "none"})
     messages.success(request, f"Deleted “{title}”.")
     return redirect("library")
 
