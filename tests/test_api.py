@@ -85,6 +85,7 @@ TABLE = {
     ("GET", "analysis_csv"): (T + "/analysis.csv", None, {}, download()),
     ("GET", "analysis_rekordbox"): (T + "/rekordbox.xml", None, {}, download()),
     ("PUT", "tempo"): (T + "/tempo", {"step": "2"}, {}, edit(200)),
+    ("GET", "matches"): (T + "/matches", None, {}, view()),  # from the caller's library: none for a link
     ("GET", "jobs"): ("/jobs", None, {}, account()),
     ("GET", "track_jobs"): (T + "/jobs", None, {}, view()),
     ("GET", "job"): (T + "/jobs/{running}", None, {}, view()),

@@ -84,6 +84,13 @@ class Profile(models.Model):
 
 
 class TrackQuerySet(models.QuerySet):
+    def with_figures(self) -> TrackQuerySet:
+        """Each track with its latest analysis's tempo (as corrected) and key label, as ``tempo`` and
+        ``key_label`` (None without one): what lists sort, filter and match by, in the same query."""
+        latest = AnalysisResult.objects.filter(track=models.OuterRef("pk")).order_by("-created", "-id")
+        return self.annotate(tempo=models.Subquery(latest.values("tempo")[:1]),
+                             key_label=models.Subquery(latest.values("key_label")[:1]))
+
     def storage_used(self, owner: Any) -> int:
         """Bytes of a person's own tracks: originals, stems and each track's rendered mix (what the storage
         quota counts)."""

@@ -817,9 +817,18 @@ def test_api_tokens_webhooks_and_the_api_docs(browser, served: Served, song: Pat
     expect(page.locator("#uploads li.failed a")).to_have_attribute("href", re.compile(r"^/tracks/"))
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "library-duplicate.png"), full_page=True)
-    page.click("#track-rows article .row-delete")  # confirmed by the dialog
-    expect(page.locator("#track-rows article")).to_have_count(0, timeout=15_000)
-    assert not Track.objects.exists()
+    # A second take of the song (another file, the same tempo and key): each track page says they mix.
+    page.set_input_files("#upload-input", str(audio.variant(song, 1, song.parent)))
+    expect(page.locator("#track-rows article .figure b")).to_have_count(4, timeout=LIVE_S)  # BPM and key, twice
+    first = Track.objects.order_by("created").first()
+    page.goto(f"{served.url}/tracks/{first.uuid}/")
+    expect(page.locator(".mixes-with li")).to_contain_text("Night Drive 1")
+    expect(page.locator(".mixes-with li")).to_contain_text("same key · same tempo")
+    page.locator(".mixes-with").screenshot(path=str(SHOTS / "part-mixes-with.png"))
+    page.goto(f"{served.url}/")
+    page.click(f"#track-{first.uuid} .row-delete")  # confirmed by the dialog
+    expect(page.locator("#track-rows article")).to_have_count(1, timeout=15_000)
+    assert list(Track.objects.values_list("title", flat=True)) == ["Night Drive 1"]
     page.goto(f"{served.url}/account/")
     page.fill("input[name=name]", "DJ laptop")
     page.check("input[name=scope][value=write]")

@@ -8,7 +8,7 @@ import json
 from typing import Any, Literal
 from uuid import UUID
 
-from django.db.models import Case, F, FloatField, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, F, FloatField, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce, Lower
 from django.http import HttpRequest, HttpResponse
 from ninja import File, Query, Router, Schema, Status
@@ -63,9 +63,7 @@ SORTS = {
 
 
 def _library(user: Any, filters: Filters) -> QuerySet[Track]:
-    latest = AnalysisResult.objects.filter(track=OuterRef("pk")).order_by("-created", "-id")
-    tracks = access.viewable_tracks(user).select_related("owner__profile").annotate(
-        tempo=Subquery(latest.values("tempo")[:1]), key_label=Subquery(latest.values("key_label")[:1]))
+    tracks = access.viewable_tracks(user).select_related("owner__profile").with_figures()
     if filters.q:
         tracks = tracks.filter(Q(title__icontains=filters.q) | Q(original_name__icontains=filters.q))
     if filters.key:
@@ -216,3 +214,19 @@ def track_tempo(request: HttpRequest, track: UUID, body: Tempo) -> dict[str, Any
     except ValueError as error:
         raise Problem(400, str(error)) from None
     return track_out(request, found)
+
+
+class Match(Schema):
+    track: TrackOut
+    blend: str  # how the keys mix: same key, relative, one step up, one step down
+    tempo_off: float  # how far its tempo is, as a fraction, at its nearest level
+    level: str  # "", "double time" or "half time"
+
+
+@router.get("/tracks/{track}/matches", response=list[Match], url_name="matches", tags=["analysis"])
+def track_matches(request: HttpRequest, track: UUID) -> list[dict[str, Any]]:
+    """The tracks of your library that mix well with this one: a compatible Camelot key (the same, the
+    relative, a step round) and a tempo within 6 % (also at double or half time), best first."""
+    found = access.get_viewable(who(request), track)
+    return [{"track": track_out(request, other), "blend": blend, "tempo_off": off, "level": level}
+            for other, blend, off, level in page.mixes_with(request.user, found)]

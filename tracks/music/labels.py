@@ -1,5 +1,6 @@
 """How times and renders read in the pages, the files' names and the activity: ``clock`` (3:07) for
-positions, ``duration_s`` (about 2 min) for estimates, ``render_label`` for what a rendered mix is."""
+positions, ``duration_s`` (about 2 min) for estimates, ``render_label`` for what a rendered mix is,
+``percent_off`` for how far one tempo is from another."""
 
 from __future__ import annotations
 
@@ -32,3 +33,8 @@ def render_label(options: dict[str, Any]) -> str:
         end = clock(options["end"]) if options.get("end") is not None else "end"
         parts.append(f"{clock(options.get('start'))}\u2013{end}")
     return ", ".join(parts) or "as recorded"
+
+
+def percent_off(fraction: float) -> str:
+    """0.012 -> "1.2 % off"; "same tempo" under 0.05 %."""
+    return "same tempo" if abs(fraction) < 0.0005 else f"{abs(fraction) * 100:.1f} % off"
