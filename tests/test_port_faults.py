@@ -41,8 +41,8 @@ def burst_worker(**env: str) -> int:
 def separations(client: Client, song: Path, *formats: str) -> list[Job]:
     """One track and one separation per format, queued in that order (a track separates once at a time)."""
     jobs = []
-    for fmt in formats:
-        track = upload(client, song)
+    for n, fmt in enumerate(formats):
+        track = upload(client, audio.variant(song, n, song.parent))  # a file each: one would be kept once
         assert separate(client, track, fmt=fmt) == 200
         jobs.append(track.jobs.get(kind=Job.Kind.SEPARATION))
     return jobs
