@@ -14,9 +14,11 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from ..views.common import Refused
 from . import hooks, jobs, library, notes, sharing, stems, uploads
 from .auth import AUTH
 from .problems import Problem, problem
+from .schemas import url
 
 api = NinjaAPI(
     title="SoundForge API", version="1", urls_namespace="api", auth=AUTH,
@@ -31,6 +33,14 @@ for area in (library, jobs, stems, notes, sharing, uploads, hooks):
 @api.exception_handler(Problem)
 def _problem(request: HttpRequest, exc: Problem) -> HttpResponse:
     return problem(exc.status, exc.detail, exc.headers, **exc.extra)
+
+
+@api.exception_handler(Refused)
+def _refused(request: HttpRequest, exc: Refused) -> HttpResponse:
+    """What the pages refuse (an upload, a job), in their words; a file the caller has already names its track."""
+    named = {} if exc.track is None else {"track": url(request, "track", exc.track.uuid),
+                                          "existing": str(exc.track.uuid)}
+    return problem(exc.status, str(exc), **named)
 
 
 @api.exception_handler(Http404)

@@ -58,10 +58,7 @@ def job_cancel(request: HttpRequest, track: UUID, job: UUID) -> dict[str, Any]:
 
 def _started(request: HttpRequest, track: Track, kind: str, form: Any = None, options: Any = dict
              ) -> Status:
-    try:
-        page.start_job(request.user, track, kind, form, options)
-    except page.Refused as refused:
-        raise Problem(refused.status, str(refused)) from None
+    page.start_job(request.user, track, kind, form, options)  # Refused: problem JSON (app.py)
     return Status(202, job_out(request, track.latest_job(kind)))
 
 

@@ -23,7 +23,7 @@ from ..views import track as page
 from ..views.common import said
 from .auth import signed_in, who, writer
 from .problems import Problem, as_problem
-from .schemas import Me, Rename, Tempo, TrackOut, TrackPage, track_out, url
+from .schemas import Me, Rename, Tempo, TrackOut, TrackPage, track_out
 
 router = Router(tags=["tracks"])
 
@@ -119,19 +119,8 @@ def track_upload(request: HttpRequest, file: File[UploadedFile]) -> Status:
     files: the resumable upload (``/uploads``, tus 1.0)."""
     writer(request)
     signed_in(request)
-    try:
-        track = library.store_upload(request, {"file": file})
-    except library.UploadRefused as refused:
-        raise refusal(request, refused) from None
+    track = library.store_upload(request, {"file": file})  # Refused: problem JSON (app.py)
     return Status(201, track_out(request, track))
-
-
-def refusal(request: HttpRequest, refused: library.UploadRefused) -> Problem:
-    """An upload's refusal as problem JSON; a file the caller has already names that track."""
-    if refused.track is not None:
-        return Problem(refused.status, str(refused), track=url(request, "track", refused.track.uuid),
-                       existing=str(refused.track.uuid))
-    return Problem(refused.status, str(refused))
 
 
 @router.get("/rekordbox.xml", url_name="library_rekordbox", tags=["exports"])
@@ -228,5 +217,6 @@ def track_matches(request: HttpRequest, track: UUID) -> list[dict[str, Any]]:
     """The tracks of your library that mix well with this one: a compatible Camelot key (the same, the
     relative, a step round) and a tempo within 6 % (also at double or half time), best first."""
     found = access.get_viewable(who(request), track)
+    matches = page.mixes_with(request.user, found, found.latest_analysis(with_data=False))
     return [{"track": track_out(request, other), "blend": blend, "tempo_off": off, "level": level}
-            for other, blend, off, level in page.mixes_with(request.user, found)]
+            for other, blend, off, level in matches]

@@ -13,6 +13,7 @@ from django.urls import reverse
 from ninja import Schema
 
 from .. import access
+from ..live import events
 from ..models import Comment, Cue, Job, Share, ShareLink, Stem, Track, display_name
 from ..music import keys
 
@@ -90,10 +91,10 @@ class JobOut(Schema):
 
 
 def job_out(request: HttpRequest, job: Job) -> dict[str, Any]:
-    return {"uuid": job.uuid, "track": job.track.uuid, "kind": job.kind, "status": job.status,
-            "progress": job.progress, "stage": job.stage, "eta": job.eta, "error": job.error,
-            "options": job.options, "created": job.created, "started": job.started, "finished": job.finished,
-            "url": url(request, "job", job.track.uuid, job.uuid)}
+    """A job as its events carry it (events.job_data), with its times and its URL in full."""
+    data = events.job_data(job)
+    return {**data, "created": job.created, "started": job.started, "finished": job.finished,
+            "url": request.build_absolute_uri(data["url"])}
 
 
 class StemOut(Schema):

@@ -26,8 +26,8 @@ from .. import limits
 from ..files import uploads as checks
 from ..models import Upload
 from ..views import library
+from ..views.common import Refused
 from .auth import signed_in, writer
-from .library import refusal
 from .problems import Problem
 from .schemas import track_out, url
 
@@ -185,9 +185,8 @@ def _append(request: HttpRequest, upload: Upload) -> int:
     with transaction.atomic():
         upload = Upload.objects.select_for_update().get(pk=upload.pk)
         if upload.error or upload.track_id:  # answered as when it ended (a client's retry asks again)
-            named = {"track": url(request, "track", upload.track.uuid), "existing": str(upload.track.uuid)} \
-                if upload.track_id and upload.error else {}
-            raise Problem(409 if upload.track_id else 400, upload.error or "This upload is complete.", **named)
+            raise Refused(409 if upload.track_id else 400, upload.error or "This upload is complete.",
+                          upload.track if upload.error else None)
         if at != upload.offset:
             raise Problem(409, f"Upload-Offset is {upload.offset} here, not {at}: resume from there (HEAD).")
         path, written = part(upload), 0
@@ -214,11 +213,11 @@ def _finish(request: HttpRequest, upload: Upload) -> None:
         with open(path, "rb") as handle:
             track = library.store_upload(request, {"file": UploadedFile(handle, name=upload.filename,
                                                                         size=upload.length)})
-    except library.UploadRefused as refused:
+    except Refused as refused:  # answered as problem JSON (app.py), and kept for GET and a retry
         upload.error = str(refused)
         upload.track = refused.track  # a file the person has already: that track is what it became
         upload.save(update_fields=["error", "track"])
-        raise refusal(request, refused) from None
+        raise
     finally:
         path.unlink(missing_ok=True)
     upload.track = track

@@ -19,6 +19,7 @@ from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 
 from .. import access
 from ..models import Job, Track
@@ -141,7 +142,7 @@ def job_data(job: Job) -> dict[str, Any]:
     less the URLs' host."""
     return {"uuid": str(job.uuid), "track": str(job.track.uuid), "track_title": job.track.title, "kind": job.kind,
             "status": job.status, "progress": job.progress, "stage": job.stage, "eta": job.eta, "error": job.error,
-            "options": job.options, "url": f"/api/v1/tracks/{job.track.uuid}/jobs/{job.uuid}"}
+            "options": job.options, "url": reverse("api:job", args=[job.track.uuid, job.uuid])}
 
 
 def job_event(job: Job, event: str) -> None:
@@ -162,7 +163,7 @@ def job_event(job: Job, event: str) -> None:
 def track_created(track: Track) -> None:
     """A new track (an upload, whichever door): ``track.created`` to its owner's webhooks."""
     data = {"uuid": str(track.uuid), "title": track.title, "original_name": track.original_name,
-            "duration": track.duration, "url": f"/api/v1/tracks/{track.uuid}"}
+            "duration": track.duration, "url": reverse("api:track", args=[track.uuid])}
     transaction.on_commit(lambda: webhooks.announce("track.created", data, {track.owner_id}))
 
 

@@ -1,5 +1,5 @@
 """What the views share: the track page's URL, the marks for long-running and link-open views, a form's errors in
-words, and one answer for a change made from a panel."""
+words, why something was refused, and one answer for a change made from a panel."""
 
 from __future__ import annotations
 
@@ -44,6 +44,16 @@ def open_to_links(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
             raise
 
     return wrapper
+
+
+class Refused(Exception):
+    """Why a thing asked for was not done (an upload stored, a job started), in words, with its HTTP status; a
+    file the person has already names that ``track``. The pages answer it in a panel or a line, the API as
+    problem JSON (tracks/api/app.py)."""
+
+    def __init__(self, status: int, message: str, track: Track | None = None) -> None:
+        super().__init__(message)
+        self.status, self.track = status, track
 
 
 def said(form: Any, fields: bool = False, sep: str = " ") -> str:

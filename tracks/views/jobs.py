@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from .. import access, actions, jobs, limits
 from ..forms import RenderForm, SeparationForm, TranscribeForm
 from ..models import Job, Stem, Track
-from .common import downloadable_stems, panel_reply, said
+from .common import Refused, downloadable_stems, panel_reply, said
 
 
 def separation_form(data: object) -> SeparationForm:
@@ -41,18 +41,10 @@ def transcription_request(data: object, stems: list[Stem]) -> Request:
     return form, lambda: {"separation": str(stems[0].job.uuid), "stems": form.cleaned_data["stems"]}
 
 
-class Refused(Exception):
-    """Why a job was not started, in words, with its HTTP status: 400 for the form, 429 when the person has too
-    many jobs at once, 413 when the storage quota would overflow."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 def start_job(user: Any, track: Track, kind: str, form: Any = None,
               options: Callable[[], dict[str, Any]] = dict) -> None:
-    """Start a job of this kind with the ``options`` of a valid ``form`` (Refused when it cannot be)."""
+    """Start a job of this kind with the ``options`` of a valid ``form``, or Refused: 400 for the form, 429 when
+    the person has too many jobs at once, 413 when the storage quota would overflow."""
     if form is not None and not form.is_valid():
         raise Refused(400, said(form))
     try:

@@ -16,7 +16,7 @@ from ..files import downloads, uploads
 from ..forms import UploadForm
 from ..live import panels
 from ..models import Track
-from .common import long_running
+from .common import Refused, long_running
 
 
 @require_safe
@@ -28,34 +28,26 @@ def library(request: HttpRequest) -> HttpResponse:
     })
 
 
-class UploadRefused(Exception):
-    """Why an upload was not stored, in words, with its HTTP status (400, 409 for a file the person has
-    already, with that ``track``, 413 or 429)."""
-
-    def __init__(self, status: int, message: str, track: Track | None = None) -> None:
-        super().__init__(message)
-        self.status, self.track = status, track
-
-
 def store_upload(request: HttpRequest, files: Any = None) -> Track:
     """The request's file stored as the person's track with its analysis queued (the page's upload and the
-    API's both come here), or UploadRefused. The rate (django-ratelimit, per person) is counted here."""
+    API's both come here), or Refused (400, 409 for a file the person has already, naming that track, 413 or
+429). The rate (django-ratelimit, per person) is counted here."""
     if is_ratelimited(request, group="upload", key="user", rate=limits.upload_rate, increment=True):
-        raise UploadRefused(429, f"Too many uploads: {settings.UPLOAD_RATE.replace('/', ' per ')} at most. "
+        raise Refused(429, f"Too many uploads: {settings.UPLOAD_RATE.replace('/', ' per ')} at most. "
                                  "Try again later.")
     form = UploadForm(request.POST, request.FILES if files is None else files)  # read here: the size is known
     if getattr(request, "upload_too_large", False):
-        raise UploadRefused(400, uploads.too_large_message())
+        raise Refused(400, uploads.too_large_message())
     if not form.is_valid():
-        raise UploadRefused(400, form.errors["file"][0])
+        raise Refused(400, form.errors["file"][0])
     try:
         return actions.upload(form.cleaned_data["file"], request.user)
     except uploads.AudioRejected as exc:
-        raise UploadRefused(400, str(exc)) from None
+        raise Refused(400, str(exc)) from None
     except uploads.Duplicate as exc:
-        raise UploadRefused(409, str(exc), exc.track) from None
+        raise Refused(409, str(exc), exc.track) from None
     except limits.QuotaFull as exc:
-        raise UploadRefused(413, str(exc)) from None
+        raise Refused(413, str(exc)) from None
 
 
 @long_running
@@ -64,7 +56,7 @@ def upload(request: HttpRequest) -> HttpResponse:
     is_xhr = request.headers.get("X-Requested-With") == "XMLHttpRequest"
     try:
         track = store_upload(request)
-    except UploadRefused as refused:
+    except Refused as refused:
         if is_xhr:
             return render(request, "tracks/upload_error.html", {"error": str(refused), "existing": refused.track},
                           status=refused.status)

@@ -28,14 +28,14 @@ def track_detail(request: HttpRequest, track_uuid: str) -> HttpResponse:
     context = {**panels.page_data(track), **controls_context(who, track)}
     if context["can_manage"]:
         context.update(sharing_context(track))
-    context["mixes_with"] = mixes_with(request.user, track)
+    context["mixes_with"] = mixes_with(request.user, track, context["analysis"])
     return render(request, "tracks/track_detail.html", context)
 
 
-def mixes_with(user: Any, track: Track, most: int = 10) -> list[tuple[Track, str, float, str]]:
-    """The tracks of the person's library that mix well with this one (keys.matches: a compatible key, a tempo
-    within ±6 % at some level), best first; none for a link holder, who has no library."""
-    analysis = track.latest_analysis(with_data=False)
+def mixes_with(user: Any, track: Track, analysis: Any, most: int = 10) -> list[tuple[Track, str, float, str]]:
+    """The tracks of the person's library that mix well with this one, at its latest ``analysis``
+    (keys.matches: a compatible key, a tempo within ±6 % at some level), best first; none for a link holder,
+    who has no library."""
     if not user.is_authenticated or analysis is None or not analysis.tempo or not keys.camelot(analysis.key_label):
         return []
     others = (access.viewable_tracks(user).exclude(pk=track.pk).with_figures()
