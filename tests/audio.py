@@ -99,12 +99,27 @@ def write_wav(path: Path, y: np.ndarray, sr: int = 22050) -> Path:
 
 
 def write_encoded(path: Path, y: np.ndarray, sr: int = 22050, fmt: str = "mp3", codec: str = "libmp3lame",
-                  channels: int = 1) -> Path:
-    """Encode with PyAV's bundled FFmpeg (mp3, flac, m4a/aac, ...)."""
+                  channels: int = 1, tags: dict[str, str] | None = None, cover: bytes = b"") -> Path:
+    """Encode with PyAV's bundled FFmpeg (mp3, flac, m4a/aac, ...), with ``tags`` (FFmpeg's names: title,
+    artist, album, date, genre) and ``cover`` (a JPEG) as its embedded picture when given."""
     layout = "stereo" if channels == 2 else "mono"
     data = np.tile(y, (channels, 1)).astype(np.float32)
-    with av.open(str(path), "w", format=fmt) as container:
+    options = {"id3v2_version": "4"} if fmt == "mp3" else {}
+    with av.open(str(path), "w", format=fmt, options=options) as container:
+        container.metadata.update(tags or {})
         stream = container.add_stream(codec, rate=sr, layout=layout)
+        if cover:
+            try:
+                size = av.CodecContext.create("mjpeg", "r").decode(av.Packet(cover))[0]
+                width, height = size.width, size.height
+            except av.error.InvalidDataError:  # a broken picture, on purpose: stored as it is
+                width, height = 64, 48
+            picture = container.add_stream("mjpeg")
+            picture.width, picture.height, picture.pix_fmt = width, height, "yuvj420p"
+            picture.disposition = av.stream.Disposition.attached_pic
+            packet = av.Packet(cover)
+            packet.stream, packet.pts, packet.dts = picture, 0, 0
+            container.mux(packet)
         frame_size = stream.codec_context.frame_size or 1152
         for start in range(0, data.shape[1], frame_size):
             chunk = np.ascontiguousarray(data[:, start:start + frame_size])
@@ -260,3 +275,19 @@ def variant(path: Path, n: int, folder: Path) -> Path:
     copy = folder / f"{path.stem} {n}{path.suffix}"
     copy.write_bytes(bytes(data))
     return copy
+
+
+def jpeg(width: int = 64, height: int = 48) -> bytes:
+    """A small JPEG (two colours, top and bottom), as a cover embedded in a file would be, made by FFmpeg."""
+    import fractions
+
+    import av
+
+    picture = np.zeros((height, width, 3), np.uint8)
+    picture[:, :, 0] = 200
+    picture[: height // 2, :, 1] = 120
+    frame = av.VideoFrame.from_ndarray(picture, format="rgb24").reformat(format="yuvj420p")
+    encoder = av.CodecContext.create("mjpeg", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuvj420p"
+    encoder.time_base = fractions.Fraction(1, 25)
+    return b"".join(bytes(p) for p in encoder.encode(frame)) + b"".join(bytes(p) for p in encoder.encode(None))

@@ -78,10 +78,11 @@ TABLE = {
     ("POST", "upload"): ("/tracks", "file", {}, account_write(400)),  # an empty file: refused, once let in
     ("GET", "library_rekordbox"): ("/rekordbox.xml", None, {}, account()),
     ("GET", "track"): (T, None, {}, view()),
-    ("PATCH", "track_rename"): (T, {"title": "New name"}, {}, edit(200)),
+    ("PATCH", "track_update"): (T, {"title": "New name", "artist": "Them"}, {}, edit(200)),
     ("DELETE", "track_delete"): (T, None, {}, manage(204)),
     ("GET", "track_audio"): (T + "/audio", None, {}, download()),
     ("GET", "track_tagged"): (T + "/tagged", None, {}, download()),
+    ("GET", "track_cover"): (T + "/cover", None, {}, view()),
     ("GET", "analysis"): (T + "/analysis", None, {}, download()),
     ("GET", "analysis_csv"): (T + "/analysis.csv", None, {}, download()),
     ("GET", "analysis_rekordbox"): (T + "/rekordbox.xml", None, {}, download()),

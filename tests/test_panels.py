@@ -99,7 +99,7 @@ def test_an_unknown_fact_fails_in_the_action(alice) -> None:
 def test_renaming_pushes_the_heading_the_stems_and_the_activity_once(alice, alice_client: Client) -> None:
     track = track_row(alice)
     listener = Listener(events.track_group(track.uuid), events.library_group(alice.pk))
-    alice_client.post(f"/tracks/{track.uuid}/rename/", {"title": "New name"})
+    alice_client.post(f"/tracks/{track.uuid}/details/", {"title": "New name"})
     messages = listener.messages()
     pushed = ids(messages)
     assert sorted(pushed) == ["activity-panel", "stems-panel", "title-panel", "track"]  # the row has it too
@@ -107,8 +107,8 @@ def test_renaming_pushes_the_heading_the_stems_and_the_activity_once(alice, alic
     assert "<h1>New name</h1>" in heading and 'data-title="New name"' in heading
     assert Activity.objects.get(track=track, verb=Activity.Verb.RENAMED).detail == "from “Song” to “New name”"
     # Both names however long, each cut to fit the detail.
-    alice_client.post(f"/tracks/{track.uuid}/rename/", {"title": "x" * 200})
-    alice_client.post(f"/tracks/{track.uuid}/rename/", {"title": "Short"})
+    alice_client.post(f"/tracks/{track.uuid}/details/", {"title": "x" * 200})
+    alice_client.post(f"/tracks/{track.uuid}/details/", {"title": "Short"})
     detail = Activity.objects.filter(track=track, verb=Activity.Verb.RENAMED).first().detail
     assert detail == f"from “{'x' * 89}…” to “Short”"
 
@@ -140,7 +140,7 @@ def test_revoking_a_link_is_recorded_and_ends_its_holders_pages(alice, alice_cli
 def test_a_refused_action_pushes_nothing(alice, bob_client: Client) -> None:
     track = track_row(alice)
     listener = Listener(events.track_group(track.uuid))
-    assert bob_client.post(f"/tracks/{track.uuid}/rename/", {"title": "Mine"}).status_code == 404
+    assert bob_client.post(f"/tracks/{track.uuid}/details/", {"title": "Mine"}).status_code == 404
     assert listener.messages() == []
     assert not Activity.objects.filter(track=track).exists()
 

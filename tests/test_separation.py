@@ -177,7 +177,7 @@ def test_the_cached_stems_panel_follows_new_stems_a_new_analysis_and_a_new_title
     keys = page.split('data-keys="')[1].split('"')[0].split(",")
     assert f'data-tempo="{analysis.tempo}"' in page and len(keys) == 25 and keys[12] == analysis.key_label
 
-    assert alice_client.post(f"/tracks/{track.uuid}/rename/", {"title": "Renamed"}).status_code == 302
+    assert alice_client.post(f"/tracks/{track.uuid}/details/", {"title": "Renamed"}).status_code == 302
     page = alice_client.get(f"/tracks/{track.uuid}/").content.decode()
     assert "Renamed - vocals (dsp).wav" in page and "Song Title - vocals" not in page
 
@@ -218,7 +218,7 @@ def test_it_serves_each_stem_and_a_zip_named_after_the_track(alice_client: Clien
             assert archive.read(member) == storage.stem_path(stem).read_bytes()
 
     # An editor's title is no path: not in the archive's entries, not in any download's name.
-    alice_client.post(f"/tracks/{track.uuid}/rename/", {"title": "../../../../tmp/x/CON\x07pwn"})
+    alice_client.post(f"/tracks/{track.uuid}/details/", {"title": "../../../../tmp/x/CON\x07pwn"})
     response = alice_client.get(f"/tracks/{track.uuid}/separations/{vocals.job.uuid}/zip/")
     with zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))) as archive:
         names = archive.namelist()

@@ -12,11 +12,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import Client
 from django.urls import URLPattern, get_resolver
 from django.utils import timezone
 
+from tests import audio
 from tests.conftest import PASSWORD
 from tests.helpers import track_row
 from tests.test_jobs import upload
@@ -283,6 +285,7 @@ TABLE = {
     "track-controls": ("get", "/tracks/{track}/controls/", {}, VIEW),
     "track-audio": ("get", "/tracks/{track}/audio/?download=1", {}, DOWNLOAD),
     "track-tagged": ("get", "/tracks/{track}/tagged/", {}, DOWNLOAD),
+    "track-cover": ("get", "/tracks/{track}/cover.jpg", {}, VIEW),
     "track-analyse": ("post", "/tracks/{track}/analyse/", {}, EDIT),
     "analysis-export": ("get", "/tracks/{track}/analysis.csv", {}, DOWNLOAD),
     "track-delete": ("post", "/tracks/{track}/delete/", {}, MANAGE),
@@ -308,7 +311,7 @@ TABLE = {
     "link-add": ("post", "/tracks/{track}/links/", {}, MANAGE),
     "link-revoke": ("post", "/tracks/{track}/links/{link}/revoke/", {}, MANAGE),
     "link-open": ("get", "/s/{link}/", {}, EVERYONE_REDIRECTED),
-    "track-rename": ("post", "/tracks/{track}/rename/", {"title": "New name"}, EDIT),
+    "track-details": ("post", "/tracks/{track}/details/", {"title": "New name", "artist": "Them"}, EDIT),
     "track-tempo": ("post", "/tracks/{track}/tempo/", {"step": "2"}, EDIT),
     "comment-add": ("post", "/tracks/{track}/comments/", {"at": "1.5", "text": "hi"}, COMMENT),
     # The comment is the owner's: only its author edits it; the owner and editors may delete it.
@@ -364,6 +367,8 @@ def access_world(alice: object, charlie: object, song: Path) -> dict[str, Any]:
         "tempo": 120.0, "beats": [0.25, 0.5], "downbeats": [0.25, 0.5],
         "sections": [{"start": 0.0, "end": 0.75, "label": "A"}]})
     track.stems.filter(name="vocals").update(notes=[[0.25, 0.5, 40, 90]])
+    track.cover = default_storage.save(storage.cover_name(track.uuid), ContentFile(audio.jpeg()))
+    track.save(update_fields=["cover"])
     return {
         "users": users, "track": track, "job": track.stems.first().job, "stem": track.stems.first(),
         "share": Share.objects.create(track=track, user=users["viewer"], role="viewer"),

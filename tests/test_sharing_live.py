@@ -3,6 +3,7 @@ lost access, and a track's pushes reach its viewers and link holders but never a
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,6 +24,12 @@ from tracks.models import Job, Share, ShareLink
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def version(html: str) -> str:
+    found = re.search(r'id="library-changed"[^>]*data-version="([^"]+)"', html)
+    assert found, html
+    return found.group(1)
+
+
 @pytest.mark.slow
 async def test_a_share_appears_and_disappears_in_the_recipients_library(
     alice_client: Client, bob_client: Client, bob, c_major_wav: Path
@@ -30,18 +37,28 @@ async def test_a_share_appears_and_disappears_in_the_recipients_library(
     track = await make_track(alice_client, c_major_wav)
     library, connected, _ = await connect("/ws/library/", bob_client)
     assert connected
-    assert f"track-{track.uuid}" not in await library.receive_from()
+    opened = await library.receive_from()
+    assert f"track-{track.uuid}" not in opened
+    versions = [version(opened)]
+
+    async def listed() -> str:
+        """The list the page fetches when the version changes (static/js/library.js)."""
+        return (await sync_to_async(bob_client.get)("/", HTTP_HX_REQUEST="true")).content.decode()
+
     share = sync_to_async(alice_client.post)
     response = await share(f"/tracks/{track.uuid}/shares/", {"who": "bob", "role": "viewer"}, HTTP_HX_REQUEST="true")
     assert response.status_code == 200
-    pushed = await receive_until(library, lambda html: f'id="track-{track.uuid}"' in html, timeout=5)
-    assert "Shared with me" in pushed[-1]
+    pushed = await receive_until(library, lambda html: 'id="library-changed"' in html, timeout=5)
+    versions.append(version(pushed[-1]))
+    assert "Shared with me" in await listed() and f'id="track-{track.uuid}"' in await listed()
 
     page = await open_track_page(track, bob_client)
     share_id = await sync_to_async(lambda: track.shares.get().pk)()
     await share(f"/tracks/{track.uuid}/shares/{share_id}/revoke/", HTTP_HX_REQUEST="true")
-    dropped = await receive_until(library, lambda html: 'id="track-list"' in html, timeout=5)
-    assert f"track-{track.uuid}" not in dropped[-1]
+    dropped = await receive_until(library, lambda html: 'id="library-changed"' in html, timeout=5)
+    versions.append(version(dropped[-1]))
+    assert versions[0] != versions[1] != versions[2]  # each change a new version: the page fetches its list
+    assert f"track-{track.uuid}" not in await listed()
     assert (await page.receive_output(timeout=5)) == {"type": "websocket.close", "code": CLOSE_NOT_FOUND}
     await page.disconnect(timeout=5)
     await library.disconnect(timeout=5)

@@ -130,8 +130,8 @@ async def correct_while_a_viewer_watches(track: Track, owner: Client, viewer: Cl
     pushed = await receive_until(page, lambda html: f'id="analysis-panel-{track.uuid}"' in html, timeout=5)
     assert f"{bpm * 1.5:.1f}</b> BPM" in pushed[-1] and f"corrected from {bpm:.1f} BPM" in pushed[-1]
     assert "corrected the tempo" in "".join(pushed)
-    corrected = round(bpm * 1.5, 2)
-    await receive_until(library, lambda html: f'data-bpm="{corrected}"' in html, timeout=5)
+    await receive_until(library, lambda html: f'id="track-{track.uuid}"' in html
+                        and f"<b>{bpm * 1.5:.1f}</b> BPM" in html, timeout=5)
     await page.disconnect(timeout=5)
     await library.disconnect(timeout=5)
 

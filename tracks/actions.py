@@ -17,7 +17,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.text import Truncator
 
-from . import access, accounts, jobs, limits
+from . import access, accounts, jobs, limits, search
 from .files import storage, uploads
 from .live import events
 from .live.panels import ACCESS, ACTIVITY, ANALYSIS, COMMENTS, CUES, JOB, TITLE
@@ -42,14 +42,29 @@ def upload(file: Any, user: Any) -> Track:
     return track
 
 
+DETAILS = ("title", "artist", "album", "year", "genre")  # what a person may say about a track (forms.DetailsForm)
+
+
 @transaction.atomic
-def rename(track: Track, user: Any, title: str) -> None:
-    old, track.title = track.title, title
-    track.save(update_fields=["title"])
-    # Both names, each cut to fit the detail's 200 characters.
-    Activity.record(track, Activity.Verb.RENAMED, user,
-                    detail=f"from “{Truncator(old).chars(90)}” to “{Truncator(title).chars(90)}”")
+def describe(track: Track, user: Any, **details: Any) -> None:
+    """A track's title and tags (DETAILS) as a person set them: only those given, only if they differ."""
+    changed = {name: value for name, value in details.items() if getattr(track, name) != value}
+    if not changed:
+        return
+    old = track.title
+    for name, value in changed.items():
+        setattr(track, name, value)
+    track.save(update_fields=list(changed))
+    if "title" in changed:  # both names, each cut to fit the detail's 200 characters
+        Activity.record(track, Activity.Verb.RENAMED, user,
+                        detail=f"from “{Truncator(old).chars(90)}” to “{Truncator(track.title).chars(90)}”")
+    if tags := [name for name in DETAILS if name in changed and name != "title"]:
+        Activity.record(track, Activity.Verb.TAGGED, user, detail=", ".join(tags))
     events.changed(track, TITLE, ACTIVITY)
+
+
+def rename(track: Track, user: Any, title: str) -> None:
+    describe(track, user, title=title)
 
 
 def delete(track: Track) -> None:
@@ -158,6 +173,7 @@ def revoke_link(track: Track, by: Any, link: ShareLink) -> None:
 def comment(track: Track, author: Any, at: float, text: str) -> Comment:
     made = Comment.objects.create(track=track, author=author, at=at, text=text)
     Activity.record(track, Activity.Verb.COMMENTED, author, detail=f"at {clock(at)}")
+    search.refresh(track)
     events.changed(track, COMMENTS, ACTIVITY)
     return made
 
@@ -165,11 +181,13 @@ def comment(track: Track, author: Any, at: float, text: str) -> Comment:
 def edit_comment(found: Comment, text: str) -> None:
     found.text, found.edited = text, timezone.now()
     found.save(update_fields=["text", "edited"])
+    search.refresh(found.track)
     events.changed(found.track, COMMENTS)
 
 
 def delete_comment(found: Comment) -> None:
     found.delete()
+    search.refresh(found.track)
     events.changed(found.track, COMMENTS)
 
 

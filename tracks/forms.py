@@ -259,8 +259,24 @@ class CueForm(forms.Form):
         self.fields["at"].validators.append(MaxValueValidator(duration))
 
 
-class RenameForm(forms.Form):
+class DetailsForm(forms.Form):
+    """A track's title and tags as a person sets them: each field that is sent changes, the others stay
+    (``given``); the title may not be empty."""
+
     title = forms.CharField(max_length=Track._meta.get_field("title").max_length, strip=True)
+    artist = forms.CharField(max_length=Track._meta.get_field("artist").max_length, strip=True, required=False)
+    album = forms.CharField(max_length=Track._meta.get_field("album").max_length, strip=True, required=False)
+    year = forms.IntegerField(min_value=1000, max_value=2999, required=False)
+    genre = forms.CharField(max_length=Track._meta.get_field("genre").max_length, strip=True, required=False)
+
+    def __init__(self, data: Any) -> None:
+        super().__init__(data)
+        self.sent = [name for name in self.fields if name in data]
+        for name in set(self.fields) - set(self.sent):
+            del self.fields[name]
+
+    def given(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in self.sent}
 
 
 class TokenForm(forms.Form):

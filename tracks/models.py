@@ -6,6 +6,7 @@ import base64
 import hashlib
 import re
 import secrets
+import unicodedata
 import uuid
 from fractions import Fraction
 from pathlib import Path
@@ -47,6 +48,12 @@ def display_name(user: Any) -> str:
         return user.profile.display_name
     except (Profile.DoesNotExist, AttributeError):
         return Profile.free_name(user.email or user.get_username())
+
+
+def fold(text: str) -> str:
+    """Lower case, accents off ("Beyoncé" → "beyonce"): how search compares (tracks/search.py)."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 class Profile(models.Model):
@@ -104,6 +111,13 @@ class Track(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tracks")
     title = models.CharField(max_length=200)
+    # What the file's tags said at upload (ports/lib/file_tags.py), editable by its owner and editors.
+    artist = models.CharField(max_length=200, blank=True)
+    album = models.CharField(max_length=200, blank=True)
+    year = models.PositiveSmallIntegerField(null=True, blank=True)
+    genre = models.CharField(max_length=64, blank=True)
+    # The embedded picture, made a small JPEG by the probe (storage.cover_name); empty without one.
+    cover = models.CharField(max_length=255, blank=True)
     original_name = models.CharField(max_length=255)
     # Relative to MEDIA_ROOT, chosen by the server (tracks/<uuid>/original.<ext>), never the user's name.
     file = models.CharField(max_length=255)
@@ -121,6 +135,8 @@ class Track(models.Model):
     # The tempo its owner or an editor said the song has (tempo.py): each analysis is shown at the metrical
     # level nearest it. Null: as tracked.
     tempo_target = models.FloatField(null=True, blank=True)
+    # What search reads (tracks/search.py keeps it): title, artist, album, file name and comments, folded.
+    search_text = models.TextField(blank=True, editable=False)
 
     objects = TrackQuerySet.as_manager()
 
@@ -129,6 +145,23 @@ class Track(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    SEARCHED = ("title", "artist", "album", "original_name")
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Saved with what search reads brought up to date whenever a field it reads is saved."""
+        fields = kwargs.get("update_fields")
+        if fields is None or set(fields) & set(self.SEARCHED):
+            self.search_text = self.searched_text()
+            if fields is not None:
+                kwargs["update_fields"] = {*fields, "search_text"}
+        super().save(*args, **kwargs)
+
+    def searched_text(self, comments: list[str] | None = None) -> str:
+        """What search reads (tracks/search.py): the title, tags, file name and comments, folded."""
+        if comments is None:
+            comments = list(Comment.objects.filter(track=self).values_list("text", flat=True)) if self.pk else []
+        return fold(" \n".join(p for p in (self.title, self.artist, self.album, self.original_name, *comments) if p))
 
     def newest_stems(self) -> dict[str, str]:
         """The stored names of the newest separation's stems, by stem (what an analysis listens to as well)."""
@@ -588,6 +621,7 @@ class Activity(models.Model):
         RETIMED = "retimed", "corrected the tempo"
         TRANSCRIBED = "transcribed", "transcribed to MIDI"
         CUED = "cued", "changed the cues"
+        TAGGED = "tagged", "edited the details"
 
     track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="activities")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,

@@ -3,27 +3,22 @@ upload by multipart, one track (rename, delete), its analysis and exports, the t
 
 from __future__ import annotations
 
-import base64
-import json
 from typing import Any, Literal
 from uuid import UUID
 
-from django.db.models import Case, F, FloatField, IntegerField, Q, QuerySet, Value, When
-from django.db.models.functions import Coalesce, Lower
 from django.http import HttpRequest, HttpResponse
 from ninja import File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
-from .. import access, actions
-from ..forms import RenameForm
-from ..models import AnalysisResult, Job, Track, display_name
-from ..music import keys
+from .. import access, actions, catalog
+from ..forms import DetailsForm
+from ..models import display_name
 from ..views import files, library
 from ..views import track as page
 from ..views.common import said
 from .auth import signed_in, who, writer
 from .problems import Problem, as_problem
-from .schemas import Me, Rename, Tempo, TrackOut, TrackPage, track_out
+from .schemas import Details, Me, Tempo, TrackOut, TrackPage, track_out
 
 router = Router(tags=["tracks"])
 
@@ -40,77 +35,33 @@ def me(request: HttpRequest) -> dict[str, Any]:
 # -- the library ------------------------------------------------------------------------------------------------
 
 class Filters(Schema):
-    q: str = ""  # words in the title or the original file name
+    q: str = ""  # words in the title, artist, album, original file name or comments (search.py)
     key: str = ""  # a key ("A minor") or its Camelot code ("8A")
     bpm_min: float | None = None
     bpm_max: float | None = None
-    sort: Literal["new", "title", "bpm", "key"] = "new"
+    sort: Literal["new", "title", "artist", "bpm", "key"] = "new"
     shared: bool | None = None  # only tracks shared with the caller (true) or only their own (false)
     limit: int = 50  # 1 to 200
     cursor: str = ""  # from the previous page's ``next``
 
 
-# Each sort: the ordering value and its direction; ties by id, so a cursor (the last row's value and id) is
-# exact. Missing figures sort last, as in the page.
-CAMELOT_RANK = Case(*(When(key_label=label, then=Value(int(code[:-1]) * 2 + (code[-1] == "B")))
-                      for label, code in keys.CAMELOT.items()), default=Value(99), output_field=IntegerField())
-SORTS = {
-    "new": (F("created"), True),
-    "title": (Lower("title"), False),
-    "bpm": (Coalesce("tempo", Value(1e9), output_field=FloatField()), False),
-    "key": (CAMELOT_RANK, False),
-}
-
-
-def _library(user: Any, filters: Filters) -> QuerySet[Track]:
-    tracks = access.viewable_tracks(user).select_related("owner__profile").with_figures()
-    if filters.q:
-        tracks = tracks.filter(Q(title__icontains=filters.q) | Q(original_name__icontains=filters.q))
-    if filters.key:
-        wanted = {label for label, code in keys.CAMELOT.items() if code == filters.key.upper()} or {filters.key}
-        tracks = tracks.filter(key_label__in=wanted)
-    if filters.bpm_min is not None:
-        tracks = tracks.filter(tempo__gte=filters.bpm_min)
-    if filters.bpm_max is not None:
-        tracks = tracks.filter(tempo__lte=filters.bpm_max)
-    if filters.shared is not None:
-        tracks = tracks.exclude(owner=user) if filters.shared else tracks.filter(owner=user)
-    return tracks
-
-
-def _cursor(value: Any, pk: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps([str(value) if not isinstance(value, int | float) else value,
-                                                pk]).encode()).decode().rstrip("=")
-
-
 @router.get("/tracks", response=TrackPage, url_name="tracks")
 def track_list(request: HttpRequest, filters: Query[Filters]) -> dict[str, Any]:
-    """The caller's library: their tracks and those shared with them."""
+    """The caller's library: their tracks and those shared with them, as the library page searches, filters
+    and sorts it (catalog.py)."""
     user = signed_in(request)
-    if not 1 <= filters.limit <= 200:
-        raise Problem(400, "limit: from 1 to 200.")
-    expression, descending = SORTS[filters.sort]
-    tracks = _library(user, filters).annotate(sort_value=expression)
-    if filters.cursor:
-        try:
-            value, pk = json.loads(base64.urlsafe_b64decode(filters.cursor + "=" * (-len(filters.cursor) % 4)))
-        except ValueError:
-            raise Problem(400, "cursor: not one this API gave.") from None
-        after = (Q(sort_value__lt=value) | Q(sort_value=value, id__lt=pk)) if descending else \
-            (Q(sort_value__gt=value) | Q(sort_value=value, id__gt=pk))
-        tracks = tracks.filter(after)
-    order = ("-sort_value", "-id") if descending else ("sort_value", "id")
-    page = list(tracks.order_by(*order)[:filters.limit + 1])
-    more, page = len(page) > filters.limit, page[:filters.limit]
-    jobs = {j.track_id: j for j in Job.objects.filter(track__in=page, kind=Job.Kind.ANALYSIS).order_by("created", "id")}
-    analyses = {a.track_id: a for a in AnalysisResult.objects.defer("data").filter(track__in=page)
-                .order_by("created", "id")}
+    try:
+        found = catalog.page(user, catalog.Filters(**filters.dict(exclude={"limit", "cursor"})), filters.cursor,
+                             filters.limit)
+    except catalog.BadFilter as exc:
+        raise Problem(400, str(exc)) from None
     following = None
-    if more:
+    if found.next:
         query = request.GET.copy()
-        query["cursor"] = _cursor(page[-1].sort_value, page[-1].pk)
+        query["cursor"] = found.next
         following = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
-    return {"items": [track_out(request, t, analyses.get(t.pk), jobs.get(t.pk)) for t in page], "next": following}
+    return {"items": [track_out(request, row["track"], row["analysis"], row["job"]) for row in found.rows],
+            "next": following}
 
 
 @router.post("/tracks", response={201: TrackOut}, url_name="upload")
@@ -137,13 +88,14 @@ def track_get(request: HttpRequest, track: UUID) -> dict[str, Any]:
     return track_out(request, access.get_viewable(who(request), track))
 
 
-@router.patch("/tracks/{track}", response=TrackOut, url_name="track_rename")
-def track_rename(request: HttpRequest, track: UUID, body: Rename) -> dict[str, Any]:
+@router.patch("/tracks/{track}", response=TrackOut, url_name="track_update")
+def track_update(request: HttpRequest, track: UUID, body: Details) -> dict[str, Any]:
+    """Change the title and tags given (owners and editors)."""
     found = access.get_editable(writer(request), track)
-    form = RenameForm(body.dict())
+    form = DetailsForm({k: "" if v is None else v for k, v in body.dict(exclude_unset=True).items()})
     if not form.is_valid():
         raise Problem(400, said(form, fields=True))
-    actions.rename(found, request.user, form.cleaned_data["title"])
+    actions.describe(found, request.user, **form.given())
     return track_out(request, found)
 
 
@@ -167,6 +119,12 @@ def listening(request: HttpRequest) -> None:
     if request.GET.get("listen") != "1":
         request.GET = request.GET.copy()
         request.GET["download"] = "1"
+
+
+@router.get("/tracks/{track}/cover", url_name="track_cover", tags=["files"])
+def track_cover(request: HttpRequest, track: UUID) -> HttpResponse:
+    """The picture embedded in the uploaded file, as a JPEG at most 600 pixels a side (404 without one)."""
+    return as_problem(files.track_cover(request, track_uuid=str(track)))
 
 
 @router.get("/tracks/{track}/tagged", url_name="track_tagged", tags=["exports"])

@@ -32,6 +32,11 @@ class Me(Schema):
 class TrackOut(Schema):
     uuid: UUID
     title: str
+    artist: str  # the file's tags, as its owner or an editor may have changed them ("" when none)
+    album: str
+    year: int | None
+    genre: str
+    cover: str | None  # the embedded picture's URL (a JPEG), None without one
     original_name: str
     owner: str  # the owner's display name
     role: str  # the caller's: owner, editor, viewer or link
@@ -58,7 +63,9 @@ def track_out(request: HttpRequest, track: Track, analysis: Any = "latest", job:
         job = track.latest_job(Job.Kind.ANALYSIS)
     key = analysis.key_label if analysis else ""
     return {
-        "uuid": track.uuid, "title": track.title, "original_name": track.original_name,
+        "uuid": track.uuid, "title": track.title, "artist": track.artist, "album": track.album, "year": track.year,
+        "genre": track.genre, "cover": url(request, "track_cover", track.uuid) if track.cover else None,
+        "original_name": track.original_name,
         "owner": display_name(track.owner), "role": access.role(access.actor(request), track),
         "duration": track.duration, "format": track.format, "codec": track.codec, "sample_rate": track.sample_rate,
         "channels": track.channels, "size": track.size, "sha256": track.sha256, "created": track.created,
@@ -174,8 +181,14 @@ def link_out(request: HttpRequest, link: ShareLink) -> dict[str, Any]:
 
 # -- bodies (checked by the pages' forms) -----------------------------------------------------------------------
 
-class Rename(Schema):
-    title: str
+class Details(Schema):
+    """What a PATCH changes: the fields given (``null`` clears a tag), the others stay."""
+
+    title: str | None = None
+    artist: str | None = None
+    album: str | None = None
+    year: int | None = None
+    genre: str | None = None
 
 
 class Tempo(Schema):

@@ -319,11 +319,16 @@ def tagged_response(track: Track) -> HttpResponseBase:
 
     analysis, key, kept = dj_facts(track)
     found = tagging.tags(track.title, analysis.tempo if analysis else None, analysis.key_label if analysis else "",
-                         key, [(c.name, c.at) for c in kept])
+                         key, [(c.name, c.at) for c in kept], artist=track.artist, album=track.album,
+                         year=track.year, genre=track.genre)
+    cover = b""
+    if track.cover:
+        with default_storage.open(track.cover, "rb") as picture:
+            cover = picture.read()
     target = tempfile.TemporaryFile()
     try:
         with default_storage.open(track.file, "rb") as source:
-            tagging.write(source, track.format, found, target)
+            tagging.write(source, track.format, found, target, cover)
     except av.FFmpegError as error:
         target.close()
         logger.warning("could not tag %s: %s", track.uuid, error)

@@ -30,14 +30,18 @@ def is_local() -> bool:
 
 
 # The storage layout, here only: everything of a track under tracks/<uuid>/ (so it goes with the track):
-# original.<format>, stems/<separation job uuid>/<stem>.<format>, renders/<render job uuid>.<format>, and
-# each one's preview beside it (preview_name).
+# original.<format>, cover.jpg (the file's embedded picture), stems/<separation job uuid>/<stem>.<format>,
+# renders/<render job uuid>.<format>, and each one's preview beside it (preview_name).
 def track_prefix(track_uuid: uuid.UUID | str) -> str:
     return f"tracks/{track_uuid}"
 
 
 def original_name(track_uuid: uuid.UUID | str, fmt: str) -> str:
     return f"{track_prefix(track_uuid)}/original.{fmt}"
+
+
+def cover_name(track_uuid: uuid.UUID | str) -> str:
+    return f"{track_prefix(track_uuid)}/cover.jpg"
 
 
 def track_dir(track_uuid: uuid.UUID) -> Path:

@@ -12,8 +12,9 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -54,6 +55,8 @@ class AudioInfo:
     duration: float
     sample_rate: int
     channels: int
+    tags: dict[str, Any] = field(default_factory=dict)  # contract.FileTags
+    cover: bool = False  # the embedded picture was written where probe() was asked to
 
 
 PROBE_TIMEOUT_S = 120
@@ -70,12 +73,14 @@ PROBE_FAILED = {
 }
 
 
-def probe(path: Path, max_duration: float) -> AudioInfo:
+def probe(path: Path, max_duration: float, cover: Path | None = None) -> AudioInfo:
     """Decode the whole file in the probe port (tracks/ports/probe.py, a process of its own) to prove it is
-    usable audio; raise AudioRejected with the reason if not. A decoder that crashes, hangs or floods memory
+    usable audio, and read its tags (and its embedded picture into ``cover``, a JPEG); raise AudioRejected
+    with the reason if not. A decoder that crashes, hangs or floods memory
     on the file rejects it; the port failing for any other reason is the server's fault, and raises."""
     try:
-        result = runner.run_port(runner.port("probe"), [str(path), "--max-duration", str(max_duration)],
+        extra = ["--cover", str(cover)] if cover is not None else []
+        result = runner.run_port(runner.port("probe"), [str(path), "--max-duration", str(max_duration), *extra],
                                  timeout=PROBE_TIMEOUT_S, memory_limit_mb=PROBE_MEMORY_MB,
                                  python=settings.PORT_PYTHON or None)
     except runner.PortError as exc:
@@ -88,7 +93,8 @@ def probe(path: Path, max_duration: float) -> AudioInfo:
         raise
     data = result.data
     return AudioInfo(format=data["format"], codec=data["codec"], duration=float(data["duration"]),
-                     sample_rate=int(data["sample_rate"]), channels=int(data["channels"]))
+                     sample_rate=int(data["sample_rate"]), channels=int(data["channels"]),
+                     tags=dict(data.get("tags") or {}), cover=bool(data.get("cover")))
 
 
 def title_from_name(name: str) -> str:
@@ -139,6 +145,7 @@ def store_upload(upload: UploadedFile, owner: object, then: Callable[[Track], ob
     staging.mkdir(parents=True, exist_ok=True)
     stored = False
     staged = staging / f"{track_uuid}.part"  # no extension: FFmpeg must judge the content alone
+    picture = staging / f"{track_uuid}.cover.jpg"
     try:
         digest = hashlib.sha256()
         with open(staged, "wb") as out:
@@ -146,18 +153,26 @@ def store_upload(upload: UploadedFile, owner: object, then: Callable[[Track], ob
                 digest.update(chunk)
                 out.write(chunk)
         _duplicate_of(owner, digest.hexdigest())  # before the probe's work
-        info = probe(staged, settings.MAX_DURATION_S)
+        info = probe(staged, settings.MAX_DURATION_S, cover=picture)
         name = storage.original_name(track_uuid, info.format)
         stored = True
         storage.store(name, staged)
+        if info.cover:
+            storage.store(storage.cover_name(track_uuid), picture)
         original_name = upload.name or "upload"
+        tags = info.tags
         with transaction.atomic():
             limits.reserve(owner, upload.size, "this file")  # locks the owner: one of two at once gets here first
             _duplicate_of(owner, digest.hexdigest())
             track = Track.objects.create(
                 uuid=track_uuid,
                 owner=owner,
-                title=title_from_name(original_name),
+                title=tags.get("title") or title_from_name(original_name),
+                artist=tags.get("artist", ""),
+                album=tags.get("album", ""),
+                year=tags.get("year"),
+                genre=tags.get("genre", ""),
+                cover=storage.cover_name(track_uuid) if info.cover else "",
                 original_name=original_name[:255],
                 file=name,
                 format=info.format,
@@ -174,7 +189,8 @@ def store_upload(upload: UploadedFile, owner: object, then: Callable[[Track], ob
             storage.delete_prefix(storage.track_prefix(track_uuid))
         raise
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            staged.unlink()
+        for path in (staged, picture):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
     logger.info("stored track %s (%s, %.1f s)", track.uuid, info.format, info.duration)
     return track

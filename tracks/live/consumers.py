@@ -17,6 +17,8 @@ import contextlib
 import functools
 import json
 import logging
+import math
+import urllib.parse
 from datetime import datetime
 from typing import Any
 
@@ -70,14 +72,25 @@ class PageConsumer(HubConsumer):
 
 
 class LibraryConsumer(PageConsumer):
-    """/ws/library/: the user's library group (their tracks' rows)."""
+    """/ws/library/?since=<when the page was rendered>: the user's library group (their tracks' rows, and the
+    library's version when it gains or loses a track)."""
 
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        await self.open_page(events.library_group(user.pk), functools.partial(panels.render_library, user))
+        await self.open_page(events.library_group(user.pk), functools.partial(panels.library_state, user,
+                                                                               self._since()))
+
+    def _since(self) -> float | None:
+        """When the page was rendered (its ``?since=``), if it says."""
+        query = dict(urllib.parse.parse_qsl(self.scope.get("query_string", b"").decode(errors="replace")))
+        try:
+            since = float(query.get("since", ""))
+        except ValueError:
+            return None
+        return since if math.isfinite(since) and since > 0 else None
 
 
 class TrackConsumer(PageConsumer):

@@ -192,12 +192,12 @@ def session_ended(session_key: str | None) -> None:
 
 
 def library_changed(user_id: int) -> None:
-    """Tracks were added to or removed from a person's library: push the whole list to their library pages,
-    once the transaction commits."""
+    """Tracks were added to or removed from a person's library: tell their library pages the new version
+    (each fetches its list again, as it is searched and sorted there), once the transaction commits."""
 
     def announce() -> None:
         user = get_user_model().objects.filter(pk=user_id).first()
         if user is not None:
-            _send(library_group(user_id), panels.render_library(user))
+            _send(library_group(user_id), panels.render_library_changed(user))
 
     transaction.on_commit(announce)

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import Count, Max, Q, Sum
 from django.template.loader import get_template, render_to_string
 from django.utils.functional import SimpleLazyObject
 
 from .. import access
-from ..models import AnalysisResult, Job, Track
+from ..models import Job, Track
 from ..music import charts, cues
 from ..ports import contract
 
@@ -190,42 +191,45 @@ def page_data(track: Track) -> dict[str, Any]:
 def row_data(track: Track) -> dict[str, Any]:
     """A library row: the latest analysis job and the analysis's headline figures."""
     return {"track": track, "job": track.latest_job(Job.Kind.ANALYSIS),
-            "analysis": track.latest_analysis(with_data=False)}
+            "analysis": track.latest_analysis(with_data=False), "q": "", "found_in": None}
 
 
 ROW_TEMPLATE = "tracks/library/track-row.html"
-LIST_TEMPLATE = "tracks/library/track-list.html"
+CHANGED_TEMPLATE = "tracks/library/changed.html"
+RECENT_ROWS = 50
 
 
 def render_row(track: Track) -> str:
     return render_to_string(ROW_TEMPLATE, row_data(track))
 
 
-def library_data(user: Any) -> dict[str, Any]:
-    """A user's library: their own tracks, and those shared with them (with whose they are). Three queries
-    whatever its length: the tracks with the ids of their latest analysis job and analysis, then those."""
-    latest = {"track": OuterRef("pk")}
-    tracks = list(access.viewable_tracks(user).select_related("owner__profile").annotate(
-        latest_job_id=Subquery(Job.objects.filter(**latest, kind=Job.Kind.ANALYSIS).values("pk")[:1]),
-        latest_analysis_id=Subquery(AnalysisResult.objects.filter(**latest).values("pk")[:1]),
-    ))
-    jobs = Job.objects.in_bulk([t.latest_job_id for t in tracks if t.latest_job_id])
-    analyses = AnalysisResult.objects.defer("data").in_bulk([t.latest_analysis_id for t in tracks
-                                                             if t.latest_analysis_id])
-    rows = [{"track": t, "job": jobs.get(t.latest_job_id), "analysis": analyses.get(t.latest_analysis_id)}
-            for t in tracks]
-    return {
-        "rows": [row for row in rows if row["track"].owner_id == user.pk],
-        "shared_rows": [row for row in rows if row["track"].owner_id != user.pk],
-    }
+def library_version(user: Any) -> str:
+    """What the person's library holds, in a word: it differs once a track is added to it or leaves it (the
+    count, the newest id and the sum of the ids of the tracks they may see)."""
+    found = access.viewable_tracks(user).order_by().aggregate(n=Count("id"), newest=Max("id"), ids=Sum("id"))
+    return f"{found['n']}-{found['newest'] or 0}-{found['ids'] or 0}"
 
 
-def render_library(user: Any) -> str:
-    return render_to_string(LIST_TEMPLATE, library_data(user))
+def render_library_changed(user: Any) -> str:
+    """The library page's #library-changed, which has the page fetch its list again when the version differs
+    from the one it shows (static/js/library.js)."""
+    return render_to_string(CHANGED_TEMPLATE, {"version": library_version(user)})
+
+
+def library_state(user: Any, since: float | None) -> str:
+    """What a library page's socket is sent as it opens: the library's version, and the rows of the tracks
+    whose jobs moved since the page was rendered (``since``, Unix time; those with work under way without
+    one), so a page misses nothing that happened before its socket opened."""
+    moved = Q(jobs__status__in=Job.ACTIVE)
+    if since is not None:
+        at = datetime.fromtimestamp(since, tz=UTC)
+        moved |= Q(jobs__created__gte=at) | Q(jobs__finished__gte=at) | Q(jobs__started__gte=at)
+    recent = access.viewable_tracks(user).filter(moved).distinct().order_by("-created")[:RECENT_ROWS]
+    return render_library_changed(user) + "".join(render_row(track) for track in recent)
 
 
 def load_templates() -> None:
     """Compile the templates pushes render: a worker does this once, before it forks a work-horse per job,
     which would otherwise compile them for its first push (the track page's panels took ~90 ms)."""
-    for name in (*(PANELS[n].template for n in (*LIVE, "presence-panel")), ROW_TEMPLATE, LIST_TEMPLATE):
+    for name in (*(PANELS[n].template for n in (*LIVE, "presence-panel")), ROW_TEMPLATE, CHANGED_TEMPLATE):
         get_template(name)

@@ -19,6 +19,12 @@ def camelot(key_label: str | None) -> str:
     return CAMELOT.get(key_label or "", "")
 
 
+def camelot_rank(key_label: str | None) -> int:
+    """Where a key comes going round the wheel (1A, 1B, 2A, ...), as DJs sort; 99 for no clear key (last)."""
+    code = camelot(key_label)
+    return int(code[:-1]) * 2 + (code[-1] == "B") if code else 99
+
+
 def _moved(pitch_class: str, semitones: int) -> str:
     return PITCH_CLASSES[(PITCH_CLASSES.index(pitch_class) + semitones) % 12]
 

@@ -1,7 +1,9 @@
 """A copy of a track with its tempo and key in the file's own tags, where DJ software (Rekordbox, Serato,
-Traktor) reads them: MP3 and FLAC keep their audio untouched (the packets copied, ID3v2.4 frames TBPM,
-TKEY, TIT2 and a comment; FLAC's BPM, INITIALKEY, TITLE and COMMENT); any other format becomes AIFF
-(the same samples as PCM) with an ID3v2.4 chunk, since WAV has no tag those programs read for BPM and key.
+Traktor) reads them, with the title, artist, album, year and genre: MP3 and FLAC keep their audio untouched
+(the packets copied, ID3v2.4 frames TBPM, TKEY, TIT2, TPE1, TALB, TDRC, TCON, a comment and the cover as APIC;
+FLAC's BPM, INITIALKEY, TITLE, ARTIST, ALBUM, DATE, GENRE, COMMENT and a PICTURE); any other format becomes
+AIFF (the same samples as PCM) with an ID3v2.4 chunk, since WAV has no tag those programs read for BPM and
+key (FFmpeg writes no picture into AIFF).
 
 PyAV (FFmpeg) writes the tags: mutagen, the usual Python tagger, is GPL, which this MIT project cannot
 ship. No Django: the caller opens the files.
@@ -9,6 +11,7 @@ ship. No Django: the caller opens the files.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import IO, Any
 
 COPIED = {"mp3": "mp3", "flac": "flac"}
@@ -26,14 +29,17 @@ def tonality(key_label: str) -> str:
 
 
 def tags(title: str, tempo: float | None, key_label: str, camelot: str,
-         cues: list[tuple[str, float]]) -> dict[str, str]:
-    """What goes in: title, BPM (to a hundredth, as Rekordbox shows it), key as "Am", and its Camelot code
-    and the section cues in the comment."""
+         cues: list[tuple[str, float]], artist: str = "", album: str = "", year: int | None = None,
+         genre: str = "") -> dict[str, str]:
+    """What goes in: title, artist, album, year and genre, BPM (to a hundredth, as Rekordbox shows it), key as
+    "Am", and its Camelot code and the section cues in the comment."""
     comment = " · ".join(p for p in (
         camelot and f"{camelot} ({key_label})",
         cues and "cues " + ", ".join(f"{name} {int(at // 60)}:{at % 60:04.1f}" for name, at in cues),
     ) if p)
     found = {"title": title, "comment": comment}
+    found.update({name: value for name, value in (("artist", artist), ("album", album), ("genre", genre),
+                                                  ("date", str(year) if year else "")) if value})
     if tempo:
         found["bpm"] = f"{tempo:.2f}".rstrip("0").rstrip(".")
     if key_label:
@@ -41,13 +47,16 @@ def tags(title: str, tempo: float | None, key_label: str, camelot: str,
     return found
 
 
+TEXT = ("title", "artist", "album", "date", "genre")  # FFmpeg's names, which each muxer writes as its format's
+
+
 def _metadata(fmt: str, found: dict[str, str]) -> dict[str, str]:
     if fmt == "flac":  # Vorbis comments
-        names = {"title": "TITLE", "comment": "COMMENT", "bpm": "BPM", "key": "INITIALKEY"}
+        names = {**{k: k.upper() for k in TEXT}, "comment": "COMMENT", "bpm": "BPM", "key": "INITIALKEY"}
     elif fmt == "aiff":  # ID3v2 in its chunk (FFmpeg writes a four-letter key as that frame), AIFF's comment
-        names = {"title": "title", "comment": "comment", "bpm": "TBPM", "key": "TKEY"}
+        names = {**{k: k for k in TEXT}, "comment": "comment", "bpm": "TBPM", "key": "TKEY"}
     else:  # MP3: the comment goes in after (with_comment)
-        names = {"title": "title", "bpm": "TBPM", "key": "TKEY"}
+        names = {**{k: k for k in TEXT}, "bpm": "TBPM", "key": "TKEY"}
     return {names[k]: v for k, v in found.items() if v and k in names}
 
 
@@ -66,8 +75,30 @@ def with_comment(data: bytes, text: str) -> bytes:
     return data[:6] + _syncsafe(size + len(frame)) + frame + data[10:]
 
 
-def write(source: IO[bytes], fmt: str, found: dict[str, str], target: IO[bytes]) -> None:
-    """The tagged copy of ``source`` (an original of format ``fmt``) into ``target``."""
+def _encoded(stream: Any, frames: Iterator[Any]) -> Iterator[Any]:
+    for frame in frames:
+        frame.pts = None
+        yield from stream.encode(frame)
+    yield from stream.encode(None)
+
+
+def _add_cover(dst: Any, jpeg: bytes) -> Any:
+    """The picture as the file's front cover (ID3's APIC, FLAC's PICTURE): FFmpeg's attached picture."""
+    import av
+
+    decoded = av.CodecContext.create("mjpeg", "r").decode(av.Packet(jpeg))
+    stream = dst.add_stream("mjpeg")
+    stream.width, stream.height, stream.pix_fmt = decoded[0].width, decoded[0].height, "yuvj420p"
+    stream.disposition = av.stream.Disposition.attached_pic
+    stream.metadata.update({"title": "Cover", "comment": "Cover (front)"})
+    packet = av.Packet(jpeg)
+    packet.stream, packet.pts, packet.dts = stream, 0, 0
+    return packet
+
+
+def write(source: IO[bytes], fmt: str, found: dict[str, str], target: IO[bytes], cover: bytes = b"") -> None:
+    """The tagged copy of ``source`` (an original of format ``fmt``) into ``target``, with ``cover`` (a JPEG)
+    as its picture when given (MP3 and FLAC)."""
     import av
 
     out_fmt = extension(fmt)
@@ -76,22 +107,19 @@ def write(source: IO[bytes], fmt: str, found: dict[str, str], target: IO[bytes])
         dst.metadata.update(_metadata(out_fmt, found))
         stream = src.streams.audio[0]
         if out_fmt in ("mp3", "flac"):
-            copied = dst.add_stream_from_template(stream)
-            for packet in src.demux(stream):
-                if packet.dts is None:
-                    continue
-                packet.stream = copied
-                dst.mux(packet)
+            out: Any = dst.add_stream_from_template(stream)
+            packets = (p for p in src.demux(stream) if p.dts is not None)
         else:
             deep = stream.codec_context.format.bits > 16 if stream.codec_context.format else False
-            pcm: Any = dst.add_stream("pcm_s24be" if deep else "pcm_s16be", rate=stream.codec_context.sample_rate,
-                                      layout=stream.codec_context.layout)
-            for frame in src.decode(stream):
-                frame.pts = None
-                for packet in pcm.encode(frame):
-                    dst.mux(packet)
-            for packet in pcm.encode(None):
-                dst.mux(packet)
+            out = dst.add_stream("pcm_s24be" if deep else "pcm_s16be", rate=stream.codec_context.sample_rate,
+                                 layout=stream.codec_context.layout)
+            packets = _encoded(out, src.decode(stream))
+        if cover and out_fmt in ("mp3", "flac"):  # FFmpeg's AIFF muxer takes no picture; before any audio:
+            # the muxers write it in the header
+            dst.mux(_add_cover(dst, cover))
+        for packet in packets:
+            packet.stream = out
+            dst.mux(packet)
     if out_fmt == "mp3":
         target.seek(0)
         tagged = with_comment(target.read(), found.get("comment", ""))

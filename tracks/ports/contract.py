@@ -97,6 +97,16 @@ class Failure(TypedDict):
     message: str
 
 
+class FileTags(TypedDict):
+    """What a file's tags say (ports/lib/file_tags.py): text ("" when absent) and a year."""
+
+    title: str
+    artist: str
+    album: str
+    genre: str
+    year: int | None
+
+
 class Probe(TypedDict):
     """``probe FILE --max-duration S``: what the upload is, decoded whole."""
 
@@ -105,6 +115,8 @@ class Probe(TypedDict):
     duration: float
     sample_rate: int
     channels: int
+    tags: FileTags
+    cover: bool  # the embedded picture was written to --cover
 
 
 class Key(TypedDict):

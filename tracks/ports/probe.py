@@ -1,8 +1,10 @@
 """The probe port: decode a whole upload to prove it is usable audio (ADR-002's protocol).
 
-    python -m tracks.ports.probe FILE --max-duration SECONDS
+    python -m tracks.ports.probe FILE --max-duration SECONDS [--cover JPEG]
 
-Prints ``{"format", "codec", "duration", "sample_rate", "channels"}`` and exits 0, or prints
+Prints ``{"format", "codec", "duration", "sample_rate", "channels", "tags", "cover"}`` and exits 0 (``tags``:
+title, artist, album, genre, year, read by lib/file_tags.py; ``cover``: whether the embedded picture was
+written to the path after --cover, made a small JPEG), or prints
 ``{"error": "rejected", "message": ...}`` (the reason, for the uploader, as it is) and exits 1. The format is
 decided by the content alone (FFmpeg's demuxer, through PyAV), never by the file's name.
 
@@ -21,11 +23,13 @@ from __future__ import annotations
 import resource
 import sys
 import wave
+from pathlib import Path
 from typing import Any
 
 import av
 
 from .contract import ErrorKind
+from .lib import file_tags
 from .port_protocol import Parser, PortFailure, run
 
 REJECTED = ErrorKind.REJECTED
@@ -67,8 +71,9 @@ def too_long(seconds: float, limit: float) -> str:
     return f"The audio is {seconds / 60:.1f} minutes long; the limit is {limit / 60:g} minutes."
 
 
-def probe(path: str, max_duration: float) -> dict[str, Any]:
-    """Decode the whole file; raise a ``rejected`` failure with the reason if it is not usable audio."""
+def probe(path: str, max_duration: float, cover: str | None = None) -> dict[str, Any]:
+    """Decode the whole file; raise a ``rejected`` failure with the reason if it is not usable audio. Its tags
+    come back with it, and its embedded picture goes to ``cover`` (a path) when there is one."""
     try:
         container = av.open(path)
     except av.error.FFmpegError:
@@ -89,6 +94,7 @@ def probe(path: str, max_duration: float) -> dict[str, Any]:
             raise rejected(f"The file's header claims an impossible sample rate ({rate} Hz).")
         if not 1 <= channels <= 32:
             raise rejected(f"The file's header claims an impossible channel count ({channels}).")
+        found = file_tags.tags(container, stream)
         declared = _declared_duration(path, container, stream, fmt)
         if declared and declared > max_duration + 1:
             raise rejected(too_long(declared, max_duration))
@@ -123,7 +129,8 @@ def probe(path: str, max_duration: float) -> dict[str, Any]:
         raise rejected(too_long(decoded, max_duration))
     if decoded < MIN_DURATION_S:
         raise rejected(f"The audio is too short to analyse ({decoded:.2f} s; at least {MIN_DURATION_S:g} s).")
-    return {"format": fmt, "codec": codec, "duration": decoded, "sample_rate": rate, "channels": channels}
+    return {"format": fmt, "codec": codec, "duration": decoded, "sample_rate": rate, "channels": channels,
+            "tags": found, "cover": bool(cover) and file_tags.cover(path, Path(cover))}
 
 
 # MPEG audio Layer III: kbit/s by bitrate index, for MPEG-1 and for MPEG-2 and 2.5; sample rates by index.
@@ -152,8 +159,9 @@ def main(argv: list[str]) -> dict[str, Any]:
     parser = Parser(prog="python -m tracks.ports.probe")
     parser.add_argument("path")
     parser.add_argument("--max-duration", type=float, required=True)
+    parser.add_argument("--cover", help="where to write the embedded picture, as a JPEG, when there is one")
     args = parser.parse_args(argv)
-    return probe(args.path, args.max_duration)
+    return probe(args.path, args.max_duration, args.cover)
 
 
 if __name__ == "__main__":

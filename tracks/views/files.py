@@ -27,6 +27,18 @@ def track_audio(request: HttpRequest, track_uuid: str) -> HttpResponse:
                                     as_attachment=as_attachment, preview=not access.can_download(who, track))
 
 
+@open_to_links
+@require_safe
+def track_cover(request: HttpRequest, track_uuid: str) -> HttpResponse:
+    """The picture embedded in the file, as a small JPEG (whoever may see the track); 404 without one."""
+    track = access.get_viewable(access.actor(request), track_uuid)
+    if not track.cover:
+        raise Http404("No picture")
+    response = downloads.stored_response(track.cover, "image/jpeg", f"{track.title}.jpg")
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
 @long_running
 @open_to_links
 @require_safe

@@ -1,28 +1,81 @@
-"""The library: a person's tracks and those shared with them, uploading, and the whole library as Rekordbox XML."""
+"""The library: a person's tracks and those shared with them (searched, filtered, sorted, a page at a time:
+catalog.py), uploading, and the whole library as Rekordbox XML."""
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 from django_ratelimit.core import is_ratelimited
 
-from .. import actions, limits
+from .. import actions, catalog, limits
 from ..files import downloads, uploads
 from ..forms import UploadForm
 from ..live import panels
 from ..models import Track
 from .common import Refused, long_running
 
+LIST_TEMPLATE = "tracks/library/track-list.html"
+ROWS_TEMPLATE = "tracks/library/rows.html"
+PARTS = {"mine": False, "shared": True}
+
+
+def list_data(user: Any, filters: catalog.Filters, shown: int = catalog.PAGE, part: str = "",
+              after: str = "") -> dict[str, Any]:
+    """The library's list: a page of the person's own tracks and one of those shared with them (``shown``
+    rows at most, or for ``part`` the page after the cursor ``after``), and how many there are of each."""
+    data: dict[str, Any] = {"filters": filters, "q": filters.q, "query": urlencode(filters.query()),
+                            "filtered": bool(filters.query().keys() - {"sort"}), "rendered": f"{time.time():.3f}"}
+    for name, shared in PARTS.items():
+        only = replace(filters, shared=shared)
+        data[name] = catalog.page(user, only, after if name == part else "", shown)
+        data[f"{name}_total"] = catalog.count(user, only)
+    return data
+
+
+def _swapped(response: HttpResponse, how: dict[str, str]) -> HttpResponse:
+    """The server says where htmx puts what it answers."""
+    for name, value in how.items():
+        response[name] = value
+    return response
+
 
 @require_safe
 def library(request: HttpRequest) -> HttpResponse:
+    """The library page, searched, filtered and sorted as its address says; for htmx, the list alone (a
+    filter changed, or the library did: ``shown`` rows kept) or the next page of one part (``list`` and
+    ``cursor``: the rows, in place of the end that asked for them)."""
+    try:
+        filters = catalog.Filters.read(request.GET)
+        part, after = request.GET.get("list", ""), request.GET.get("cursor", "")
+        if request.htmx and part in PARTS and after:
+            found = catalog.page(request.user, replace(filters, shared=PARTS[part]), after)
+            return _swapped(render(request, ROWS_TEMPLATE, {"page": found, "part": part, "q": filters.q,
+                                                             "query": urlencode(filters.query())}),
+                            {"HX-Reswap": "outerHTML"})
+        shown = min(max(int(request.GET.get("shown") or catalog.PAGE), catalog.PAGE), catalog.MOST)
+        data = list_data(request.user, filters, shown, part if part in PARTS else "", after)
+    except (catalog.BadFilter, ValueError) as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain")
+    if request.htmx:
+        address = reverse("library") + (f"?{data['query']}" if data["query"] else "")
+        return _swapped(render(request, LIST_TEMPLATE, data),
+                        {"HX-Retarget": "#track-list", "HX-Reswap": "outerHTML", "HX-Replace-Url": address})
+    keys_known = catalog.key_choices(request.user)
     return render(request, "tracks/library.html", {
-        **panels.library_data(request.user),
+        **data,
+        "sorts": list(catalog.SORTS_SHOWN.items()),
+        "key_choices": keys_known,
+        "key_known": any(value == filters.key for value, _ in keys_known),
+        "version": panels.library_version(request.user),
         "max_upload_mb": settings.MAX_UPLOAD_MB,
         "max_minutes": settings.MAX_DURATION_S // 60,
     })

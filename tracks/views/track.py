@@ -1,5 +1,5 @@
-"""A track's page, its printable chord chart, the controls that depend on who looks, the tempo correction, renaming and
-deleting."""
+"""A track's page, its printable chord chart, the controls that depend on who looks, the tempo correction, the title and
+tags, deleting."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
 from .. import access, actions
-from ..forms import CommentForm, RenameForm
+from ..forms import CommentForm, DetailsForm
 from ..live import panels
 from ..models import Track
 from ..music import charts, keys, tempo
-from .common import open_to_links, panel_reply, track_url
+from .common import open_to_links, panel_reply, said, track_url
 from .jobs import separation_form
 from .sharing import sharing_context
 
@@ -119,10 +119,11 @@ def track_delete(request: HttpRequest, track_uuid: str) -> HttpResponse:
 
 
 @require_POST
-def track_rename(request: HttpRequest, track_uuid: str) -> HttpResponse:
+def track_details(request: HttpRequest, track_uuid: str) -> HttpResponse:
+    """The title and tags, as an owner or editor set them (the fields sent; forms.DetailsForm)."""
     track = access.get_editable(access.actor(request), track_uuid)
-    form = RenameForm(request.POST)
+    form = DetailsForm(request.POST)
     if not form.is_valid():
-        return HttpResponse(form.errors["title"][0], status=400)
-    actions.rename(track, request.user, form.cleaned_data["title"])
+        return HttpResponse(said(form, fields=True), status=400)
+    actions.describe(track, request.user, **form.given())
     return redirect(track_url(track))
