@@ -2,8 +2,8 @@
 tracks and those shared with them, searched (search.py), filtered by key and tempo, sorted, and cut into pages
 by a cursor (the last row's sort value and id), so a library of thousands is never read whole.
 
-A page costs the same few queries however long the library: the tracks with their latest analysis's
-figures, then the latest analysis jobs and analyses of that page's rows.
+A page costs the same few queries however long the library: the tracks with their current analysis (a
+join: Track.current_analysis), then the latest analysis jobs of that page's rows.
 """
 
 from __future__ import annotations
@@ -14,7 +14,20 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Case, F, FloatField, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    FloatField,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+    Window,
+)
 from django.db.models.functions import Coalesce, Concat, Lower
 
 from . import access, search
@@ -102,10 +115,6 @@ def tracks(user: Any, filters: Filters) -> QuerySet[Track]:
     return found
 
 
-def count(user: Any, filters: Filters) -> int:
-    return tracks(user, filters).count()
-
-
 def cursor(value: Any, pk: int) -> str:
     plain = value if isinstance(value, int | float) else str(value)
     return base64.urlsafe_b64encode(json.dumps([plain, pk]).encode()).decode().rstrip("=")
@@ -123,15 +132,17 @@ def _after(text: str) -> tuple[Any, int]:
 
 @dataclass
 class Page:
-    """One page of a library: its rows (each a track with its latest analysis job and analysis) and the cursor
-    of the next page ("" on the last)."""
+    """One page of a library: its rows (each a track with its latest analysis job and analysis), the cursor
+    of the next page ("" on the last), and on the first page how many tracks there are in all."""
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     next: str = ""
+    total: int = 0
 
 
 def page(user: Any, filters: Filters, after: str = "", limit: int = PAGE) -> Page:
-    """The page of the person's library that follows the cursor ``after`` (the first without one)."""
+    """The page of the person's library that follows the cursor ``after`` (the first without one, counting
+    the tracks in the same query: a window over them all)."""
     if not 1 <= limit <= MOST:
         raise BadFilter(f"limit: from 1 to {MOST}.")
     expression, descending = SORTS[filters.sort]
@@ -141,30 +152,28 @@ def page(user: Any, filters: Filters, after: str = "", limit: int = PAGE) -> Pag
         found = found.filter((Q(sort_value__lt=value) | Q(sort_value=value, id__lt=pk)) if descending else
                              (Q(sort_value__gt=value) | Q(sort_value=value, id__gt=pk)))
     order = ("-sort_value", "-id") if descending else ("sort_value", "id")
-    latest = {"track": OuterRef("pk")}
-    listed = list(found.order_by(*order).annotate(
-        latest_job_id=Subquery(Job.objects.filter(**latest, kind=Job.Kind.ANALYSIS).values("pk")[:1]),
-        latest_analysis_id=Subquery(AnalysisResult.objects.filter(**latest).values("pk")[:1]),
-    )[:limit + 1])
+    listed = list(found.order_by(*order).select_related("current_analysis").defer("current_analysis__data")
+                  .annotate(latest_job_id=Subquery(Job.objects.filter(track=OuterRef("pk"), kind=Job.Kind.ANALYSIS)
+                                                   .values("pk")[:1]),
+                            **({} if after else {"total": Window(Count("id"))}))[:limit + 1])
     more, listed = len(listed) > limit, listed[:limit]
+    total = listed[0].total if listed and not after else 0
     jobs = Job.objects.in_bulk([t.latest_job_id for t in listed if t.latest_job_id])
-    analyses = AnalysisResult.objects.defer("data").in_bulk([t.latest_analysis_id for t in listed
-                                                             if t.latest_analysis_id])
-    rows = [{"track": t, "job": jobs.get(t.latest_job_id), "analysis": analyses.get(t.latest_analysis_id),
-             "found_in": None} for t in listed]
+    rows = [{"track": t, "job": jobs.get(t.latest_job_id), "analysis": t.current_analysis, "found_in": None}
+            for t in listed]
     if filters.q and rows:
         said: dict[int, list[str]] = {}
         for track_id, text in Comment.objects.filter(track__in=listed).values_list("track_id", "text"):
             said.setdefault(track_id, []).append(text)
         for row in rows:
             row["found_in"] = search.where(row["track"], filters.q, said.get(row["track"].pk, []))
-    return Page(rows, cursor(listed[-1].sort_value, listed[-1].pk) if more else "")
+    return Page(rows, cursor(listed[-1].sort_value, listed[-1].pk) if more else "", total)
 
 
 def key_choices(user: Any) -> list[tuple[str, str]]:
-    """The keys of the person's library, in Camelot order, as (label, "A minor (8A)")."""
-    labels = set(access.viewable_tracks(user).with_figures().exclude(key_label__isnull=True)
-                 .exclude(key_label="").values_list("key_label", flat=True).distinct())
-    ranked = sorted(labels, key=lambda label: keys.camelot_rank(label))
+    """The keys the person's library was found in, in Camelot order, as (label, "A minor (8A)"): read off
+    its analyses at once (an older analysis's key may be among them), not track by track."""
+    labels = set(AnalysisResult.objects.filter(track__in=access.viewable_tracks(user)).exclude(key_label="")
+                 .order_by().values_list("key_label", flat=True).distinct())
+    ranked = sorted(labels, key=keys.camelot_rank)
     return [(label, f"{label} ({keys.camelot(label)})" if keys.camelot(label) else label) for label in ranked]
-

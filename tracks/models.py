@@ -94,9 +94,8 @@ class TrackQuerySet(models.QuerySet):
     def with_figures(self) -> TrackQuerySet:
         """Each track with its latest analysis's tempo (as corrected) and key label, as ``tempo`` and
         ``key_label`` (None without one): what lists sort, filter and match by, in the same query."""
-        latest = AnalysisResult.objects.filter(track=models.OuterRef("pk")).order_by("-created", "-id")
-        return self.annotate(tempo=models.Subquery(latest.values("tempo")[:1]),
-                             key_label=models.Subquery(latest.values("key_label")[:1]))
+        return self.annotate(tempo=models.F("current_analysis__tempo"),
+                             key_label=models.F("current_analysis__key_label"))
 
     def storage_used(self, owner: Any) -> int:
         """Bytes of a person's own tracks: originals, stems and each track's rendered mix (what the storage
@@ -137,6 +136,9 @@ class Track(models.Model):
     tempo_target = models.FloatField(null=True, blank=True)
     # What search reads (tracks/search.py keeps it): title, artist, album, file name and comments, folded.
     search_text = models.TextField(blank=True, editable=False)
+    # The newest analysis (AnalysisResult.save keeps it): what lists filter and sort by, one join away.
+    current_analysis = models.ForeignKey("AnalysisResult", on_delete=models.SET_NULL, null=True, blank=True,
+                                         related_name="+", editable=False)
 
     objects = TrackQuerySet.as_manager()
 
@@ -355,6 +357,19 @@ class AnalysisResult(models.Model):
 
     def __str__(self) -> str:
         return f"analysis of {self.track_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Saved; a new one becomes its track's current analysis if it is the newest."""
+        new = self._state.adding
+        super().save(*args, **kwargs)
+        if new:
+            self.point(self.track_id)
+
+    @classmethod
+    def point(cls, track_id: int) -> None:
+        """Make the track's current analysis its newest (after analyses were added in bulk, or one went)."""
+        newest = cls.objects.filter(track_id=track_id).order_by("-created", "-id").values("pk")[:1]
+        Track.objects.filter(pk=track_id).update(current_analysis=models.Subquery(newest))
 
     @classmethod
     def record(cls, job: Job, data: dict[str, Any]) -> AnalysisResult:

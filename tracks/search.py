@@ -1,6 +1,7 @@
 """Search over a track's title, artist, album, original file name and comments, behind one function (``matching``)
-whatever the database: PostgreSQL's full-text search, with pg_trgm's word similarity for typos ("metalica"
-finds Metallica), and SQLite's FTS5 on the embedded default (migration 0017 makes the indexes of each).
+whatever the database: PostgreSQL's full-text search, with pg_trgm's word similarity for typos when nothing
+has the words as typed ("metalica" finds Metallica), and SQLite's FTS5 on the embedded default (migration
+0017 makes the indexes of each).
 
 Each track keeps what is searched in ``Track.search_text``, folded (lower case, no accents) so both databases
 match alike: ``Track.save`` writes it when a field it reads is saved, ``refresh`` when a comment changes. A query's
@@ -49,14 +50,22 @@ def matching(tracks: QuerySet[Track], query: str) -> QuerySet[Track]:
 
 
 def _postgresql(tracks: QuerySet[Track], found: list[str]) -> QuerySet[Track]:
-    # Every word as the start of one ('bea:*'); or every word like one of the text's (a typo: pg_trgm's <%,
-    # word similarity over pg_trgm.word_similarity_threshold, 0.6 unless set). Both use migration 0017's indexes.
-    # The words travel as parameters; the SQL is fixed text.
-    full_text = RawSQL("to_tsvector('simple', tracks_track.search_text) @@ to_tsquery('simple', %s)",
-                       (" & ".join(f"{w}:*" for w in found),), output_field=BooleanField())
-    alike = RawSQL(" AND ".join(["%s <%% tracks_track.search_text"] * len(found)), tuple(found),  # noqa: S611
-                   output_field=BooleanField())
-    return tracks.alias(full_text=full_text, alike=alike).filter(Q(full_text=True) | Q(alike=True))
+    # Every word as the start of one ('bea:*'), in the words migration 0017 keeps (search_vector, indexed).
+    # Only when no track has them all: every word of four letters or more like one of the text's (a typo:
+    # pg_trgm's %>, word similarity over pg_trgm.word_similarity_threshold, 0.6 unless set), the shorter ones
+    # still by their start. The words travel as parameters; the SQL is fixed text.
+    exact = tracks.alias(words_found=_words_found(found)).filter(words_found=True)
+    if exact.exists():
+        return exact
+    alike = [RawSQL("tracks_track.search_text %%> %s", (w,), output_field=BooleanField())
+             if len(w) >= 4 else _words_found([w]) for w in found]
+    return tracks.alias(**{f"like_{n}": term for n, term in enumerate(alike)}).filter(
+        **{f"like_{n}": True for n in range(len(alike))})
+
+
+def _words_found(found: list[str]) -> RawSQL:
+    return RawSQL("tracks_track.search_vector @@ to_tsquery('simple', %s)",
+                  (" & ".join(f"{w}:*" for w in found),), output_field=BooleanField())
 
 
 def _sqlite(tracks: QuerySet[Track], found: list[str]) -> QuerySet[Track]:

@@ -2,6 +2,7 @@
 
 import unicodedata
 
+import django.db.models.deletion
 from django.db import migrations, models
 
 # The search indexes (tracks/search.py), of the database in use. On SQLite an FTS5 table over the tracks'
@@ -18,14 +19,19 @@ SQLITE = [
     "INSERT INTO tracks_track_fts(tracks_track_fts, rowid, search_text) VALUES ('delete', old.id, old.search_text); "
     "INSERT INTO tracks_track_fts(rowid, search_text) VALUES (new.id, new.search_text); END",
 ]
-SQLITE_UNDO = ["DROP TRIGGER tracks_track_fts_update", "DROP TRIGGER tracks_track_fts_delete",
-               "DROP TRIGGER tracks_track_fts_insert", "DROP TABLE tracks_track_fts"]
+SQLITE_UNDO = ["DROP TRIGGER IF EXISTS tracks_track_fts_update", "DROP TRIGGER IF EXISTS tracks_track_fts_delete",
+               "DROP TRIGGER IF EXISTS tracks_track_fts_insert", "DROP TABLE IF EXISTS tracks_track_fts"]
+# On PostgreSQL each track's words are kept as a tsvector in a column of their own, generated from search_text
+# (the model does not know it: only tracks/search.py reads it), with a GIN index; and a trigram index for typos.
 POSTGRESQL = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
-    "CREATE INDEX tracks_track_search_words ON tracks_track USING gin (to_tsvector('simple', search_text))",
+    "ALTER TABLE tracks_track ADD COLUMN search_vector tsvector "
+    "GENERATED ALWAYS AS (to_tsvector('simple', search_text)) STORED",
+    "CREATE INDEX tracks_track_search_words ON tracks_track USING gin (search_vector)",
     "CREATE INDEX tracks_track_search_trigrams ON tracks_track USING gin (search_text gin_trgm_ops)",
 ]
-POSTGRESQL_UNDO = ["DROP INDEX tracks_track_search_trigrams", "DROP INDEX tracks_track_search_words"]
+POSTGRESQL_UNDO = ["DROP INDEX IF EXISTS tracks_track_search_trigrams", "DROP INDEX IF EXISTS tracks_track_search_words",
+                   "ALTER TABLE tracks_track DROP COLUMN IF EXISTS search_vector"]
 
 
 def fold(text):  # as tracks/search.py folds, at the time of this migration
@@ -34,8 +40,11 @@ def fold(text):  # as tracks/search.py folds, at the time of this migration
 
 
 def index(apps, schema_editor):
-    # What search reads, first: an FTS5 table over rows it was not told of cannot take their 'delete'.
     Track, Comment = apps.get_model("tracks", "Track"), apps.get_model("tracks", "Comment")
+    AnalysisResult = apps.get_model("tracks", "AnalysisResult")
+    newest = AnalysisResult.objects.filter(track=models.OuterRef("pk")).order_by("-created", "-id").values("pk")[:1]
+    Track.objects.update(current_analysis=models.Subquery(newest))
+    # What search reads, first: an FTS5 table over rows it was not told of cannot take their 'delete'.
     for track in Track.objects.all():
         comments = list(Comment.objects.filter(track=track).values_list("text", flat=True))
         track.search_text = fold(" \n".join(p for p in (track.title, track.original_name, *comments) if p))
@@ -92,6 +101,11 @@ class Migration(migrations.Migration):
             model_name='activity',
             name='verb',
             field=models.CharField(choices=[('uploaded', 'uploaded the track'), ('renamed', 'renamed the track'), ('analysed', 'analysed the track'), ('separated', 'separated the stems'), ('shared', 'shared the track'), ('unshared', 'stopped sharing with'), ('role_changed', 'changed the role'), ('linked', 'made a share link'), ('unlinked', 'revoked a share link'), ('commented', 'commented'), ('retimed', 'corrected the tempo'), ('transcribed', 'transcribed to MIDI'), ('cued', 'changed the cues'), ('tagged', 'edited the details')], max_length=16),
+        ),
+        migrations.AddField(
+            model_name='track',
+            name='current_analysis',
+            field=models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tracks.analysisresult'),
         ),
         migrations.RunPython(index, unindex),
     ]

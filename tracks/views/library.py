@@ -20,7 +20,7 @@ from .. import actions, catalog, limits
 from ..files import downloads, uploads
 from ..forms import UploadForm
 from ..live import panels
-from ..models import Track
+from ..models import Share, Track
 from .common import Refused, long_running
 
 LIST_TEMPLATE = "tracks/library/track-list.html"
@@ -34,10 +34,14 @@ def list_data(user: Any, filters: catalog.Filters, shown: int = catalog.PAGE, pa
     rows at most, or for ``part`` the page after the cursor ``after``), and how many there are of each."""
     data: dict[str, Any] = {"filters": filters, "q": filters.q, "query": urlencode(filters.query()),
                             "filtered": bool(filters.query().keys() - {"sort"}), "rendered": f"{time.time():.3f}"}
+    anything_shared = Share.objects.filter(user=user).exists()  # if not, that part costs no more queries
     for name, shared in PARTS.items():
         only = replace(filters, shared=shared)
+        if shared and not anything_shared:
+            data[name], data[f"{name}_total"] = catalog.Page(), 0
+            continue
         data[name] = catalog.page(user, only, after if name == part else "", shown)
-        data[f"{name}_total"] = catalog.count(user, only)
+        data[f"{name}_total"] = data[name].total
     return data
 
 
