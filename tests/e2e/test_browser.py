@@ -873,3 +873,74 @@ def test_api_tokens_webhooks_and_the_api_docs(browser, served: Served, song: Pat
     audited = browser.new_context(storage_state=context.storage_state(), bypass_csp=True).new_page()
     audited.goto(f"{served.url}/account/")
     assert audit(audited, "account") == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_library_of_many_songs_searches_pages_and_shows_the_tags(browser, served: Served, song: Path,
+                                                                    tmp_path: Path) -> None:
+    """A DJ's library of 70 songs and one uploaded with its tags and cover: the search marks what it found as
+    they type, the list loads its next page as it scrolls, a filter narrows it, the owner edits the tags;
+    a bandmate it is shared with finds it under "Shared with me", a link holder sees its cover; desktop and
+    phone."""
+    from tests.helpers import track_row
+    from tracks.models import AnalysisResult, Share, ShareLink
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = sign_up(context, served, "deejay@example.org")
+    owner = get_user_model().objects.get(email="deejay@example.org")
+    for i in range(70):
+        made = track_row(owner, title=f"Crate song {i:02d}", artist=f"Band {i % 5}", album="Warehouse",
+                         duration=180.0 + i)
+        AnalysisResult.objects.create(track=made, analyzer_version="3", tempo=110.0 + i, key_label="A minor", data={})
+    tagged = audio.write_encoded(tmp_path / "enter.mp3", audio.song("E", "minor", 120.0, 6.0), channels=2,
+                                 tags={"title": "Enter Night", "artist": "Motörhead Tribute", "album": "Live",
+                                       "date": "1999", "genre": "Metal"}, cover=audio.jpeg(480, 480))
+    page.goto(f"{served.url}/")
+    page.set_input_files("#upload-input", str(tagged))
+    expect(page.locator("#track-rows article").first).to_contain_text("Enter Night", timeout=LIVE_S)
+    expect(page.locator("#track-rows article").first.locator("img.cover")).to_be_visible()
+    page.reload()
+    expect(page.locator("#library-count")).to_contain_text("71 songs")
+    assert page.locator("#track-rows article").count() == 50
+    page.locator("#track-rows .more").scroll_into_view_if_needed()
+    expect(page.locator("#track-rows article")).to_have_count(71, timeout=15_000)
+    page.screenshot(path=str(SHOTS / "library-many.png"))
+
+    page.fill("#library-filters input[name=q]", "motorh")  # accents aside, by a word's start
+    expect(page.locator("#track-rows article")).to_have_count(1, timeout=10_000)
+    expect(page.locator("#track-rows article mark")).to_have_text("Motörhead")
+    assert page.url.endswith("/?q=motorh")
+    page.screenshot(path=str(SHOTS / "library-search.png"))
+    page.fill("#library-filters input[name=q]", "band 3")
+    page.fill("#library-filters input[name=bpm_min]", "150")
+    expect(page.locator("#library-count")).to_contain_text("6 of your songs match", timeout=10_000)  # 43 to 68
+    page.select_option("#library-filters select[name=sort]", "bpm")
+    expect(page.locator("#track-rows article .title").first).to_have_text("Crate song 43", timeout=10_000)
+
+    track = Track.objects.get(title="Enter Night")
+    page.goto(f"{served.url}/tracks/{track.uuid}/")
+    expect(page.locator(f"#title-panel-{track.uuid} .by")).to_contain_text("Motörhead Tribute · Live (1999) · Metal")
+    page.click(f"#controls-{track.uuid} details.rename summary")
+    page.fill(f"#controls-{track.uuid} input[name=album]", "Live at the Forge")
+    with page.expect_navigation():  # a plain form: the page comes again, with the new tags
+        page.click(f"#controls-{track.uuid} details.rename button:has-text('Save')")
+    expect(page.locator(f"#title-panel-{track.uuid} .by")).to_contain_text("Live at the Forge", timeout=10_000)
+    page.screenshot(path=str(SHOTS / "track-tags.png"))
+
+    mate = sign_up(browser.new_context(viewport={"width": 390, "height": 800}, is_mobile=True, has_touch=True,
+                                       device_scale_factor=2), served, "bandmate@example.org")
+    Share.objects.create(track=track, user=get_user_model().objects.get(email="bandmate@example.org"), role="viewer")
+    mate.reload()
+    expect(mate.locator("#shared-with-me article")).to_contain_text("Enter Night")
+    mate.fill("#library-filters input[name=q]", "forge")
+    expect(mate.locator("#shared-with-me article mark")).to_have_text("Forge", timeout=10_000)
+    assert mate.evaluate("document.documentElement.scrollWidth") <= 391
+    mate.screenshot(path=str(SHOTS / "library-phone-viewer.png"), full_page=True)
+
+    link = ShareLink.objects.create(track=track)
+    guest = browser.new_context(viewport={"width": 390, "height": 800}, is_mobile=True).new_page()
+    guest.goto(f"{served.url}/s/{link.token}/")
+    expect(guest.locator(f"#title-panel-{track.uuid} img.cover")).to_be_visible()
+    assert guest.evaluate(f"document.querySelector('#title-panel-{track.uuid} img.cover').naturalWidth") == 480
+    guest.screenshot(path=str(SHOTS / "track-phone-link-holder.png"))
+    context.close()
