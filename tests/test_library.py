@@ -5,6 +5,7 @@ the same queries however long the library; the socket's state on connect."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 from pathlib import Path
@@ -271,3 +272,56 @@ def test_the_library_socket_opens_with_the_version_and_the_rows_at_work(alice) -
     before = panels.library_version(alice)
     idle.delete()
     assert panels.library_version(alice) != before
+
+
+# -- practice settings -----------------------------------------------------------------------------------------
+
+SETTINGS = {"rate": 0.8, "semitones": -2, "count_in": True, "loop": [4.0, 8.5],
+            "stems": {"vocals": {"gain": 1.2, "pan": -0.5, "mute": False, "solo": True},
+                      "click": {"gain": 0.6, "pan": 0, "mute": False, "solo": False},
+                      "kazoo": {"gain": 1, "pan": 0, "mute": False, "solo": False}}}
+
+
+def practised(client: Client, track: Track, settings: object) -> object:
+    body = settings if isinstance(settings, str) else json.dumps(settings)
+    return client.post(f"/tracks/{track.uuid}/practice/", body, content_type="application/json")
+
+
+def page_practice(client: Client, track: Track) -> dict:
+    html = client.get(f"/tracks/{track.uuid}/").content.decode()
+    return json.loads(re.search(r'<script id="practice-data" type="application/json">(.*?)</script>', html).group(1))
+
+
+def test_each_person_keeps_their_own_practice_settings_for_a_track(alice, bob, alice_client: Client,
+                                                                     bob_client: Client) -> None:
+    track = track_row(alice, duration=30.0)
+    Share.objects.create(track=track, user=bob, role="viewer")
+    assert page_practice(alice_client, track) == {}
+    assert practised(bob_client, track, SETTINGS).status_code == 204  # a viewer practises too
+    kept = page_practice(bob_client, track)
+    assert kept["rate"] == 0.8 and kept["semitones"] == -2 and kept["loop"] == [4.0, 8.5] and kept["count_in"]
+    assert set(kept["stems"]) == {"vocals", "click"}  # a name no mixer has is dropped
+    assert kept["stems"]["vocals"] == {"gain": 1.2, "pan": -0.5, "mute": False, "solo": True}
+    assert page_practice(alice_client, track) == {}  # Bob's are his
+    assert practised(bob_client, track, {**SETTINGS, "rate": 1.0, "loop": None}).status_code == 204
+    assert page_practice(bob_client, track)["loop"] is None and track.practices.count() == 1
+
+
+@pytest.mark.parametrize(("sent", "said"), [
+    ({"rate": 3}, "rate: from 0.5 to 1.5"),
+    ({"semitones": "up"}, "semitones: a number"),
+    ({"loop": [5, 5.1]}, "loop: at least 0.25 s"),
+    ({"loop": [5, 31]}, "loop: from 0 to 30"),
+    ({"stems": {"vocals": {"gain": float("inf")}}}, "stems.vocals.gain: a number"),  # Python reads Infinity
+    ({"stems": {"vocals": {"gain": 9}}}, "stems.vocals.gain: from 0 to 2"),
+    ([1, 2], "a JSON object"),
+    ("{not json", "The settings are JSON"),
+    ("x" * 9000, "too long"),
+])
+def test_practice_settings_a_mixer_could_not_use_are_refused_in_words(sent, said, alice, alice_client: Client
+                                                                       ) -> None:
+    track = track_row(alice, duration=30.0)
+    body = sent if isinstance(sent, str) else json.dumps(sent)
+    response = practised(alice_client, track, body)
+    assert response.status_code == 400 and said in response.content.decode()
+    assert not track.practices.exists()

@@ -312,6 +312,8 @@ TABLE = {
     "link-revoke": ("post", "/tracks/{track}/links/{link}/revoke/", {}, MANAGE),
     "link-open": ("get", "/s/{link}/", {}, EVERYONE_REDIRECTED),
     "track-details": ("post", "/tracks/{track}/details/", {"title": "New name", "artist": "Them"}, EDIT),
+    # Each person's own settings: anyone signed in who may see the track (an empty body: refused, once let in).
+    "track-practice": ("post", "/tracks/{track}/practice/", {}, {**EDIT, "owner": 400, "editor": 400, "viewer": 400}),
     "track-tempo": ("post", "/tracks/{track}/tempo/", {"step": "2"}, EDIT),
     "comment-add": ("post", "/tracks/{track}/comments/", {"at": "1.5", "text": "hi"}, COMMENT),
     # The comment is the owner's: only its author edits it; the owner and editors may delete it.

@@ -589,6 +589,22 @@ class Comment(models.Model):
         return f"comment at {self.at:.1f} s on {self.track_id}"
 
 
+class Practice(models.Model):
+    """How a person last left a track's mixer (music/practice.py: speed, transpose, loop, stem levels,
+    count-in), restored when they come back to it."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="practices")
+    settings = models.JSONField(default=dict)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "track"], name="one_practice_per_person_per_track")]
+
+    def __str__(self) -> str:
+        return f"practice of {self.user_id} on {self.track_id}"
+
+
 class Cue(models.Model):
     """A place in the song to jump to: proposed by an analysis (``auto``) or set by a person; one an analysis
     proposed that a person changed is theirs from then on, kept when the song is analysed again."""

@@ -55,6 +55,7 @@ urlpatterns = [
     path("tracks/<uuid:track_uuid>/links/", sharing.link_add, name="link-add"),
     path("tracks/<uuid:track_uuid>/links/<int:link_id>/revoke/", sharing.link_revoke, name="link-revoke"),
     path("tracks/<uuid:track_uuid>/details/", track.track_details, name="track-details"),
+    path("tracks/<uuid:track_uuid>/practice/", track.track_practice, name="track-practice"),
     path("tracks/<uuid:track_uuid>/comments/", comments.comment_add, name="comment-add"),
     path("tracks/<uuid:track_uuid>/comments/<uuid:comment_uuid>/", comments.comment_edit, name="comment-edit"),
     path("tracks/<uuid:track_uuid>/comments/<uuid:comment_uuid>/delete/", comments.comment_delete,

@@ -435,6 +435,17 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     assert alice.inner_text("[data-follow] [data-now-chord]").strip() not in ("", "\u2013")
     shots(alice, "practice-70-percent-down-a-tone")
     shots.part(alice, "mixer-practice", f"#stems-panel-{track.uuid}")
+    # Kept for her next visit: the track opened again starts at 70 %, a tone down, on the loop, the vocals
+    # soloed, no count-in (music/practice.py, mixer/practice.js); her bandmate's mixer is his own.
+    alice.wait_for_timeout(1500)  # the settings go a moment after the last change
+    again = alice_context.new_page()
+    again.goto(f"{served.url}/tracks/{track.uuid}/")
+    expect(again.locator("[data-mixer] [data-rate]")).to_have_attribute("aria-valuetext", "70 %")
+    assert again.input_value("[data-mixer] [data-semitones]") == "-2"
+    assert again.evaluate(f"{engine}.loop") == pytest.approx(loop, abs=0.001)
+    assert again.get_attribute("[data-mixer] .strip[data-stem=vocals] [data-action=solo]", "aria-pressed") == "true"
+    assert not again.is_checked("[data-mixer] [data-count-in]")
+    again.close()
     # The loop's bars are ready to export: the mix as heard (the vocals soloed), cut on the grid, named.
     first, last = int(alice.input_value("[data-export-first]")), int(alice.input_value("[data-export-last]"))
     # The bars the looped section covers: from the bar it starts in to the last that starts inside it.
@@ -527,6 +538,7 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
         time.sleep(0.2)
     assert alice.get_attribute("[data-mixer] [data-click]", "data-beats").count(",") + 1 == 2 * clicks - 1
     shots(bob, "viewer-sees-corrected-tempo")
+    expect(bob.locator("[data-mixer] [data-rate]")).to_have_attribute("aria-valuetext", "100 %")  # Alice's 70 %: hers
     expect(bob.locator(".strip[data-stem=bass] .midi-links a:has-text('MIDI')")).to_be_visible()  # a viewer's too
     # Cue points: the analysis proposed a Start on the first downbeat; Alice adds one at 0:02, Bob's page
     # shows it (no reload) without the controls to change it.

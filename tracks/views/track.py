@@ -3,6 +3,7 @@ tags, deleting."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import messages
@@ -13,8 +14,9 @@ from django.views.decorators.http import require_POST, require_safe
 from .. import access, actions
 from ..forms import CommentForm, DetailsForm
 from ..live import panels
-from ..models import Track
-from ..music import charts, keys, tempo
+from ..models import Practice, Track
+from ..music import charts, keys, practice, tempo
+from ..ports import contract
 from .common import open_to_links, panel_reply, said, track_url
 from .jobs import separation_form
 from .sharing import sharing_context
@@ -29,7 +31,37 @@ def track_detail(request: HttpRequest, track_uuid: str) -> HttpResponse:
     if context["can_manage"]:
         context.update(sharing_context(track))
     context["mixes_with"] = mixes_with(request.user, track, context["analysis"])
+    context["practice"] = practice_of(request.user, track)
     return render(request, "tracks/track_detail.html", context)
+
+
+def practice_of(user: Any, track: Track) -> dict[str, Any]:
+    """How the person last left this track's mixer ({} for a link holder, who has no account to keep it)."""
+    if not user.is_authenticated:
+        return {}
+    found = Practice.objects.filter(user=user, track=track).values_list("settings", flat=True).first()
+    return found or {}
+
+
+PRACTICE_STEMS = {*contract.STEMS, "click"}
+PRACTICE_MAX_BYTES = 8192
+
+
+@require_POST
+def track_practice(request: HttpRequest, track_uuid: str) -> HttpResponse:
+    """Keep the person's practice settings for the track (a JSON body, music/practice.py): 204, or 400 in
+    words. Whoever signed in may see the track keeps their own (a link holder has no account to keep them
+    in: the login middleware sends them to sign in)."""
+    track = access.get_viewable(access.actor(request), track_uuid)
+    if len(request.body) > PRACTICE_MAX_BYTES:
+        return HttpResponse("The settings are too long.", status=400, content_type="text/plain")
+    try:
+        kept = practice.clean(json.loads(request.body or b"null"), track.duration, PRACTICE_STEMS)
+    except ValueError as exc:  # json.JSONDecodeError is one
+        return HttpResponse(str(exc) if not isinstance(exc, json.JSONDecodeError) else "The settings are JSON.",
+                            status=400, content_type="text/plain")
+    Practice.objects.update_or_create(user=request.user, track=track, defaults={"settings": kept})
+    return HttpResponse(status=204)
 
 
 def mixes_with(user: Any, track: Track, analysis: Any, most: int = 10) -> list[tuple[Track, str, float, str]]:

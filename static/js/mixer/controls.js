@@ -1,6 +1,7 @@
 // The mixer's panel: its controls bound to the engine (the page's markup may be swapped by a push at any
 // time: a fresh panel is bound again and shows where the engine is), and what it shows of the engine.
 import { sections } from "./engine.js";
+import { remember } from "./practice.js";
 import { clock, decibels, megabytes, panned } from "./words.js";
 
 export const controls = {
@@ -58,6 +59,7 @@ export const controls = {
     this.renderLoop();
     this.renderTempo();
     this.renderPosition();
+    remember(this);
   },
 
   // "124 → 99 BPM, A minor → G minor": what the song has become.
@@ -84,6 +86,7 @@ export const controls = {
     if (!shift && this.keys.length === 25) parts.push(this.keys[12]);
     const text = this.root.querySelector("[data-tempo-text]");
     if (text) text.textContent = parts.join(", ");
+    remember(this);
   },
 
   // Keyboard: space play/pause, arrows seek 5 s, digits mute (with Shift: solo) stem n, 0 resets. Space on
@@ -164,7 +167,7 @@ export const controls = {
     }
     const clear = root.querySelector('[data-action="loop-clear"]');
     if (clear) clear.addEventListener("click", () => this.setLoop(0, 0));
-    this.bindSetting(root, "[data-count-in]", "checked", this.countIn, (on) => { this.countIn = on; });
+    this.bindSetting(root, "[data-count-in]", "checked", this.countIn, (on) => { this.countIn = on; remember(this); });
     this.bindSetting(root, "[data-click-on]", "checked", !!this.click && this.audible(this.click), (on) => {
       this.click.mute = !on;
       this.click.solo = false;

@@ -15,6 +15,7 @@
 //
 // What the panel shows, and how its controls reach the engine, is controls.js's (mixed into the class).
 import { clickTrack, countIn } from "./click.js";
+import { restore, restoreLevels, saved } from "./practice.js";
 import { HEAD_BYTES, MIDDLE_BYTES, channels, joined, loadScript, wholePages } from "./stream.js";
 
 const MARGIN_S = 0.3;  // how close playback may come to the end of what has arrived
@@ -55,6 +56,7 @@ export class Engine {
     this.loop = null;     // {start, end} (s): every source loops there, the click with them
     this.snap = "bar";    // what a dragged loop snaps to: beat, bar or section
     this.countIn = false; // one bar of clicks before Play
+    restore(this, saved());  // as this person last left it (practice.js)
   }
 
   position() {
@@ -278,6 +280,7 @@ export class Engine {
     if (fresh) {
       this.click = { name: "click", gain: 0.6, pan: 0, mute: true, solo: false, buffer: null, source: null,
                      gainNode: null, panNode: null };
+      restoreLevels([this.click], saved());
       this.stems.push(this.click);
     }
     Object.assign(this.click, { version: strip.dataset.click, beats: numbers(strip.dataset.beats),
