@@ -900,6 +900,21 @@ def test_a_library_of_many_songs_searches_pages_and_shows_the_tags(browser, serv
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = sign_up(context, served, "deejay@example.org")
     owner = get_user_model().objects.get(email="deejay@example.org")
+    # A folder: its songs go up in order (sub-folders too), one bar for them all; what is not audio stays out.
+    folder = tmp_path / "Gig"
+    (folder / "Encore").mkdir(parents=True)
+    for n, (where, name) in enumerate(((folder, "02 Second.wav"), (folder, "10 Tenth.wav"),
+                                       (folder / "Encore", "01 Last.wav"))):
+        shutil.copy(audio.variant(song, n + 3, tmp_path), where / name)
+    (folder / "cover.jpg").write_bytes(audio.jpeg())
+    (folder / "setlist.txt").write_text("the order we play")
+    page.set_input_files("#upload-folder", str(folder))
+    expect(page.locator("#upload-overall")).to_contain_text("3 of 3 songs sent", timeout=LIVE_S)
+    expect(page.locator("#upload-overall")).to_contain_text("2 files left out (not audio)")
+    expect(page.locator("#track-rows article")).to_have_count(3, timeout=LIVE_S)
+    page.screenshot(path=str(SHOTS / "library-folder-uploaded.png"))
+    assert list(Track.objects.order_by("created").values_list("original_name", flat=True)) == [
+        "02 Second.wav", "10 Tenth.wav", "01 Last.wav"]  # by path, numbers as numbers: Encore/ comes last
     for i in range(70):
         made = track_row(owner, title=f"Crate song {i:02d}", artist=f"Band {i % 5}", album="Warehouse",
                          duration=180.0 + i)
@@ -912,10 +927,10 @@ def test_a_library_of_many_songs_searches_pages_and_shows_the_tags(browser, serv
     expect(page.locator("#track-rows article").first).to_contain_text("Enter Night", timeout=LIVE_S)
     expect(page.locator("#track-rows article").first.locator("img.cover")).to_be_visible()
     page.reload()
-    expect(page.locator("#library-count")).to_contain_text("71 songs")
+    expect(page.locator("#library-count")).to_contain_text("74 songs")
     assert page.locator("#track-rows article").count() == 50
     page.locator("#track-rows .more").scroll_into_view_if_needed()
-    expect(page.locator("#track-rows article")).to_have_count(71, timeout=15_000)
+    expect(page.locator("#track-rows article")).to_have_count(74, timeout=15_000)
     page.screenshot(path=str(SHOTS / "library-many.png"))
 
     page.fill("#library-filters input[name=q]", "motorh")  # accents aside, by a word's start
