@@ -28,6 +28,8 @@ from tracks.models import (
     AnalysisResult,
     ApiToken,
     Comment,
+    Crate,
+    CrateEntry,
     Cue,
     Job,
     Share,
@@ -254,6 +256,7 @@ ACCOUNT = {"owner": 200, "editor": 200, "viewer": 200, "stranger": 200, "anonymo
 OWN_ACCOUNT_MADE = dict.fromkeys(("owner", "editor", "viewer", "stranger"), 302)  # to the page that shows it
 OWN_ACCOUNT_REFUSED = dict.fromkeys(("owner", "editor", "viewer", "stranger"), 400)  # a form's errors
 OWNERS_OWN = {**ACCOUNT, "owner": 302, "editor": 404, "viewer": 404, "stranger": 404}
+OWNERS_OWN_PAGE = {**OWNERS_OWN, "owner": 200}
 SIGNED_IN_AWAY = {a: 302 if a in ("owner", "editor", "viewer", "stranger") else 200 for a in ACTORS}
 EVERYONE_REDIRECTED = dict.fromkeys(ACTORS, 302)
 
@@ -312,6 +315,17 @@ TABLE = {
     "link-revoke": ("post", "/tracks/{track}/links/{link}/revoke/", {}, MANAGE),
     "link-open": ("get", "/s/{link}/", {}, EVERYONE_REDIRECTED),
     "track-details": ("post", "/tracks/{track}/details/", {"title": "New name", "artist": "Them"}, EDIT),
+    # Crates are their owner's: anyone else is told there is none; anyone signed in lists and makes their own.
+    "crates": ("get", "/crates/", {}, ACCOUNT),
+    "crate-add": ("post", "/crates/add/", {"name": ""}, {**ACCOUNT, **OWN_ACCOUNT_REFUSED}),
+    "crate": ("get", "/crates/{crate}/", {}, OWNERS_OWN_PAGE),
+    "crate-edit": ("post", "/crates/{crate}/edit/", {"name": "Encore"}, OWNERS_OWN),
+    "crate-delete": ("post", "/crates/{crate}/delete/", {}, OWNERS_OWN),
+    "crate-put": ("post", "/crates/put/", {}, OWNERS_OWN),  # alice's crate and track
+    "crate-remove": ("post", "/crates/{crate}/entries/{entry}/remove/", {}, OWNERS_OWN),
+    "crate-order": ("post", "/crates/{crate}/order/", {}, OWNERS_OWN),  # the entry's id as the order
+    "crate-m3u": ("get", "/crates/{crate}/playlist.m3u8", {}, OWNERS_OWN_PAGE),
+    "crate-rekordbox": ("get", "/crates/{crate}/rekordbox.xml", {}, OWNERS_OWN_PAGE),
     # Each person's own settings: anyone signed in who may see the track (an empty body: refused, once let in).
     "track-practice": ("post", "/tracks/{track}/practice/", {}, {**EDIT, "owner": 400, "editor": 400, "viewer": 400}),
     "track-tempo": ("post", "/tracks/{track}/tempo/", {"step": "2"}, EDIT),
@@ -384,6 +398,8 @@ def access_world(alice: object, charlie: object, song: Path) -> dict[str, Any]:
         "webhook": Webhook.objects.create(user=alice, url="https://example.com/hook", events=["job.failed"],
                                           secret=Webhook.new_secret()),
         "upload": Upload.objects.create(user=alice, length=100, filename="a.wav"),
+        "crate": (crate := Crate.objects.create(owner=alice, name="Gig", kind=Crate.Kind.SETLIST)),
+        "entry": CrateEntry.objects.create(crate=crate, track=track, position=1),
     }
 
 
@@ -399,7 +415,12 @@ def test_the_access_table(route: str, actor: str, alice_client: Client, alice, c
     url = template.format(track=track.uuid, job=running.uuid if route == "job-cancel" else job.uuid, render=render.uuid,
                           stem=track.stems.first().uuid, share=share.pk, comment=comment.uuid, cue=cue.uuid,
                           link=owners_link.token if route == "link-open" else owners_link.pk,
-                          token=api_token.pk, webhook=webhook.uuid)
+                          token=api_token.pk, webhook=webhook.uuid, crate=world["crate"].uuid,
+                          entry=world["entry"].pk)
+    if route == "crate-put":
+        data = {"crate": world["crate"].uuid, "track": track.uuid}
+    elif route == "crate-order":
+        data = {"order": str(world["entry"].pk)}
     response = getattr(client, method)(url, data)
     assert response.status_code == expected[actor], (route, actor, url)
     if method == "get":  # HEAD wherever GET: the same answer, without its body

@@ -605,6 +605,45 @@ class Practice(models.Model):
         return f"practice of {self.user_id} on {self.track_id}"
 
 
+class Crate(models.Model):
+    """A named, ordered collection of tracks, a track in as many as its owner likes: a DJ's crate or a band's
+    setlist (the same thing, named as its owner calls it). Its owner's alone for now."""
+
+    class Kind(models.TextChoices):
+        CRATE = "crate", "Crate"
+        SETLIST = "setlist", "Setlist"
+
+    NAME_MAX = 100
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="crates")
+    name = models.CharField(max_length=NAME_MAX)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.CRATE)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = [Lower("name"), "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CrateEntry(models.Model):
+    """A track's place in a crate (1, 2, ...: its order, which its owner changes)."""
+
+    crate = models.ForeignKey(Crate, on_delete=models.CASCADE, related_name="entries")
+    track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="crate_entries")
+    position = models.PositiveIntegerField()
+    added = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [models.UniqueConstraint(fields=["crate", "track"], name="a_track_once_in_a_crate")]
+
+    def __str__(self) -> str:
+        return f"{self.track_id} at {self.position} in {self.crate_id}"
+
+
 class Cue(models.Model):
     """A place in the song to jump to: proposed by an analysis (``auto``) or set by a person; one an analysis
     proposed that a person changed is theirs from then on, kept when the song is analysed again."""

@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import LogoutView
 from django.urls import path
 
-from .views import accounts, comments, files, health, jobs, library, sharing, track
+from .views import accounts, comments, crates, files, health, jobs, library, sharing, track
 
 urlpatterns = [
     path("healthz/", health.healthz, name="healthz"),
@@ -25,6 +25,16 @@ urlpatterns = [
     path("", library.library, name="library"),
     path("rekordbox.xml", library.library_rekordbox, name="library-rekordbox"),
     path("tracks/upload/", library.upload, name="upload"),
+    path("crates/", crates.crate_list, name="crates"),
+    path("crates/add/", crates.crate_add, name="crate-add"),
+    path("crates/<uuid:crate_uuid>/", crates.crate_detail, name="crate"),
+    path("crates/<uuid:crate_uuid>/edit/", crates.crate_edit, name="crate-edit"),
+    path("crates/<uuid:crate_uuid>/delete/", crates.crate_delete, name="crate-delete"),
+    path("crates/put/", crates.crate_put, name="crate-put"),
+    path("crates/<uuid:crate_uuid>/entries/<int:entry_id>/remove/", crates.crate_remove, name="crate-remove"),
+    path("crates/<uuid:crate_uuid>/order/", crates.crate_order, name="crate-order"),
+    path("crates/<uuid:crate_uuid>/playlist.m3u8", crates.crate_m3u, name="crate-m3u"),
+    path("crates/<uuid:crate_uuid>/rekordbox.xml", crates.crate_rekordbox, name="crate-rekordbox"),
     path("tracks/<uuid:track_uuid>/", track.track_detail, name="track"),
     path("tracks/<uuid:track_uuid>/controls/", track.track_controls, name="track-controls"),
     path("tracks/<uuid:track_uuid>/audio/", files.track_audio, name="track-audio"),

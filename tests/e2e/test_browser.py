@@ -970,4 +970,42 @@ def test_a_library_of_many_songs_searches_pages_and_shows_the_tags(browser, serv
     expect(guest.locator(f"#title-panel-{track.uuid} img.cover")).to_be_visible()
     assert guest.evaluate(f"document.querySelector('#title-panel-{track.uuid} img.cover').naturalWidth") == 480
     guest.screenshot(path=str(SHOTS / "track-phone-link-holder.png"))
+
+    # A setlist: made, two songs added from their pages, moved by keyboard and by dragging, played in order,
+    # exported; at a phone's width too.
+    page.goto(f"{served.url}/crates/")
+    page.fill("input[name=name]", "Friday gig")
+    page.select_option("select[name=kind]", "setlist")
+    page.click("form button.primary")
+    page.wait_for_url(re.compile(r"/crates/[0-9a-f-]+/$"))
+    setlist = page.url
+    others = list(Track.objects.filter(title__in=["Crate song 05", "Crate song 07"]).order_by("title"))
+    for song_track in (track, *others):
+        page.goto(f"{served.url}/tracks/{song_track.uuid}/")
+        page.click("form.crate-put button")
+        expect(page.locator(".messages")).to_contain_text("Added to “Friday gig”")
+    page.goto(setlist)
+    titles = page.locator("ol.entries .title")
+    expect(titles).to_have_text(["Enter Night", "Crate song 05", "Crate song 07"])
+    expect(page.locator("#crate-total")).to_contain_text("3 songs · 6:18 in all")  # 6 s + 3:05 + 3:07
+    page.focus("ol.entries li:nth-child(1) [data-move='1']")
+    page.keyboard.press("Enter")  # Enter Night down one
+    expect(titles).to_have_text(["Crate song 05", "Enter Night", "Crate song 07"])
+    page.locator("ol.entries li:nth-child(3)").drag_to(page.locator("ol.entries li:nth-child(1)"),
+                                                        target_position={"x": 20, "y": 5})
+    expect(titles).to_have_text(["Crate song 07", "Crate song 05", "Enter Night"])
+    page.reload()  # kept on the server
+    expect(titles).to_have_text(["Crate song 07", "Crate song 05", "Enter Night"])
+    page.click("[data-play-all]")
+    expect(page.locator("[data-player] [data-now]")).to_have_text("1. Crate song 07")
+    page.screenshot(path=str(SHOTS / "setlist.png"), full_page=True)
+    with page.expect_download() as m3u:
+        page.click("a:has-text('Download the M3U playlist')")
+    assert Path(m3u.value.path()).read_text().splitlines()[2:4] == ["#EXTINF:187,Band 2 - Crate song 07",
+                                                                    "Crate song 07.wav"]
+    small = browser.new_context(storage_state=context.storage_state(), viewport={"width": 390, "height": 800},
+                                is_mobile=True, has_touch=True, device_scale_factor=2).new_page()
+    small.goto(setlist)
+    assert small.evaluate("document.documentElement.scrollWidth") <= 391
+    small.screenshot(path=str(SHOTS / "setlist-phone.png"), full_page=True)
     context.close()

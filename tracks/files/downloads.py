@@ -72,6 +72,12 @@ def preview_missing() -> HttpResponse:
                         content_type="text/plain; charset=utf-8")
 
 
+def original_filename(track: Track) -> str:
+    """What the original is called once downloaded: its title and its format's extension (what Rekordbox's
+    Location and a crate's M3U name too)."""
+    return safe_filename(f"{track.title}{Path(track.file).suffix}")
+
+
 def audio_response(track: Track, range_header: str = "", as_attachment: bool = False,
                    preview: bool = False) -> HttpResponseBase:
     """The track's original file, or with ``preview`` its compressed copy for listening (404 until it is
@@ -80,8 +86,8 @@ def audio_response(track: Track, range_header: str = "", as_attachment: bool = F
         if not track.preview:
             return preview_missing()
         return stored_response(track.preview, CONTENT_TYPES["mp3"], f"{track.title} (preview).mp3", range_header)
-    return stored_response(track.file, CONTENT_TYPES.get(track.format), f"{track.title}{Path(track.file).suffix}",
-                           range_header, as_attachment)
+    return stored_response(track.file, CONTENT_TYPES.get(track.format), original_filename(track), range_header,
+                           as_attachment)
 
 
 def stem_response(stem: Stem, range_header: str = "", as_attachment: bool = False,
@@ -303,10 +309,11 @@ def dj_facts(track: Track) -> tuple[AnalysisResult | None, str, list[cues.Found]
     return analysis, keys.camelot(analysis.key_label if analysis else ""), kept
 
 
-def rekordbox_response(tracks: list[Track], filename: str) -> HttpResponseBase:
+def rekordbox_response(tracks: list[Track], filename: str, playlist: str = "SoundForge") -> HttpResponseBase:
     """Rekordbox's collection XML for these tracks (tempo, beat grid, key, cues), each with its latest
-    analysis. Call only after access.py has said yes to each."""
-    response = HttpResponse(rekordbox.collection([(track, *dj_facts(track)) for track in tracks]),
+    analysis, in one playlist (named ``playlist``, in their order). Call only after access.py has said yes to
+    each."""
+    response = HttpResponse(rekordbox.collection([(track, *dj_facts(track)) for track in tracks], playlist),
                             content_type="application/xml")
     return _disposition(response, filename)
 

@@ -27,11 +27,12 @@ HOT_CUES = 8
 def track_element(number: int, track: Track, analysis: AnalysisResult | None, camelot: str,
                   cue_points: list[Found]) -> ET.Element:
     shown = analysis.shown if analysis else {}
-    filename = safe_filename(f"{track.title}{Path(track.file).suffix}")
+    filename = safe_filename(f"{track.title}{Path(track.file).suffix}")  # as downloads.original_filename
     key = analysis.key_label if analysis else ""
     comments = " · ".join(p for p in (key and f"{key} ({camelot})", "analysed by SoundForge" if analysis else "") if p)
     element = ET.Element("TRACK", {
-        "TrackID": str(number), "Name": track.title, "Artist": "", "Kind": KINDS.get(track.format, "WAV File"),
+        "TrackID": str(number), "Name": track.title, "Artist": track.artist, "Album": track.album,
+        "Genre": track.genre, "Year": str(track.year or ""), "Kind": KINDS.get(track.format, "WAV File"),
         "Size": str(track.size), "TotalTime": str(round(track.duration)), "SampleRate": str(track.sample_rate),
         "AverageBpm": f"{analysis.tempo:.2f}" if analysis and analysis.tempo else "0.00",
         "Tonality": tonality(key), "Comments": comments,
@@ -53,16 +54,17 @@ def track_element(number: int, track: Track, analysis: AnalysisResult | None, ca
     return element
 
 
-def collection(entries: Iterable[tuple[Track, AnalysisResult | None, str, list[Found]]]) -> bytes:
-    """The XML for (track, its latest analysis, its Camelot key, its cues) entries, in one playlist
-    "SoundForge"."""
+def collection(entries: Iterable[tuple[Track, AnalysisResult | None, str, list[Found]]],
+               playlist_name: str = "SoundForge") -> bytes:
+    """The XML for (track, its latest analysis, its Camelot key, its cues) entries, in one playlist of that
+    name, in their order."""
     root = ET.Element("DJ_PLAYLISTS", {"Version": "1.0.0"})
     ET.SubElement(root, "PRODUCT", {"Name": "SoundForge", "Version": version("soundforge"), "Company": "SoundForge"})
     tracks = [track_element(n, *entry) for n, entry in enumerate(entries, 1)]
     listed = ET.SubElement(root, "COLLECTION", {"Entries": str(len(tracks))})
     listed.extend(tracks)
     playlists = ET.SubElement(ET.SubElement(root, "PLAYLISTS"), "NODE", {"Type": "0", "Name": "ROOT", "Count": "1"})
-    playlist = ET.SubElement(playlists, "NODE", {"Name": "SoundForge", "Type": "1", "KeyType": "0",
+    playlist = ET.SubElement(playlists, "NODE", {"Name": playlist_name, "Type": "1", "KeyType": "0",
                                                  "Entries": str(len(tracks))})
     for element in tracks:
         ET.SubElement(playlist, "TRACK", {"Key": element.get("TrackID")})

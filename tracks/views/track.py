@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
-from .. import access, actions
+from .. import access, actions, crates
 from ..forms import CommentForm, DetailsForm
 from ..live import panels
 from ..models import Practice, Track
@@ -32,6 +32,7 @@ def track_detail(request: HttpRequest, track_uuid: str) -> HttpResponse:
         context.update(sharing_context(track))
     context["mixes_with"] = mixes_with(request.user, track, context["analysis"])
     context["practice"] = practice_of(request.user, track)
+    context["crates"] = list(crates.of(request.user)) if request.user.is_authenticated else []
     return render(request, "tracks/track_detail.html", context)
 
 

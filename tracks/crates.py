@@ -1,0 +1,91 @@
+"""Crates and setlists: named, ordered collections of a person's tracks (those they own and those shared with
+them), a track in as many as they like. What the crate pages and their exports read and change; the views ask
+who may (the crate's owner, for now) and call these.
+
+Positions run 1, 2, 3 ... with no gaps: adding puts a track at the end, removing closes the gap, and a new
+order is given whole (every entry once), so two people's moves can never leave two tracks at one place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, Max, QuerySet
+
+from . import access
+from .models import Crate, CrateEntry, Track
+
+
+def of(user: Any) -> QuerySet[Crate]:
+    """The person's crates, each with its number of entries as ``size``."""
+    return Crate.objects.filter(owner=user).annotate(size=Count("entries"))
+
+
+def entries(crate: Crate, user: Any) -> list[CrateEntry]:
+    """The crate's entries in order, each track with its current analysis; only tracks the person may still
+    see (one shared with them and then unshared drops out of the list, not out of the crate)."""
+    seen = access.viewable_tracks(user).values("pk")
+    return list(crate.entries.filter(track__in=seen).select_related("track", "track__current_analysis")
+                .defer("track__current_analysis__data"))
+
+
+def total_seconds(listed: list[CrateEntry]) -> float:
+    return sum(entry.track.duration for entry in listed)
+
+
+@transaction.atomic
+def add(crate: Crate, tracks: list[Track]) -> int:
+    """Put the tracks at the crate's end in the order given (one already in it stays where it is); how many
+    were added."""
+    Crate.objects.select_for_update().filter(pk=crate.pk).first()  # one change to a crate's order at a time
+    present = set(crate.entries.values_list("track_id", flat=True))
+    last = crate.entries.aggregate(last=Max("position"))["last"] or 0
+    fresh = []
+    for track in tracks:
+        if track.pk not in present:
+            present.add(track.pk)
+            last += 1
+            fresh.append(CrateEntry(crate=crate, track=track, position=last))
+    CrateEntry.objects.bulk_create(fresh)
+    return len(fresh)
+
+
+@transaction.atomic
+def remove(entry: CrateEntry) -> None:
+    crate = entry.crate
+    Crate.objects.select_for_update().filter(pk=crate.pk).first()
+    entry.delete()
+    _renumber(crate, list(crate.entries.order_by("position", "id")))
+
+
+@transaction.atomic
+def reorder(crate: Crate, order: list[int]) -> None:
+    """The crate's entries in the order of ``order`` (entry ids, each of them once); ValueError if it is not
+    the crate's entries exactly (an entry added or removed meanwhile: the page asks again)."""
+    Crate.objects.select_for_update().filter(pk=crate.pk).first()
+    current = {entry.pk: entry for entry in crate.entries.all()}
+    if sorted(order) != sorted(current) or len(set(order)) != len(order):
+        raise ValueError("The crate changed meanwhile: load it again and move the songs once more.")
+    _renumber(crate, [current[pk] for pk in order])
+
+
+def _renumber(crate: Crate, ordered: list[CrateEntry]) -> None:
+    for position, entry in enumerate(ordered, 1):
+        entry.position = position
+    CrateEntry.objects.bulk_update(ordered, ["position"])
+
+
+def m3u(crate: Crate, listed: list[CrateEntry], filename: Any) -> str:
+    """The crate as an extended M3U playlist: each song's length and "artist - title", then its file's name
+    (``filename(track)``), as the downloaded originals are named beside it."""
+    lines = ["#EXTM3U", f"#PLAYLIST:{_line(crate.name)}"]
+    for entry in listed:
+        track = entry.track
+        shown = f"{track.artist} - {track.title}" if track.artist else track.title
+        lines += [f"#EXTINF:{round(track.duration)},{_line(shown)}", filename(track)]
+    return "\n".join(lines) + "\n"
+
+
+def _line(text: str) -> str:
+    return " ".join(text.split())  # no line breaks inside an entry
