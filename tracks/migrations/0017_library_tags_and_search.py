@@ -40,19 +40,22 @@ def fold(text):  # as tracks/search.py folds, at the time of this migration
 
 
 def index(apps, schema_editor):
+    vendor = schema_editor.connection.vendor
+    if vendor == "postgresql":  # the schema before any row changes; no check deferred (they block ALTER TABLE)
+        for statement in ["SET CONSTRAINTS ALL IMMEDIATE", *POSTGRESQL]:
+            schema_editor.execute(statement)
     Track, Comment = apps.get_model("tracks", "Track"), apps.get_model("tracks", "Comment")
     AnalysisResult = apps.get_model("tracks", "AnalysisResult")
-    newest = AnalysisResult.objects.filter(track=models.OuterRef("pk")).order_by("-created", "-id").values("pk")[:1]
-    Track.objects.update(current_analysis=models.Subquery(newest))
-    # What search reads, first: an FTS5 table over rows it was not told of cannot take their 'delete'.
+    # What search reads, before SQLite's FTS5 table: one over rows it was not told of cannot take their 'delete'.
     for track in Track.objects.all():
         comments = list(Comment.objects.filter(track=track).values_list("text", flat=True))
         track.search_text = fold(" \n".join(p for p in (track.title, track.original_name, *comments) if p))
         track.save(update_fields=["search_text"])
-    statements = {"sqlite": [*SQLITE, "INSERT INTO tracks_track_fts(tracks_track_fts) VALUES ('rebuild')"],
-                  "postgresql": POSTGRESQL}.get(schema_editor.connection.vendor, [])
-    for statement in statements:
-        schema_editor.execute(statement)
+    if vendor == "sqlite":
+        for statement in [*SQLITE, "INSERT INTO tracks_track_fts(tracks_track_fts) VALUES ('rebuild')"]:
+            schema_editor.execute(statement)
+    newest = AnalysisResult.objects.filter(track=models.OuterRef("pk")).order_by("-created", "-id").values("pk")[:1]
+    Track.objects.update(current_analysis=models.Subquery(newest))
 
 
 def unindex(apps, schema_editor):
