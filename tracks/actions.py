@@ -63,10 +63,6 @@ def describe(track: Track, user: Any, **details: Any) -> None:
     events.changed(track, TITLE, ACTIVITY)
 
 
-def rename(track: Track, user: Any, title: str) -> None:
-    describe(track, user, title=title)
-
-
 def delete(track: Track) -> None:
     """The track, its files once the deletion commits, and its jobs: queued ones leave Redis now; running
     ones see their row go and stop their port. Open pages of it end; it leaves every library."""

@@ -59,14 +59,18 @@ def remove(entry: CrateEntry) -> None:
     _renumber(crate, list(crate.entries.order_by("position", "id")))
 
 
+class Changed(ValueError):
+    """A new order that is not the crate's entries exactly: one was added or removed meanwhile."""
+
+
 @transaction.atomic
 def reorder(crate: Crate, order: list[int]) -> None:
-    """The crate's entries in the order of ``order`` (entry ids, each of them once); ValueError if it is not
+    """The crate's entries in the order of ``order`` (entry ids, each of them once); Changed if it is not
     the crate's entries exactly (an entry added or removed meanwhile: the page asks again)."""
     Crate.objects.select_for_update().filter(pk=crate.pk).first()
     current = {entry.pk: entry for entry in crate.entries.all()}
     if sorted(order) != sorted(current) or len(set(order)) != len(order):
-        raise ValueError("The crate changed meanwhile: load it again and move the songs once more.")
+        raise Changed("The crate changed meanwhile: load it again and move the songs once more.")
     _renumber(crate, [current[pk] for pk in order])
 
 

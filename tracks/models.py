@@ -159,6 +159,12 @@ class Track(models.Model):
                 kwargs["update_fields"] = {*fields, "search_text"}
         super().save(*args, **kwargs)
 
+    @property
+    def download_name(self) -> str:
+        """What the original is called once downloaded: its title and its format's extension (what a crate's
+        M3U and Rekordbox's Location name too)."""
+        return safe_filename(f"{self.title}{Path(self.file).suffix}")
+
     def searched_text(self, comments: list[str] | None = None) -> str:
         """What search reads (tracks/search.py): the title, tags, file name and comments, folded."""
         if comments is None:

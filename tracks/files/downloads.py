@@ -72,12 +72,6 @@ def preview_missing() -> HttpResponse:
                         content_type="text/plain; charset=utf-8")
 
 
-def original_filename(track: Track) -> str:
-    """What the original is called once downloaded: its title and its format's extension (what Rekordbox's
-    Location and a crate's M3U name too)."""
-    return safe_filename(f"{track.title}{Path(track.file).suffix}")
-
-
 def audio_response(track: Track, range_header: str = "", as_attachment: bool = False,
                    preview: bool = False) -> HttpResponseBase:
     """The track's original file, or with ``preview`` its compressed copy for listening (404 until it is
@@ -86,7 +80,7 @@ def audio_response(track: Track, range_header: str = "", as_attachment: bool = F
         if not track.preview:
             return preview_missing()
         return stored_response(track.preview, CONTENT_TYPES["mp3"], f"{track.title} (preview).mp3", range_header)
-    return stored_response(track.file, CONTENT_TYPES.get(track.format), original_filename(track), range_header,
+    return stored_response(track.file, CONTENT_TYPES.get(track.format), track.download_name, range_header,
                            as_attachment)
 
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from importlib.metadata import version
-from pathlib import Path
 from urllib.parse import quote
 
-from ..models import AnalysisResult, Track, safe_filename
+from ..models import AnalysisResult, Track
 from ..music.cues import Found, rgb
 from ..music.loops import bar_starts
 from ..music.tagging import tonality
@@ -27,7 +26,7 @@ HOT_CUES = 8
 def track_element(number: int, track: Track, analysis: AnalysisResult | None, camelot: str,
                   cue_points: list[Found]) -> ET.Element:
     shown = analysis.shown if analysis else {}
-    filename = safe_filename(f"{track.title}{Path(track.file).suffix}")  # as downloads.original_filename
+    filename = track.download_name
     key = analysis.key_label if analysis else ""
     comments = " · ".join(p for p in (key and f"{key} ({camelot})", "analysed by SoundForge" if analysis else "") if p)
     element = ET.Element("TRACK", {

@@ -122,9 +122,10 @@ def crate_order(request: HttpRequest, crate_uuid: str) -> HttpResponse:
         raw = json.loads(request.body) if request.content_type == "application/json" else \
             request.POST.get("order", "").split(",")
         crates.reorder(crate, [int(pk) for pk in raw])
-    except (ValueError, TypeError) as exc:
-        text = str(exc) if "crate changed" in str(exc) else "order: every entry of the crate once, by its id."
-        return HttpResponse(text, status=400, content_type="text/plain")
+    except crates.Changed as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain")
+    except (ValueError, TypeError):
+        return HttpResponse("order: every entry of the crate once, by its id.", status=400, content_type="text/plain")
     if request.content_type == "application/json":
         return HttpResponse(status=204)
     return redirect("crate", crate.uuid)
@@ -134,7 +135,7 @@ def crate_order(request: HttpRequest, crate_uuid: str) -> HttpResponse:
 def crate_m3u(request: HttpRequest, crate_uuid: str) -> HttpResponse:
     """The crate as an M3U playlist of the originals' file names (as "Download original" names them)."""
     crate = own_crate(request, crate_uuid)
-    response = HttpResponse(crates.m3u(crate, crates.entries(crate, request.user), downloads.original_filename),
+    response = HttpResponse(crates.m3u(crate, crates.entries(crate, request.user), lambda track: track.download_name),
                             content_type="audio/x-mpegurl; charset=utf-8")
     response["Content-Disposition"] = downloads.content_disposition_header(True, safe_filename(f"{crate.name}.m3u8"))
     return response
