@@ -243,3 +243,32 @@ def test_a_port_runs_at_the_nice_level_asked(tmp_path: Path) -> None:
     port = script(tmp_path, 'print(json.dumps({"nice": os.nice(0)}))')
     base = run_port(port, [], timeout=30).data["nice"]
     assert run_port(port, [], timeout=30, nice=7).data["nice"] == min(19, base + 7)
+
+
+@pytest.mark.slow
+def test_a_port_starts_while_another_thread_holds_an_image_scaler(tmp_path: Path) -> None:
+    """The web process has threads, and PyAV keeps an image scaler (with threads of its own) per thread that
+    re-encoded a cover. Python run between fork and exec (Popen's preexec_fn) hung for ever freeing it in the
+    child; the runner now starts ports with nothing of ours between the two."""
+    import threading
+
+    from tests.audio import jpeg
+
+    scaled, done = threading.Event(), threading.Event()
+
+    def keep_a_scaler() -> None:
+        jpeg()
+        scaled.set()
+        done.wait(60)
+
+    holder = threading.Thread(target=keep_a_scaler, daemon=True)
+    holder.start()
+    assert scaled.wait(30)
+    port = script(tmp_path, 'print(json.dumps({"pid": os.getpid()}))')
+    results: list[dict] = []
+    starter = threading.Thread(target=lambda: results.append(
+        run_port(port, [], timeout=20, max_file_mb=1, nice=1).data), daemon=True)
+    starter.start()
+    starter.join(30)
+    done.set()
+    assert results and results[0]["pid"] > 0, "the port never started"

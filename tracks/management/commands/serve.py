@@ -37,11 +37,13 @@ class Supervisor:
     def start(self, name: str) -> subprocess.Popen[bytes]:
         warm = name == "warm-analyzer"
         extra = jobs.port_env() if warm else {}
-        # The warm server forks the analyses: niced as a whole, as cold-started ports are one by one.
-        niced = (lambda: os.nice(settings.PORT_NICE)) if warm and settings.PORT_NICE else None
+        command = self.specs[name]
+        if warm and settings.PORT_NICE:
+            # The warm server forks the analyses: niced as a whole, as cold-started ports are one by one.
+            command = runner.spawned(command, die_with_parent=False, nice=settings.PORT_NICE)
         shared = (self.listener.fileno(),) if name.startswith("web-") else ()
-        self.children[name] = subprocess.Popen(self.specs[name], env={**self.env, **extra}, cwd=settings.BASE_DIR,
-                                               start_new_session=True, preexec_fn=niced, pass_fds=shared)
+        self.children[name] = subprocess.Popen(command, env={**self.env, **extra}, cwd=settings.BASE_DIR,
+                                               start_new_session=True, pass_fds=shared)
         return self.children[name]
 
     def start_all(self) -> None:

@@ -11,13 +11,10 @@ This module imports no Django so that it can be used (and tested) on its own.
 from __future__ import annotations
 
 import collections
-import ctypes
-import ctypes.util
 import json
 import logging
 import os
 import queue
-import resource
 import signal
 import subprocess
 import sys
@@ -38,13 +35,7 @@ ROOT = PORTS_DIR.parent.parent  # the repository: tracks.ports is importable fro
 PORTS_PACKAGE = __package__.rpartition(".")[0]  # the programs sit above this package
 STDERR_TAIL_LINES = 40
 POLL_S = 0.1
-PR_SET_PDEATHSIG = 1
-_libc = None
-if sys.platform == "linux":
-    try:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    except OSError:
-        _libc = None
+SPAWN = Path(__file__).with_name("spawn.py")
 KILL_GRACE_S = 2.0
 
 
@@ -73,26 +64,16 @@ class PortError(Exception):
         self.stderr_tail = stderr_tail
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: on Linux, have the kernel KILL the port if the job process dies first,
-    so a worker killed mid-job never leaves an orphan port running."""
-    if _libc is not None:
-        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def _child_setup(max_file_bytes: int | None, nice: int) -> Callable[[], None]:
-    """What the child does before exec: die with its parent; with ``max_file_bytes``, be unable to write
-    any file past that size (the kernel's RLIMIT_FSIZE: a write past it fails with EFBIG, which the port
-    reports), so a runaway port cannot fill the disk; with ``nice``, yield the CPU to the web server."""
-
-    def setup() -> None:
-        _die_with_parent()
-        if max_file_bytes:
-            resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
-        if nice:
-            os.nice(nice)
-
-    return setup
+def spawned(command: Sequence[str], *, die_with_parent: bool = True, max_file_bytes: int | None = None,
+            nice: int = 0) -> list[str]:
+    """``command`` (``python ...``) started through spawn.py, which in the child before the program: has the
+    kernel KILL it if this process dies first (Linux), so a worker killed mid-job never leaves an orphan port
+    running; with ``max_file_bytes``, makes it unable to write any file past that size (the kernel's
+    RLIMIT_FSIZE: a write past it fails with EFBIG, which the port reports), so a runaway port cannot fill the
+    disk; with ``nice``, has it yield the CPU to the web server."""
+    python, *rest = command
+    return [python, "-I", "-S", str(SPAWN), str(os.getpid() if die_with_parent else 0), str(max_file_bytes or 0),
+            str(nice), *rest]
 
 
 @dataclass(frozen=True)
@@ -194,12 +175,12 @@ def run_port(
         proc = warm.start(warm_socket, target.name, args, env)
     try:
         proc = proc or subprocess.Popen(
-            [*target.command(python), *args],
+            spawned([*target.command(python), *args], max_file_bytes=int(max_file_mb * 2**20) if max_file_mb else None,
+                    nice=nice),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,  # its own process group, so a kill reaches its children too
-            preexec_fn=_child_setup(int(max_file_mb * 2**20) if max_file_mb else None, nice),
             env=port_env(env),
         )
     except OSError as exc:
