@@ -66,9 +66,9 @@ def test_it_analyses_an_upload(alice_client: Client, c_major_wav: Path, run_work
     assert proposed[0].name == "Start" and proposed[0].at == pytest.approx(data["downbeats"][0], abs=0.001)
     assert all(c.auto for c in proposed) and 'data-cue="Start"' in page
     library = alice_client.get("/").content.decode()
-    assert f"{result.tempo:.1f}" in library
-    # The figures the library sorts and filters by, and the key's place on the Camelot wheel.
-    assert f'data-bpm="{result.tempo}"' in library and 'data-key="C major" data-camelot="8B"' in library
+    # The row's tempo and key, and the key's place on the Camelot wheel (the server sorts and filters by them).
+    assert f"<b>{result.tempo:.1f}</b> BPM" in library
+    assert '<b>C major</b> <span class="hint" title="Camelot wheel">8B</span>' in library
     exported = alice_client.get(f"/tracks/{track.uuid}/analysis.json")
     assert exported.status_code == 200 and exported.json()["tempo"] == result.tempo
     assert 'analysis.json"' in exported["Content-Disposition"]
