@@ -130,6 +130,18 @@ TABLE = {
     ("GET", "upload"): ("/uploads/{upload}", None, {}, owners_own(200, write=False)),
     ("PATCH", "upload_append"): ("/uploads/{upload}", b"abc", {**TUS, "HTTP_UPLOAD_OFFSET": "0"}, owners_own(204)),
     ("DELETE", "upload_delete"): ("/uploads/{upload}", None, TUS, owners_own(204)),
+    # Crates: the access world's is the owner's, shared with the editor as its editor and the viewer as its
+    # viewer; a link opens its track only.
+    ("GET", "crates"): ("/crates", None, {}, account()),
+    ("POST", "crate_add"): ("/crates", {"name": "Encore"}, {}, account_write(201)),
+    ("GET", "crate"): ("/crates/{crate}", None, {}, {**view(), "link": 403, "link_downloads": 403}),
+    ("DELETE", "crate_delete"): ("/crates/{crate}", None, {}, manage(204)),
+    ("POST", "crate_entry_add"): ("/crates/{crate}/entries", {"track": "{track}"}, {}, edit(200)),  # in it already
+    ("DELETE", "crate_entry_remove"): ("/crates/{crate}/entries/{entry}", None, {}, edit(204)),
+    ("PUT", "crate_order"): ("/crates/{crate}/order", {"order": ["{entry}"]}, {}, edit(200)),
+    ("PUT", "crate_agree"): ("/crates/{crate}/entries/{entry}/agreed", {"rate": 0.9}, {}, edit(200)),
+    ("GET", "practice"): (T + "/practice", None, {}, {**view(), "link": 403, "link_downloads": 403}),
+    ("PUT", "practice_put"): (T + "/practice", {"rate": 0.8}, {}, {**edit(200), "viewer": 200}),
     ("GET", "webhooks"): ("/webhooks", None, {}, account()),
     ("POST", "webhook_add"): ("/webhooks", {"url": "https://example.com/hook"}, {}, account_write(201)),
     ("DELETE", "webhook_delete"): ("/webhooks/{webhook}", None, {}, owners_own(204)),
@@ -183,7 +195,8 @@ def test_the_api_access_table(operation: tuple[str, str], actor: str, alice, cha
     url = API + template.format(
         track=track.uuid, job=world["job"].uuid, running=world["running"].uuid, render=world["render"].uuid,
         stem=world["stem"].uuid, share=world["share"].pk, comment=world["comment"].uuid, cue=world["cue"].uuid,
-        link=world["link"].pk, upload=world["upload"].uuid, webhook=world["webhook"].uuid)
+        link=world["link"].pk, upload=world["upload"].uuid, webhook=world["webhook"].uuid,
+        crate=world["crate"].uuid, entry=world["entry"].pk)
     kwargs = {**headers, **extra}
     if body == "file":
         from django.core.files.uploadedfile import SimpleUploadedFile
@@ -192,6 +205,8 @@ def test_the_api_access_table(operation: tuple[str, str], actor: str, alice, cha
     elif isinstance(body, bytes):
         response = client.generic(method, url, body, content_type="application/offset+octet-stream", **kwargs)
     elif body is not None:
+        body = json.loads(json.dumps(body).replace('"{track}"', f'"{track.uuid}"').replace(
+            '"{entry}"', str(world["entry"].pk)))
         response = client.generic(method, url, json.dumps(body), content_type="application/json", **kwargs)
     else:
         response = client.generic(method, url, **kwargs)

@@ -30,6 +30,7 @@ from tracks.models import (
     Comment,
     Crate,
     CrateEntry,
+    CrateShare,
     Cue,
     Job,
     Share,
@@ -257,6 +258,10 @@ OWN_ACCOUNT_MADE = dict.fromkeys(("owner", "editor", "viewer", "stranger"), 302)
 OWN_ACCOUNT_REFUSED = dict.fromkeys(("owner", "editor", "viewer", "stranger"), 400)  # a form's errors
 OWNERS_OWN = {**ACCOUNT, "owner": 302, "editor": 404, "viewer": 404, "stranger": 404}
 OWNERS_OWN_PAGE = {**OWNERS_OWN, "owner": 200}
+# The access world's crate is shared with the editor as its editor and with the viewer as its viewer.
+CRATE_VIEW = {**OWNERS_OWN_PAGE, "editor": 200, "viewer": 200}
+CRATE_EDIT = {**OWNERS_OWN, "editor": 302, "viewer": 403}
+CRATE_MANAGE = {**OWNERS_OWN, "editor": 403, "viewer": 403}
 SIGNED_IN_AWAY = {a: 302 if a in ("owner", "editor", "viewer", "stranger") else 200 for a in ACTORS}
 EVERYONE_REDIRECTED = dict.fromkeys(ACTORS, 302)
 
@@ -318,14 +323,17 @@ TABLE = {
     # Crates are their owner's: anyone else is told there is none; anyone signed in lists and makes their own.
     "crates": ("get", "/crates/", {}, ACCOUNT),
     "crate-add": ("post", "/crates/add/", {"name": ""}, {**ACCOUNT, **OWN_ACCOUNT_REFUSED}),
-    "crate": ("get", "/crates/{crate}/", {}, OWNERS_OWN_PAGE),
-    "crate-edit": ("post", "/crates/{crate}/edit/", {"name": "Encore"}, OWNERS_OWN),
-    "crate-delete": ("post", "/crates/{crate}/delete/", {}, OWNERS_OWN),
-    "crate-put": ("post", "/crates/put/", {}, OWNERS_OWN),  # alice's crate and track
-    "crate-remove": ("post", "/crates/{crate}/entries/{entry}/remove/", {}, OWNERS_OWN),
-    "crate-order": ("post", "/crates/{crate}/order/", {}, OWNERS_OWN),  # the entry's id as the order
-    "crate-m3u": ("get", "/crates/{crate}/playlist.m3u8", {}, OWNERS_OWN_PAGE),
-    "crate-rekordbox": ("get", "/crates/{crate}/rekordbox.xml", {}, OWNERS_OWN_PAGE),
+    "crate": ("get", "/crates/{crate}/", {}, CRATE_VIEW),
+    "crate-edit": ("post", "/crates/{crate}/edit/", {"name": "Encore"}, CRATE_MANAGE),
+    "crate-delete": ("post", "/crates/{crate}/delete/", {}, CRATE_MANAGE),
+    "crate-put": ("post", "/crates/put/", {}, CRATE_EDIT),  # alice's crate and track
+    "crate-remove": ("post", "/crates/{crate}/entries/{entry}/remove/", {}, CRATE_EDIT),
+    "crate-order": ("post", "/crates/{crate}/order/", {}, CRATE_EDIT),  # the entry's id as the order
+    "crate-agree": ("post", "/crates/{crate}/entries/{entry}/agree/", {}, CRATE_EDIT),  # a form: Clear
+    "crate-share": ("post", "/crates/{crate}/shares/", {"who": ""}, {**CRATE_MANAGE, "owner": 400}),
+    "crate-share-update": ("post", "/crates/{crate}/shares/{crate_share}/", {"role": "editor"}, CRATE_MANAGE),
+    "crate-m3u": ("get", "/crates/{crate}/playlist.m3u8", {}, CRATE_VIEW),
+    "crate-rekordbox": ("get", "/crates/{crate}/rekordbox.xml", {}, CRATE_VIEW),
     # Each person's own settings: anyone signed in who may see the track (an empty body: refused, once let in).
     "track-practice": ("post", "/tracks/{track}/practice/", {}, {**EDIT, "owner": 400, "editor": 400, "viewer": 400}),
     "track-tempo": ("post", "/tracks/{track}/tempo/", {"step": "2"}, EDIT),
@@ -400,6 +408,8 @@ def access_world(alice: object, charlie: object, song: Path) -> dict[str, Any]:
         "upload": Upload.objects.create(user=alice, length=100, filename="a.wav"),
         "crate": (crate := Crate.objects.create(owner=alice, name="Gig", kind=Crate.Kind.SETLIST)),
         "entry": CrateEntry.objects.create(crate=crate, track=track, position=1),
+        "crate_share": CrateShare.objects.create(crate=crate, user=users["viewer"], role="viewer"),
+        "crate_editor": CrateShare.objects.create(crate=crate, user=users["editor"], role="editor"),
     }
 
 
@@ -416,7 +426,7 @@ def test_the_access_table(route: str, actor: str, alice_client: Client, alice, c
                           stem=track.stems.first().uuid, share=share.pk, comment=comment.uuid, cue=cue.uuid,
                           link=owners_link.token if route == "link-open" else owners_link.pk,
                           token=api_token.pk, webhook=webhook.uuid, crate=world["crate"].uuid,
-                          entry=world["entry"].pk)
+                          entry=world["entry"].pk, crate_share=world["crate_share"].pk)
     if route == "crate-put":
         data = {"crate": world["crate"].uuid, "track": track.uuid}
     elif route == "crate-order":

@@ -2,8 +2,10 @@
 enqueueing of jobs all ask here.
 
 Who is asking is an :class:`Actor`: the user (maybe anonymous) and the share-link tokens their session
-holds. Their role on a track is one of ``owner``, ``editor`` and ``viewer`` (a :class:`Share`), ``link``
-(a usable :class:`ShareLink`), or none. Strangers cannot tell a hidden track from none: they get 404.
+holds. Their role on a track is one of ``owner``, ``editor`` and ``viewer`` (a :class:`Share`, or a crate of
+the track's owner holding it shared with them: a :class:`CrateShare` opens its owner's songs in it, as a
+viewer, whatever the role on the crate), ``link`` (a usable :class:`ShareLink`), or none. On a crate it is
+``owner``, ``editor`` or ``viewer``. Strangers cannot tell a hidden track or crate from none: they get 404.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Count, F, Max, Q, QuerySet
 from django.http import Http404
 
-from .models import Comment, Share, ShareLink, Track
+from .models import Comment, Crate, CrateEntry, CrateShare, Share, ShareLink, Track
 
 User = AbstractBaseUser | AnonymousUser
 OWNER, EDITOR, VIEWER, LINK = "owner", Share.Role.EDITOR.value, Share.Role.VIEWER.value, "link"
@@ -71,6 +73,8 @@ def _role(who: Actor, track: Track) -> str | None:
         shared = Share.objects.filter(track=track, user_id=who.user.pk).values_list("role", flat=True).first()
         if shared:
             return shared
+        if _through_crates(who.user.pk).filter(track=track).exists():
+            return VIEWER
     if who.link_tokens and ShareLink.usable().filter(track=track, token__in=who.link_tokens).exists():
         return LINK
     return None
@@ -148,12 +152,72 @@ def viewable_tracks(user: User) -> QuerySet[Track]:
     over every column, which made the database read the whole library to show a page of it)."""
     if not user.is_authenticated:
         return Track.objects.none()
-    return Track.objects.filter(Q(owner=user) | Q(pk__in=Share.objects.filter(user=user).values("track_id")))
+    return Track.objects.filter(Q(owner=user) | Q(pk__in=Share.objects.filter(user=user).values("track_id"))
+                                | Q(pk__in=_through_crates(user.pk).values("track_id")))
+
+
+def anything_shared_with(user: User) -> bool:
+    """Whether anything of someone else's may be in the user's library: a track or a crate shared with them."""
+    return Share.objects.filter(user=user).exists() or CrateShare.objects.filter(user=user).exists()
+
+
+def _through_crates(user_id: int) -> QuerySet[CrateEntry]:
+    """The entries of crates shared with the user whose songs belong to the crate's owner: those it opens."""
+    return CrateEntry.objects.filter(crate__shares__user_id=user_id, track__owner_id=F("crate__owner_id"))
 
 
 def audience(track: Track) -> Iterable[int]:
-    """The users whose library shows the track: its owner and everyone it is shared with."""
-    return [track.owner_id, *Share.objects.filter(track=track, user__isnull=False).values_list("user_id", flat=True)]
+    """The users whose library shows the track: its owner, everyone it is shared with, and everyone a crate
+    of its owner's holding it is shared with."""
+    shared = Share.objects.filter(track=track, user__isnull=False).values_list("user_id", flat=True)
+    through = CrateShare.objects.filter(crate__owner_id=track.owner_id, crate__entries__track=track)
+    return list(dict.fromkeys([track.owner_id, *shared, *through.values_list("user_id", flat=True)]))
+
+
+# -- crates ------------------------------------------------------------------------------------------------
+
+
+def crate_role(user: User, crate: Crate) -> str | None:
+    if not user.is_authenticated:
+        return None
+    if crate.owner_id == user.pk:
+        return OWNER
+    return CrateShare.objects.filter(crate=crate, user_id=user.pk).values_list("role", flat=True).first()
+
+
+def viewable_crates(user: User, roles: Iterable[str] = (VIEWER, EDITOR)) -> QuerySet[Crate]:
+    """The person's crates and those shared with them (in one of ``roles``), each with its number of entries
+    as ``size``."""
+    if not user.is_authenticated:
+        return Crate.objects.none()
+    shared = CrateShare.objects.filter(user=user, role__in=list(roles)).values("crate_id")
+    return (Crate.objects.filter(Q(owner=user) | Q(pk__in=shared))
+            .select_related("owner__profile").annotate(size=Count("entries")))
+
+
+def get_crate(user: User, crate_uuid: uuid.UUID | str, to: str = "view") -> Crate:
+    """The crate if the user may ``view``, ``edit`` (its songs, their order and agreed settings) or ``manage``
+    (rename, share, delete) it: 404 for what they may not see, PermissionDenied for what they may see but
+    not change. Its ``role`` is set."""
+    crate = Crate.objects.select_related("owner__profile").filter(uuid=crate_uuid).first() \
+        if _is_uuid(crate_uuid) else None
+    found = crate_role(user, crate) if crate is not None else None
+    if found is None:
+        raise Http404("No such crate")
+    if to == "edit" and found not in EDIT_ROLES:
+        raise PermissionDenied("You may open this crate but not change it.")
+    if to == "manage" and found != OWNER:
+        raise PermissionDenied("Only the crate's owner may do that.")
+    crate.role = found
+    return crate
+
+
+def _is_uuid(value: object) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 def find_viewable(who: Actor, track_uuid: uuid.UUID | str) -> Track | None:

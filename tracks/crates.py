@@ -1,6 +1,8 @@
 """Crates and setlists: named, ordered collections of a person's tracks (those they own and those shared with
-them), a track in as many as they like. What the crate pages and their exports read and change; the views ask
-who may (the crate's owner, for now) and call these.
+them), a track in as many as they like, shared with people as viewers or editors. What the crate pages and
+their exports read and change; the views ask access.py who may, and call these. A change to what a crate
+holds or to whom it is shared may open or close its owner's songs to its people: their libraries are told,
+and pages open on a song that may have closed ask access.py again.
 
 Positions run 1, 2, 3 ... with no gaps: adding puts a track at the end, removing closes the gap, and a new
 order is given whole (every entry once), so two people's moves can never leave two tracks at one place.
@@ -11,15 +13,28 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Max, QuerySet
+from django.db.models import Max
+from django.utils import timezone
 
 from . import access
-from .models import Crate, CrateEntry, Track
+from .live import events
+from .models import Crate, CrateEntry, CrateShare, Track
+from .music import practice
 
 
-def of(user: Any) -> QuerySet[Crate]:
-    """The person's crates, each with its number of entries as ``size``."""
-    return Crate.objects.filter(owner=user).annotate(size=Count("entries"))
+def people(crate: Crate) -> list[int]:
+    """Whose libraries the crate's songs may be in through it: the people it is shared with."""
+    return list(crate.shares.values_list("user_id", flat=True))
+
+
+def _opened_or_closed(crate: Crate, tracks: list[Track], users: list[int] | None = None) -> None:
+    """``tracks`` came into or left the crate (or the crate came to or left ``users``): the libraries of its
+    people are told, and pages open on those of the owner's songs ask access.py again (once the transaction
+    commits)."""
+    for user_id in people(crate) if users is None else users:
+        events.library_changed(user_id)
+    owners = [track for track in tracks if track.owner_id == crate.owner_id]
+    transaction.on_commit(lambda: [events.access_changed(track) for track in owners])
 
 
 def entries(crate: Crate, user: Any) -> list[CrateEntry]:
@@ -48,6 +63,8 @@ def add(crate: Crate, tracks: list[Track]) -> int:
             last += 1
             fresh.append(CrateEntry(crate=crate, track=track, position=last))
     CrateEntry.objects.bulk_create(fresh)
+    if fresh:
+        _opened_or_closed(crate, [])
     return len(fresh)
 
 
@@ -57,6 +74,38 @@ def remove(entry: CrateEntry) -> None:
     Crate.objects.select_for_update().filter(pk=crate.pk).first()
     entry.delete()
     _renumber(crate, list(crate.entries.order_by("position", "id")))
+    _opened_or_closed(crate, [entry.track])
+
+
+@transaction.atomic
+def delete(crate: Crate) -> None:
+    """The crate and its entries; never its tracks."""
+    tracks, users = [entry.track for entry in crate.entries.select_related("track")], people(crate)
+    crate.delete()
+    _opened_or_closed(crate, tracks, users)
+
+
+@transaction.atomic
+def share(crate: Crate, user: Any, role: str) -> CrateShare:
+    found, _ = CrateShare.objects.update_or_create(crate=crate, user=user, defaults={"role": role})
+    _opened_or_closed(crate, [], [user.pk])
+    return found
+
+
+@transaction.atomic
+def unshare(found: CrateShare) -> None:
+    crate = found.crate
+    found.delete()
+    _opened_or_closed(crate, [entry.track for entry in crate.entries.select_related("track")], [found.user_id])
+
+
+def agree(entry: CrateEntry, by: Any, settings: dict[str, Any]) -> None:
+    """The settings (practice.clean's) everyone who opens the song from its crate starts from ({}, or those of
+    the song as it is: none)."""
+    settings = {} if practice.neutral(settings) else settings
+    entry.agreed, entry.agreed_by, entry.agreed_at = settings, (by if settings else None), \
+        (timezone.now() if settings else None)
+    entry.save(update_fields=["agreed", "agreed_by", "agreed_at"])
 
 
 class Changed(ValueError):

@@ -613,7 +613,8 @@ class Practice(models.Model):
 
 class Crate(models.Model):
     """A named, ordered collection of tracks, a track in as many as its owner likes: a DJ's crate or a band's
-    setlist (the same thing, named as its owner calls it). Its owner's alone for now."""
+    setlist (the same thing, named as its owner calls it). Shared with people (:class:`CrateShare`), it opens
+    its owner's songs in it to them."""
 
     class Kind(models.TextChoices):
         CRATE = "crate", "Crate"
@@ -634,13 +635,37 @@ class Crate(models.Model):
         return self.name
 
 
+class CrateShare(models.Model):
+    """A crate shared with another person: viewers open it, play it, export it, and open and practise the
+    owner's songs in it for as long as both hold; editors also add, remove and reorder songs and agree each
+    song's settings (access.py decides)."""
+
+    crate = models.ForeignKey(Crate, on_delete=models.CASCADE, related_name="shares")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="crate_shares")
+    role = models.CharField(max_length=16, choices=Share.Role.choices, default=Share.Role.VIEWER)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created", "id"]
+        constraints = [models.UniqueConstraint(fields=["crate", "user"], name="one_share_per_user_per_crate")]
+
+    def __str__(self) -> str:
+        return f"crate {self.crate_id} shared with {self.user_id} as {self.role}"
+
+
 class CrateEntry(models.Model):
-    """A track's place in a crate (1, 2, ...: its order, which its owner changes)."""
+    """A track's place in a crate (1, 2, ...: its order, which its owner and editors change), and the practice
+    settings its people agreed for it there (music/practice.py's; {}: none), which everyone who opens the song
+    from the crate starts from."""
 
     crate = models.ForeignKey(Crate, on_delete=models.CASCADE, related_name="entries")
     track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="crate_entries")
     position = models.PositiveIntegerField()
     added = models.DateTimeField(default=timezone.now)
+    agreed = models.JSONField(default=dict, blank=True)
+    agreed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                  related_name="+")
+    agreed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["position", "id"]

@@ -1,12 +1,14 @@
 // A crate's page: its songs move by dragging or with their Move buttons (the keyboard's way; without this
 // script each posts the order it makes), the new order kept on the server at once (every entry once, as
-// JSON); "Play in order" plays the songs one after the other.
+// JSON); "Play in order" plays the songs one after the other, each at the speed agreed for it. A viewer's page
+// has no order to keep (no data-order-url) and no Move buttons.
 (function () {
   "use strict";
   const crate = document.getElementById("crate");
   const list = crate && crate.querySelector("ol.entries");
   if (!list) return;
   const headers = JSON.parse(document.body.getAttribute("hx-headers") || "{}");
+  const editable = !!crate.dataset.orderUrl;
 
   function entries() { return Array.from(list.querySelectorAll("li.entry")); }
 
@@ -29,7 +31,7 @@
   // Keyboard and touch: the Move buttons.
   list.addEventListener("click", (event) => {
     const button = event.target.closest("[data-move]");
-    if (!button) return;
+    if (!button || !editable) return;
     event.preventDefault();
     const li = button.closest("li.entry");
     const other = button.dataset.move === "-1" ? li.previousElementSibling : li.nextElementSibling;
@@ -42,7 +44,7 @@
   // Pointers: drag a song to its new place.
   let dragged = null;
   list.addEventListener("dragstart", (event) => {
-    dragged = event.target.closest("li.entry");
+    dragged = editable ? event.target.closest("li.entry") : null;
     if (dragged) { dragged.classList.add("dragging"); event.dataTransfer.effectAllowed = "move"; }
   });
   list.addEventListener("dragover", (event) => {
@@ -72,7 +74,11 @@
     at = n;
     songs.forEach((li, i) => li.classList.toggle("playing", i === n));
     line.querySelector("[data-now]").textContent = `${n + 1}. ${songs[n].dataset.title}`;
+    const rate = Number(songs[n].dataset.rate) || 1;  // the speed agreed for it
+    audio.defaultPlaybackRate = rate;  // what a new source starts at
     audio.src = songs[n].dataset.src;
+    audio.preservesPitch = true;
+    audio.playbackRate = rate;
     audio.play().catch(() => {});
   }
   play.addEventListener("click", () => { line.hidden = false; next(0); });

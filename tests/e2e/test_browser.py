@@ -98,6 +98,16 @@ def timeline_data(page) -> dict:
     return json.loads(page.text_content("#timeline-data"))
 
 
+def make_setlist(page, served: Served, name: str) -> str:
+    """A setlist made on the crates page; its address."""
+    page.goto(f"{served.url}/crates/")
+    page.fill("input[name=name]", name)
+    page.select_option("select[name=kind]", "setlist")
+    page.click("form button.primary")
+    page.wait_for_url(re.compile(r"/crates/[0-9a-f-]+/$"))
+    return page.url
+
+
 def sign_up(context, served: Served, email: str):
     """Sign up, then open the verification link the server mailed (its console backend prints the mail into
     the server's output): that signs the person in."""
@@ -501,6 +511,7 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     tempos = [mido.tempo2bpm(m.tempo) for m in song_midi.tracks[0] if m.type == "set_tempo"]
     assert abs(float(np.median(tempos)) - 100) < 2
     alice.click("[data-mixer] [data-action=loop-clear]")
+    alice.evaluate(f"{engine}.seek(0)")  # the whole song ahead: it must not end before the sources are checked
     alice.click("[data-mixer] [data-action=tempo-reset]")  # as recorded: the plain sources again
     alice.wait_for_function(f"() => {engine}.playing && {engine}.stems.every((s) => !s.stretching && s.source)",
                             timeout=15_000)
@@ -539,6 +550,43 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     assert alice.get_attribute("[data-mixer] [data-click]", "data-beats").count(",") + 1 == 2 * clicks - 1
     shots(bob, "viewer-sees-corrected-tempo")
     expect(bob.locator("[data-mixer] [data-rate]")).to_have_attribute("aria-valuetext", "100 %")  # Alice's 70 %: hers
+    # A setlist for the band: Alice opens the song from it, agrees her practice settings there for everyone
+    # (80 %, a tone down) and shares it with Bob, whose mixer starts at them when he opens the song from the
+    # setlist (opened alone, it starts at his own: 100 %, above).
+    band = alice_context.new_page()
+    setlist = make_setlist(band, served, "Rehearsal")
+    band.goto(f"{served.url}/tracks/{track.uuid}/")
+    band.click("form.crate-put button")
+    band.goto(setlist)
+    band.click("ol.entries .title")
+    expect(band.locator("#setlist-bar")).to_contain_text("Song 1 of 1 in “Rehearsal”")
+    expect(band.locator("#agreed-summary")).to_contain_text("nothing agreed yet")
+    band.wait_for_selector("[data-mixer] [data-rate]")
+    band.evaluate("() => { const r = document.querySelector('[data-mixer] [data-rate]'); r.value = 80; "
+                  "r.dispatchEvent(new Event('input', {bubbles: true})); }")
+    band.fill("[data-mixer] [data-semitones]", "-2")
+    expect(band.locator("[data-mixer] [data-rate]")).to_have_attribute("aria-valuetext", "80 %")
+    band.click("[data-agree]")
+    expect(band.locator("#agreed-summary")).to_contain_text("at 80 %")
+    expect(band.locator("#agreed-summary")).to_contain_text("2 semitones down")
+    shots(band, "setlist-song-agreed")
+    band.goto(setlist)
+    band.fill("#crate-share-form input[name=who]", "bob@example.org")
+    band.click("#crate-share-form button")
+    expect(band.locator(".crate-sharing .share-list")).to_contain_text("bob")
+    expect(band.locator("ol.entries .agreed")).to_contain_text("at 80 %")
+    shots(band, "setlist-shared")
+    band.close()
+    rehearsal = bob_context.new_page()
+    rehearsal.goto(setlist)
+    expect(rehearsal.locator("#crate-role")).to_contain_text("shared with you as a viewer")
+    expect(rehearsal.locator("ol.entries [data-move]")).to_have_count(0)
+    rehearsal.click("ol.entries .title")
+    expect(rehearsal.locator("[data-mixer] [data-rate]")).to_have_attribute("aria-valuetext", "80 %", timeout=LIVE_S)
+    assert rehearsal.input_value("[data-mixer] [data-semitones]") == "-2"
+    expect(rehearsal.locator("[data-agree]")).to_have_count(0)  # a viewer's page
+    shots(rehearsal, "setlist-song-viewer")
+    rehearsal.close()
     expect(bob.locator(".strip[data-stem=bass] .midi-links a:has-text('MIDI')")).to_be_visible()  # a viewer's too
     # Cue points: the analysis proposed a Start on the first downbeat; Alice adds one at 0:02, Bob's page
     # shows it (no reload) without the controls to change it.
@@ -973,12 +1021,7 @@ def test_a_library_of_many_songs_searches_pages_and_shows_the_tags(browser, serv
 
     # A setlist: made, two songs added from their pages, moved by keyboard and by dragging, played in order,
     # exported; at a phone's width too.
-    page.goto(f"{served.url}/crates/")
-    page.fill("input[name=name]", "Friday gig")
-    page.select_option("select[name=kind]", "setlist")
-    page.click("form button.primary")
-    page.wait_for_url(re.compile(r"/crates/[0-9a-f-]+/$"))
-    setlist = page.url
+    setlist = make_setlist(page, served, "Friday gig")
     others = list(Track.objects.filter(title__in=["Crate song 05", "Crate song 07"]).order_by("title"))
     for song_track in (track, *others):
         page.goto(f"{served.url}/tracks/{song_track.uuid}/")
@@ -1008,4 +1051,34 @@ def test_a_library_of_many_songs_searches_pages_and_shows_the_tags(browser, serv
     small.goto(setlist)
     assert small.evaluate("document.documentElement.scrollWidth") <= 391
     small.screenshot(path=str(SHOTS / "setlist-phone.png"), full_page=True)
+    # Shared: the bandmate (a phone) as a viewer, a drummer as an editor who moves a song; the owner sees it.
+    page.fill("#crate-share-form input[name=who]", "bandmate@example.org")
+    page.click("#crate-share-form button")
+    expect(page.locator(".crate-sharing .share-list li")).to_have_count(1)
+    drummer = sign_up(browser.new_context(viewport={"width": 1280, "height": 900}), served, "drummer@example.org")
+    page.fill("#crate-share-form input[name=who]", "drummer@example.org")
+    page.select_option("#crate-share-form select[name=role]", "editor")
+    page.click("#crate-share-form button")
+    expect(page.locator(".crate-sharing .share-list li")).to_have_count(2)
+    page.screenshot(path=str(SHOTS / "setlist-sharing.png"), full_page=True)
+    mate.goto(f"{served.url}/crates/")
+    expect(mate.locator("#shared-crates")).to_contain_text("Friday gig")
+    mate.click("#shared-crates a")
+    expect(mate.locator("ol.entries .title")).to_have_text(["Crate song 07", "Crate song 05", "Enter Night"])
+    expect(mate.locator("ol.entries [data-move]")).to_have_count(0)
+    assert mate.evaluate("document.documentElement.scrollWidth") <= 391
+    mate.screenshot(path=str(SHOTS / "setlist-phone-viewer.png"), full_page=True)
+    mate.click("ol.entries .title >> nth=1")
+    expect(mate.locator("#setlist-bar")).to_contain_text("Song 2 of 3")
+    expect(mate.locator("#setlist-bar a[rel=next]")).to_have_text("Enter Night →")
+    mate.screenshot(path=str(SHOTS / "setlist-song-phone-viewer.png"), full_page=True)
+    drummer.goto(setlist)
+    expect(drummer.locator("#crate-role")).to_contain_text("as an editor")
+    drummer.focus("ol.entries li:nth-child(3) [data-move='-1']")
+    drummer.keyboard.press("Enter")  # Enter Night up one
+    expect(drummer.locator("ol.entries .title")).to_have_text(["Crate song 07", "Enter Night", "Crate song 05"])
+    expect(drummer.locator("details.rename")).to_have_count(0)  # the owner's alone
+    drummer.screenshot(path=str(SHOTS / "setlist-editor.png"), full_page=True)
+    page.reload()
+    expect(titles).to_have_text(["Crate song 07", "Enter Night", "Crate song 05"])
     context.close()

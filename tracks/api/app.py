@@ -15,7 +15,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from ..views.common import Refused
-from . import hooks, jobs, library, notes, sharing, stems, uploads
+from . import crates, hooks, jobs, library, notes, sharing, stems, uploads
 from .auth import AUTH
 from .problems import Problem, problem
 from .schemas import url
@@ -26,7 +26,7 @@ api = NinjaAPI(
                 "with the rules of the pages. Authenticate with `Authorization: Bearer <token>` (a personal "
                 "access token from your account page), or with `X-Share-Link: <token>` as a link's holder. "
                 "Errors are RFC 9457 problem JSON.")
-for area in (library, jobs, stems, notes, sharing, uploads, hooks):
+for area in (library, jobs, stems, notes, sharing, crates, uploads, hooks):
     api.add_router("", area.router)
 
 

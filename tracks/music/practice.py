@@ -7,6 +7,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .keys import transpose_key
+from .labels import clock
+
 RATE = (0.5, 1.5)
 SEMITONES = (-12, 12)
 GAIN = (0.0, 2.0)
@@ -55,3 +58,29 @@ def clean(data: Any, duration: float, stems: set[str]) -> dict[str, Any]:
                                "pan": round(_number(level.get("pan", 0), f"stems.{name}.pan", *PAN), 3),
                                "mute": bool(level.get("mute", False)), "solo": bool(level.get("solo", False))}
     return kept
+
+
+def neutral(kept: dict[str, Any]) -> bool:
+    """Whether the settings are the song as it is: full speed, no transpose, loop or count-in, every stem as
+    the mixer starts it."""
+    plain = {"gain": 1.0, "pan": 0.0, "mute": False, "solo": False}
+    return (kept.get("rate", 1) == 1 and not kept.get("semitones") and not kept.get("loop")
+            and not kept.get("count_in") and all(level == plain for level in kept.get("stems", {}).values()))
+
+
+def summary(kept: dict[str, Any], tempo: float | None, key_label: str | None) -> str:
+    """What settings change, in a musician's words: "at 90 % (108.0 BPM) · 2 semitones down (G minor) ·
+    looping 0:32 to 0:48 · count-in"; empty when they change nothing (as the song is)."""
+    said = []
+    rate, semitones, loop = kept.get("rate", 1), kept.get("semitones", 0), kept.get("loop")
+    if rate != 1:
+        said.append(f"at {round(rate * 100)} %" + (f" ({tempo * rate:.1f} BPM)" if tempo else ""))
+    if semitones:
+        moved = transpose_key(key_label, semitones)
+        said.append(f"{abs(semitones)} semitone{'s' if abs(semitones) != 1 else ''} "
+                    f"{'up' if semitones > 0 else 'down'}" + (f" ({moved})" if moved else ""))
+    if loop:
+        said.append(f"looping {clock(loop[0])} to {clock(loop[1])}")
+    if kept.get("count_in"):
+        said.append("count-in")
+    return " · ".join(said)

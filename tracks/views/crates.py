@@ -1,24 +1,27 @@
-"""Crates and setlists (tracks/crates.py): the person's list of them, one crate's page (its songs in order with
-their tempo, key and length and the total time, moved by dragging or by keyboard, played in order), adding a
-song from its page, and the crate as an M3U playlist or as Rekordbox XML. A crate is its owner's: anyone else
-is told there is no such crate."""
+"""Crates and setlists (tracks/crates.py): the person's list of them (their own and those shared with them),
+one crate's page (its songs in order with their tempo, key and length, the settings agreed for each and the
+total time, moved by dragging or by keyboard, played in order), adding a song from its page, sharing, each
+song's agreed settings, and the crate as an M3U playlist or as Rekordbox XML. access.get_crate decides who
+may: anyone it is not shared with is told there is no such crate."""
 
 from __future__ import annotations
 
 import json
-import uuid
 
 from django import forms
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
 from .. import access, crates
 from ..files import downloads
-from ..models import Crate, CrateEntry, safe_filename
+from ..forms import CrateShareForm
+from ..models import Crate, CrateEntry, CrateShare, Share, safe_filename
+from ..music import practice
 from ..music.labels import clock
 from .common import track_url
+from .track import PRACTICE_MAX_BYTES, PRACTICE_STEMS
 
 
 class CrateForm(forms.Form):
@@ -26,23 +29,22 @@ class CrateForm(forms.Form):
     kind = forms.ChoiceField(choices=Crate.Kind.choices, initial=Crate.Kind.CRATE, required=False)
 
 
-def own_crate(request: HttpRequest, crate_uuid: str) -> Crate:
-    found = Crate.objects.filter(uuid=crate_uuid, owner=request.user).first() if request.user.is_authenticated else None
-    if found is None:
-        raise Http404("No such crate")
-    return found
+def crate_list_context(user: object, form: CrateForm) -> dict[str, object]:
+    found = list(access.viewable_crates(user))
+    return {"crates": [c for c in found if c.owner_id == user.pk],
+            "shared": [c for c in found if c.owner_id != user.pk], "form": form}
 
 
 @require_safe
 def crate_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "tracks/crates.html", {"crates": crates.of(request.user), "form": CrateForm()})
+    return render(request, "tracks/crates.html", crate_list_context(request.user, CrateForm()))
 
 
 @require_POST
 def crate_add(request: HttpRequest) -> HttpResponse:
     form = CrateForm(request.POST)
     if not form.is_valid():
-        return render(request, "tracks/crates.html", {"crates": crates.of(request.user), "form": form}, status=400)
+        return render(request, "tracks/crates.html", crate_list_context(request.user, form), status=400)
     crate = Crate.objects.create(owner=request.user, name=form.cleaned_data["name"],
                                  kind=form.cleaned_data["kind"] or Crate.Kind.CRATE)
     return redirect("crate", crate.uuid)
@@ -50,15 +52,26 @@ def crate_add(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 def crate_detail(request: HttpRequest, crate_uuid: str) -> HttpResponse:
-    crate = own_crate(request, crate_uuid)
+    return crate_page(request, access.get_crate(request.user, crate_uuid))
+
+
+def crate_page(request: HttpRequest, crate: Crate, share_form: CrateShareForm | None = None,
+               status: int = 200) -> HttpResponse:
     listed = crates.entries(crate, request.user)
     ids = [entry.pk for entry in listed]
     for n, entry in enumerate(listed):  # the order each Move button posts (for a page without its script)
         entry.up_order = ",".join(map(str, _swapped(ids, n, n - 1)))
         entry.down_order = ",".join(map(str, _swapped(ids, n, n + 1)))
-    return render(request, "tracks/crate.html", {
-        "crate": crate, "entries": listed, "total": clock(crates.total_seconds(listed)), "form": CrateForm(
-            initial={"name": crate.name, "kind": crate.kind})})
+        analysis = entry.track.current_analysis
+        entry.agreed_summary = practice.summary(entry.agreed, analysis and analysis.tempo,
+                                                analysis and analysis.key_label) if entry.agreed else ""
+    context = {"crate": crate, "entries": listed, "total": clock(crates.total_seconds(listed)),
+               "can_edit": crate.role in access.EDIT_ROLES, "can_manage": crate.role == access.OWNER}
+    if context["can_manage"]:
+        context.update(form=CrateForm(initial={"name": crate.name, "kind": crate.kind}),
+                       shares=crate.shares.select_related("user__profile"), roles=Share.Role.choices,
+                       share_form=share_form or CrateShareForm(owner=request.user))
+    return render(request, "tracks/crate.html", context, status=status)
 
 
 def _swapped(ids: list[int], a: int, b: int) -> list[int]:
@@ -71,7 +84,7 @@ def _swapped(ids: list[int], a: int, b: int) -> list[int]:
 
 @require_POST
 def crate_edit(request: HttpRequest, crate_uuid: str) -> HttpResponse:
-    crate = own_crate(request, crate_uuid)
+    crate = access.get_crate(request.user, crate_uuid, "manage")
     form = CrateForm(request.POST)
     if not form.is_valid():
         return HttpResponse(" ".join(e for errors in form.errors.values() for e in errors), status=400,
@@ -83,8 +96,8 @@ def crate_edit(request: HttpRequest, crate_uuid: str) -> HttpResponse:
 
 @require_POST
 def crate_delete(request: HttpRequest, crate_uuid: str) -> HttpResponse:
-    crate = own_crate(request, crate_uuid)
-    crate.delete()  # its entries; never its tracks
+    crate = access.get_crate(request.user, crate_uuid, "manage")
+    crates.delete(crate)
     messages.success(request, f"Deleted the {crate.get_kind_display().lower()} “{crate.name}”; its songs stay.")
     return redirect("crates")
 
@@ -92,11 +105,8 @@ def crate_delete(request: HttpRequest, crate_uuid: str) -> HttpResponse:
 @require_POST
 def crate_put(request: HttpRequest) -> HttpResponse:
     """Add the track named by ``track`` (its uuid; one the person may see) at the end of the crate named by
-    ``crate`` (one of theirs), from the track's page, which it returns to."""
-    try:
-        crate = own_crate(request, str(uuid.UUID(request.POST.get("crate", ""))))
-    except ValueError:
-        raise Http404("No such crate") from None
+    ``crate`` (one they own or edit), from the track's page, which it returns to."""
+    crate = access.get_crate(request.user, request.POST.get("crate", ""), "edit")
     track = access.get_viewable(access.actor(request), request.POST.get("track", ""))
     added = crates.add(crate, [track])
     messages.success(request, f"Added to “{crate.name}”." if added else f"Already in “{crate.name}”.")
@@ -105,11 +115,8 @@ def crate_put(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def crate_remove(request: HttpRequest, crate_uuid: str, entry_id: int) -> HttpResponse:
-    crate = own_crate(request, crate_uuid)
-    entry = CrateEntry.objects.filter(crate=crate, pk=entry_id).first()
-    if entry is None:
-        raise Http404("Not in this crate")
-    crates.remove(entry)
+    crate = access.get_crate(request.user, crate_uuid, "edit")
+    crates.remove(crate_entry(crate, entry_id))
     return redirect("crate", crate.uuid)
 
 
@@ -117,7 +124,7 @@ def crate_remove(request: HttpRequest, crate_uuid: str, entry_id: int) -> HttpRe
 def crate_order(request: HttpRequest, crate_uuid: str) -> HttpResponse:
     """A new order, every entry once: a JSON list of entry ids (the page's script), or the form's ``order``
     (its Move up and Move down buttons post the order they make); 204 for the script, else the page."""
-    crate = own_crate(request, crate_uuid)
+    crate = access.get_crate(request.user, crate_uuid, "edit")
     try:
         raw = json.loads(request.body) if request.content_type == "application/json" else \
             request.POST.get("order", "").split(",")
@@ -134,7 +141,7 @@ def crate_order(request: HttpRequest, crate_uuid: str) -> HttpResponse:
 @require_safe
 def crate_m3u(request: HttpRequest, crate_uuid: str) -> HttpResponse:
     """The crate as an M3U playlist of the originals' file names (as "Download original" names them)."""
-    crate = own_crate(request, crate_uuid)
+    crate = access.get_crate(request.user, crate_uuid)
     response = HttpResponse(crates.m3u(crate, crates.entries(crate, request.user), lambda track: track.download_name),
                             content_type="audio/x-mpegurl; charset=utf-8")
     response["Content-Disposition"] = downloads.content_disposition_header(True, safe_filename(f"{crate.name}.m3u8"))
@@ -145,6 +152,62 @@ def crate_m3u(request: HttpRequest, crate_uuid: str) -> HttpResponse:
 def crate_rekordbox(request: HttpRequest, crate_uuid: str) -> HttpResponse:
     """The crate's songs as Rekordbox XML: their tempo, grid, key and cues, in a playlist of the crate's name
     and order."""
-    crate = own_crate(request, crate_uuid)
+    crate = access.get_crate(request.user, crate_uuid)
     tracks = [entry.track for entry in crates.entries(crate, request.user)]
     return downloads.rekordbox_response(tracks, f"{crate.name} - rekordbox.xml", playlist=crate.name)
+
+
+def crate_entry(crate: Crate, entry_id: int) -> CrateEntry:
+    entry = CrateEntry.objects.select_related("track__current_analysis").filter(crate=crate, pk=entry_id).first()
+    if entry is None:
+        raise Http404("Not in this crate")
+    return entry
+
+
+@require_POST
+def crate_agree(request: HttpRequest, crate_uuid: str, entry_id: int) -> HttpResponse:
+    """The settings everyone who opens the song from this crate starts from: a JSON body (the mixer's, as
+    music/practice.py keeps them; answered with their summary in words) or the form's Clear (no body: none
+    agreed; back to the crate). Its owner and editors agree them."""
+    crate = access.get_crate(request.user, crate_uuid, "edit")
+    entry = crate_entry(crate, entry_id)
+    if request.content_type != "application/json":
+        crates.agree(entry, request.user, {})
+        messages.success(request, f"“{entry.track.title}” opens as the song is again.")
+        return redirect("crate", crate.uuid)
+    if len(request.body) > PRACTICE_MAX_BYTES:
+        return HttpResponse("The settings are too long.", status=400, content_type="text/plain")
+    try:
+        kept = practice.clean(json.loads(request.body or b"null"), entry.track.duration, PRACTICE_STEMS)
+    except ValueError as exc:  # json.JSONDecodeError is one
+        return HttpResponse(str(exc) if not isinstance(exc, json.JSONDecodeError) else "The settings are JSON.",
+                            status=400, content_type="text/plain")
+    crates.agree(entry, request.user, kept)
+    analysis = entry.track.current_analysis
+    return JsonResponse({"agreed": kept, "summary": practice.summary(kept, analysis and analysis.tempo,
+                                                                     analysis and analysis.key_label)})
+
+
+@require_POST
+def crate_share(request: HttpRequest, crate_uuid: str) -> HttpResponse:
+    crate = access.get_crate(request.user, crate_uuid, "manage")
+    form = CrateShareForm(request.POST, owner=request.user)
+    if not form.is_valid():
+        return crate_page(request, crate, share_form=form, status=400)
+    crates.share(crate, form.cleaned_data["user"], form.cleaned_data["role"])
+    messages.success(request, f"Shared with {form.cleaned_data['user'].profile.display_name}.")
+    return redirect("crate", crate.uuid)
+
+
+@require_POST
+def crate_share_update(request: HttpRequest, crate_uuid: str, share_id: int) -> HttpResponse:
+    """A share's new ``role``, or with ``remove`` the share gone."""
+    crate = access.get_crate(request.user, crate_uuid, "manage")
+    found = get_object_or_404(CrateShare.objects.select_related("user"), crate=crate, pk=share_id)
+    if "remove" in request.POST:
+        crates.unshare(found)
+    elif request.POST.get("role") in Share.Role.values:
+        crates.share(crate, found.user, request.POST["role"])
+    else:
+        return HttpResponse("role: viewer or editor.", status=400, content_type="text/plain")
+    return redirect("crate", crate.uuid)

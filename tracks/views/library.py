@@ -16,11 +16,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 from django_ratelimit.core import is_ratelimited
 
-from .. import actions, catalog, limits
+from .. import access, actions, catalog, limits
 from ..files import downloads, uploads
 from ..forms import UploadForm
 from ..live import panels
-from ..models import Share, Track
+from ..models import Track
 from .common import Refused, long_running
 
 LIST_TEMPLATE = "tracks/library/track-list.html"
@@ -34,7 +34,7 @@ def list_data(user: Any, filters: catalog.Filters, shown: int = catalog.PAGE, pa
     rows at most, or for ``part`` the page after the cursor ``after``), and how many there are of each."""
     data: dict[str, Any] = {"filters": filters, "q": filters.q, "query": urlencode(filters.query()),
                             "filtered": bool(filters.query().keys() - {"sort"}), "rendered": f"{time.time():.3f}"}
-    anything_shared = Share.objects.filter(user=user).exists()  # if not, that part costs no more queries
+    anything_shared = access.anything_shared_with(user)  # if not, that part costs no more queries
     for name, shared in PARTS.items():
         only = replace(filters, shared=shared)
         if shared and not anything_shared:

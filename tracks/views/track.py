@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
@@ -32,8 +32,33 @@ def track_detail(request: HttpRequest, track_uuid: str) -> HttpResponse:
         context.update(sharing_context(track))
     context["mixes_with"] = mixes_with(request.user, track, context["analysis"])
     context["practice"] = practice_of(request.user, track)
-    context["crates"] = list(crates.of(request.user)) if request.user.is_authenticated else []
+    context["crates"] = list(access.viewable_crates(request.user, roles=[access.EDITOR]))
+    context["in_crate"] = in_crate(request, track)
+    if context["in_crate"] and context["in_crate"]["entry"].agreed:
+        context["practice"] = context["in_crate"]["entry"].agreed  # the crate's people agreed to start here
     return render(request, "tracks/track_detail.html", context)
+
+
+def in_crate(request: HttpRequest, track: Track) -> dict[str, Any] | None:
+    """Opened from a crate (``?crate=<uuid>``, one the person may open, holding this track): its place in it,
+    the songs before and after, and the settings agreed for it there; None otherwise."""
+    wanted = request.GET.get("crate")
+    if not wanted or not request.user.is_authenticated:
+        return None
+    try:
+        crate = access.get_crate(request.user, wanted)
+    except Http404:
+        return None
+    listed = crates.entries(crate, request.user)
+    at = next((n for n, entry in enumerate(listed) if entry.track_id == track.pk), None)
+    if at is None:
+        return None
+    entry, analysis = listed[at], track.current_analysis
+    return {"crate": crate, "entry": entry, "place": at + 1, "count": len(listed),
+            "before": listed[at - 1] if at else None, "after": listed[at + 1] if at + 1 < len(listed) else None,
+            "can_agree": crate.role in access.EDIT_ROLES,
+            "agreed": practice.summary(entry.agreed, analysis and analysis.tempo, analysis and analysis.key_label)
+            if entry.agreed else ""}
 
 
 def practice_of(user: Any, track: Track) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 // show where they were. A page's scripts reach the engines through window.SoundForgeMixer.
 import { controls } from "./controls.js";
 import { Engine } from "./engine.js";
+import { agree } from "./practice.js";
 
 Object.assign(Engine.prototype, controls);
 const engines = new Map();
@@ -32,6 +33,12 @@ document.addEventListener("keydown", (event) => {
   if (engine) engine.key(event);
 });
 document.addEventListener("htmx:load", (event) => bindAll(event.detail.elt));
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-agree]");
+  if (!button) return;
+  const root = document.querySelector("[data-mixer]");
+  agree(root && engines.get(root.id), button);
+});
 // Access to the track ended (static/js/live.js): silence.
 document.addEventListener("soundforge:stop", () => engines.forEach((engine) => engine.pause()));
 document.addEventListener("DOMContentLoaded", () => bindAll(document));

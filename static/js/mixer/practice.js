@@ -69,3 +69,20 @@ export function remember(engine) {
       }, () => {});  // offline: the next change tries again
   }, SAVE_AFTER_MS);
 }
+
+// "Agree these settings for everyone" on a song opened from a setlist (its #setlist-bar): the mixer's
+// settings become where everyone who opens it from there starts (views/crates.py: crate_agree).
+export function agree(engine, button) {
+  const status = button.parentElement.querySelector("[data-agree-status]");
+  const say = (text) => { if (status) status.textContent = text; };
+  if (!engine) { say("Separate the song first: its speed and key are set in the stems' mixer."); return; }
+  const headers = JSON.parse(document.body.getAttribute("hx-headers") || "{}");
+  fetch(button.dataset.url, { method: "POST", body: JSON.stringify(settings(engine)), credentials: "same-origin",
+                              headers: { ...headers, "Content-Type": "application/json" } })
+    .then((response) => (response.ok ? response.json() : response.text().then((text) => Promise.reject(text))))
+    .then((answer) => {
+      const summary = document.getElementById("agreed-summary");
+      if (summary) summary.textContent = answer.summary ? `agreed: ${answer.summary}` : "agreed: the song as it is";
+      say("Agreed: everyone who opens it from here starts there.");
+    }, (text) => say(typeof text === "string" && text ? text : "Not kept: try again."));
+}
