@@ -171,6 +171,34 @@ async def test_a_link_closes_its_pages_when_it_expires(alice_client: Client, c_m
     await page.disconnect(timeout=5)
 
 
+@pytest.mark.slow
+async def test_a_shared_crate_opens_and_closes_its_songs_live(alice, alice_client: Client, bob_client: Client,
+                                                               c_major_wav: Path) -> None:
+    """Sharing a setlist tells the recipient's library; taking the owner's song out of it closes their open
+    page on that song and tells their library again."""
+    from tracks import crates
+    from tracks.models import Crate
+
+    track = await make_track(alice_client, c_major_wav)
+    crate = await sync_to_async(Crate.objects.create)(owner=alice, name="Gig", kind="setlist")
+    await sync_to_async(crates.add)(crate, [track])
+    library, connected, _ = await connect("/ws/library/", bob_client)
+    assert connected
+    versions = [version(await library.receive_from())]
+    post = sync_to_async(alice_client.post)
+    assert (await post(f"/crates/{crate.uuid}/shares/", {"who": "bob", "role": "viewer"})).status_code == 302
+    pushed = await receive_until(library, lambda html: 'id="library-changed"' in html, timeout=5)
+    versions.append(version(pushed[-1]))
+    page = await open_track_page(track, bob_client)
+    entry = await sync_to_async(lambda: crate.entries.get().pk)()
+    assert (await post(f"/crates/{crate.uuid}/entries/{entry}/remove/")).status_code == 302
+    assert await receive_until_closed(page, timeout=5) == CLOSE_NOT_FOUND
+    dropped = await receive_until(library, lambda html: 'id="library-changed"' in html, timeout=5)
+    versions.append(version(dropped[-1]))
+    assert versions[0] != versions[1] != versions[2]
+    await library.disconnect(timeout=5)
+
+
 async def receive_until_closed(ws: object, timeout: float) -> int:
     """The close code the socket ends with, after whatever fragments come first."""
     while True:

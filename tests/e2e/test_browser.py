@@ -511,7 +511,11 @@ def test_a_musician_and_a_collaborator_use_soundforge(browser, served: Served, s
     tempos = [mido.tempo2bpm(m.tempo) for m in song_midi.tracks[0] if m.type == "set_tempo"]
     assert abs(float(np.median(tempos)) - 100) < 2
     alice.click("[data-mixer] [data-action=loop-clear]")
-    alice.evaluate(f"{engine}.seek(0)")  # the whole song ahead: it must not end before the sources are checked
+    # From the top, playing (the exports and downloads above may have left it paused): the whole song ahead.
+    alice.evaluate(f"{engine}.seek(0)")
+    if not alice.evaluate(f"{engine}.playing"):
+        alice.click("[data-mixer] [data-action=play]")
+    alice.wait_for_function(f"() => {engine}.playing", timeout=15_000)
     alice.click("[data-mixer] [data-action=tempo-reset]")  # as recorded: the plain sources again
     alice.wait_for_function(f"() => {engine}.playing && {engine}.stems.every((s) => !s.stretching && s.source)",
                             timeout=15_000)

@@ -403,7 +403,9 @@ export class Engine {
   handOver(rate, semitones) {
     const stretched = rate !== 1 || semitones !== 0;
     const when = this.ctx.currentTime + AHEAD_S + (stretched ? this.stretchLatency : 0);
-    const at = this.songAt(when);
+    // Just after a stretched start the song has not reached its first sample by ``when`` (the stretcher's
+    // latency): a source cannot start before it (a negative offset throws, and the hand-over stopped half-way).
+    const at = Math.max(0, this.songAt(when));
     for (const stem of this.stems) {
       const old = stem.source;
       if (old) { old.stop(when); old.onended = () => old.disconnect(); stem.source = null; }
