@@ -18,7 +18,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, F, Max, Q, QuerySet
+from django.db.models import Case, Count, F, Max, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.http import Http404
 
 from .models import Comment, Crate, CrateEntry, CrateShare, Share, ShareLink, Track
@@ -187,12 +187,14 @@ def crate_role(user: User, crate: Crate) -> str | None:
 
 def viewable_crates(user: User, roles: Iterable[str] = (VIEWER, EDITOR)) -> QuerySet[Crate]:
     """The person's crates and those shared with them (in one of ``roles``), each with its number of entries
-    as ``size``."""
+    as ``size`` and the person's ``role`` on it."""
     if not user.is_authenticated:
         return Crate.objects.none()
-    shared = CrateShare.objects.filter(user=user, role__in=list(roles)).values("crate_id")
-    return (Crate.objects.filter(Q(owner=user) | Q(pk__in=shared))
-            .select_related("owner__profile").annotate(size=Count("entries")))
+    shares = CrateShare.objects.filter(user=user)
+    shared_role = Subquery(shares.filter(crate=OuterRef("pk")).values("role")[:1])
+    return (Crate.objects.filter(Q(owner=user) | Q(pk__in=shares.filter(role__in=list(roles)).values("crate_id")))
+            .select_related("owner__profile")
+            .annotate(size=Count("entries"), role=Case(When(owner=user, then=Value(OWNER)), default=shared_role)))
 
 
 def get_crate(user: User, crate_uuid: uuid.UUID | str, to: str = "view") -> Crate:

@@ -108,6 +108,14 @@ def agree(entry: CrateEntry, by: Any, settings: dict[str, Any]) -> None:
     entry.save(update_fields=["agreed", "agreed_by", "agreed_at"])
 
 
+def agreed_in_words(entry: CrateEntry, settings: dict[str, Any] | None = None) -> str:
+    """The entry's agreed settings (or ``settings``) in a musician's words, at its song's tempo and key ("" for
+    none)."""
+    analysis = entry.track.current_analysis
+    return practice.summary(entry.agreed if settings is None else settings, analysis and analysis.tempo,
+                            analysis and analysis.key_label)
+
+
 class Changed(ValueError):
     """A new order that is not the crate's entries exactly: one was added or removed meanwhile."""
 

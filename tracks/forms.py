@@ -182,31 +182,6 @@ class TranscribeForm(forms.Form):
                                               f"{choices}."})
 
 
-class CrateShareForm(forms.Form):
-    """Share a crate with someone who has an account (their display name or address), as viewer or editor.
-    No invitations: a crate waits for no one (share its songs by address for that)."""
-
-    who = forms.CharField(label="Display name or email", max_length=254)
-    role = forms.ChoiceField(choices=[("viewer", "Viewer: open, play, export, practise its songs"),
-                                      ("editor", "Editor: also add, remove, reorder and agree settings")],
-                             initial="viewer")
-
-    def __init__(self, *args: object, owner: User, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)
-        self.owner = owner
-
-    def clean_who(self) -> str:
-        who = self.cleaned_data["who"].strip()
-        found = User.objects.filter(is_active=True, profile__email_verified=True)
-        user = found.filter(**{"email__iexact" if "@" in who else "profile__display_name__iexact": who}).first()
-        if user is None:
-            raise forms.ValidationError("No one with a verified account has that display name or address.")
-        if user.pk == self.owner.pk:
-            raise forms.ValidationError("That is you: the crate is already yours.")
-        self.cleaned_data["user"] = user
-        return who
-
-
 class ShareForm(forms.Form):
     """Share with a user by display name or email, as viewer or editor."""
 
@@ -236,6 +211,26 @@ class ShareForm(forms.Form):
             raise forms.ValidationError("That is you: the track is already yours.")
         if not user.profile.email_verified:
             raise forms.ValidationError("That person has not verified their address yet. Share by email address.")
+        self.cleaned_data["user"] = user
+        return who
+
+
+class CrateShareForm(ShareForm):
+    """Share a crate with someone who has an account (their display name or address), as viewer or editor.
+    No invitations: a crate waits for no one (share its songs by address for that)."""
+
+    role = forms.ChoiceField(choices=[("viewer", "Viewer: open, play, export, practise its songs"),
+                                      ("editor", "Editor: also add, remove, reorder and agree settings")],
+                             initial="viewer")
+
+    def clean_who(self) -> str:
+        who = self.cleaned_data["who"].strip()
+        found = User.objects.filter(is_active=True, profile__email_verified=True)
+        user = found.filter(**{"email__iexact" if "@" in who else "profile__display_name__iexact": who}).first()
+        if user is None:
+            raise forms.ValidationError("No one with a verified account has that display name or address.")
+        if user.pk == self.owner.pk:
+            raise forms.ValidationError("That is you: the crate is already yours.")
         self.cleaned_data["user"] = user
         return who
 

@@ -12,7 +12,7 @@ from ninja import Router, Schema, Status
 from .. import access, crates
 from ..models import Crate, CrateEntry, Practice, display_name
 from ..music import practice
-from ..views.track import PRACTICE_STEMS
+from ..views import track as page
 from .auth import signed_in, writer
 from .problems import Problem
 from .schemas import url
@@ -86,10 +86,11 @@ def _crate(request: HttpRequest, crate: UUID, to: str = "view") -> Crate:
     return access.get_crate(user, crate, to)
 
 
-def crate_out(request: HttpRequest, crate: Crate, role: str | None = None) -> dict[str, Any]:
+def crate_out(request: HttpRequest, crate: Crate) -> dict[str, Any]:
+    """A crate with the caller's ``role`` on it (access.viewable_crates and get_crate set it)."""
     size = crate.size if hasattr(crate, "size") else crate.entries.count()
     return {"uuid": crate.uuid, "name": crate.name, "kind": crate.kind, "owner": display_name(crate.owner),
-            "role": role or access.crate_role(request.user, crate), "size": size,
+            "role": crate.role, "size": size,
             "url": url(request, "crate", crate.uuid)}
 
 
@@ -98,22 +99,20 @@ def entry_out(request: HttpRequest, entry: CrateEntry, position: int) -> dict[st
     tempo, key = (analysis.tempo, analysis.key_label) if analysis else (None, "")
     return {"id": entry.pk, "position": position, "track": track.uuid, "title": track.title,
             "artist": track.artist, "duration": track.duration, "tempo": tempo, "key": key, "agreed": entry.agreed,
-            "agreed_summary": practice.summary(entry.agreed, tempo, key) if entry.agreed else "",
+            "agreed_summary": crates.agreed_in_words(entry),
             "track_url": url(request, "track", track.uuid)}
 
 
 def detail(request: HttpRequest, crate: Crate) -> dict[str, Any]:
     listed = crates.entries(crate, request.user)
-    return {**crate_out(request, crate, crate.role), "total_seconds": crates.total_seconds(listed),
+    return {**crate_out(request, crate), "total_seconds": crates.total_seconds(listed),
             "entries": [entry_out(request, entry, n) for n, entry in enumerate(listed, 1)]}
 
 
 @router.get("/crates", response=list[CrateOut], url_name="crates")
 def crate_list(request: HttpRequest) -> list[dict[str, Any]]:
     """The caller's crates and setlists, and those shared with them."""
-    user = signed_in(request)
-    return [crate_out(request, crate, access.OWNER if crate.owner_id == user.pk else None)
-            for crate in access.viewable_crates(user)]
+    return [crate_out(request, crate) for crate in access.viewable_crates(signed_in(request))]
 
 
 @router.post("/crates", response={201: CrateDetail}, url_name="crate_add")
@@ -187,7 +186,7 @@ def _entry(crate: Crate, entry: int) -> CrateEntry:
 
 def _practice(body: PracticeIn, duration: float) -> dict[str, Any]:
     try:
-        return practice.clean(body.dict(), duration, PRACTICE_STEMS)
+        return practice.clean(body.dict(), duration, page.PRACTICE_STEMS)
     except ValueError as exc:
         raise Problem(400, str(exc)) from None
 
@@ -199,8 +198,7 @@ def _practice(body: PracticeIn, duration: float) -> dict[str, Any]:
 def practice_get(request: HttpRequest, track: UUID) -> dict[str, Any]:
     """How the caller last left the track's mixer ({} when never): theirs alone."""
     user = signed_in(request)
-    found = access.get_viewable(request.api_actor, track)
-    return Practice.objects.filter(user=user, track=found).values_list("settings", flat=True).first() or {}
+    return page.practice_of(user, access.get_viewable(request.api_actor, track))
 
 
 @router.put("/tracks/{track}/practice", response=dict[str, Any], url_name="practice_put", tags=["tracks"])

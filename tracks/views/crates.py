@@ -18,10 +18,9 @@ from .. import access, crates
 from ..files import downloads
 from ..forms import CrateShareForm
 from ..models import Crate, CrateEntry, CrateShare, Share, safe_filename
-from ..music import practice
 from ..music.labels import clock
 from .common import track_url
-from .track import PRACTICE_MAX_BYTES, PRACTICE_STEMS
+from .track import practice_sent
 
 
 class CrateForm(forms.Form):
@@ -62,9 +61,7 @@ def crate_page(request: HttpRequest, crate: Crate, share_form: CrateShareForm | 
     for n, entry in enumerate(listed):  # the order each Move button posts (for a page without its script)
         entry.up_order = ",".join(map(str, _swapped(ids, n, n - 1)))
         entry.down_order = ",".join(map(str, _swapped(ids, n, n + 1)))
-        analysis = entry.track.current_analysis
-        entry.agreed_summary = practice.summary(entry.agreed, analysis and analysis.tempo,
-                                                analysis and analysis.key_label) if entry.agreed else ""
+        entry.agreed_summary = crates.agreed_in_words(entry)
     context = {"crate": crate, "entries": listed, "total": clock(crates.total_seconds(listed)),
                "can_edit": crate.role in access.EDIT_ROLES, "can_manage": crate.role == access.OWNER}
     if context["can_manage"]:
@@ -175,17 +172,11 @@ def crate_agree(request: HttpRequest, crate_uuid: str, entry_id: int) -> HttpRes
         crates.agree(entry, request.user, {})
         messages.success(request, f"“{entry.track.title}” opens as the song is again.")
         return redirect("crate", crate.uuid)
-    if len(request.body) > PRACTICE_MAX_BYTES:
-        return HttpResponse("The settings are too long.", status=400, content_type="text/plain")
-    try:
-        kept = practice.clean(json.loads(request.body or b"null"), entry.track.duration, PRACTICE_STEMS)
-    except ValueError as exc:  # json.JSONDecodeError is one
-        return HttpResponse(str(exc) if not isinstance(exc, json.JSONDecodeError) else "The settings are JSON.",
-                            status=400, content_type="text/plain")
+    kept = practice_sent(request, entry.track)
+    if isinstance(kept, HttpResponse):
+        return kept
     crates.agree(entry, request.user, kept)
-    analysis = entry.track.current_analysis
-    return JsonResponse({"agreed": kept, "summary": practice.summary(kept, analysis and analysis.tempo,
-                                                                     analysis and analysis.key_label)})
+    return JsonResponse({"agreed": kept, "summary": crates.agreed_in_words(entry, kept)})
 
 
 @require_POST

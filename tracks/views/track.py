@@ -53,12 +53,11 @@ def in_crate(request: HttpRequest, track: Track) -> dict[str, Any] | None:
     at = next((n for n, entry in enumerate(listed) if entry.track_id == track.pk), None)
     if at is None:
         return None
-    entry, analysis = listed[at], track.current_analysis
+    entry = listed[at]
     return {"crate": crate, "entry": entry, "place": at + 1, "count": len(listed),
             "before": listed[at - 1] if at else None, "after": listed[at + 1] if at + 1 < len(listed) else None,
             "can_agree": crate.role in access.EDIT_ROLES,
-            "agreed": practice.summary(entry.agreed, analysis and analysis.tempo, analysis and analysis.key_label)
-            if entry.agreed else ""}
+            "agreed": crates.agreed_in_words(entry)}
 
 
 def practice_of(user: Any, track: Track) -> dict[str, Any]:
@@ -79,15 +78,23 @@ def track_practice(request: HttpRequest, track_uuid: str) -> HttpResponse:
     words. Whoever signed in may see the track keeps their own (a link holder has no account to keep them
     in: the login middleware sends them to sign in)."""
     track = access.get_viewable(access.actor(request), track_uuid)
+    kept = practice_sent(request, track)
+    if isinstance(kept, HttpResponse):
+        return kept
+    Practice.objects.update_or_create(user=request.user, track=track, defaults={"settings": kept})
+    return HttpResponse(status=204)
+
+
+def practice_sent(request: HttpRequest, track: Track) -> dict[str, Any] | HttpResponse:
+    """The practice settings a JSON body sends for the track, as music/practice.py keeps them, or the 400 that
+    says in words why they cannot be kept."""
     if len(request.body) > PRACTICE_MAX_BYTES:
         return HttpResponse("The settings are too long.", status=400, content_type="text/plain")
     try:
-        kept = practice.clean(json.loads(request.body or b"null"), track.duration, PRACTICE_STEMS)
+        return practice.clean(json.loads(request.body or b"null"), track.duration, PRACTICE_STEMS)
     except ValueError as exc:  # json.JSONDecodeError is one
         return HttpResponse(str(exc) if not isinstance(exc, json.JSONDecodeError) else "The settings are JSON.",
                             status=400, content_type="text/plain")
-    Practice.objects.update_or_create(user=request.user, track=track, defaults={"settings": kept})
-    return HttpResponse(status=204)
 
 
 def mixes_with(user: Any, track: Track, analysis: Any, most: int = 10) -> list[tuple[Track, str, float, str]]:

@@ -48,6 +48,13 @@ export function restoreLevels(stems, kept) {
   }
 }
 
+// A JSON body posted as the page's own script (its CSRF header from the body's hx-headers).
+function postJSON(url, body) {
+  const headers = JSON.parse(document.body.getAttribute("hx-headers") || "{}");
+  return fetch(url, { method: "POST", body, credentials: "same-origin",
+                      headers: { ...headers, "Content-Type": "application/json" } });
+}
+
 // Keep the settings a moment after the last change, if they changed since they were last kept.
 export function remember(engine) {
   const target = document.getElementById("practice-url");
@@ -58,9 +65,7 @@ export function remember(engine) {
   clearTimeout(engine.practiceTimer);
   engine.practiceTimer = setTimeout(() => {
     const body = JSON.stringify(settings(engine));
-    const headers = JSON.parse(document.body.getAttribute("hx-headers") || "{}");
-    fetch(target.dataset.url, { method: "POST", body, credentials: "same-origin",
-                                headers: { ...headers, "Content-Type": "application/json" } })
+    postJSON(target.dataset.url, body)
       .then((response) => {
         if (response.ok) {
           engine.practiceKept = body;
@@ -76,9 +81,7 @@ export function agree(engine, button) {
   const status = button.parentElement.querySelector("[data-agree-status]");
   const say = (text) => { if (status) status.textContent = text; };
   if (!engine) { say("Separate the song first: its speed and key are set in the stems' mixer."); return; }
-  const headers = JSON.parse(document.body.getAttribute("hx-headers") || "{}");
-  fetch(button.dataset.url, { method: "POST", body: JSON.stringify(settings(engine)), credentials: "same-origin",
-                              headers: { ...headers, "Content-Type": "application/json" } })
+  postJSON(button.dataset.url, JSON.stringify(settings(engine)))
     .then((response) => (response.ok ? response.json() : response.text().then((text) => Promise.reject(text))))
     .then((answer) => {
       const summary = document.getElementById("agreed-summary");
