@@ -118,6 +118,8 @@ SIGNUP_RATE = env_str("SOUNDFORGE_SIGNUP_RATE", "10/h")
 LOGIN_RATE = env_str("SOUNDFORGE_LOGIN_RATE", "30/15m")
 USER_QUOTA_MB = env_int("SOUNDFORGE_USER_QUOTA_MB", 5120, minimum=1)
 MAX_ACTIVE_JOBS = env_int("SOUNDFORGE_MAX_ACTIVE_JOBS", 4, minimum=1)
+# Jobs past MAX_ACTIVE_JOBS wait their turn (a bulk action's separations, say); past this many, refused.
+MAX_WAITING_JOBS = env_int("SOUNDFORGE_MAX_WAITING_JOBS", 2000, minimum=0)
 RATELIMIT_USE_CACHE = "ratelimit"
 # Webhooks: the waits between a failed delivery's tries (seconds; one more try than waits), and whether a
 # URL may resolve to a loopback or private address (a server on the same network: off, as it could reach

@@ -328,11 +328,14 @@ def test_refusals_use_the_pages_words(alice, settings) -> None:
     cue = Client().post(f"{API}/tracks/{track.uuid}/cues", json.dumps({"at": 99.0, "name": "x", "colour": "red"}),
                         content_type="application/json", **auth)
     assert cue.status_code == 400 and "at:" in cue.json()["detail"]
-    # Too many jobs at once: 429, in the page's words.
-    settings.MAX_ACTIVE_JOBS = 1
+    # Past the active-job limit a job waits its turn; past the waiting list's, 429 in the page's words.
+    settings.MAX_ACTIVE_JOBS, settings.MAX_WAITING_JOBS = 1, 1
     Job.objects.create(track=track, kind=Job.Kind.SEPARATION, status=Job.Status.RUNNING, requested_by=alice)
-    busy = Client().post(f"{API}/tracks/{track.uuid}/analyse", **auth)
-    assert busy.status_code == 429 and "jobs queued or running" in busy.json()["detail"]
+    waits = Client().post(f"{API}/tracks/{track.uuid}/analyse", **auth)
+    assert waits.status_code == 202 and waits.json()["status"] == "waiting"
+    other = track_row(alice)
+    busy = Client().post(f"{API}/tracks/{other.uuid}/analyse", **auth)
+    assert busy.status_code == 429 and "jobs waiting their turn" in busy.json()["detail"]
     # A body that is not what the schema says: 422, naming the field.
     wrong = Client().put(f"{API}/tracks/{track.uuid}/tempo", json.dumps({"stepp": 2}),
                          content_type="application/json", **auth)

@@ -91,7 +91,7 @@ def test_a_worker_killed_mid_job_is_retried_and_the_page_hears_of_it(
     assert (job.status, job.attempts) == (Job.Status.RUNNING, 1)  # as the dead worker left it
     heard = pushes(track)
     time.sleep(1.1)
-    assert jobs.recover() == {"retried": 1, "failed": 0, "requeued": 0}
+    assert jobs.recover() == {"retried": 1, "failed": 0, "requeued": 0, "promoted": 0}
     job.refresh_from_db()
     assert (job.status, job.stage, job.rq_id) == (Job.Status.QUEUED, "retrying: the worker stopped", f"{job.uuid}-2")
     assert "retrying: the worker stopped" in heard()
@@ -126,7 +126,7 @@ def test_a_running_job_with_a_live_worker_is_left_alone(alice_client: Client, c_
     track = upload(alice_client, c_major_wav)
     job = Job.objects.get(track=track)
     assert job.claim()
-    assert jobs.recover() == {"retried": 0, "failed": 0, "requeued": 0}
+    assert jobs.recover() == {"retried": 0, "failed": 0, "requeued": 0, "promoted": 0}
     assert Job.objects.get(pk=job.pk).status == Job.Status.RUNNING
 
 

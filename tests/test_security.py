@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import django_rq
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -133,22 +134,29 @@ def test_concurrent_uploads_cannot_pass_the_quota_together(alice, tmp_path: Path
 @pytest.mark.django_db(transaction=True)
 def test_a_person_may_have_only_so_many_jobs_at_once(alice_client: Client, c_major_wav: Path, run_worker,
                                                      settings, tmp_path: Path) -> None:
+    """Past the limit a job waits its turn (not in Redis), and is queued once one of theirs ends; past the
+    waiting list's limit, it is refused."""
     from tests.audio import variant
     from tests.test_jobs import upload
     from tracks.models import Job
 
-    settings.MAX_ACTIVE_JOBS = 2
+    settings.MAX_ACTIVE_JOBS, settings.MAX_WAITING_JOBS = 2, 1
     first, second = (upload(alice_client, variant(c_major_wav, n, tmp_path)) for n in (1, 2))  # two analyses queued
     response = alice_client.post(f"/tracks/{first.uuid}/separate/", {"model": "dsp", "format": "wav"},
                                  HTTP_HX_REQUEST="true")
-    assert response.status_code == 429
-    assert "You have 2 jobs queued or running" in response.content.decode()
-    assert not Job.objects.filter(kind=Job.Kind.SEPARATION).exists()
-    run_worker("analysis")
-    response = alice_client.post(f"/tracks/{first.uuid}/separate/", {"model": "dsp", "format": "wav"},
-                                 HTTP_HX_REQUEST="true")
-    assert response.status_code == 200
-    assert Job.objects.filter(kind=Job.Kind.SEPARATION, track=first).count() == 1
+    assert response.status_code == 200 and "Waiting its turn" in response.content.decode()
+    waiting = Job.objects.get(kind=Job.Kind.SEPARATION, track=first)
+    assert waiting.status == Job.Status.WAITING
+    assert django_rq.get_queue("processing").fetch_job(waiting.rq_id) is None
+    refused = alice_client.post(f"/tracks/{second.uuid}/separate/", {"model": "dsp", "format": "wav"},
+                                HTTP_HX_REQUEST="true")
+    assert refused.status_code == 429
+    assert "You have 1 jobs waiting their turn" in refused.content.decode()
+    assert not Job.objects.filter(kind=Job.Kind.SEPARATION, track=second).exists()
+    run_worker("analysis")  # both analyses end: the separation is queued
+    waiting.refresh_from_db()
+    assert waiting.status == Job.Status.QUEUED
+    assert django_rq.get_queue("processing").fetch_job(waiting.rq_id) is not None
     assert second.jobs.count() == 1
 
 

@@ -289,6 +289,9 @@ TABLE = {
     "webhook-delete": ("post", "/account/webhooks/{webhook}/delete/", {}, OWNERS_OWN),
     "library-rekordbox": ("get", "/rekordbox.xml", {}, ACCOUNT),
     "upload": ("post", "/tracks/upload/", {}, {**ACCOUNT, **{a: 302 for a in ACTORS}}),
+    # Each person's own choice of songs and queue: what each may do to each song is tests/test_bulk.py's.
+    "library-bulk": ("post", "/library/bulk/", {"action": "analyse"}, {**ACCOUNT, **{a: 302 for a in ACTORS}}),
+    "queue-cancel": ("post", "/library/queue/cancel/", {}, {**ACCOUNT, **{a: 302 for a in ACTORS}}),
     "track": ("get", "/tracks/{track}/", {}, VIEW),
     "track-controls": ("get", "/tracks/{track}/controls/", {}, VIEW),
     "track-audio": ("get", "/tracks/{track}/audio/?download=1", {}, DOWNLOAD),

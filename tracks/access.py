@@ -202,7 +202,7 @@ def get_crate(user: User, crate_uuid: uuid.UUID | str, to: str = "view") -> Crat
     (rename, share, delete) it: 404 for what they may not see, PermissionDenied for what they may see but
     not change. Its ``role`` is set."""
     crate = Crate.objects.select_related("owner__profile").filter(uuid=crate_uuid).first() \
-        if _is_uuid(crate_uuid) else None
+        if is_uuid(crate_uuid) else None
     found = crate_role(user, crate) if crate is not None else None
     if found is None:
         raise Http404("No such crate")
@@ -214,7 +214,7 @@ def get_crate(user: User, crate_uuid: uuid.UUID | str, to: str = "view") -> Crat
     return crate
 
 
-def _is_uuid(value: object) -> bool:
+def is_uuid(value: object) -> bool:
     try:
         uuid.UUID(str(value))
     except ValueError:

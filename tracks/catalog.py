@@ -132,7 +132,7 @@ def _after(text: str) -> tuple[Any, int]:
 
 @dataclass
 class Page:
-    """One page of a library: its rows (each a track with its latest analysis job and analysis), the cursor
+    """One page of a library: its rows (each a track with its job, Job.on_row, and analysis), the cursor
     of the next page ("" on the last), and on the first page how many tracks there are in all."""
 
     rows: list[dict[str, Any]] = field(default_factory=list)
@@ -153,8 +153,7 @@ def page(user: Any, filters: Filters, after: str = "", limit: int = PAGE) -> Pag
                              (Q(sort_value__gt=value) | Q(sort_value=value, id__gt=pk)))
     order = ("-sort_value", "-id") if descending else ("sort_value", "id")
     listed = list(found.order_by(*order).select_related("current_analysis").defer("current_analysis__data")
-                  .annotate(latest_job_id=Subquery(Job.objects.filter(track=OuterRef("pk"), kind=Job.Kind.ANALYSIS)
-                                                   .values("pk")[:1]),
+                  .annotate(latest_job_id=Subquery(Job.on_row(OuterRef("pk")).values("pk")[:1]),
                             **({} if after else {"total": Window(Count("id"))}))[:limit + 1])
     more, listed = len(listed) > limit, listed[:limit]
     total = listed[0].total if listed and not after else 0

@@ -51,16 +51,23 @@ def reserve(owner: object, needed: int, what: str) -> None:
 
 
 class Busy(Exception):
-    """The person already has as many jobs queued or running as they may."""
+    """The person already has as many jobs waiting their turn as they may."""
 
 
-def check_active_jobs(user: Any) -> None:
-    """Refuse with Busy when the person already has SOUNDFORGE_MAX_ACTIVE_JOBS jobs queued or running (an
-    upload's own analysis is not counted against them: uploads have their rate and the quota)."""
-    active = Job.objects.filter(requested_by=user, status__in=Job.ACTIVE).count()
-    if active >= settings.MAX_ACTIVE_JOBS:
-        raise Busy(f"You have {active} jobs queued or running, the most you may have at once; "
-                   "start this one when one of them is done.")
+def must_wait(user: Any) -> bool:
+    """Whether a job the person asks for now waits its turn (Job.Status.WAITING) rather than being queued:
+    they have SOUNDFORGE_MAX_ACTIVE_JOBS jobs queued or running already, or others waiting before it (an
+    upload's own analysis is not asked this: uploads have their rate and the quota). Busy when
+    SOUNDFORGE_MAX_WAITING_JOBS are waiting already. Called in the transaction that makes the job, it locks
+    the person's row first, as jobs.queueing.promote does: the two count one after the other."""
+    if transaction.get_connection().in_atomic_block:
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+    waiting = Job.objects.filter(requested_by=user, status=Job.Status.WAITING).count()
+    if waiting >= settings.MAX_WAITING_JOBS:
+        raise Busy(f"You have {waiting} jobs waiting their turn, the most you may have; "
+                   "ask for more when some of them have started.")
+    return bool(waiting) or Job.objects.filter(requested_by=user, status__in=Job.IN_REDIS).count() >= \
+        settings.MAX_ACTIVE_JOBS
 
 
 # Request rates (django-ratelimit's "count/period"), per person for uploads and per client address for

@@ -221,13 +221,17 @@ class Job(models.Model):
         TRANSCRIPTION = "transcription", "MIDI transcription"
 
     class Status(models.TextChoices):
+        # Asked for while the person had as many jobs queued or running as they may (SOUNDFORGE_MAX_ACTIVE_JOBS):
+        # not in Redis yet; queued in the order asked as theirs end (jobs.queueing.promote).
+        WAITING = "waiting", "Waiting its turn"
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
-    ACTIVE = (Status.QUEUED, Status.RUNNING)
+    ACTIVE = (Status.WAITING, Status.QUEUED, Status.RUNNING)
+    IN_REDIS = (Status.QUEUED, Status.RUNNING)  # what SOUNDFORGE_MAX_ACTIVE_JOBS counts
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="jobs")
@@ -270,6 +274,14 @@ class Job(models.Model):
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
 
+    @classmethod
+    def on_row(cls, track: Any) -> models.QuerySet[Job]:
+        """The jobs a library row may show, the one it shows first: work under way of any kind (the newest),
+        else the latest analysis. ``track`` is a Track or an OuterRef to one."""
+        return (cls.objects.filter(models.Q(kind=cls.Kind.ANALYSIS) | models.Q(status__in=cls.ACTIVE), track=track)
+                .annotate(idle=models.Case(models.When(status__in=cls.ACTIVE, then=0), default=1))
+                .order_by("idle", "-created", "-id"))
+
     @property
     def seconds(self) -> float | None:
         if self.started and self.finished:
@@ -296,6 +308,13 @@ class Job(models.Model):
             self.refresh_from_db(fields=["status", "started", "heartbeat", "stage", "progress", "attempts"])
         return bool(claimed)
 
+    def promote(self) -> bool:
+        """WAITING -> QUEUED, atomically: False when it was cancelled or promoted meanwhile."""
+        promoted = Job.objects.filter(pk=self.pk, status=self.Status.WAITING).update(status=self.Status.QUEUED)
+        if promoted:
+            self.status = self.Status.QUEUED
+        return bool(promoted)
+
     def beat(self) -> bool:
         """Say this run is alive; False when it is no longer this worker's to run."""
         return bool(self.this_run().update(heartbeat=timezone.now()))
@@ -318,7 +337,7 @@ class Job(models.Model):
         self.this_run().update(progress=self.progress, stage=self.stage, eta=eta, progress_at=at)
 
     def cancel(self) -> bool:
-        """QUEUED or RUNNING -> CANCELLED, atomically: False when it had already finished. A running port
+        """WAITING, QUEUED or RUNNING -> CANCELLED, atomically: False when it had already finished. A running port
         sees the change and is stopped by the runner (jobs.run_and_record's should_cancel)."""
         now = timezone.now()
         cancelled = Job.objects.filter(pk=self.pk, status__in=self.ACTIVE).update(

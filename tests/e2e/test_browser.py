@@ -947,6 +947,7 @@ def test_a_library_of_many_songs_searches_pages_and_shows_the_tags(browser, serv
     a bandmate it is shared with finds it under "Shared with me", a link holder sees its cover; desktop and
     phone."""
     from tests.helpers import track_row
+    from tracks.files import storage
     from tracks.models import AnalysisResult, Share, ShareLink
 
     context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -967,10 +968,15 @@ def test_a_library_of_many_songs_searches_pages_and_shows_the_tags(browser, serv
     page.screenshot(path=str(SHOTS / "library-folder-uploaded.png"))
     assert list(Track.objects.order_by("created").values_list("original_name", flat=True)) == [
         "02 Second.wav", "10 Tenth.wav", "01 Last.wav"]  # by path, numbers as numbers: Encore/ comes last
+    short = audio.song("A", "minor", 100.0, 3.0, sr=44100)
+    short = audio.write_wav(tmp_path / "short.wav", np.stack([short, short], axis=1), 44100)
     for i in range(70):
         made = track_row(owner, title=f"Crate song {i:02d}", artist=f"Band {i % 5}", album="Warehouse",
                          duration=180.0 + i)
         AnalysisResult.objects.create(track=made, analyzer_version="3", tempo=110.0 + i, key_label="A minor", data={})
+        if i < 10:  # the ten separated in one action below have their audio
+            storage.track_path(made).parent.mkdir(parents=True)
+            shutil.copy(short, storage.track_path(made))
     tagged = audio.write_encoded(tmp_path / "enter.mp3", audio.song("E", "minor", 120.0, 6.0), channels=2,
                                  tags={"title": "Enter Night", "artist": "Motörhead Tribute", "album": "Live",
                                        "date": "1999", "genre": "Metal"}, cover=audio.jpeg(480, 480))
@@ -1085,4 +1091,50 @@ def test_a_library_of_many_songs_searches_pages_and_shows_the_tags(browser, serv
     drummer.screenshot(path=str(SHOTS / "setlist-editor.png"), full_page=True)
     page.reload()
     expect(titles).to_have_text(["Crate song 07", "Enter Night", "Crate song 05"])
+
+    # Ten at once: ticked with a click and a shift-click, put in the setlist, separated in one action (past
+    # the active-job limit the rest wait their turn, in the queue), exported to Rekordbox.
+    page.goto(f"{served.url}/?q=crate+song&sort=title")
+    rows = page.locator("#track-rows article")
+    expect(page.locator("#bulk-form")).to_be_hidden()
+    rows.nth(0).locator(".pick input").click()
+    rows.nth(9).locator(".pick input").click(modifiers=["Shift"])
+    expect(page.locator("[data-bulk-count]")).to_have_text("10 songs chosen")
+    expect(page.locator("#track-rows article.chosen")).to_have_count(10)
+    expect(page.locator("[data-choose-all]")).to_have_text("Choose all 70 matching")
+    page.select_option("#bulk-form select[name=crate]", label="Friday gig")
+    page.click("#bulk-form button[value=crate]")
+    expect(page.locator("#bulk-result")).to_have_text("8 songs added to “Friday gig”; 2 songs in it already.")
+    page.select_option("#bulk-form select[name=model]", "dsp")
+    page.click("#bulk-form button[value=separate]")
+    expect(page.locator("#bulk-result")).to_contain_text("waiting their turn", timeout=10_000)
+    expect(page.locator("#job-queue")).to_contain_text("waiting their turn", timeout=10_000)
+    expect(page.locator("#track-rows article:has-text('Waiting its turn')").first).to_be_visible()
+    page.screenshot(path=str(SHOTS / "library-bulk-queue.png"), full_page=True)
+    chosen = [f"Crate song {i:02d}" for i in range(10)]
+    assert sorted(Job.objects.filter(kind=Job.Kind.SEPARATION).values_list("track__title", flat=True)) == chosen
+    expect(page.locator("#track-rows article .status:has-text('Separation')").first).to_be_visible(timeout=LIVE_S)
+    deadline = time.monotonic() + 3 * LIVE_S / 1000  # one processing worker, one song after another
+    while Job.objects.filter(kind=Job.Kind.SEPARATION, status=Job.Status.SUCCEEDED).count() < 10:
+        assert time.monotonic() < deadline, list(Job.objects.filter(kind=Job.Kind.SEPARATION)
+                                                 .values_list("status", "stage", "error"))
+        time.sleep(0.5)
+    expect(page.locator("#job-queue")).to_be_hidden(timeout=10_000)  # the queue empties live
+    expect(page.locator("#track-rows article.chosen")).to_have_count(10)  # the rows came again, still ticked
+    with page.expect_download() as exported:
+        page.click("#bulk-form button[value=rekordbox]")
+    xml = ET.parse(exported.value.path())  # noqa: S314 (our own output)
+    assert sorted(t.get("Name") for t in xml.find("COLLECTION")) == chosen
+    assert xml.find(".//NODE[@Type='1']").get("Name") == "SoundForge - 10 songs"
+    page.goto(setlist)
+    expect(titles).to_have_count(11)
+    with page.expect_download() as setlist_xml:
+        page.click("a:has-text('Export to Rekordbox')")
+    assert len(ET.parse(setlist_xml.value.path()).find("COLLECTION")) == 11  # noqa: S314 (our own output)
+    # On a phone, the viewer ticks their shared song: the bar fits the screen.
+    mate.goto(f"{served.url}/")
+    mate.locator("#shared-rows article .pick input").first.click()
+    expect(mate.locator("[data-bulk-count]")).to_have_text("1 song chosen")
+    assert mate.evaluate("document.documentElement.scrollWidth") <= 391
+    mate.screenshot(path=str(SHOTS / "library-bulk-phone-viewer.png"), full_page=True)
     context.close()

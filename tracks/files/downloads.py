@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -175,6 +176,25 @@ def stems_zip_response(track: Track, stems: list[Stem]) -> HttpResponseBase:
     response["Content-Length"] = str(len(archive))
     model = stems[0].model if stems else "stems"
     return _disposition(response, f"{track.title} - stems ({model}).zip")
+
+
+def originals_zip_response(tracks: list[Track], filename: str) -> HttpResponseBase:
+    """The tracks' original files as a zip, streamed file by file (stored), each named as its download
+    (a second song of the same name gets " (2)"). Call only after access.py has said yes for each."""
+    archive = zipstream.ZipStream(compress_type=zipstream.ZIP_STORED, sized=True)
+    local, names = storage.is_local(), Counter[str]()
+    for track in tracks:
+        stem, dot, ext = track.download_name.rpartition(".")
+        names[track.download_name.lower()] += 1
+        n = names[track.download_name.lower()]
+        name = track.download_name if n == 1 else f"{stem} ({n}){dot}{ext}"
+        if local:
+            archive.add_path(os.fspath(storage.track_path(track)), name)
+        else:
+            archive.add(_stored_chunks(track.file), name, size=track.size)
+    response = StreamingHttpResponse(archive, content_type="application/zip")
+    response["Content-Length"] = str(len(archive))
+    return _disposition(response, filename)
 
 
 def mix_response(track: Track, stems: list[Stem], gains: dict[str, float], pans: dict[str, float]) -> HttpResponseBase:

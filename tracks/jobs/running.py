@@ -20,7 +20,7 @@ from ..live import events, panels
 from ..models import Job, Track
 from ..ports.contract import ErrorKind
 from ..ports.host import runner
-from . import kinds
+from . import kinds, queueing
 
 logger = logging.getLogger("tracks.jobs")
 
@@ -36,6 +36,7 @@ def run(job_pk: int) -> None:
         logger.info("job %s is gone, cancelled or already taken", job_pk)
         return
     events.changed(job.track, panels.JOB)
+    events.queue_changed(job.requested_by_id)
     events.job_event(job, "job.started")
     body: Callable[[Job], None] = import_string(kinds.of(job).body)
     with logs.job_context(job.uuid):
@@ -43,13 +44,15 @@ def run(job_pk: int) -> None:
 
 
 def ended(job: Job) -> None:
-    """Push a job's end: its panels; when it succeeded, its kind's results and the activity."""
+    """Push a job's end: its panels; when it succeeded, its kind's results and the activity. Its requester's
+    next waiting job is queued."""
     if job.status == Job.Status.SUCCEEDED:
         events.changed(job.track, panels.JOB, kinds.of(job).results, panels.ACTIVITY)
     else:
         events.changed(job.track, panels.JOB)
     if job.status in (Job.Status.SUCCEEDED, Job.Status.FAILED):  # a cancel is announced by who cancelled
         events.job_event(job, f"job.{job.status}")
+    queueing.ended(job)
 
 
 def fail(job: Job, message: str) -> None:

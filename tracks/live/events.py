@@ -201,3 +201,23 @@ def library_changed(user_id: int) -> None:
             _send(library_group(user_id), panels.render_library_changed(user))
 
     transaction.on_commit(announce)
+
+
+_queue_told = threading.local()  # the people whose queue this thread's transaction will push once it commits
+
+
+def queue_changed(user_id: int | None) -> None:
+    """A person's jobs were queued, started, promoted, ended or cancelled: their library pages get their
+    queue (panels.render_queue), once per person when the transaction commits however many changed."""
+    if user_id is None:
+        return
+    told: set[int] = _queue_told.__dict__.setdefault("people", set())
+    if user_id in told:
+        return
+    told.add(user_id)
+
+    def announce() -> None:
+        told.discard(user_id)
+        _send(library_group(user_id), panels.render_queue(user_id))
+
+    transaction.on_commit(announce)

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import Count, Max, Q, Sum
+from django.conf import settings
+from django.db.models import Case, Count, Max, Q, Sum, When
 from django.template.loader import get_template, render_to_string
 from django.utils.functional import SimpleLazyObject
 
@@ -189,8 +190,9 @@ def page_data(track: Track) -> dict[str, Any]:
 
 
 def row_data(track: Track) -> dict[str, Any]:
-    """A library row: the latest analysis job and the analysis's headline figures."""
-    return {"track": track, "job": track.latest_job(Job.Kind.ANALYSIS),
+    """A library row: its job (work under way of any kind, else the latest analysis: Job.on_row) and the
+    analysis's headline figures."""
+    return {"track": track, "job": Job.on_row(track).first(),
             "analysis": track.latest_analysis(with_data=False), "q": "", "found_in": None}
 
 
@@ -217,19 +219,42 @@ def render_library_changed(user: Any) -> str:
 
 
 def library_state(user: Any, since: float | None) -> str:
-    """What a library page's socket is sent as it opens: the library's version, and the rows of the tracks
-    whose jobs moved since the page was rendered (``since``, Unix time; those with work under way without
-    one), so a page misses nothing that happened before its socket opened."""
+    """What a library page's socket is sent as it opens: the library's version, the person's queue, and the
+    rows of the tracks whose jobs moved since the page was rendered (``since``, Unix time; those with work
+    under way without one), so a page misses nothing that happened before its socket opened."""
     moved = Q(jobs__status__in=Job.ACTIVE)
     if since is not None:
         at = datetime.fromtimestamp(since, tz=UTC)
         moved |= Q(jobs__created__gte=at) | Q(jobs__finished__gte=at) | Q(jobs__started__gte=at)
     recent = access.viewable_tracks(user).filter(moved).distinct().order_by("-created")[:RECENT_ROWS]
-    return render_library_changed(user) + "".join(render_row(track) for track in recent)
+    return (render_library_changed(user) + render_queue(user.pk)
+            + "".join(render_row(track) for track in recent))
+
+
+QUEUE_TEMPLATE = "tracks/library/job-queue.html"
+QUEUE_SHOWN = 8
+_QUEUE_ORDER = Case(When(status=Job.Status.RUNNING, then=0), When(status=Job.Status.QUEUED, then=1), default=2)
+
+
+def queue_data(user_id: int) -> dict[str, Any]:
+    """The library's queue: how many of the jobs a person asked for are running, queued and waiting their
+    turn, and the first few in the order they will run."""
+    mine = Job.objects.filter(requested_by_id=user_id, status__in=Job.ACTIVE)
+    counts = dict(mine.order_by().values_list("status").annotate(n=Count("id")))
+    first = list(mine.select_related("track").annotate(place=_QUEUE_ORDER).order_by("place", "created", "id")
+                 [:QUEUE_SHOWN])
+    total = sum(counts.values())
+    return {"queue": first, "more": total - len(first), "at_once": settings.MAX_ACTIVE_JOBS,
+            **{status: counts.get(status, 0) for status in Job.ACTIVE}}
+
+
+def render_queue(user_id: int) -> str:
+    return render_to_string(QUEUE_TEMPLATE, queue_data(user_id))
 
 
 def load_templates() -> None:
     """Compile the templates pushes render: a worker does this once, before it forks a work-horse per job,
     which would otherwise compile them for its first push (the track page's panels took ~90 ms)."""
-    for name in (*(PANELS[n].template for n in (*LIVE, "presence-panel")), ROW_TEMPLATE, CHANGED_TEMPLATE):
+    for name in (*(PANELS[n].template for n in (*LIVE, "presence-panel")), ROW_TEMPLATE, CHANGED_TEMPLATE,
+                 QUEUE_TEMPLATE):
         get_template(name)

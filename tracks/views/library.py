@@ -16,12 +16,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 from django_ratelimit.core import is_ratelimited
 
-from .. import access, actions, catalog, limits
+from .. import access, actions, bulk, catalog, limits
 from ..files import downloads, uploads
 from ..forms import UploadForm
 from ..live import panels
-from ..models import Track
+from ..models import Job, Track
 from .common import Refused, long_running
+from .jobs import separation_form
 
 LIST_TEMPLATE = "tracks/library/track-list.html"
 ROWS_TEMPLATE = "tracks/library/rows.html"
@@ -80,6 +81,9 @@ def library(request: HttpRequest) -> HttpResponse:
         "key_choices": keys_known,
         "key_known": any(value == filters.key for value, _ in keys_known),
         "version": panels.library_version(request.user),
+        **panels.queue_data(request.user.pk),
+        "separation_form": separation_form(None),
+        "crates": list(access.viewable_crates(request.user, roles=[access.EDITOR]).order_by("name")),
         "max_upload_mb": settings.MAX_UPLOAD_MB,
         "max_minutes": settings.MAX_DURATION_S // 60,
     })
@@ -130,3 +134,67 @@ def library_rekordbox(request: HttpRequest) -> HttpResponse:
     """The person's own tracks as Rekordbox's collection XML."""
     tracks = list(Track.objects.filter(owner=request.user).order_by("created", "id"))
     return downloads.rekordbox_response(tracks, "SoundForge - rekordbox.xml")
+
+
+BULK_RESULT = "tracks/library/bulk-result.html"
+BULK_ACTIONS = ("analyse", "separate", "crate", "rekordbox", "zip", "delete")
+
+
+@long_running
+@require_POST
+def library_bulk(request: HttpRequest) -> HttpResponse:
+    """One action on the songs chosen in the library (``track``, repeated, or ``all`` with the list's
+    ``query``): re-analyse, separate (``model``, ``format``), add to a ``crate``, delete them, or download them
+    as Rekordbox XML or their originals as a zip (tracks/bulk.py). For htmx, what it did in a sentence (the
+    rows and the queue follow on the socket); else that sentence on the library page."""
+    action = request.POST.get("action", "")
+    try:
+        if action not in BULK_ACTIONS:
+            raise bulk.Refused("Choose what to do: " + ", ".join(BULK_ACTIONS) + ".")
+        chosen = bulk.chosen(request.user, request.POST.getlist("track"), request.POST.get("all") == "1",
+                             request.POST.get("query", ""))
+        if action in ("rekordbox", "zip"):
+            return _bulk_download(request, action, chosen)
+        crate = None
+        if action == "analyse":
+            outcome = bulk.start(Job.Kind.ANALYSIS, request.user, chosen)
+        elif action == "separate":
+            form = separation_form(request.POST)
+            if not form.is_valid():
+                raise bulk.Refused(" ".join(e for errors in form.errors.values() for e in errors))
+            outcome = bulk.start(Job.Kind.SEPARATION, request.user, chosen,
+                                 {"model": form.cleaned_data["model"], "format": form.cleaned_data["format"]})
+        elif action == "crate":
+            crate = access.get_crate(request.user, request.POST.get("crate", ""), "edit")
+            outcome = bulk.put_in(crate, request.user, chosen)
+        else:
+            outcome = bulk.delete(request.user, chosen)
+        said, status = bulk.summary("analysis" if action == "analyse" else "separation" if action == "separate"
+                                    else action, outcome, crate), 200
+    except (bulk.Refused, catalog.BadFilter) as exc:
+        said, status = str(exc), 400
+    if request.htmx:
+        return render(request, BULK_RESULT, {"said": said, "error": status >= 400}, status=status)
+    (messages.error if status >= 400 else messages.success)(request, said)
+    return redirect("library")
+
+
+def _bulk_download(request: HttpRequest, action: str, chosen: list[Track]) -> HttpResponse:
+    allowed = bulk.downloadable(request.user, chosen)
+    if not allowed:
+        raise bulk.Refused("You may not download any of those songs.")
+    name = f"SoundForge - {len(allowed)} song{'' if len(allowed) == 1 else 's'}"
+    if action == "rekordbox":
+        return downloads.rekordbox_response(allowed, f"{name} - rekordbox.xml", playlist=name)
+    return downloads.originals_zip_response(allowed, f"{name}.zip")
+
+
+@require_POST
+def queue_cancel(request: HttpRequest) -> HttpResponse:
+    """Cancel every job of the person's that waits its turn (those queued or running stay)."""
+    waiting = Job.objects.select_related("track").filter(requested_by=request.user, status=Job.Status.WAITING)
+    for job in waiting:
+        actions.cancel(job)
+    if request.htmx:
+        return HttpResponse(panels.render_queue(request.user.pk))
+    return redirect("library")

@@ -45,5 +45,6 @@ class Command(BaseCommand):
 
     def report(self, counts: dict[str, int]) -> None:
         self.stdout.write(
-            f"{counts['retried']} retried, {counts['failed']} failed, {counts['requeued']} enqueued again"
+            f"{counts['retried']} retried, {counts['failed']} failed, {counts['requeued']} enqueued again, "
+            f"{counts['promoted']} waiting queued"
         )
