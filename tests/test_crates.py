@@ -13,7 +13,8 @@ import pytest
 from django.test import Client
 
 from tests.helpers import track_row
-from tracks.models import AnalysisResult, Crate, CrateEntry, CrateShare, Practice, Share, Track
+from tracks.files import storage
+from tracks.models import AnalysisResult, Crate, CrateEntry, CrateLink, CrateShare, Practice, Share, Track
 
 pytestmark = pytest.mark.django_db
 
@@ -283,3 +284,53 @@ def test_the_api_makes_fills_orders_and_agrees_a_setlist_and_keeps_practice(alic
                           content_type="application/json").json()
     assert (kept["rate"], kept["loop"], kept["stems"]["drums"]["mute"]) == (0.75, [10.0, 20.0], True)
     assert bob_client.get(path).json() == kept and alice_client.get(path).json() == {}
+
+
+# -- links ---------------------------------------------------------------------------------------------------
+
+def test_a_crates_link_opens_it_and_its_owners_songs_in_it_to_anyone_until_revoked(alice_client: Client, alice,
+                                                                                  songs) -> None:
+    crate = make(alice_client)
+    for track in songs:
+        put(alice_client, crate, track)
+    assert alice_client.post(f"/crates/{crate.uuid}/links/", {}).status_code == 302
+    link = CrateLink.objects.get(crate=crate)
+    assert not link.allow_downloads
+    owner_page = alice_client.get(f"/crates/{crate.uuid}/").content.decode()
+    assert f"/c/{link.token}/" in owner_page
+    guest = Client()
+    assert guest.get(f"/crates/{crate.uuid}/").status_code == 302  # no link yet: to log in
+    opened = guest.get(f"/c/{link.token}/")
+    assert opened.status_code == 302 and opened["Location"] == f"/crates/{crate.uuid}/"
+    page = guest.get(f"/crates/{crate.uuid}/").content.decode()
+    assert "opened with a link" in page and "Export to Rekordbox" not in page and "data-move" not in page
+    # The owner's songs in it, in order; bob's song in alice's crate is not hers to open to anyone.
+    assert re.findall(r'class="title" href="[^"]+">([^<]+)</a>', page) == ["Opener", "Ballad"]
+    song_page = guest.get(f"/tracks/{songs[0].uuid}/?crate={crate.uuid}")
+    assert song_page.status_code == 200 and "Song 1 of 2" in song_page.content.decode()
+    assert guest.get(f"/tracks/{songs[2].uuid}/").status_code == 404  # bob's: not through alice's link
+    assert guest.get(f"/tracks/{songs[0].uuid}/audio/?download=1").status_code == 403  # listen only
+    assert guest.post(f"/crates/{crate.uuid}/order/", {"order": "1"}).status_code == 302  # to log in: no change
+    # A song taken out of the crate closes to the link; revoked, the link opens nothing.
+    alice_client.post(f"/crates/{crate.uuid}/entries/{crate.entries.get(track=songs[1]).pk}/remove/")
+    assert guest.get(f"/tracks/{songs[1].uuid}/").status_code == 404
+    assert alice_client.post(f"/crates/{crate.uuid}/links/{link.pk}/revoke/").status_code == 302
+    assert guest.get(f"/crates/{crate.uuid}/").status_code == 404
+    assert guest.get(f"/tracks/{songs[0].uuid}/").status_code == 404
+    assert Client().get(f"/c/{link.token}/").status_code == 404
+    assert f"/c/{link.token}/" not in alice_client.get(f"/crates/{crate.uuid}/").content.decode()
+
+
+def test_a_crate_link_with_downloads_lets_its_holder_download_the_songs(alice_client: Client, songs) -> None:
+    crate = make(alice_client)
+    put(alice_client, crate, songs[0])
+    alice_client.post(f"/crates/{crate.uuid}/links/", {"allow_downloads": "on"})
+    link = CrateLink.objects.get(crate=crate)
+    assert link.allow_downloads
+    guest = Client()
+    guest.get(f"/c/{link.token}/")
+    path = storage.track_path(songs[0])
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"RIFF-song")
+    assert guest.get(f"/tracks/{songs[0].uuid}/audio/?download=1").status_code == 200
+    assert guest.get(f"/tracks/{songs[1].uuid}/audio/?download=1").status_code == 404  # not in the crate

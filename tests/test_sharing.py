@@ -30,6 +30,7 @@ from tracks.models import (
     Comment,
     Crate,
     CrateEntry,
+    CrateLink,
     CrateShare,
     Cue,
     Job,
@@ -262,6 +263,8 @@ OWNERS_OWN_PAGE = {**OWNERS_OWN, "owner": 200}
 CRATE_VIEW = {**OWNERS_OWN_PAGE, "editor": 200, "viewer": 200}
 CRATE_EDIT = {**OWNERS_OWN, "editor": 302, "viewer": 403}
 CRATE_MANAGE = {**OWNERS_OWN, "editor": 403, "viewer": 403}
+# A track's link does not open a crate (the crate's own link does: tests/test_crates.py).
+CRATE_PAGE = {**CRATE_VIEW, **dict.fromkeys(("link", "link_downloads", "link_revoked", "link_expired"), 404)}
 SIGNED_IN_AWAY = {a: 302 if a in ("owner", "editor", "viewer", "stranger") else 200 for a in ACTORS}
 EVERYONE_REDIRECTED = dict.fromkeys(ACTORS, 302)
 
@@ -326,7 +329,10 @@ TABLE = {
     # Crates are their owner's: anyone else is told there is none; anyone signed in lists and makes their own.
     "crates": ("get", "/crates/", {}, ACCOUNT),
     "crate-add": ("post", "/crates/add/", {"name": ""}, {**ACCOUNT, **OWN_ACCOUNT_REFUSED}),
-    "crate": ("get", "/crates/{crate}/", {}, CRATE_VIEW),
+    "crate": ("get", "/crates/{crate}/", {}, CRATE_PAGE),
+    "crate-link-add": ("post", "/crates/{crate}/links/", {}, CRATE_MANAGE),
+    "crate-link-revoke": ("post", "/crates/{crate}/links/{crate_link}/revoke/", {}, CRATE_MANAGE),
+    "crate-link-open": ("get", "/c/{crate_link}/", {}, EVERYONE_REDIRECTED),  # to the crate's page
     "crate-edit": ("post", "/crates/{crate}/edit/", {"name": "Encore"}, CRATE_MANAGE),
     "crate-delete": ("post", "/crates/{crate}/delete/", {}, CRATE_MANAGE),
     "crate-put": ("post", "/crates/put/", {}, CRATE_EDIT),  # alice's crate and track
@@ -413,6 +419,7 @@ def access_world(alice: object, charlie: object, song: Path) -> dict[str, Any]:
         "entry": CrateEntry.objects.create(crate=crate, track=track, position=1),
         "crate_share": CrateShare.objects.create(crate=crate, user=users["viewer"], role="viewer"),
         "crate_editor": CrateShare.objects.create(crate=crate, user=users["editor"], role="editor"),
+        "crate_link": CrateLink.objects.create(crate=crate),
     }
 
 
@@ -429,7 +436,9 @@ def test_the_access_table(route: str, actor: str, alice_client: Client, alice, c
                           stem=track.stems.first().uuid, share=share.pk, comment=comment.uuid, cue=cue.uuid,
                           link=owners_link.token if route == "link-open" else owners_link.pk,
                           token=api_token.pk, webhook=webhook.uuid, crate=world["crate"].uuid,
-                          entry=world["entry"].pk, crate_share=world["crate_share"].pk)
+                          entry=world["entry"].pk, crate_share=world["crate_share"].pk,
+                          crate_link=(world["crate_link"].token if route == "crate-link-open"
+                                      else world["crate_link"].pk))
     if route == "crate-put":
         data = {"crate": world["crate"].uuid, "track": track.uuid}
     elif route == "crate-order":

@@ -175,7 +175,8 @@ async def test_a_link_closes_its_pages_when_it_expires(alice_client: Client, c_m
 async def test_a_shared_crate_opens_and_closes_its_songs_live(alice, alice_client: Client, bob_client: Client,
                                                                c_major_wav: Path) -> None:
     """Sharing a setlist tells the recipient's library; taking the owner's song out of it closes their open
-    page on that song and tells their library again."""
+    page on that song and tells their library again. A page opened through the setlist's link closes when the
+    link is revoked."""
     from tracks import crates
     from tracks.models import Crate
 
@@ -189,6 +190,12 @@ async def test_a_shared_crate_opens_and_closes_its_songs_live(alice, alice_clien
     assert (await post(f"/crates/{crate.uuid}/shares/", {"who": "bob", "role": "viewer"})).status_code == 302
     pushed = await receive_until(library, lambda html: 'id="library-changed"' in html, timeout=5)
     versions.append(version(pushed[-1]))
+    link = await sync_to_async(crates.add_link)(crate)
+    guest = Client()
+    assert (await sync_to_async(guest.get)(f"/c/{link.token}/")).status_code == 302
+    held = await open_track_page(track, guest)
+    assert (await post(f"/crates/{crate.uuid}/links/{link.pk}/revoke/")).status_code == 302
+    assert await receive_until_closed(held, timeout=5) == CLOSE_NOT_FOUND
     page = await open_track_page(track, bob_client)
     entry = await sync_to_async(lambda: crate.entries.get().pk)()
     assert (await post(f"/crates/{crate.uuid}/entries/{entry}/remove/")).status_code == 302

@@ -4,8 +4,9 @@ enqueueing of jobs all ask here.
 Who is asking is an :class:`Actor`: the user (maybe anonymous) and the share-link tokens their session
 holds. Their role on a track is one of ``owner``, ``editor`` and ``viewer`` (a :class:`Share`, or a crate of
 the track's owner holding it shared with them: a :class:`CrateShare` opens its owner's songs in it, as a
-viewer, whatever the role on the crate), ``link`` (a usable :class:`ShareLink`), or none. On a crate it is
-``owner``, ``editor`` or ``viewer``. Strangers cannot tell a hidden track or crate from none: they get 404.
+viewer, whatever the role on the crate), ``link`` (a usable :class:`ShareLink`, or a :class:`CrateLink` to a
+crate of its owner's holding it), or none. On a crate it is ``owner``, ``editor``, ``viewer`` or ``link``.
+Strangers cannot tell a hidden track or crate from none: they get 404.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Case, Count, F, Max, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.http import Http404
 
-from .models import Comment, Crate, CrateEntry, CrateShare, Share, ShareLink, Track
+from .models import Comment, Crate, CrateEntry, CrateLink, CrateShare, Link, Share, ShareLink, Track
 
 User = AbstractBaseUser | AnonymousUser
 OWNER, EDITOR, VIEWER, LINK = "owner", Share.Role.EDITOR.value, Share.Role.VIEWER.value, "link"
@@ -51,7 +52,7 @@ def actor(request: Any) -> Actor:
     return Actor(user=user, link_tokens=tokens)
 
 
-def remember_link(session: Any, link: ShareLink) -> None:
+def remember_link(session: Any, link: Link) -> None:
     tokens = [t for t in session.get(SESSION_LINKS, []) if t != link.token]
     session[SESSION_LINKS] = [link.token, *tokens][:MAX_SESSION_LINKS]
 
@@ -75,9 +76,16 @@ def _role(who: Actor, track: Track) -> str | None:
             return shared
         if _through_crates(who.user.pk).filter(track=track).exists():
             return VIEWER
-    if who.link_tokens and ShareLink.usable().filter(track=track, token__in=who.link_tokens).exists():
+    if who.link_tokens and (ShareLink.usable().filter(track=track, token__in=who.link_tokens).exists()
+                            or _crate_links(who, track).exists()):
         return LINK
     return None
+
+
+def _crate_links(who: Actor, track: Track) -> QuerySet[CrateLink]:
+    """The usable crate links the actor holds to crates of the track's owner that hold it: those open it."""
+    return CrateLink.usable().filter(token__in=who.link_tokens, crate__owner_id=track.owner_id,
+                                     crate__entries__track=track)
 
 
 EDIT_ROLES = (OWNER, EDITOR)
@@ -96,7 +104,8 @@ def can_download(who: Actor, track: Track) -> bool:
 
 def _may_download(who: Actor, track: Track, found: str | None) -> bool:
     if found == LINK:
-        return ShareLink.usable().filter(track=track, token__in=who.link_tokens, allow_downloads=True).exists()
+        return (ShareLink.usable().filter(track=track, token__in=who.link_tokens, allow_downloads=True).exists()
+                or _crate_links(who, track).filter(allow_downloads=True).exists())
     return found is not None
 
 
@@ -141,10 +150,12 @@ def access_ends(who: Actor, track: Track) -> datetime | None:
     when links are all that does (None: not by itself)."""
     if role(who, track) != LINK:
         return None
-    links = ShareLink.usable().filter(track=track, token__in=who.link_tokens)
-    if links.filter(expires__isnull=True).exists():
-        return None
-    return links.aggregate(latest=Max("expires"))["latest"]
+    ends = []
+    for links in (ShareLink.usable().filter(track=track, token__in=who.link_tokens), _crate_links(who, track)):
+        if links.filter(expires__isnull=True).exists():
+            return None
+        ends.append(links.aggregate(latest=Max("expires"))["latest"])
+    return max((end for end in ends if end is not None), default=None)
 
 
 def viewable_tracks(user: User) -> QuerySet[Track]:
@@ -177,12 +188,18 @@ def audience(track: Track) -> Iterable[int]:
 # -- crates ------------------------------------------------------------------------------------------------
 
 
-def crate_role(user: User, crate: Crate) -> str | None:
-    if not user.is_authenticated:
-        return None
-    if crate.owner_id == user.pk:
-        return OWNER
-    return CrateShare.objects.filter(crate=crate, user_id=user.pk).values_list("role", flat=True).first()
+def crate_role(who: Actor | User, crate: Crate) -> str | None:
+    """The person's role on the crate; ``link`` for an actor holding a usable link to it."""
+    who = who if isinstance(who, Actor) else Actor(who)
+    if who.is_authenticated:
+        if crate.owner_id == who.user.pk:
+            return OWNER
+        shared = CrateShare.objects.filter(crate=crate, user_id=who.user.pk).values_list("role", flat=True).first()
+        if shared:
+            return shared
+    if who.link_tokens and CrateLink.usable().filter(crate=crate, token__in=who.link_tokens).exists():
+        return LINK
+    return None
 
 
 def viewable_crates(user: User, roles: Iterable[str] = (VIEWER, EDITOR)) -> QuerySet[Crate]:
@@ -197,13 +214,13 @@ def viewable_crates(user: User, roles: Iterable[str] = (VIEWER, EDITOR)) -> Quer
             .annotate(size=Count("entries"), role=Case(When(owner=user, then=Value(OWNER)), default=shared_role)))
 
 
-def get_crate(user: User, crate_uuid: uuid.UUID | str, to: str = "view") -> Crate:
-    """The crate if the user may ``view``, ``edit`` (its songs, their order and agreed settings) or ``manage``
-    (rename, share, delete) it: 404 for what they may not see, PermissionDenied for what they may see but
-    not change. Its ``role`` is set."""
+def get_crate(who: Actor | User, crate_uuid: uuid.UUID | str, to: str = "view") -> Crate:
+    """The crate if the person (or an actor, with the links their session holds) may ``view``, ``edit`` (its
+    songs, their order and agreed settings) or ``manage`` (rename, share, make links, delete) it: 404 for what
+    they may not see, PermissionDenied for what they may see but not change. Its ``role`` is set."""
     crate = Crate.objects.select_related("owner__profile").filter(uuid=crate_uuid).first() \
         if is_uuid(crate_uuid) else None
-    found = crate_role(user, crate) if crate is not None else None
+    found = crate_role(who, crate) if crate is not None else None
     if found is None:
         raise Http404("No such crate")
     if to == "edit" and found not in EDIT_ROLES:

@@ -112,8 +112,9 @@ def downloadable(user: Any, tracks: list[Track]) -> list[Track]:
     return [t for t in tracks if access.can_download(who, t)]
 
 
-DONE_WORDS = {"analysis": ("re-analysis queued", "already being analysed"),
-              "separation": ("separation queued", "already being separated"),
+# What each action did and what it found done already, in words (views/library.py: library_bulk's actions).
+DONE_WORDS = {"analyse": ("re-analysis queued", "already being analysed"),
+              "separate": ("separation queued", "already being separated"),
               "crate": ("added", "in it already"), "delete": ("deleted", "")}
 
 

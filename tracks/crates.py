@@ -13,12 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from . import access
 from .live import events
-from .models import Crate, CrateEntry, CrateShare, Track
+from .models import Crate, CrateEntry, CrateLink, CrateShare, Track
 from .music import practice
 
 
@@ -39,9 +39,12 @@ def _opened_or_closed(crate: Crate, tracks: list[Track], users: list[int] | None
 
 def entries(crate: Crate, user: Any) -> list[CrateEntry]:
     """The crate's entries in order, each track with its current analysis; only tracks the person may still
-    see (one shared with them and then unshared drops out of the list, not out of the crate)."""
-    seen = access.viewable_tracks(user).values("pk")
-    return list(crate.entries.filter(track__in=seen).select_related("track", "track__current_analysis")
+    see (one shared with them and then unshared drops out of the list, not out of the crate). Opened through
+    a link (its ``role`` is ``link``), the owner's songs in it too: the link opens those."""
+    seen = Q(track__in=access.viewable_tracks(user).values("pk"))
+    if getattr(crate, "role", None) == access.LINK:
+        seen |= Q(track__owner_id=crate.owner_id)
+    return list(crate.entries.filter(seen).select_related("track", "track__current_analysis")
                 .defer("track__current_analysis__data"))
 
 
@@ -90,6 +93,20 @@ def share(crate: Crate, user: Any, role: str) -> CrateShare:
     found, _ = CrateShare.objects.update_or_create(crate=crate, user=user, defaults={"role": role})
     _opened_or_closed(crate, [], [user.pk])
     return found
+
+
+@transaction.atomic
+def add_link(crate: Crate, allow_downloads: bool = False) -> CrateLink:
+    """A link to the crate for anyone who holds it: the crate, and its owner's songs in it as a track link
+    opens a track (listening, or with ``allow_downloads``)."""
+    return CrateLink.objects.create(crate=crate, allow_downloads=allow_downloads)
+
+
+@transaction.atomic
+def revoke_link(link: CrateLink) -> None:
+    """The link stops working; pages its holders have open on the crate's songs ask access.py again."""
+    link.revoke()
+    _opened_or_closed(link.crate, [entry.track for entry in link.crate.entries.select_related("track")], [])
 
 
 @transaction.atomic

@@ -557,10 +557,10 @@ def new_link_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-class ShareLink(models.Model):
-    """A read-only link to a track for anyone who holds it; revoked or expired, it is a plain 404."""
+class Link(models.Model):
+    """A read-only link for anyone who holds it (to a track, or to a crate and its owner's songs in it);
+    revoked or expired, it is a plain 404. Its holder's session keeps its token (access.remember_link)."""
 
-    track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="links")
     token = models.CharField(max_length=64, unique=True, default=new_link_token, editable=False)
     allow_downloads = models.BooleanField(default=False)
     expires = models.DateTimeField(null=True, blank=True)
@@ -568,13 +568,11 @@ class ShareLink(models.Model):
     created = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        abstract = True
         ordering = ["-created", "-id"]
 
-    def __str__(self) -> str:
-        return f"link to {self.track_id}"
-
     @classmethod
-    def usable(cls) -> models.QuerySet[ShareLink]:
+    def usable(cls) -> models.QuerySet[Any]:
         now = timezone.now()
         unexpired = models.Q(expires__isnull=True) | models.Q(expires__gt=now)
         return cls.objects.filter(unexpired, revoked__isnull=True)
@@ -592,6 +590,18 @@ class ShareLink(models.Model):
         if self.revoked is None:
             self.revoked = timezone.now()
             self.save(update_fields=["revoked"])
+
+
+class ShareLink(Link):
+    """A link to a track."""
+
+    track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="links")
+
+    class Meta(Link.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"link to {self.track_id}"
 
 
 class Comment(models.Model):
@@ -670,6 +680,19 @@ class CrateShare(models.Model):
 
     def __str__(self) -> str:
         return f"crate {self.crate_id} shared with {self.user_id} as {self.role}"
+
+
+class CrateLink(Link):
+    """A link to a crate: its holder opens the crate and plays it in order, and opens the owner's songs in it
+    as a track link would (listening, or with downloads)."""
+
+    crate = models.ForeignKey("Crate", on_delete=models.CASCADE, related_name="links")
+
+    class Meta(Link.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"link to crate {self.crate_id}"
 
 
 class CrateEntry(models.Model):

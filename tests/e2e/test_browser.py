@@ -108,6 +108,18 @@ def make_setlist(page, served: Served, name: str) -> str:
     return page.url
 
 
+def setlist_on_a_phone(page, titles: list[str], who: str) -> None:
+    """A setlist someone may not change, on a phone: its songs in order with no Move buttons, nothing wider
+    than the screen; its second song opens with the setlist bar."""
+    expect(page.locator("ol.entries .title")).to_have_text(titles)
+    expect(page.locator("ol.entries [data-move]")).to_have_count(0)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 391
+    page.screenshot(path=str(SHOTS / f"setlist-phone-{who}.png"), full_page=True)
+    page.click("ol.entries .title >> nth=1")
+    expect(page.locator("#setlist-bar")).to_contain_text("Song 2 of 3")
+    page.screenshot(path=str(SHOTS / f"setlist-song-phone-{who}.png"), full_page=True)
+
+
 def sign_up(context, served: Served, email: str):
     """Sign up, then open the verification link the server mailed (its console backend prints the mail into
     the server's output): that signs the person in."""
@@ -1074,14 +1086,8 @@ def test_a_library_of_many_songs_searches_pages_and_shows_the_tags(browser, serv
     mate.goto(f"{served.url}/crates/")
     expect(mate.locator("#shared-crates")).to_contain_text("Friday gig")
     mate.click("#shared-crates a")
-    expect(mate.locator("ol.entries .title")).to_have_text(["Crate song 07", "Crate song 05", "Enter Night"])
-    expect(mate.locator("ol.entries [data-move]")).to_have_count(0)
-    assert mate.evaluate("document.documentElement.scrollWidth") <= 391
-    mate.screenshot(path=str(SHOTS / "setlist-phone-viewer.png"), full_page=True)
-    mate.click("ol.entries .title >> nth=1")
-    expect(mate.locator("#setlist-bar")).to_contain_text("Song 2 of 3")
+    setlist_on_a_phone(mate, ["Crate song 07", "Crate song 05", "Enter Night"], "viewer")
     expect(mate.locator("#setlist-bar a[rel=next]")).to_have_text("Enter Night →")
-    mate.screenshot(path=str(SHOTS / "setlist-song-phone-viewer.png"), full_page=True)
     drummer.goto(setlist)
     expect(drummer.locator("#crate-role")).to_contain_text("as an editor")
     drummer.focus("ol.entries li:nth-child(3) [data-move='-1']")
@@ -1091,6 +1097,14 @@ def test_a_library_of_many_songs_searches_pages_and_shows_the_tags(browser, serv
     drummer.screenshot(path=str(SHOTS / "setlist-editor.png"), full_page=True)
     page.reload()
     expect(titles).to_have_text(["Crate song 07", "Enter Night", "Crate song 05"])
+    # A link to the setlist, for the sound engineer without an account (a phone): it and its songs open.
+    page.click("#crate-link-form button")
+    crate_link = page.locator("#crate-links input").first.input_value()
+    holder = browser.new_context(viewport={"width": 390, "height": 800}, is_mobile=True, has_touch=True,
+                                 device_scale_factor=2).new_page()
+    holder.goto(crate_link)
+    expect(holder.locator("#crate-role")).to_contain_text("opened with a link")
+    setlist_on_a_phone(holder, ["Crate song 07", "Enter Night", "Crate song 05"], "link-holder")
 
     # Ten at once: ticked with a click and a shift-click, put in the setlist, separated in one action (past
     # the active-job limit the rest wait their turn, in the queue), exported to Rekordbox.

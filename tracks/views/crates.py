@@ -10,6 +10,7 @@ import json
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST, require_safe
@@ -17,9 +18,9 @@ from django.views.decorators.http import require_POST, require_safe
 from .. import access, crates
 from ..files import downloads
 from ..forms import CrateShareForm
-from ..models import Crate, CrateEntry, CrateShare, Share, safe_filename
+from ..models import Crate, CrateEntry, CrateLink, CrateShare, Share, safe_filename
 from ..music.labels import clock
-from .common import track_url
+from .common import open_to_links, track_url
 from .track import practice_sent
 
 
@@ -49,9 +50,11 @@ def crate_add(request: HttpRequest) -> HttpResponse:
     return redirect("crate", crate.uuid)
 
 
+@open_to_links
 @require_safe
 def crate_detail(request: HttpRequest, crate_uuid: str) -> HttpResponse:
-    return crate_page(request, access.get_crate(request.user, crate_uuid))
+    """The crate's page: for its owner, its people, and whoever holds a link to it."""
+    return crate_page(request, access.get_crate(access.actor(request), crate_uuid))
 
 
 def crate_page(request: HttpRequest, crate: Crate, share_form: CrateShareForm | None = None,
@@ -67,7 +70,8 @@ def crate_page(request: HttpRequest, crate: Crate, share_form: CrateShareForm | 
     if context["can_manage"]:
         context.update(form=CrateForm(initial={"name": crate.name, "kind": crate.kind}),
                        shares=crate.shares.select_related("user__profile"), roles=Share.Role.choices,
-                       share_form=share_form or CrateShareForm(owner=request.user))
+                       share_form=share_form or CrateShareForm(owner=request.user),
+                       links=crate.links.filter(revoked__isnull=True))
     return render(request, "tracks/crate.html", context, status=status)
 
 
@@ -202,3 +206,32 @@ def crate_share_update(request: HttpRequest, crate_uuid: str, share_id: int) -> 
     else:
         return HttpResponse("role: viewer or editor.", status=400, content_type="text/plain")
     return redirect("crate", crate.uuid)
+
+
+@require_POST
+def crate_link_add(request: HttpRequest, crate_uuid: str) -> HttpResponse:
+    """A link to the crate for anyone who holds it (``allow_downloads``: its songs' files too)."""
+    crate = access.get_crate(request.user, crate_uuid, "manage")
+    crates.add_link(crate, allow_downloads=request.POST.get("allow_downloads") == "on")
+    messages.success(request, "Made a link: anyone who holds it opens this and your songs in it.")
+    return redirect("crate", crate.uuid)
+
+
+@require_POST
+def crate_link_revoke(request: HttpRequest, crate_uuid: str, link_id: int) -> HttpResponse:
+    crate = access.get_crate(request.user, crate_uuid, "manage")
+    crates.revoke_link(get_object_or_404(CrateLink, crate=crate, pk=link_id))
+    messages.success(request, "The link no longer opens anything.")
+    return redirect("crate", crate.uuid)
+
+
+@login_not_required
+@require_safe
+def crate_link_open(request: HttpRequest, token: str) -> HttpResponse:
+    """A crate's link: remembered in the visitor's session, which then opens the crate and its owner's songs
+    in it."""
+    link = CrateLink.usable().filter(token=token).select_related("crate").first()
+    if link is None:
+        raise Http404("No such link")
+    access.remember_link(request.session, link)
+    return redirect("crate", link.crate.uuid)

@@ -169,8 +169,7 @@ def library_bulk(request: HttpRequest) -> HttpResponse:
             outcome = bulk.put_in(crate, request.user, chosen)
         else:
             outcome = bulk.delete(request.user, chosen)
-        said, status = bulk.summary("analysis" if action == "analyse" else "separation" if action == "separate"
-                                    else action, outcome, crate), 200
+        said, status = bulk.summary(action, outcome, crate), 200
     except (bulk.Refused, catalog.BadFilter) as exc:
         said, status = str(exc), 400
     if request.htmx:

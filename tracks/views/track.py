@@ -43,10 +43,10 @@ def in_crate(request: HttpRequest, track: Track) -> dict[str, Any] | None:
     """Opened from a crate (``?crate=<uuid>``, one the person may open, holding this track): its place in it,
     the songs before and after, and the settings agreed for it there; None otherwise."""
     wanted = request.GET.get("crate")
-    if not wanted or not request.user.is_authenticated:
+    if not wanted:
         return None
     try:
-        crate = access.get_crate(request.user, wanted)
+        crate = access.get_crate(access.actor(request), wanted)
     except Http404:
         return None
     listed = crates.entries(crate, request.user)
