@@ -261,6 +261,9 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-created", "-id"]
+        # A person's jobs under way (the active-job limit, the waiting list, the library's queue), read at
+        # every job asked for and every library page, whatever the size of the jobs table.
+        indexes = [models.Index(fields=["requested_by", "status"], name="job_requester_status")]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.status} ({self.track_id})"

@@ -241,9 +241,9 @@ def queue_data(user_id: int) -> dict[str, Any]:
     turn, and the first few in the order they will run."""
     mine = Job.objects.filter(requested_by_id=user_id, status__in=Job.ACTIVE)
     counts = dict(mine.order_by().values_list("status").annotate(n=Count("id")))
-    first = list(mine.select_related("track").annotate(place=_QUEUE_ORDER).order_by("place", "created", "id")
-                 [:QUEUE_SHOWN])
     total = sum(counts.values())
+    first = list(mine.select_related("track").annotate(place=_QUEUE_ORDER).order_by("place", "created", "id")
+                 [:QUEUE_SHOWN]) if total else []
     return {"queue": first, "more": total - len(first), "at_once": settings.MAX_ACTIVE_JOBS,
             **{status: counts.get(status, 0) for status in Job.ACTIVE}}
 
