@@ -177,3 +177,23 @@ def test_refusals_say_why_and_do_nothing(alice_client: Client, bob_client: Clien
     plain = alice_client.post("/library/bulk/", {"action": "analyse"}, follow=True)
     assert "Choose at least one song." in plain.content.decode()
     assert not Job.objects.exists() and Track.objects.count() == 11 and not CrateEntry.objects.exists()
+
+
+def test_a_queue_push_is_sent_once_a_commit_and_not_lost_to_a_rollback(alice, django_capture_on_commit_callbacks,
+                                                                         monkeypatch) -> None:
+    from django.db import transaction
+
+    from tracks.live import events
+
+    sent: list[str] = []
+    monkeypatch.setattr(events, "_send", lambda group, html: sent.append(group))
+    with django_capture_on_commit_callbacks(execute=True):
+        try:
+            with transaction.atomic():
+                events.queue_changed(alice.pk)
+                raise RuntimeError("rolled back")
+        except RuntimeError:
+            pass
+        for _ in range(3):
+            events.queue_changed(alice.pk)
+    assert sent == [events.library_group(alice.pk)]

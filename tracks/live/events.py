@@ -203,21 +203,22 @@ def library_changed(user_id: int) -> None:
     transaction.on_commit(announce)
 
 
-_queue_told = threading.local()  # the people whose queue this thread's transaction will push once it commits
+class _QueuePush:
+    """The push of a person's queue to their library pages, as an on-commit callback that says whose it is."""
+
+    def __init__(self, user_id: int) -> None:
+        self.user_id = user_id
+
+    def __call__(self) -> None:
+        _send(library_group(self.user_id), panels.render_queue(self.user_id))
 
 
 def queue_changed(user_id: int | None) -> None:
     """A person's jobs were queued, started, promoted, ended or cancelled: their library pages get their
-    queue (panels.render_queue), once per person when the transaction commits however many changed."""
+    queue (panels.render_queue) when the transaction commits, once per person however many changed. (The
+    callbacks waiting for the commit are the connection's own, so a rolled-back one leaves nothing behind.)"""
     if user_id is None:
         return
-    told: set[int] = _queue_told.__dict__.setdefault("people", set())
-    if user_id in told:
-        return
-    told.add(user_id)
-
-    def announce() -> None:
-        told.discard(user_id)
-        _send(library_group(user_id), panels.render_queue(user_id))
-
-    transaction.on_commit(announce)
+    pending = transaction.get_connection().run_on_commit
+    if not any(isinstance(entry[1], _QueuePush) and entry[1].user_id == user_id for entry in pending):
+        transaction.on_commit(_QueuePush(user_id))
