@@ -36,12 +36,17 @@ def render_bytes(track: Track, options: dict[str, Any]) -> int:
     return int(seconds * (320_000 / 8 if options.get("format") == "mp3" else track.sample_rate * 4))
 
 
+def lock_person(user_id: int) -> None:
+    """Inside a transaction, lock the person's row until it ends: what is counted against them (their quota,
+    their jobs under way) is then counted one request after another, each seeing what the others stored."""
+    if transaction.get_connection().in_atomic_block:
+        get_user_model().objects.select_for_update().filter(pk=user_id).first()
+
+
 def reserve(owner: object, needed: int, what: str) -> None:
     """Refuse with QuotaFull unless ``needed`` more bytes fit the owner's quota. Called inside the
-    transaction that stores the thing, it locks the owner's row first: concurrent uploads and separations of
-    one person are counted one after another, each seeing what the others stored."""
-    if transaction.get_connection().in_atomic_block:
-        get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
+    transaction that stores the thing, it locks the owner's row first (``lock_person``)."""
+    lock_person(owner.pk)
     used, quota = Track.objects.storage_used(owner), settings.USER_QUOTA_MB * 2**20
     if used + needed > quota:
         raise QuotaFull(
@@ -59,9 +64,8 @@ def must_wait(user: Any) -> bool:
     they have SOUNDFORGE_MAX_ACTIVE_JOBS jobs queued or running already, or others waiting before it (an
     upload's own analysis is not asked this: uploads have their rate and the quota). Busy when
     SOUNDFORGE_MAX_WAITING_JOBS are waiting already. Called in the transaction that makes the job, it locks
-    the person's row first, as jobs.queueing.promote does: the two count one after the other."""
-    if transaction.get_connection().in_atomic_block:
-        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+    the person's row first (``lock_person``), as jobs.queueing.promote does."""
+    lock_person(user.pk)
     waiting = Job.objects.filter(requested_by=user, status=Job.Status.WAITING).count()
     if waiting >= settings.MAX_WAITING_JOBS:
         raise Busy(f"You have {waiting} jobs waiting their turn, the most you may have; "

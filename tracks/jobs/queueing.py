@@ -8,7 +8,6 @@ from typing import Any
 
 import django_rq
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
@@ -51,7 +50,7 @@ def promote(user_id: int | None) -> int:
     if user_id is None:
         return 0
     with transaction.atomic():
-        get_user_model().objects.select_for_update().filter(pk=user_id).first()  # as limits.must_wait does
+        limits.lock_person(user_id)  # as limits.must_wait does
         free = settings.MAX_ACTIVE_JOBS - Job.objects.filter(requested_by_id=user_id,
                                                              status__in=Job.IN_REDIS).count()
         waiting = Job.objects.select_related("track").filter(requested_by_id=user_id, status=Job.Status.WAITING)
