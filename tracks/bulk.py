@@ -27,10 +27,8 @@ def chosen(user: Any, uuids: list[str], every_matching: bool = False, query: str
     """The tracks the person chose that they may see, in the list's order: those ``uuids`` (rows ticked), or
     with ``every_matching`` every track the list's ``query`` (its search, filters and sort) finds."""
     if every_matching:
-        filters = catalog.Filters.read(QueryDict(query))
-        expression, descending = catalog.SORTS[filters.sort]
-        found = catalog.tracks(user, filters).annotate(sort_value=expression)
-        listed = list(found.order_by(*(("-sort_value", "-id") if descending else ("sort_value", "id")))[:MOST + 1])
+        found, _ = catalog.in_order(user, catalog.Filters.read(QueryDict(query)))
+        listed = list(found[:MOST + 1])
     else:
         wanted = list(dict.fromkeys(u for u in uuids if access.is_uuid(u)))
         if len(wanted) > MOST:

@@ -115,6 +115,14 @@ def tracks(user: Any, filters: Filters) -> QuerySet[Track]:
     return found
 
 
+def in_order(user: Any, filters: Filters) -> tuple[QuerySet[Track], bool]:
+    """The person's library with ``filters`` applied in the list's order (by ``sort_value``, then id), and
+    whether that order is descending."""
+    expression, descending = SORTS[filters.sort]
+    found = tracks(user, filters).annotate(sort_value=expression)
+    return found.order_by(*(("-sort_value", "-id") if descending else ("sort_value", "id"))), descending
+
+
 def cursor(value: Any, pk: int) -> str:
     plain = value if isinstance(value, int | float) else str(value)
     return base64.urlsafe_b64encode(json.dumps([plain, pk]).encode()).decode().rstrip("=")
@@ -145,14 +153,12 @@ def page(user: Any, filters: Filters, after: str = "", limit: int = PAGE) -> Pag
     the tracks in the same query: a window over them all)."""
     if not 1 <= limit <= MOST:
         raise BadFilter(f"limit: from 1 to {MOST}.")
-    expression, descending = SORTS[filters.sort]
-    found = tracks(user, filters).annotate(sort_value=expression)
+    found, descending = in_order(user, filters)
     if after:
         value, pk = _after(after)
         found = found.filter((Q(sort_value__lt=value) | Q(sort_value=value, id__lt=pk)) if descending else
                              (Q(sort_value__gt=value) | Q(sort_value=value, id__gt=pk)))
-    order = ("-sort_value", "-id") if descending else ("sort_value", "id")
-    listed = list(found.order_by(*order).select_related("current_analysis").defer("current_analysis__data")
+    listed = list(found.select_related("current_analysis").defer("current_analysis__data")
                   .annotate(latest_job_id=Subquery(Job.on_row(OuterRef("pk")).values("pk")[:1]),
                             **({} if after else {"total": Window(Count("id"))}))[:limit + 1])
     more, listed = len(listed) > limit, listed[:limit]
