@@ -80,19 +80,21 @@ def delete(track: Track) -> None:
 # -- jobs ------------------------------------------------------------------------------------------------------
 
 
-def start(kind: str, track: Track, user: Any, options: dict[str, Any] | None = None) -> None:
-    """Queue a job of this kind (tracks/jobs/kinds.py) with these checked options, unless one is queued or
-    running; what it will store counts against the owner's quota before it exists (what a newer separation
-    with the same model replaces is counted too: a safe overestimate). limits.Busy when the person has too
-    many jobs at once, limits.QuotaFull when it would not fit."""
+def start(kind: str, track: Track, user: Any, options: dict[str, Any] | None = None) -> Job | None:
+    """Queue a job of this kind (tracks/jobs/kinds.py) with these checked options, unless one is under way
+    (None then); what it will store counts against the owner's quota before it exists (what a newer
+    separation with the same model replaces is counted too: a safe overestimate). The job made, queued or
+    waiting its turn; limits.Busy when too many of the person's wait already, limits.QuotaFull when it would
+    not fit."""
     if track.working_on(kind):
-        return
+        return None
     entry = jobs.KINDS[kind]
     with transaction.atomic():
         if entry.reserve:
             limits.reserve(track.owner, entry.reserve(track, options or {}), entry.noun)
-        jobs.enqueue(kind, track, options, by=user)
+        job = jobs.enqueue(kind, track, options, by=user)
         events.changed(track, JOB)
+    return job
 
 
 def cancel(job: Job) -> None:

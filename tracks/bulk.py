@@ -66,19 +66,17 @@ def start(kind: str, user: Any, tracks: list[Track], options: dict[str, Any] | N
         if not may(who, track):
             outcome.refuse("you may not change them")
             continue
-        if track.working_on(kind):
-            outcome.already += 1
-            continue
         try:
-            actions.start(kind, track, user, options)
+            job = actions.start(kind, track, user, options)
         except limits.Busy as exc:  # the waiting list is full: none of the rest can wait either
             outcome.refused[str(exc).rstrip(".")] += len(tracks) - n
             break
         except limits.QuotaFull:
             outcome.refuse("your storage is full")
             continue
-        latest = track.latest_job(kind)
-        if latest is not None and latest.status == Job.Status.WAITING:
+        if job is None:
+            outcome.already += 1
+        elif job.status == Job.Status.WAITING:
             outcome.waiting += 1
         else:
             outcome.done += 1
