@@ -114,10 +114,13 @@ DONE_WORDS = {"analyse": ("re-analysis queued", "already being analysed"),
               "crate": ("added", "in it already"), "delete": ("deleted", "")}
 
 
+def songs(n: int) -> str:
+    return f"{n} song{'' if n == 1 else 's'}"
+
+
 def summary(action: str, outcome: Outcome, crate: Crate | None = None) -> str:
     """What an action did, in a sentence or two."""
     done, already = DONE_WORDS[action]
-    songs = lambda n: f"{n} song{'' if n == 1 else 's'}"  # noqa: E731
     where = f" to “{Truncator(crate.name).chars(60)}”" if crate is not None else ""
     parts = [f"{songs(outcome.done)} {done}{where}" if outcome.done or not outcome.waiting else ""]
     if outcome.waiting:

@@ -21,8 +21,8 @@ from ..files import downloads, uploads
 from ..forms import UploadForm
 from ..live import panels
 from ..models import Job, Track
-from .common import Refused, long_running
-from .jobs import separation_form
+from .common import Refused, long_running, said
+from .jobs import separation_form, separation_request
 
 LIST_TEMPLATE = "tracks/library/track-list.html"
 ROWS_TEMPLATE = "tracks/library/rows.html"
@@ -159,22 +159,21 @@ def library_bulk(request: HttpRequest) -> HttpResponse:
         if action == "analyse":
             outcome = bulk.start(Job.Kind.ANALYSIS, request.user, chosen)
         elif action == "separate":
-            form = separation_form(request.POST)
+            form, options = separation_request(request.POST)
             if not form.is_valid():
-                raise bulk.Refused(" ".join(e for errors in form.errors.values() for e in errors))
-            outcome = bulk.start(Job.Kind.SEPARATION, request.user, chosen,
-                                 {"model": form.cleaned_data["model"], "format": form.cleaned_data["format"]})
+                raise bulk.Refused(said(form))
+            outcome = bulk.start(Job.Kind.SEPARATION, request.user, chosen, options())
         elif action == "crate":
             crate = access.get_crate(request.user, request.POST.get("crate", ""), "edit")
             outcome = bulk.put_in(crate, request.user, chosen)
         else:
             outcome = bulk.delete(request.user, chosen)
-        said, status = bulk.summary(action, outcome, crate), 200
+        answer, status = bulk.summary(action, outcome, crate), 200
     except (bulk.Refused, catalog.BadFilter) as exc:
-        said, status = str(exc), 400
+        answer, status = str(exc), 400
     if request.htmx:
-        return render(request, BULK_RESULT, {"said": said, "error": status >= 400}, status=status)
-    (messages.error if status >= 400 else messages.success)(request, said)
+        return render(request, BULK_RESULT, {"said": answer, "error": status >= 400}, status=status)
+    (messages.error if status >= 400 else messages.success)(request, answer)
     return redirect("library")
 
 
@@ -182,7 +181,7 @@ def _bulk_download(request: HttpRequest, action: str, chosen: list[Track]) -> Ht
     allowed = bulk.downloadable(request.user, chosen)
     if not allowed:
         raise bulk.Refused("You may not download any of those songs.")
-    name = f"SoundForge - {len(allowed)} song{'' if len(allowed) == 1 else 's'}"
+    name = f"SoundForge - {bulk.songs(len(allowed))}"
     if action == "rekordbox":
         return downloads.rekordbox_response(allowed, f"{name} - rekordbox.xml", playlist=name)
     return downloads.originals_zip_response(allowed, f"{name}.zip")
