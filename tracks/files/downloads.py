@@ -162,39 +162,38 @@ def _disposition(response: HttpResponseBase, filename: str, as_attachment: bool 
     return response
 
 
-def stems_zip_response(track: Track, stems: list[Stem]) -> HttpResponseBase:
-    """All stems of one separation as a zip, streamed file by file (stored: audio does not deflate), with
-    its length known up front. Call only after access.py has said yes."""
+def _stored_zip_response(files: list[tuple[str, str, int]], filename: str) -> HttpResponseBase:
+    """Stored files (each its stored name, its name in the archive and its size) as a zip streamed file by
+    file (stored: audio does not deflate), its length known up front."""
     archive = zipstream.ZipStream(compress_type=zipstream.ZIP_STORED, sized=True)
     local = storage.is_local()
-    for stem in stems:
+    for stored, name, size in files:
         if local:
-            archive.add_path(os.fspath(storage.stem_path(stem)), stem.download_name)
+            archive.add_path(os.fspath(Path(settings.MEDIA_ROOT) / stored), name)
         else:
-            archive.add(_stored_chunks(stem.file), stem.download_name, size=stem.size)
+            archive.add(_stored_chunks(stored), name, size=size)
     response = StreamingHttpResponse(archive, content_type="application/zip")
     response["Content-Length"] = str(len(archive))
+    return _disposition(response, filename)
+
+
+def stems_zip_response(track: Track, stems: list[Stem]) -> HttpResponseBase:
+    """All stems of one separation as a zip. Call only after access.py has said yes."""
     model = stems[0].model if stems else "stems"
-    return _disposition(response, f"{track.title} - stems ({model}).zip")
+    return _stored_zip_response([(stem.file, stem.download_name, stem.size) for stem in stems],
+                                f"{track.title} - stems ({model}).zip")
 
 
 def originals_zip_response(tracks: list[Track], filename: str) -> HttpResponseBase:
-    """The tracks' original files as a zip, streamed file by file (stored), each named as its download
-    (a second song of the same name gets " (2)"). Call only after access.py has said yes for each."""
-    archive = zipstream.ZipStream(compress_type=zipstream.ZIP_STORED, sized=True)
-    local, names = storage.is_local(), Counter[str]()
+    """The tracks' original files as a zip, each named as its download (a second song of the same name gets
+    " (2)"). Call only after access.py has said yes for each."""
+    names, files = Counter[str](), []
     for track in tracks:
         stem, dot, ext = track.download_name.rpartition(".")
         names[track.download_name.lower()] += 1
         n = names[track.download_name.lower()]
-        name = track.download_name if n == 1 else f"{stem} ({n}){dot}{ext}"
-        if local:
-            archive.add_path(os.fspath(storage.track_path(track)), name)
-        else:
-            archive.add(_stored_chunks(track.file), name, size=track.size)
-    response = StreamingHttpResponse(archive, content_type="application/zip")
-    response["Content-Length"] = str(len(archive))
-    return _disposition(response, filename)
+        files.append((track.file, track.download_name if n == 1 else f"{stem} ({n}){dot}{ext}", track.size))
+    return _stored_zip_response(files, filename)
 
 
 def mix_response(track: Track, stems: list[Stem], gains: dict[str, float], pans: dict[str, float]) -> HttpResponseBase:
