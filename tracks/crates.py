@@ -27,6 +27,10 @@ def people(crate: Crate) -> list[int]:
     return list(crate.shares.values_list("user_id", flat=True))
 
 
+def _tracks(crate: Crate) -> list[Track]:
+    return [entry.track for entry in crate.entries.select_related("track")]
+
+
 def _opened_or_closed(crate: Crate, tracks: list[Track], users: list[int] | None = None) -> None:
     """``tracks`` came into or left the crate (or the crate came to or left ``users``): the libraries of its
     people are told, and pages open on those of the owner's songs ask access.py again (once the transaction
@@ -83,7 +87,7 @@ def remove(entry: CrateEntry) -> None:
 @transaction.atomic
 def delete(crate: Crate) -> None:
     """The crate and its entries; never its tracks."""
-    tracks, users = [entry.track for entry in crate.entries.select_related("track")], people(crate)
+    tracks, users = _tracks(crate), people(crate)
     crate.delete()
     _opened_or_closed(crate, tracks, users)
 
@@ -106,14 +110,14 @@ def add_link(crate: Crate, allow_downloads: bool = False) -> CrateLink:
 def revoke_link(link: CrateLink) -> None:
     """The link stops working; pages its holders have open on the crate's songs ask access.py again."""
     link.revoke()
-    _opened_or_closed(link.crate, [entry.track for entry in link.crate.entries.select_related("track")], [])
+    _opened_or_closed(link.crate, _tracks(link.crate), [])
 
 
 @transaction.atomic
 def unshare(found: CrateShare) -> None:
     crate = found.crate
     found.delete()
-    _opened_or_closed(crate, [entry.track for entry in crate.entries.select_related("track")], [found.user_id])
+    _opened_or_closed(crate, _tracks(crate), [found.user_id])
 
 
 def agree(entry: CrateEntry, by: Any, settings: dict[str, Any]) -> None:
